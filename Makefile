@@ -1,0 +1,82 @@
+# xdp-egress build. BPF objects -> bpftool skeletons -> one static CLI.
+# Everything is built under build/; the source tree stays clean.
+
+CLANG   ?= clang
+CC      ?= gcc
+BPFTOOL ?= bpftool
+OUT     := build
+
+ARCH    := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
+CFLAGS  += -Iinclude -I$(OUT) -Isrc
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
+              -Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
+LDLIBS  := -lbpf -lmnl -lcjson -lelf -lz
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
+SKELS    := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_OBJS := $(patsubst src/%.c,$(OUT)/src/%.o,$(LIB_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
+
+DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
+            libcjson-dev iproute2 ethtool iperf3 iputils-ping tcpdump jq \
+            python3 procps kmod
+
+.SECONDARY:
+.PHONY: all clean deps test unit e2e demo bench bench-quick
+all: $(OUT)/xdp-egress $(UNIT_BINS)
+
+# Installs what is missing, from Debian's repository only.
+deps:
+	@missing=""; for p in $(DEPS_APT); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "deps: all present"; fi
+
+$(OUT) $(OUT)/src $(OUT)/tests:
+	mkdir -p $@
+
+$(OUT)/vmlinux.h: | $(OUT)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/xdp_egress.h $(OUT)/vmlinux.h | $(OUT)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUT)/%.skel.h: $(OUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@
+
+$(OUT)/src/%.o: src/%.c $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/src
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUT)/xdp-egress: src/main.c $(LIB_OBJS) | $(OUT)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+$(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS) $(SKELS) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) -o $@ $(LDLIBS)
+
+test: all
+	tests/run.sh
+
+unit: all
+	tests/run.sh unit
+
+e2e: all
+	tests/run.sh e2e
+
+demo: all
+	demo/demo.sh
+
+bench: all
+	bench/run.sh
+
+bench-quick: all
+	bench/run.sh --quick
+
+clean:
+	rm -rf $(OUT)

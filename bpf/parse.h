@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Stage 1 of the egress path: parse Ethernet (one optional 802.1Q tag),
+ * IPv4/IPv6 and the TCP/UDP/ICMP header. Every bounds check of the project
+ * lives here; later stages only use the pointers this fills in.
+ */
+#ifndef XDP_EGRESS_PARSE_H
+#define XDP_EGRESS_PARSE_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/in.h>
+#include <linux/tcp.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "xdp_egress.h"
+
+#ifndef IPPROTO_ICMPV6
+#define IPPROTO_ICMPV6 58
+#endif
+#ifndef ETH_P_8021Q
+#define ETH_P_8021Q 0x8100
+#endif
+#define IP_MF 0x2000
+#define IP_OFFSET 0x1fff
+
+/* linux/icmp.h pulls in libc socket headers that do not build for BPF. */
+struct icmp_echo_hdr {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be16 id;
+	__be16 sequence;
+};
+
+struct vlan_hdr_ {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* What the parser found. l3 points at the IP header, l4 at the L4 header. */
+struct packet {
+	void *data;
+	void *data_end;
+	struct ethhdr *eth;
+	__u16 l3_proto;          /* host order ETH_P_IP / ETH_P_IPV6 */
+	struct iphdr *ip4;
+	struct ipv6hdr *ip6;
+	__u8 l4_proto;           /* IPPROTO_* */
+	void *l4;
+};
+
+/*
+ * Result of parsing: either "go on" (PARSE_OK) or the counter that says why
+ * the fast path stops here. Malformed frames map to CNT_DROP_MALFORMED.
+ */
+#define PARSE_OK CNT_MAX
+
+static __always_inline int parse_l4(struct packet *p, void *l4)
+{
+	void *end = p->data_end;
+
+	p->l4 = l4;
+	switch (p->l4_proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *th = l4;
+
+		if ((void *)(th + 1) > end)
+			return CNT_DROP_MALFORMED;
+		if (th->doff < 5 || l4 + th->doff * 4 > end)
+			return CNT_DROP_MALFORMED;
+		return PARSE_OK;
+	}
+	case IPPROTO_UDP:
+		if (l4 + sizeof(struct udphdr) > end)
+			return CNT_DROP_MALFORMED;
+		return PARSE_OK;
+	case IPPROTO_ICMP:
+		if (l4 + sizeof(struct icmp_echo_hdr) > end)
+			return CNT_DROP_MALFORMED;
+		return PARSE_OK;
+	case IPPROTO_ICMPV6:
+		if (l4 + sizeof(struct icmp_echo_hdr) > end)
+			return CNT_DROP_MALFORMED;
+		return PARSE_OK;
+	default:
+		return CNT_PASS_L4_OTHER;
+	}
+}
+
+static __always_inline int parse_ipv4(struct packet *p, void *l3)
+{
+	struct iphdr *iph = l3;
+	void *end = p->data_end;
+	__u16 tot_len;
+	__u32 ihl_len;
+
+	if ((void *)(iph + 1) > end)
+		return CNT_DROP_MALFORMED;
+	if (iph->version != 4 || iph->ihl < 5)
+		return CNT_DROP_MALFORMED;
+	ihl_len = iph->ihl * 4;
+	tot_len = bpf_ntohs(iph->tot_len);
+	/* The frame may carry Ethernet padding after the IP packet, never less. */
+	if (tot_len < ihl_len || l3 + tot_len > end)
+		return CNT_DROP_MALFORMED;
+	p->ip4 = iph;
+	p->l4_proto = iph->protocol;
+	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFSET))
+		return CNT_PASS_FRAGMENT;
+	if (ihl_len != sizeof(*iph))
+		return CNT_PASS_IP_OPTIONS;
+	return parse_l4(p, l3 + sizeof(*iph));
+}
+
+static __always_inline int parse_ipv6(struct packet *p, void *l3)
+{
+	struct ipv6hdr *ip6h = l3;
+	void *end = p->data_end;
+
+	if ((void *)(ip6h + 1) > end)
+		return CNT_DROP_MALFORMED;
+	if (ip6h->version != 6)
+		return CNT_DROP_MALFORMED;
+	if (l3 + sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len) > end)
+		return CNT_DROP_MALFORMED;
+	p->ip6 = ip6h;
+	p->l4_proto = ip6h->nexthdr;
+	switch (ip6h->nexthdr) {
+	case IPPROTO_FRAGMENT:
+		return CNT_PASS_FRAGMENT;
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_AH:
+	case IPPROTO_ESP:
+	case IPPROTO_MH:
+		return CNT_PASS_IP_OPTIONS;
+	}
+	return parse_l4(p, l3 + sizeof(*ip6h));
+}
+
+/* Parse the frame in ctx into p. Returns PARSE_OK or a counter id. */
+static __always_inline int parse_packet(struct xdp_md *ctx, struct packet *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	void *l3 = data + sizeof(*eth);
+	__u16 proto;
+
+	p->data = data;
+	p->data_end = data_end;
+	p->eth = eth;
+	p->ip4 = 0;
+	p->ip6 = 0;
+	p->l4 = 0;
+	p->l4_proto = 0;
+	if (l3 > data_end)
+		return CNT_DROP_MALFORMED;
+	proto = bpf_ntohs(eth->h_proto);
+	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
+		struct vlan_hdr_ *vh = l3;
+
+		if ((void *)(vh + 1) > data_end)
+			return CNT_DROP_MALFORMED;
+		/* Still validate what is inside so runts are dropped, not passed. */
+		proto = bpf_ntohs(vh->encap_proto);
+		l3 = vh + 1;
+		p->l3_proto = proto;
+		if (proto == ETH_P_IP && l3 + sizeof(struct iphdr) > data_end)
+			return CNT_DROP_MALFORMED;
+		if (proto == ETH_P_IPV6 && l3 + sizeof(struct ipv6hdr) > data_end)
+			return CNT_DROP_MALFORMED;
+		return CNT_PASS_VLAN;
+	}
+	p->l3_proto = proto;
+	if (proto == ETH_P_IP)
+		return parse_ipv4(p, l3);
+	if (proto == ETH_P_IPV6)
+		return parse_ipv6(p, l3);
+	return CNT_PASS_NON_IP;
+}
+
+#endif

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Stage 2 of the egress path: ask the kernel's FIB where the packet goes,
+ * rewrite the Ethernet header, decrement TTL / hop limit and pick the devmap
+ * slot. Anything the FIB cannot finish is handed back as a pass reason.
+ */
+#ifndef XDP_EGRESS_ROUTE_H
+#define XDP_EGRESS_ROUTE_H
+
+#include "parse.h"
+
+#ifndef AF_INET
+#define AF_INET 2
+#endif
+#ifndef AF_INET6
+#define AF_INET6 10
+#endif
+
+/* Uplinks this attachment may redirect to, keyed by ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, MAX_UPLINKS);
+	__type(key, __u32);
+	__type(value, struct bpf_devmap_val);
+} tx_ports SEC(".maps");
+
+/* RFC 1624 incremental update for TTL - 1, as ip_decrease_ttl() does. */
+static __always_inline void ipv4_decrement_ttl(struct iphdr *iph)
+{
+	__u32 check = (__u32)iph->check;
+
+	check += (__u32)bpf_htons(0x0100);
+	iph->check = (__sum16)(check + (check >= 0xFFFF));
+	iph->ttl--;
+}
+
+static __always_inline void fill_ports(struct bpf_fib_lookup *fib,
+				       struct packet *p)
+{
+	if (p->l4_proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		fib->sport = th->source;
+		fib->dport = th->dest;
+	} else if (p->l4_proto == IPPROTO_UDP) {
+		struct udphdr *uh = p->l4;
+
+		fib->sport = uh->source;
+		fib->dport = uh->dest;
+	}
+}
+
+/* Map a bpf_fib_lookup() result that is not SUCCESS to a pass reason. */
+static __always_inline int fib_pass_reason(int rc)
+{
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return CNT_PASS_NO_NEIGH;
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+		return CNT_PASS_LOCAL;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return CNT_PASS_TOO_BIG;
+	default: /* blackhole, unreachable, prohibit, fwd disabled, lwt */
+		return CNT_PASS_FIB_FAIL;
+	}
+}
+
+/*
+ * Route p. On success the frame is rewritten for the next hop and *out_ifindex
+ * holds the egress device; returns PARSE_OK. Otherwise returns the pass
+ * reason and leaves the frame untouched, so the kernel sees what the
+ * container sent.
+ */
+static __always_inline int route_packet(struct xdp_md *ctx, struct packet *p,
+					__u32 *out_ifindex)
+{
+	struct bpf_fib_lookup fib = {};
+	int rc;
+
+	fib.l4_protocol = p->l4_proto;
+	fib.ifindex = ctx->ingress_ifindex;
+	fill_ports(&fib, p);
+	if (p->ip4) {
+		struct iphdr *iph = p->ip4;
+
+		if (iph->ttl <= 1)
+			return CNT_PASS_TTL;
+		fib.family = AF_INET;
+		fib.tos = iph->tos;
+		fib.tot_len = bpf_ntohs(iph->tot_len);
+		fib.ipv4_src = iph->saddr;
+		fib.ipv4_dst = iph->daddr;
+	} else {
+		struct ipv6hdr *ip6h = p->ip6;
+
+		if (ip6h->hop_limit <= 1)
+			return CNT_PASS_TTL;
+		fib.family = AF_INET6;
+		fib.flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0FFFFFFF);
+		fib.tot_len = sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
+		__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, 16);
+		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, 16);
+	}
+
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
+		return fib_pass_reason(rc);
+	/* A route back out of the same veth (hairpin) is the kernel's job. */
+	if (fib.ifindex == ctx->ingress_ifindex)
+		return CNT_PASS_NOT_UPLINK;
+	if (!bpf_map_lookup_elem(&tx_ports, &fib.ifindex))
+		return CNT_PASS_NOT_UPLINK;
+
+	if (p->ip4)
+		ipv4_decrement_ttl(p->ip4);
+	else
+		p->ip6->hop_limit--;
+	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
+	*out_ifindex = fib.ifindex;
+	return PARSE_OK;
+}
+
+#endif
