@@ -1,0 +1,124 @@
+#!/bin/bash
+# xdp-egress demo: a container's egress carried by XDP_REDIRECT.
+#
+#   demo/demo.sh [--mode native|generic] [--no-build]
+#
+# Builds first (`make deps && make`, both no-ops when done already; skip
+# with --no-build, as `make demo` does not need it), then makes three
+# network namespaces, named per run (xedemo-<pid>-host, -world, -c1):
+#
+#   xedemo-<pid>-c1                 xedemo-<pid>-host                  xedemo-<pid>-world
+#   eth0 10.200.1.2 fd00:1::2 ===== vc1 10.200.1.1 (XDP here)
+#                                   up0 192.0.2.1 fd01::1 ============ eth0 192.0.2.2 fd01::2
+#
+# attaches xdp-egress to vc1 (the container's egress is vc1's receive),
+# sends ping, a UDP flow and an iperf3 TCP transfer from the container to
+# the world, shows `xdp-egress stats`, detaches, and removes everything it
+# made, also on failure or Ctrl-C. Nothing in the machine's own network
+# namespace changes. Exits non-zero if any flow failed or the traffic was
+# not carried by XDP_REDIRECT.
+set -u
+cd "$(dirname "$0")/.."
+
+mode=native
+build=1
+while [ $# -gt 0 ]; do
+	case $1 in
+	--mode) mode=${2:-}; shift 2 ;;
+	--mode=*) mode=${1#--mode=}; shift ;;
+	--no-build) build=0; shift ;;
+	-h | --help) sed -n '2,/^set -u/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+	*) echo "demo: unknown option $1 (try --help)" >&2; exit 2 ;;
+	esac
+done
+case $mode in native | generic) ;; *) echo "demo: --mode must be native or generic, not '$mode'" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces, BPF)" >&2; exit 2; }
+
+if [ "$build" = 1 ]; then
+	make deps || exit 1
+	make || exit 1
+fi
+
+TOPO_PREFIX=xedemo-$$
+source tests/lib/topo.sh
+trap topo_destroy EXIT
+trap 'exit 1' INT TERM HUP
+[ -x "$XE_BIN" ] || { echo "demo: $XE_BIN is missing; run make" >&2; exit 1; }
+
+bad=0
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { echo "   $*"; }
+run() { echo "\$ $*"; }
+# show COMMAND...: print the command like a shell would, then run it.
+xe_show() { run "xdp-egress $*"; xe "$@"; }
+
+step "1. Namespaces: $TOPO_HOST, $TOPO_WORLD, ${TOPO_PREFIX}-c1"
+topo_create 1 || { echo "demo: could not build the namespaces" >&2; exit 1; }
+C=${TOPO_C[1]}
+say "container ${C}: eth0 10.200.1.2/24 fd00:1::2/64, default route via the host"
+say "host ${TOPO_HOST}: vc1 (container's peer) 10.200.1.1, up0 (uplink) 192.0.2.1, forwarding on"
+say "world ${TOPO_WORLD}: eth0 192.0.2.2/24 fd01::2/64, routes 10.200.0.0/16 back via 192.0.2.1"
+start_iperf_server 5201 || { echo "demo: iperf3 server did not start" >&2; exit 1; }
+ip netns exec "$TOPO_WORLD" nstat -n
+
+step "2. Attach xdp-egress to the container's host veth ($mode mode)"
+xe_show attach --ifname vc1 --mode "$mode" --uplink up0 || { echo "demo: attach failed" >&2; exit 1; }
+echo
+xe_show status
+ip -n "$TOPO_HOST" link show vc1 | sed 's/^/   /'
+
+tx0=$(tx_packets "$C" eth0)
+
+step "3. ping from the container to the world (IPv4, then IPv6)"
+run "ping -c 5 192.0.2.2"
+out=$(in_c 1 ping -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V4") || bad=1
+grep -E 'packets transmitted|rtt' <<<"$out" | sed 's/^/   /'
+run "ping -6 -c 5 fd01::2"
+out=$(in_c 1 ping -6 -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V6") || bad=1
+grep -E 'packets transmitted|rtt' <<<"$out" | sed 's/^/   /'
+
+step "4. UDP: iperf3 -u, 200 Mbit/s for 3 s, 1200-byte datagrams"
+run "iperf3 -c 192.0.2.2 -u -b 200M -l 1200 -t 3"
+out=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -u -b 200M -l 1200 -t 3) || bad=1
+grep -E 'Interval|sender|receiver' <<<"$out" | sed 's/^/   /' | tail -3
+
+step "5. TCP: iperf3, 5 s, one stream"
+run "iperf3 -c 192.0.2.2 -t 5"
+out=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -t 5) || bad=1
+grep -E 'Interval|sender|receiver' <<<"$out" | sed 's/^/   /' | tail -3
+
+step "6. What XDP did with it"
+xe_show stats --ifname vc1
+s=$(stats_json --ifname vc1)
+tx=$(($(tx_packets "$C" eth0) - tx0))
+red=$(counter "$s" redirected)
+pass=$(pass_total "$s")
+drop=$(counter "$s" drop_malformed)
+rerr=$(counter "$s" redirect_err)
+csum=$(nstat_csum_errors "$TOPO_WORLD")
+insegs=$(nstat_value "$TOPO_WORLD" TcpInSegs)
+echo
+say "the container sent $tx frames; XDP redirected $red of them to up0 and passed $pass to the kernel"
+say "(passed = ARP/ND and the first packet before a neighbour is resolved: $(counters_brief "$s"))"
+say "dropped as malformed: $drop, redirect errors: $rerr"
+say "world: ${insegs:-0} TCP segments in, $csum checksum errors (nstat *CsumErrors)"
+if [ "$bad" = 0 ] && [ "$tx" -gt 0 ] && [ $((red * 100)) -ge $((tx * 95)) ] &&
+	[ "$drop" = 0 ] && [ "$rerr" = 0 ] && [ "$csum" = 0 ]; then
+	say "=> $((red * 100 / tx))% of the container's egress was carried by XDP_REDIRECT"
+else
+	say "=> FAILED: a flow failed, or the egress was not carried by XDP_REDIRECT"
+	bad=1
+fi
+
+step "7. Detach"
+xe_show detach --ifname vc1 || bad=1
+if [ "$(xdp_prog_count "$TOPO_HOST")" = 0 ] && pins_gone; then
+	say "no XDP program on any host interface, pins under $XDP_EGRESS_BPFFS removed"
+else
+	say "FAILED: detach left an XDP program or pins behind"
+	bad=1
+fi
+
+step "8. Clean up: namespaces ${TOPO_PREFIX}-* removed"
+[ "$bad" = 0 ] && echo "demo: OK ($mode mode)" || echo "demo: FAILED ($mode mode)"
+exit "$bad"

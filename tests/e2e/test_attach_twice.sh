@@ -1,0 +1,88 @@
+#!/bin/bash
+# Attaching twice (same form, another form, the other mode) is an error that
+# says "already attached" (or a no-op saying so): never a second program,
+# never a replaced program, and the first attach's fixes stay in place and
+# traffic keeps flowing. Detaching what is not attached is a clear error.
+set -u
+source "$(dirname "$0")/../lib/topo.sh"
+trap topo_destroy EXIT
+trap 'exit 1' INT TERM HUP
+need_xe attach_twice
+
+topo_create 1 || { fail attach_twice_setup "could not build the namespaces"; exit 1; }
+C=${TOPO_C[1]}
+
+vc1_prog() { ip -n "$TOPO_HOST" -d -j link show vc1 | jq -r '.[0].xdp.prog.id // "none"'; }
+
+for mode in native generic; do
+	other=generic
+	[ "$mode" = generic ] && other=native
+	t=attach_twice_$mode
+	c_before=$(offloads "$C" eth0)
+	w_before=$(offloads "$TOPO_WORLD" eth0)
+	if ! xe_capture attach --ifname vc1 --mode "$mode" --uplink up0; then
+		fail "${t}_first" "attach exited $XE_RC: $XE_ERR"
+		continue
+	fi
+	ok "${t}_first"
+	prog=$(vc1_prog)
+	c_fixed=$(offloads "$C" eth0)
+	w_fixed=$(offloads "$TOPO_WORLD" eth0)
+
+	for again in same netns other_mode; do
+		case $again in
+		same) args=(--ifname vc1 --mode "$mode" --uplink up0) ;;
+		netns) args=(--netns "$C" --mode "$mode" --uplink up0) ;;
+		other_mode) args=(--ifname vc1 --mode "$other" --uplink up0) ;;
+		esac
+		xe_capture attach "${args[@]}"
+		msg="$XE_OUT $XE_ERR"
+		if { [ "$XE_RC" -ne 0 ] && [[ "$XE_ERR" == xdp-egress:* ]] && grep -qi 'already' <<<"$XE_ERR"; } ||
+			{ [ "$XE_RC" -eq 0 ] && grep -qi 'already' <<<"$msg"; }; then
+			ok "${t}_${again}_says_already"
+		else
+			fail "${t}_${again}_says_already" "second attach ${args[*]} exited $XE_RC and said: $(tr '\n' ' ' <<<"$msg")"
+		fi
+		if [ "$(xdp_prog_count "$TOPO_HOST")" = 1 ] && [ "$(vc1_prog)" = "$prog" ]; then
+			ok "${t}_${again}_one_program"
+		else
+			fail "${t}_${again}_one_program" "want only program $prog on vc1, ip -d link shows: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
+		fi
+		# A refused attach must not undo what the first one set up.
+		if [ "$(offloads "$C" eth0)" = "$c_fixed" ] && [ "$(offloads "$TOPO_WORLD" eth0)" = "$w_fixed" ] &&
+			[ "$(xe status --json 2>/dev/null | jq '.attachments | length')" = 1 ]; then
+			ok "${t}_${again}_state_kept"
+		else
+			fail "${t}_${again}_state_kept" "the refused attach changed offloads or status: $(diff <(echo "$c_fixed") <(offloads "$C" eth0) | tr '\n' ' ') status: $(xe status --json 2>&1 | tr -d '\n')"
+		fi
+	done
+
+	s0=$(counter "$(stats_json)" redirected)
+	if in_c 1 ping -c 3 -i 0.2 -W 2 "$TOPO_WORLD_V4" >/dev/null &&
+		[ "$(counter "$(stats_json)" redirected)" -gt "$s0" ]; then
+		ok "${t}_still_redirects"
+	else
+		fail "${t}_still_redirects" "after the refused attaches ping failed or was not redirected: $(counters_brief "$(stats_json)")"
+	fi
+
+	if xe_capture detach --ifname vc1 && no_xdp_anywhere && pins_gone &&
+		[ "$(offloads "$C" eth0)" = "$c_before" ] && [ "$(offloads "$TOPO_WORLD" eth0)" = "$w_before" ]; then
+		ok "${t}_detach"
+	else
+		fail "${t}_detach" "detach rc $XE_RC ($XE_ERR); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';') pins: $(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') container offloads diff: $(diff <(echo "$c_before") <(offloads "$C" eth0) | tr '\n' ' ')"
+	fi
+
+	xe_capture detach --ifname vc1
+	if [ "$XE_RC" -ne 0 ] && [[ "$XE_ERR" == xdp-egress:* ]] && grep -qiE 'not attached|no attachment|nothing' <<<"$XE_ERR"; then
+		ok "${t}_detach_again_errors"
+	else
+		fail "${t}_detach_again_errors" "second detach exited $XE_RC and said: $(tr '\n' ' ' <<<"$XE_OUT $XE_ERR")"
+	fi
+	if [ "$(offloads "$C" eth0)" = "$c_before" ] && [ "$(offloads "$TOPO_WORLD" eth0)" = "$w_before" ] && pins_gone; then
+		ok "${t}_detach_again_harmless"
+	else
+		fail "${t}_detach_again_harmless" "the second detach changed offloads or left pins"
+	fi
+done
+
+exit $((TOPO_FAILED > 0))

@@ -1,0 +1,130 @@
+#!/bin/bash
+# Bad targets and options: attach exits non-zero with a message on stderr
+# that starts with "xdp-egress:" and names what was wrong, and leaves
+# nothing behind: no XDP program anywhere, no pins, offloads unchanged.
+set -u
+source "$(dirname "$0")/../lib/topo.sh"
+trap topo_destroy EXIT
+trap 'exit 1' INT TERM HUP
+need_xe bad_targets
+
+topo_create 3 || { fail bad_targets_setup "could not build the namespaces"; exit 1; }
+C1=${TOPO_C[1]}
+C2=${TOPO_C[2]}
+C3=${TOPO_C[3]}
+# Not veths: a dummy device and the loopback.
+ip -n "$TOPO_HOST" link add dummy0 type dummy
+ip -n "$TOPO_HOST" link set dummy0 up
+# Container 2 has two veths into the host: eth0 <-> vc2, eth1 <-> vc2b.
+ip -n "$TOPO_HOST" link add vc2b type veth peer name eth1 netns "$C2"
+ip -n "$TOPO_HOST" link set vc2b up
+ip -n "$C2" link set eth1 up
+# A "stray" container whose only veth's peer lives in a third namespace,
+# not in the host.
+STRAY=$TOPO_PREFIX-stray
+OTHER=$TOPO_PREFIX-other
+ip netns add "$STRAY" && TOPO_NS+=("$STRAY")
+ip netns add "$OTHER" && TOPO_NS+=("$OTHER")
+ip -n "$OTHER" link add vs0 type veth peer name eth0 netns "$STRAY"
+# Container 3 runs a jumbo MTU: native XDP without frags cannot take it.
+ip -n "$C3" link set eth0 mtu 9000
+ip -n "$TOPO_HOST" link set vc3 mtu 9000
+# A PID that does not exist: one past the highest, after checking it is free.
+NOPID=$(($(cat /proc/sys/kernel/pid_max) - 1))
+while [ -e "/proc/$NOPID" ]; do NOPID=$((NOPID - 1)); done
+
+snapshot() {
+	local ns n
+	for ns in "${TOPO_NS[@]}"; do
+		for n in $(ip -n "$ns" -j link show | jq -r '.[] | select(.ifname != "lo") | .ifname'); do
+			echo "== $ns $n"
+			ip netns exec "$ns" ethtool -k "$n" 2>/dev/null
+			ip -n "$ns" -j link show "$n" | jq -c '.[0] | {mtu, flags}'
+		done
+	done
+}
+BEFORE=$(snapshot)
+
+# bad NAME MENTION ATTACH_ARGS...: attach must fail, say "xdp-egress:" first,
+# mention MENTION (an extended regex, case-insensitive), leave nothing.
+bad() {
+	local t=bad_$1 mention=$2 after
+	shift 2
+	xe_capture attach "$@"
+	local first=${XE_ERR%%$'\n'*}
+	if [ "$XE_RC" -ne 0 ] && [[ "$first" == xdp-egress:* ]] && grep -qiE -- "$mention" <<<"$XE_ERR"; then
+		ok "${t}_error"
+		log "attach $*: $first"
+	else
+		fail "${t}_error" "attach $* exited $XE_RC, want non-zero and a message starting with 'xdp-egress:' that mentions /$mention/; stderr: $(tr '\n' ' ' <<<"$XE_ERR") stdout: $(tr '\n' ' ' <<<"$XE_OUT")"
+	fi
+	after=$(snapshot)
+	if no_xdp_anywhere && pins_gone && [ "$after" = "$BEFORE" ] &&
+		[ "$(xe status --json 2>/dev/null | jq '.attachments | length')" = 0 ]; then
+		ok "${t}_nothing_left"
+	else
+		fail "${t}_nothing_left" "after attach $*: XDP: $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ';') pins: $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') changed: $(diff <(echo "$BEFORE") <(echo "$after") | grep '^[<>]' | tr '\n\t' '  ')"
+		# Start the next case from a clean state.
+		xe detach "$@" >/dev/null 2>&1
+		for ns in "${TOPO_NS[@]}"; do
+			for n in $(ip -n "$ns" -j link show | jq -r '.[] | select(.xdp) | .ifname'); do
+				ip -n "$ns" link set "$n" xdp off
+				ip -n "$ns" link set "$n" xdpgeneric off
+			done
+		done
+		case $XDP_EGRESS_BPFFS in /sys/fs/bpf/"$TOPO_PREFIX"*) rm -rf "$XDP_EGRESS_BPFFS" ;; esac
+		BEFORE=$(snapshot)
+	fi
+}
+
+for mode in native generic; do
+	bad "${mode}_no_such_ifname" 'nosuch0' --ifname nosuch0 --mode "$mode" --uplink up0
+	bad "${mode}_dummy" 'veth' --ifname dummy0 --mode "$mode" --uplink up0
+	bad "${mode}_loopback" 'veth' --ifname lo --mode "$mode" --uplink up0
+	bad "${mode}_no_such_netns_name" "$TOPO_PREFIX-nosuch" --netns "$TOPO_PREFIX-nosuch" --mode "$mode" --uplink up0
+	bad "${mode}_no_such_netns_path" "/proc/$NOPID/ns/net" --netns "/proc/$NOPID/ns/net" --mode "$mode" --uplink up0
+	bad "${mode}_no_such_pid" "$NOPID" --pid "$NOPID" --mode "$mode" --uplink up0
+	bad "${mode}_two_veths" 'container-if' --netns "$C2" --mode "$mode" --uplink up0
+	bad "${mode}_no_such_container_if" 'eth7' --netns "$C1" --container-if eth7 --mode "$mode" --uplink up0
+	bad "${mode}_peer_not_in_host" 'peer|namespace|netns' --netns "$STRAY" --mode "$mode" --uplink up0
+	bad "${mode}_no_such_uplink" 'nosuchup' --ifname vc1 --mode "$mode" --uplink nosuchup
+	bad "${mode}_uplink_is_target" 'uplink' --ifname vc1 --mode "$mode" --uplink vc1
+done
+bad mode_bogus 'bogus' --ifname vc1 --mode bogus --uplink up0
+bad no_target 'target|--ifname|--netns|--pid' --mode native --uplink up0
+bad two_targets 'target|one of|only one|--ifname|--netns|--pid' --ifname vc1 --netns "$C1" --mode native --uplink up0
+bad native_mtu_9000 'mtu' --ifname vc3 --mode native --uplink up0
+
+# The suggested way out for a jumbo container works: generic mode.
+if xe_capture attach --ifname vc3 --mode generic --uplink up0; then
+	ok bad_mtu_9000_generic_attaches
+	xe detach --ifname vc3 >/dev/null 2>&1
+else
+	fail bad_mtu_9000_generic_attaches "attach --ifname vc3 --mode generic (MTU 9000) exited $XE_RC: $XE_ERR"
+fi
+
+# Other commands with bad input fail the same way.
+badcmd() {
+	local t=bad_$1
+	shift
+	xe_capture "$@"
+	if [ "$XE_RC" -ne 0 ] && [[ "$XE_ERR" == xdp-egress:* ]]; then
+		ok "$t"
+		log "$*: ${XE_ERR%%$'\n'*}"
+	else
+		fail "$t" "$* exited $XE_RC, want non-zero and 'xdp-egress:' on stderr; stderr: $(tr '\n' ' ' <<<"$XE_ERR")"
+	fi
+}
+badcmd detach_not_attached detach --ifname vc1
+badcmd detach_no_such_ifname detach --ifname nosuch0
+badcmd stats_no_such_ifname stats --ifname nosuch0 --json
+badcmd unknown_command frobnicate
+badcmd unknown_option attach --ifname vc1 --frobnicate
+xe_capture
+if [ "$XE_RC" -ne 0 ] && [ -n "$XE_ERR" ]; then
+	ok bad_no_command
+else
+	fail bad_no_command "xdp-egress with no command exited $XE_RC, want non-zero and usage on stderr"
+fi
+
+exit $((TOPO_FAILED > 0))

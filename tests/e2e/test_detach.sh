@@ -1,0 +1,139 @@
+#!/bin/bash
+# attach makes (and prints) the fixes the kernel needs, detach undoes every
+# one of them: native mode turns the container's tx-checksumming off and the
+# uplink peer's GRO on, generic mode turns the container's TSO off. After
+# detach: no XDP program, no pins, and `ethtool -k` of the container's eth0
+# and of the uplink's peer exactly as before attach, also when they were not
+# at their defaults before. Also: detach after the container vanished.
+set -u
+source "$(dirname "$0")/../lib/topo.sh"
+trap topo_destroy EXIT
+trap 'exit 1' INT TERM HUP
+need_xe detach
+
+topo_create 2 || { fail detach_setup "could not build the namespaces"; exit 1; }
+C=${TOPO_C[1]}
+W=$TOPO_WORLD
+
+# round NAME MODE: attach, check the fixes and their report, detach, check
+# everything is as before.
+round() {
+	local t=$1 mode=$2 c_before w_before h_before fixes st
+	c_before=$(offloads "$C" eth0)
+	w_before=$(offloads "$W" eth0)
+	h_before=$(offloads "$TOPO_HOST" vc1)
+	if ! xe_capture attach --ifname vc1 --mode "$mode" --uplink up0; then
+		fail "${t}_attach" "attach exited $XE_RC: $XE_ERR"
+		return
+	fi
+	ok "${t}_attach"
+	sed 's/^/#   /' <<<"$XE_OUT"
+	st=$(xe status --json 2>/dev/null)
+	fixes=$(jq -r '.attachments[0].fixes | join("; ")' <<<"$st" 2>/dev/null)
+	log "status fixes: $fixes"
+
+	if [ "$mode" = native ]; then
+		if [ "$(offload "$C" eth0 tx-checksumming)" = off ]; then
+			ok "${t}_container_txcsum_off"
+		else
+			fail "${t}_container_txcsum_off" "container eth0 tx-checksumming is $(offload "$C" eth0 tx-checksumming) while native XDP is attached"
+		fi
+		if [ "$(offload "$W" eth0 generic-receive-offload)" = on ]; then
+			ok "${t}_uplink_peer_gro_on"
+		else
+			fail "${t}_uplink_peer_gro_on" "the uplink's peer (world eth0) has GRO $(offload "$W" eth0 generic-receive-offload)"
+		fi
+		# Report each change made, and only changes made.
+		if [ "$(grep -o 'tx-checksumming: on' <<<"$c_before")" ]; then
+			check "${t}_reports_txcsum" "attach output does not mention the checksum change: $(tr '\n' ' ' <<<"$XE_OUT $XE_ERR")" \
+				grep -qiE 'checksum' <<<"$XE_OUT $XE_ERR $fixes"
+		fi
+		if [ "$(grep -o 'generic-receive-offload: off' <<<"$w_before")" ]; then
+			check "${t}_reports_gro" "attach output does not mention the GRO change: $(tr '\n' ' ' <<<"$XE_OUT $XE_ERR")" \
+				grep -qiE 'gro|generic-receive' <<<"$XE_OUT $XE_ERR $fixes"
+		fi
+	else
+		if [ "$(offload "$C" eth0 tcp-segmentation-offload)" = off ]; then
+			ok "${t}_container_tso_off"
+		else
+			fail "${t}_container_tso_off" "container eth0 TSO is $(offload "$C" eth0 tcp-segmentation-offload) while generic XDP is attached"
+		fi
+		if [ "$(grep -o 'tcp-segmentation-offload: on' <<<"$c_before")" ]; then
+			check "${t}_reports_tso" "attach output does not mention the TSO change: $(tr '\n' ' ' <<<"$XE_OUT $XE_ERR")" \
+				grep -qiE 'tso|segmentation' <<<"$XE_OUT $XE_ERR $fixes"
+		fi
+	fi
+
+	if ! xe_capture detach --ifname vc1; then
+		fail "${t}_detach" "detach exited $XE_RC: $XE_ERR"
+		return
+	fi
+	sed 's/^/#   /' <<<"$XE_OUT"
+	if [ "$(xdp_prog_count "$TOPO_HOST")" = 0 ]; then
+		ok "${t}_no_xdp"
+	else
+		fail "${t}_no_xdp" "after detach: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
+	fi
+	if [ ! -e "$XDP_EGRESS_BPFFS" ]; then
+		ok "${t}_pins_removed"
+	elif pins_gone; then
+		ok "${t}_pins_removed"
+		log "pin root $XDP_EGRESS_BPFFS left behind, empty"
+	else
+		fail "${t}_pins_removed" "pins left under $XDP_EGRESS_BPFFS: $(find "$XDP_EGRESS_BPFFS" | tr '\n' ' ')"
+	fi
+	if [ "$(offloads "$C" eth0)" = "$c_before" ]; then
+		ok "${t}_container_offloads_restored"
+	else
+		fail "${t}_container_offloads_restored" "ethtool -k eth0 in the container differs (before/after): $(diff <(echo "$c_before") <(offloads "$C" eth0) | grep '^[<>]' | tr '\n\t' '  ')"
+	fi
+	if [ "$(offloads "$W" eth0)" = "$w_before" ]; then
+		ok "${t}_uplink_peer_offloads_restored"
+	else
+		fail "${t}_uplink_peer_offloads_restored" "ethtool -k eth0 in the world differs (before/after): $(diff <(echo "$w_before") <(offloads "$W" eth0) | grep '^[<>]' | tr '\n\t' '  ')"
+	fi
+	if [ "$(offloads "$TOPO_HOST" vc1)" = "$h_before" ]; then
+		ok "${t}_host_veth_offloads_restored"
+	else
+		fail "${t}_host_veth_offloads_restored" "ethtool -k vc1 differs (before/after): $(diff <(echo "$h_before") <(offloads "$TOPO_HOST" vc1) | grep '^[<>]' | tr '\n\t' '  ')"
+	fi
+}
+
+# From the defaults.
+round detach_native native
+round detach_generic generic
+
+# From non-default states: what was already off stays off, what was already
+# on stays on (restore means "as before", not "to the default").
+in_c 1 ethtool -K eth0 tx off >/dev/null 2>&1
+in_world ethtool -K eth0 gro on >/dev/null 2>&1
+round detach_native_preset native
+in_c 1 ethtool -K eth0 tx on tso off >/dev/null 2>&1
+in_world ethtool -K eth0 gro off >/dev/null 2>&1
+round detach_generic_preset generic
+in_c 1 ethtool -K eth0 tso on >/dev/null 2>&1
+
+# The container goes away while attached (its netns is deleted, the veth pair
+# with it). detach by the host veth's name must still clean up the pins and
+# the uplink peer's GRO.
+w_before=$(offloads "$W" eth0)
+if xe_capture attach --ifname vc2 --mode native --uplink up0; then
+	ip netns del "${TOPO_C[2]}"
+	sleep 0.2
+	xe_capture detach --ifname vc2
+	log "detach of a vanished container: rc $XE_RC: $(tr '\n' ' ' <<<"$XE_OUT $XE_ERR")"
+	if pins_gone && [ "$(xe status --json 2>/dev/null | jq '.attachments | length')" = 0 ]; then
+		ok detach_vanished_container_pins
+	else
+		fail detach_vanished_container_pins "after the container's netns was deleted, detach --ifname vc2 exited $XE_RC ($(tr '\n' ' ' <<<"$XE_ERR")) and left pins: $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') status: $(xe status --json 2>&1 | tr -d '\n')"
+	fi
+	if [ "$(offloads "$W" eth0)" = "$w_before" ]; then
+		ok detach_vanished_container_gro_restored
+	else
+		fail detach_vanished_container_gro_restored "the uplink peer's GRO is still $(offload "$W" eth0 generic-receive-offload) after the vanished container's detach"
+	fi
+else
+	fail detach_vanished_container_pins "attach --ifname vc2 exited $XE_RC: $XE_ERR"
+fi
+
+exit $((TOPO_FAILED > 0))

@@ -1,0 +1,101 @@
+#!/bin/bash
+# Two containers attached at once (one native, one generic): status lists
+# both with their modes, stats counts each apart and the total is their sum,
+# stats TARGET shows only that interface, detaching one leaves the other
+# attached and working, detaching the last removes the pins.
+set -u
+source "$(dirname "$0")/../lib/topo.sh"
+trap topo_destroy EXIT
+trap 'exit 1' INT TERM HUP
+need_xe multi
+
+topo_create 2 || { fail multi_setup "could not build the namespaces"; exit 1; }
+
+if xe_capture attach --ifname vc1 --mode native --uplink up0 &&
+	xe_capture attach --netns "${TOPO_C[2]}" --mode generic --uplink up0; then
+	ok multi_attach_both
+else
+	fail multi_attach_both "attach exited $XE_RC: $XE_ERR"
+	exit 1
+fi
+
+st=$(xe status --json 2>/dev/null)
+if jq -e '(.attachments | length) == 2 and
+	(.attachments | map({(.ifname): .mode}) | add) == {"vc1": "native", "vc2": "generic"}' <<<"$st" >/dev/null 2>&1; then
+	ok multi_status
+else
+	fail multi_status "want vc1 native and vc2 generic, status --json: $(tr -d '\n' <<<"$st")"
+fi
+# The human-readable forms work too.
+check multi_status_text "status (text) failed or does not name both veths" \
+	bash -c "out=\$(nsenter --net=/run/netns/$TOPO_HOST env XDP_EGRESS_BPFFS=$XDP_EGRESS_BPFFS $XE_BIN status) && grep -q vc1 <<<\"\$out\" && grep -q vc2 <<<\"\$out\""
+check multi_stats_text "stats (text) failed or does not show the redirected counter" \
+	bash -c "nsenter --net=/run/netns/$TOPO_HOST env XDP_EGRESS_BPFFS=$XDP_EGRESS_BPFFS $XE_BIN stats | grep -qi redirect"
+
+in_c 1 ping -c 6 -i 0.2 -W 2 "$TOPO_WORLD_V4" >/dev/null
+in_c 2 ping -c 3 -i 0.2 -W 2 "$TOPO_WORLD_V4" >/dev/null
+
+s=$(stats_json)
+r1=$(jq '.interfaces[] | select(.ifname == "vc1") | .counters.redirected.packets' <<<"$s" 2>/dev/null)
+r2=$(jq '.interfaces[] | select(.ifname == "vc2") | .counters.redirected.packets' <<<"$s" 2>/dev/null)
+if [ "${r1:-0}" -ge 4 ] && [ "${r2:-0}" -ge 1 ] && [ "${r2:-0}" -le 3 ]; then
+	ok multi_stats_per_interface
+else
+	fail multi_stats_per_interface "want vc1 >= 4 and vc2 1..3 redirected (6 and 3 pings), got vc1=${r1:-?} vc2=${r2:-?}: $(tr -d '\n' <<<"$s")"
+fi
+# Every counter of the total is the sum over the interfaces.
+if jq -e '. as $s | [$s.interfaces[].counters | to_entries[]] | group_by(.key) |
+	all(.[0].key as $k | (map(.value.packets) | add) == $s.total[$k].packets and
+	                     (map(.value.bytes) | add) == $s.total[$k].bytes)' <<<"$s" >/dev/null 2>&1 &&
+	jq -e '(.total | keys | length) == 14' <<<"$s" >/dev/null 2>&1; then
+	ok multi_stats_total_is_sum
+else
+	fail multi_stats_total_is_sum "total is not the per-interface sum (or lacks some of the 14 counters): $(tr -d '\n' <<<"$s")"
+fi
+
+s1=$(stats_json --ifname vc1)
+if jq -e '(.interfaces | length) == 1 and .interfaces[0].ifname == "vc1"' <<<"$s1" >/dev/null 2>&1; then
+	ok multi_stats_target
+else
+	fail multi_stats_target "stats --ifname vc1 --json should show only vc1: $(tr -d '\n' <<<"$s1")"
+fi
+s2=$(stats_json --netns "${TOPO_C[2]}")
+if jq -e '(.interfaces | length) == 1 and .interfaces[0].ifname == "vc2"' <<<"$s2" >/dev/null 2>&1; then
+	ok multi_stats_target_netns
+else
+	fail multi_stats_target_netns "stats --netns C2 --json should show only vc2: $(tr -d '\n' <<<"$s2")"
+fi
+
+# --watch keeps printing until stopped.
+out=$(timeout 3.5 nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
+	"$XE_BIN" stats --ifname vc1 --watch 1 2>&1)
+rc=$?
+n=$(grep -ci redirect <<<"$out")
+if [ "$rc" = 124 ] && [ "$n" -ge 2 ]; then
+	ok multi_stats_watch
+else
+	fail multi_stats_watch "stats --watch 1 for 3.5 s: rc $rc (want 124, killed by timeout), printed 'redirect' $n times (want >= 2)"
+fi
+
+if xe_capture detach --ifname vc1; then
+	st=$(xe status --json 2>/dev/null)
+	v2=$(counter "$(stats_json --ifname vc2)" redirected)
+	if jq -e '.attachments | length == 1 and .[0].ifname == "vc2"' <<<"$st" >/dev/null 2>&1 &&
+		[ "$(xdp_progs "$TOPO_HOST" | cut -d' ' -f1)" = vc2 ] &&
+		in_c 2 ping -c 3 -i 0.2 -W 2 "$TOPO_WORLD_V4" >/dev/null &&
+		[ "$(counter "$(stats_json --ifname vc2)" redirected)" -ge $((v2 + 3)) ]; then
+		ok multi_detach_one_keeps_other
+	else
+		fail multi_detach_one_keeps_other "after detaching vc1: status $(tr -d '\n' <<<"$st"), XDP $(xdp_progs "$TOPO_HOST" | tr '\n' ';'), vc2 counters $(counters_brief "$(stats_json --ifname vc2)")"
+	fi
+else
+	fail multi_detach_one_keeps_other "detach --ifname vc1 exited $XE_RC: $XE_ERR"
+fi
+
+if xe_capture detach --netns "${TOPO_C[2]}" && no_xdp_anywhere && pins_gone; then
+	ok multi_detach_last
+else
+	fail multi_detach_last "detach --netns C2: rc $XE_RC ($XE_ERR); XDP $(xdp_progs "$TOPO_HOST" | tr '\n' ';'), pins $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ')"
+fi
+
+exit $((TOPO_FAILED > 0))

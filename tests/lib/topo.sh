@@ -1,0 +1,267 @@
+# shellcheck shell=bash
+# Sourced by every end-to-end test (and the demo): builds a private topology
+# of network namespaces, runs xdp-egress in it, and prints the runner's
+# "ok NAME" / "FAIL NAME: why" lines.
+#
+#   container ns (TOPO_C[n])          host ns (TOPO_HOST)                 world ns (TOPO_WORLD)
+#   eth0 10.200.n.2/24 fd00:n::2/64 == vc<n> 10.200.n.1/24 fd00:n::1/64
+#                                      up0 192.0.2.1/24 fd01::1/64 ====== eth0 192.0.2.2/24 fd01::2/64
+#
+# Forwarding is on in the host ns only; the world routes the container
+# subnets back via 192.0.2.1 (no NAT). Nothing in the machine's own
+# namespace is touched: every name carries a per-run prefix (TOPO_PREFIX,
+# "xe<pid>" unless set before sourcing) and topo_destroy removes it all.
+#
+# Usage:
+#   source tests/lib/topo.sh
+#   trap topo_destroy EXIT
+#   topo_create 2           # host, world and containers 1..2
+#   xe attach --ifname vc1 --mode native --uplink up0
+#   in_c 1 ping -c1 192.0.2.2; in_world nstat -az
+#   ok some_check  /  fail some_check "why"
+
+TOPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+XE_BIN=${XE_BIN:-$TOPO_ROOT/build/xdp-egress}
+TOPO_PREFIX=${TOPO_PREFIX:-xe$$}
+TOPO_HOST=$TOPO_PREFIX-host
+TOPO_WORLD=$TOPO_PREFIX-world
+TOPO_C=()          # TOPO_C[n] = netns name of container n
+TOPO_NS=()         # every namespace this run made (topo_destroy deletes them)
+TOPO_PIDS=()       # every background process this run started
+TOPO_TMP=$(mktemp -d "/tmp/$TOPO_PREFIX.XXXXXX")
+# A pin root of our own, so that nothing we do meets another run's state.
+export XDP_EGRESS_BPFFS=${XDP_EGRESS_BPFFS:-/sys/fs/bpf/$TOPO_PREFIX}
+# nstat keeps its history in a file shared by every namespace; keep ours apart.
+export NSTAT_HISTORY=$TOPO_TMP/nstat.history
+
+TOPO_WORLD_V4=192.0.2.2
+TOPO_WORLD_V6=fd01::2
+
+# ---- reporting ---------------------------------------------------------
+
+TOPO_FAILED=0
+ok() { echo "ok $1"; }
+fail() {
+	echo "FAIL $1: $2"
+	TOPO_FAILED=$((TOPO_FAILED + 1))
+}
+# check NAME WHY COMMAND...: ok if COMMAND succeeds, else FAIL with WHY.
+check() {
+	local name=$1 why=$2
+	shift 2
+	if "$@"; then ok "$name"; else fail "$name" "$why"; fi
+}
+log() { echo "# $*"; }
+
+# ---- running things in the namespaces ---------------------------------
+
+in_host() { ip netns exec "$TOPO_HOST" "$@"; }
+in_world() { ip netns exec "$TOPO_WORLD" "$@"; }
+in_c() {
+	local n=$1
+	shift
+	ip netns exec "${TOPO_C[$n]}" "$@"
+}
+
+# xe ARGS...: build/xdp-egress in the host ns. nsenter, not `ip netns exec`:
+# the latter gives every call a private mount namespace and /sys, so bpffs
+# pins made by one call would be invisible to the next.
+xe() {
+	nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
+		"$XE_BIN" "$@"
+}
+
+# xe_capture ARGS...: runs xe; sets XE_RC, XE_OUT, XE_ERR.
+xe_capture() {
+	xe "$@" >"$TOPO_TMP/xe.out" 2>"$TOPO_TMP/xe.err"
+	XE_RC=$?
+	XE_OUT=$(cat "$TOPO_TMP/xe.out")
+	XE_ERR=$(cat "$TOPO_TMP/xe.err")
+	return $XE_RC
+}
+
+# bg NS COMMAND...: starts COMMAND in namespace NS in the background and
+# remembers its PID for topo_destroy. `ip netns exec` execs the command
+# itself, so $! is the command's own PID.
+bg() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@" &
+	BG_PID=$!
+	TOPO_PIDS+=("$BG_PID")
+}
+
+# need_xe [NAME]: fails the test (one FAIL line, exit 1) when the CLI is not
+# built or a tool the tests use is missing.
+need_xe() {
+	local t missing=""
+	for t in ip nsenter jq ethtool nstat ping iperf3 ss; do
+		command -v "$t" >/dev/null || missing="$missing $t"
+	done
+	if [ -n "$missing" ]; then
+		fail "${1:-setup}" "missing tools:$missing (run make deps)"
+		exit 1
+	fi
+	if [ ! -x "$XE_BIN" ]; then
+		fail "${1:-setup}" "$XE_BIN not built (run make)"
+		exit 1
+	fi
+}
+
+# start_iperf_server [PORT]: iperf3 -s in the world ns, waits until it listens.
+start_iperf_server() {
+	local port=${1:-5201}
+	bg "$TOPO_WORLD" iperf3 -s -p "$port" >>"$TOPO_TMP/iperf3-server.log" 2>&1
+	wait_listen "$TOPO_WORLD" "$port"
+}
+
+# ---- topology -----------------------------------------------------------
+
+_topo_ns_add() {
+	ip netns add "$1" || return 1
+	TOPO_NS+=("$1")
+	ip -n "$1" link set lo up
+}
+
+# topo_add_container N: container ns TOPO_C[N] with eth0 10.200.N.2/24 and
+# fd00:N::2/64, its peer vcN in the host ns with 10.200.N.1/24, fd00:N::1/64.
+topo_add_container() {
+	local n=$1 c="$TOPO_PREFIX-c$1"
+	_topo_ns_add "$c" || return 1
+	TOPO_C[$n]=$c
+	ip netns exec "$c" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	ip -n "$TOPO_HOST" link add "vc$n" type veth peer name eth0 netns "$c" || return 1
+	ip -n "$TOPO_HOST" addr add "10.200.$n.1/24" dev "vc$n"
+	ip -n "$TOPO_HOST" addr add "fd00:$n::1/64" dev "vc$n" nodad
+	ip -n "$TOPO_HOST" link set "vc$n" up
+	ip -n "$c" addr add "10.200.$n.2/24" dev eth0
+	ip -n "$c" addr add "fd00:$n::2/64" dev eth0 nodad
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add default via "10.200.$n.1"
+	ip -n "$c" -6 route add default via "fd00:$n::1"
+}
+
+# topo_create [NCONTAINERS]: host, world and containers 1..NCONTAINERS (1).
+topo_create() {
+	local count=${1:-1} n
+	_topo_ns_add "$TOPO_HOST" || return 1
+	_topo_ns_add "$TOPO_WORLD" || return 1
+	ip netns exec "$TOPO_HOST" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1 \
+		net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+	ip netns exec "$TOPO_WORLD" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0
+	ip -n "$TOPO_HOST" link add up0 type veth peer name eth0 netns "$TOPO_WORLD" || return 1
+	ip -n "$TOPO_HOST" addr add 192.0.2.1/24 dev up0
+	ip -n "$TOPO_HOST" addr add fd01::1/64 dev up0 nodad
+	ip -n "$TOPO_HOST" link set up0 up
+	ip -n "$TOPO_WORLD" addr add 192.0.2.2/24 dev eth0
+	ip -n "$TOPO_WORLD" addr add fd01::2/64 dev eth0 nodad
+	ip -n "$TOPO_WORLD" link set eth0 up
+	# The uplink is the host's default route, as on a real host.
+	ip -n "$TOPO_HOST" route add default via 192.0.2.2 dev up0
+	ip -n "$TOPO_HOST" -6 route add default via fd01::2 dev up0
+	ip -n "$TOPO_WORLD" route add 10.200.0.0/16 via 192.0.2.1
+	ip -n "$TOPO_WORLD" -6 route add fd00::/16 via fd01::1
+	for ((n = 1; n <= count; n++)); do
+		topo_add_container "$n" || return 1
+	done
+}
+
+# topo_destroy: stops our processes, detaches, deletes our namespaces, pins
+# and temp files. Safe to call twice and from a trap.
+topo_destroy() {
+	local p ns
+	for p in "${TOPO_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	for p in "${TOPO_PIDS[@]}"; do
+		wait "$p" 2>/dev/null
+	done
+	TOPO_PIDS=()
+	for ns in "${TOPO_NS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	TOPO_NS=()
+	# Deleting the namespaces removed the devices and their XDP programs;
+	# pins the tool may have left would keep maps alive, so remove them.
+	case $XDP_EGRESS_BPFFS in
+	/sys/fs/bpf/"$TOPO_PREFIX"*) rm -rf "$XDP_EGRESS_BPFFS" ;;
+	esac
+	rm -rf "$TOPO_TMP"
+}
+
+# ---- facts about the topology, for checks -------------------------------
+
+# xdp_progs NS: prints "IFNAME PROG_ID MODE" for every XDP program in NS.
+xdp_progs() {
+	ip -n "$1" -d -j link show | jq -r '.[] | select(.xdp) |
+		"\(.ifname) \(.xdp.prog.id // .xdp.attached[0].prog.id // "?") \(.xdp.mode)"'
+}
+# xdp_prog_count NS: how many XDP programs are attached in NS (all modes).
+xdp_prog_count() {
+	ip -n "$1" -d -j link show | jq '[.[] | .xdp // empty |
+		if .attached then .attached[] else . end] | length'
+}
+# no_xdp_anywhere: no XDP program on any interface of any namespace we made.
+no_xdp_anywhere() {
+	local ns
+	for ns in "${TOPO_NS[@]}"; do
+		[ "$(xdp_prog_count "$ns")" = 0 ] || return 1
+	done
+}
+# pins_gone: the pin root is absent or empty.
+pins_gone() {
+	[ ! -e "$XDP_EGRESS_BPFFS" ] || [ -z "$(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null)" ]
+}
+# offloads NS IFNAME: `ethtool -k`, without the "[fixed]" decorations that
+# XDP itself may add, so before/after snapshots compare what can be changed.
+offloads() {
+	ip netns exec "$1" ethtool -k "$2"
+}
+# offload NS IFNAME FEATURE: on|off
+offload() {
+	ip netns exec "$1" ethtool -k "$2" | awk -v f="$3:" '$1 == f { print $2 }'
+}
+# tx_packets NS IFNAME
+tx_packets() {
+	ip -n "$1" -j -s link show "$2" | jq '.[0].stats64.tx.packets'
+}
+
+# stats_json [TARGET...]: `xe stats --json`, empty on failure.
+stats_json() {
+	xe stats "$@" --json 2>/dev/null
+}
+# counter JSON NAME [packets|bytes]: a counter from `stats --json`'s total.
+counter() {
+	jq -r --arg n "$2" --arg f "${3:-packets}" '.total[$n][$f] // 0' <<<"$1"
+}
+# pass_total JSON: sum of every pass_* packet counter in the total.
+pass_total() {
+	jq '[.total | to_entries[] | select(.key | startswith("pass_")) | .value.packets] | add // 0' <<<"$1"
+}
+# counters_brief JSON: the non-zero counters, one line, for FAIL messages.
+counters_brief() {
+	jq -c '[.total | to_entries[] | select(.value.packets > 0) | "\(.key)=\(.value.packets)"]' <<<"$1" 2>/dev/null
+}
+
+# nstat_csum_errors NS: sum of every *CsumErrors counter in NS since it was
+# made (absolute values: our namespaces start at zero).
+nstat_csum_errors() {
+	ip netns exec "$1" nstat -az 2>/dev/null | awk '$1 ~ /CsumErrors$/ { s += $2 } END { print s + 0 }'
+}
+# nstat_value NS NAME: one absolute counter.
+nstat_value() {
+	ip netns exec "$1" nstat -az "$2" 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+# wait_listen NS PORT [tcp|udp]: waits up to 5 s for a listener.
+wait_listen() {
+	local i flag=-ltn
+	[ "${3:-tcp}" = udp ] && flag=-lun
+	for ((i = 0; i < 50; i++)); do
+		ip netns exec "$1" ss $flag "sport = :$2" | grep -q ":$2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
