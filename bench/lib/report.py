@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turns run.sh's raw figures (one JSON object a line) into
+results/latest.json, latest.md and latest.svg (gnuplot).
+
+Every ratio is taken within a round (contender / iptables of the same
+round) and the median over rounds is reported, so drift between rounds on
+a shared machine cancels out. Spread is (max - min) / median over rounds.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+
+BASE = "iptables"
+CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic"]
+
+# workload -> (primary metric, higher is better, label, unit, scale)
+PRIMARY = {
+    "small_sock": ("pps", True, "small, socket sender", "Mpps", 1e-6),
+    "small_live": ("pps", True, "small, live frames", "Mpps", 1e-6),
+    "tcp1": ("gbps", True, "tcp, 1 stream", "Gbit/s", 1),
+    "tcp4": ("gbps", True, "tcp, 4 streams", "Gbit/s", 1),
+    "lat_udp": ("p99_us", False, "latency UDP p99", "us", 1),
+    "lat_tcp": ("p99_us", False, "latency TCP p99", "us", 1),
+    "cpu_sock": ("host_ns_per_pkt", False, "cpu/pkt, socket sender", "ns", 1),
+    "cpu_live": ("host_ns_per_pkt", False, "cpu/pkt, live frames", "ns", 1),
+}
+# secondary figures shown in the table too
+SECONDARY = [
+    ("small_sock", "host_ns_per_pkt", False, "small, socket: host cpu/pkt", "ns", 1),
+    ("small_sock", "loss", False, "small, socket: loss", "%", 100),
+    ("small_live", "host_ns_per_pkt", False, "small, live: host cpu/pkt", "ns", 1),
+    ("small_live", "loss", False, "small, live: loss", "%", 100),
+    ("lat_udp", "p50_us", False, "latency UDP p50", "us", 1),
+    ("lat_tcp", "p50_us", False, "latency TCP p50", "us", 1),
+    ("cpu_sock", "pps", True, "cpu, socket: rate held", "Mpps", 1e-6),
+    ("cpu_live", "pps", True, "cpu, live: rate held", "Mpps", 1e-6),
+]
+
+
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except Exception:
+        return ""
+
+
+def med(v):
+    return statistics.median(v) if v else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--raw", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--root", required=True)
+    ap.add_argument("--rounds", type=int, required=True)
+    ap.add_argument("--window", type=float, required=True)
+    ap.add_argument("--cpu-rate", type=int, required=True)
+    ap.add_argument("--elapsed", type=int, required=True)
+    ap.add_argument("--mode", required=True)
+    ap.add_argument("--scales", default="1")
+    ap.add_argument("--command", default="bench/run.sh")
+    a = ap.parse_args()
+
+    figs, notes, stats = {}, [], {}
+    for line in open(a.raw):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            o = json.loads(line)
+        except ValueError:
+            continue
+        if "note" in o:
+            notes.append(o)
+        elif "stats" in o:
+            stats[o["contender"]] = o["stats"]  # keep the last round's only
+        elif o.get("value") is not None:
+            figs.setdefault(o["workload"], {}).setdefault(o["contender"], {}) \
+                .setdefault(o["metric"], {})[o["round"]] = o["value"]
+
+    scales = [s for s in a.scales.split() if s != "1"]
+    primary = dict(PRIMARY)
+    for s in scales:
+        primary["scale_%s" % s] = ("pps", True, "scale, %s containers" % s, "Mpps", 1e-6)
+    secondary = list(SECONDARY)
+    for s in scales:
+        secondary.append(("scale_%s" % s, "host_ns_per_pkt", False,
+                          "scale %s: host cpu/pkt" % s, "ns", 1))
+    contenders = [c for c in CONTENDERS if any(c in figs.get(w, {}) for w in figs)]
+
+    def summary(w, c, m, higher):
+        per_round = figs.get(w, {}).get(c, {}).get(m, {})
+        vals = list(per_round.values())
+        if not vals:
+            return None
+        md = med(vals)
+        base = figs.get(w, {}).get(BASE, {}).get(m, {})
+        ratios = [per_round[r] / base[r] for r in per_round
+                  if r in base and base[r] and per_round[r] is not None]
+        return {
+            "rounds": {str(k): v for k, v in sorted(per_round.items())},
+            "median": md, "min": min(vals), "max": max(vals),
+            "spread": (max(vals) - min(vals)) / md if md else None,
+            "ratio_to_iptables": med(ratios),
+            "higher_is_better": higher,
+        }
+
+    results = {}
+    for w, (m, hi, *_r) in primary.items():
+        for c in contenders + ["ceiling"]:
+            s = summary(w, c, m, hi)
+            if s:
+                results.setdefault(w, {}).setdefault(c, {})[m] = s
+    for w, m, hi, *_r in secondary:
+        for c in contenders + ["ceiling"]:
+            s = summary(w, c, m, hi)
+            if s:
+                results.setdefault(w, {}).setdefault(c, {})[m] = s
+    diag = {}
+    for c, d in figs.get("diag_no_rewrite", {}).items():
+        diag[c] = {k: list(v.values())[0] for k, v in d.items()}
+
+    commit = sh("git -C '%s' rev-parse --short HEAD" % a.root)
+    dirty = sh("git -C '%s' status --porcelain -- src bpf include bench" % a.root)
+    cpu = sh("awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo")
+    doc = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": a.command,
+        "mode": a.mode,
+        "git_commit": commit + ("-dirty" if dirty else ""),
+        "machine": {"cpu": cpu, "cpus": os.cpu_count(), "arch": platform.machine(),
+                    "kernel": platform.release(),
+                    "os": sh(". /etc/os-release && echo $PRETTY_NAME")},
+        "tools": {"iptables": sh("iptables -V"), "nft": sh("nft -v"),
+                  "iperf3": sh("iperf3 -v | head -1"), "sockperf": sh("sockperf -v | head -1"),
+                  "clang": sh("clang --version | head -1")},
+        "params": {"rounds": a.rounds, "window_s": a.window, "cpu_rate_pps": a.cpu_rate,
+                   "elapsed_s": a.elapsed, "baseline": BASE},
+        "definitions": {
+            "pps": "UDP packets/s received in the world namespace (XDP sink)",
+            "host_ns_per_pkt": "NET_RX+NET_TX softirq ns on all CPUs, minus the "
+                               "sink device's own NAPI polls, per received packet",
+            "loss": "1 - received / offered (generator's count over its whole run)",
+            "gbps": "iperf3 sum_received, container -> world",
+            "p50_us/p99_us": "sockperf ping-pong round trip, 64-byte messages",
+            "ceiling": "generator -> veth -> sink with nothing between",
+            "ratio_to_iptables": "median over rounds of (contender / iptables) "
+                                 "in the same round",
+        },
+        "results": results,
+        "diag_no_rewrite": diag,
+        "xdp_egress_stats_last_round": stats,
+        "notes": notes,
+    }
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "latest.json"), "w") as f:
+        json.dump(doc, f, indent=1, sort_keys=False)
+        f.write("\n")
+
+    # ---------------------------------------------------------- markdown --
+    def cell(w, c, m, unit, scale):
+        s = results.get(w, {}).get(c, {}).get(m)
+        if not s:
+            return "-"
+        v = s["median"] * scale
+        txt = ("%.3f" % v) if abs(v) < 10 else ("%.1f" % v) if abs(v) < 100 else ("%.0f" % v)
+        if s["spread"] is not None and len(s["rounds"]) > 1:
+            txt += " ±%.0f%%" % (50 * s["spread"])
+        if c != BASE and c != "ceiling" and s["ratio_to_iptables"] is not None:
+            txt += " (%.2fx)" % s["ratio_to_iptables"]
+        return txt
+
+    cols = contenders
+    L = []
+    L.append("# xdp-egress benchmark: %s run" % a.mode)
+    L.append("")
+    L.append("`%s` on %s, %s, %d CPUs, kernel %s, commit %s, %s; %d rounds, %gs windows, "
+             "%d s in all." % (a.command, doc["machine"]["os"], cpu, os.cpu_count(),
+                               platform.release(), doc["git_commit"], doc["date"],
+                               a.rounds, a.window, a.elapsed))
+    L.append("")
+    L.append("Median over rounds, ±half the spread (max-min) in %; (ratio) = contender / "
+             "iptables in the same round, median over rounds. For Mpps and Gbit/s higher is "
+             "better; for us, ns and loss lower is better.")
+    L.append("")
+    L.append("| workload | unit | " + " | ".join(cols) + " |")
+    L.append("|---|---|" + "---|" * len(cols))
+    for w, (m, hi, label, unit, scale) in primary.items():
+        if w in results:
+            L.append("| %s | %s | %s |" % (label, unit, " | ".join(cell(w, c, m, unit, scale) for c in cols)))
+    for w, m, hi, label, unit, scale in secondary:
+        if w in results and any(m in results[w].get(c, {}) for c in cols):
+            L.append("| %s | %s | %s |" % (label, unit, " | ".join(cell(w, c, m, unit, scale) for c in cols)))
+    L.append("")
+    ce = results.get("small_sock", {}).get("ceiling") or results.get("small_live", {}).get("ceiling")
+    if ce:
+        L.append("Generator ceilings (generator -> veth -> sink, nothing between; sink cost per "
+                 "packet is excluded from every host figure):")
+        L.append("")
+        for w, name in (("small_sock", "udp_flood (sendmmsg socket)"),
+                        ("small_live", "xdp_live_gen (BPF_F_TEST_XDP_LIVE_FRAMES, XDP_TX)")):
+            s = results.get(w, {}).get("ceiling", {}).get("pps")
+            h = results.get(w, {}).get("ceiling", {}).get("host_ns_per_pkt")
+            if s:
+                L.append("- %s: %.3f Mpps (rounds %s); meter residue %.1f ns/pkt" % (
+                    name, s["median"] / 1e6,
+                    ", ".join("%.3f" % (v / 1e6) for v in s["rounds"].values()),
+                    h["median"] if h else float("nan")))
+        L.append("")
+    if diag:
+        L.append("Live frames without the per-run rewrite (round 1): " + "; ".join(
+            "%s %.3f Mpps of %.3f offered" % (c, d.get("pps", 0) / 1e6, d.get("offered_pps", 0) / 1e6)
+            for c, d in diag.items()) + ".")
+        L.append("")
+    if notes:
+        L.append("Notes: " + "; ".join("%s r%s: %s" % (n["contender"], n["round"], n["note"]) for n in notes))
+        L.append("")
+    L.append("cpu workloads offer %d pps (the live generator reaches a little less: its "
+             "test_run calls have a fixed cost). Chart: latest.svg (speed-up vs iptables, "
+             ">1 is better, lower-is-better figures inverted)." % a.cpu_rate)
+    with open(os.path.join(a.out, "latest.md"), "w") as f:
+        f.write("\n".join(L) + "\n")
+
+    # ------------------------------------------------------------- chart --
+    rows = []
+    for w, (m, hi, label, unit, scale) in primary.items():
+        if w not in results:
+            continue
+        vals = []
+        for c in cols:
+            s = results[w].get(c, {}).get(m)
+            r = s and s["ratio_to_iptables"]
+            vals.append((r if hi else 1 / r) if r else float("nan"))
+        rows.append((label.replace(" ", "_"), vals))
+    if rows:
+        dat = os.path.join(a.out, ".chart.dat.tmp")
+        with open(dat, "w") as f:
+            f.write("workload " + " ".join(cols) + "\n")
+            for label, vals in rows:
+                f.write(label + " " + " ".join("%.4f" % v if v == v else "NaN" for v in vals) + "\n")
+        svg = os.path.join(a.out, "latest.svg")
+        gp = """
+set terminal svg size 1100,480 dynamic font 'sans,11'
+set output '%s'
+set title 'xdp-egress bench (%s, %s): speed-up vs iptables (>1 better; latency and cpu inverted)'
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set logscale y 2
+set yrange [0.125:16]
+set ytics ('1/8' 0.125, '1/4' 0.25, '1/2' 0.5, '1' 1, '2' 2, '4' 4, '8' 8, '16' 16)
+set grid ytics
+set key top left horizontal
+set xtics rotate by -25 scale 0 font ',10'
+set datafile missing 'NaN'
+plot %s
+""" % (svg, a.mode, doc["date"][:10],
+            ", ".join("'%s' using %d:xtic(1) title columnheader(%d)" % (dat, i + 2, i + 2)
+                      for i in range(len(cols))))
+        try:
+            subprocess.run(["gnuplot"], input=gp, text=True, check=True, timeout=60,
+                           capture_output=True)
+        except Exception as e:
+            print("report: gnuplot failed: %s" % e, file=sys.stderr)
+        finally:
+            os.unlink(dat)
+    print("\n".join(L))
+
+
+if __name__ == "__main__":
+    main()

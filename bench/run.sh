@@ -1,0 +1,521 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# xdp-egress benchmark: a container's egress through five paths, side by side,
+# interleaved, in one run.
+#
+#   bench/run.sh [--quick] [--rounds N] [--only WORKLOAD[,WORKLOAD...]]
+#                [--contenders NAME[,NAME...]] [--duration SEC] [--out DIR]
+#
+# Workloads: small (64-byte UDP, socket and live-frame generators), tcp
+# (iperf3, 1 and 4 streams), latency (sockperf UDP/TCP ping-pong), cpu (host
+# CPU ns per packet at a fixed offered rate), scale (1/16/128 containers).
+# Contenders: iptables (the baseline, ratio 1.0), nftables, tc-bpf,
+# xdp-native, xdp-generic.
+#
+# Everything runs in network namespaces named xeb-<pid>-*, made and deleted by
+# this script; the machine's own namespace is never changed, and traffic only
+# goes between those namespaces. Results: bench/results/latest.{md,json,svg}.
+
+set -u -o pipefail
+
+BENCH=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$BENCH")
+B=$BENCH/build
+XDP_EGRESS=${XDP_EGRESS:-$ROOT/build/xdp-egress}
+PYTHON=${PYTHON:-/usr/bin/python3}
+[ -x "$PYTHON" ] || PYTHON=python3
+
+ARGS="$*"
+QUICK=0
+ROUNDS=
+ONLY=small,tcp,latency,cpu,scale
+CONTENDERS=iptables,nftables,tc-bpf,xdp-native,xdp-generic
+DUR=
+OUT=$BENCH/results
+CPU_RATE=${XEB_CPU_RATE:-150000}
+
+usage() {
+	sed -n '5,16p' "$0" | sed 's/^# \{0,1\}//'
+	exit "${1:-2}"
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) QUICK=1 ;;
+	--rounds) ROUNDS=${2:?}; shift ;;
+	--only) ONLY=${2:?}; shift ;;
+	--contenders) CONTENDERS=${2:?}; shift ;;
+	--duration) DUR=${2:?}; shift ;;
+	--out) OUT=${2:?}; shift ;;
+	-h|--help) usage 0 ;;
+	*) echo "run.sh: unknown option '$1'" >&2; usage ;;
+	esac
+	shift
+done
+
+if [ "$QUICK" = 1 ]; then
+	: "${ROUNDS:=3}" "${DUR:=1}"
+	SCALES="1 16"
+	LAT_DUR=1
+	TCP_STREAMS="1 4"
+else
+	: "${ROUNDS:=3}" "${DUR:=4}"
+	SCALES="1 16 128"
+	LAT_DUR=3
+	TCP_STREAMS="1 4"
+fi
+case "$ROUNDS" in ''|*[!0-9]*) echo "run.sh: --rounds wants a number" >&2; exit 2 ;; esac
+
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
+for w in ${ONLY//,/ }; do
+	case "$w" in small|tcp|latency|cpu|scale) ;; *)
+		echo "run.sh: unknown workload '$w' (small, tcp, latency, cpu, scale)" >&2; exit 2 ;;
+	esac
+done
+for c in ${CONTENDERS//,/ }; do
+	case "$c" in iptables|nftables|tc-bpf|xdp-native|xdp-generic) ;; *)
+		echo "run.sh: unknown contender '$c'" >&2; exit 2 ;;
+	esac
+done
+if [ "$(id -u)" != 0 ]; then
+	echo "run.sh: needs root (network namespaces, BPF)" >&2
+	exit 1
+fi
+
+NCONT=1
+if want scale; then for s in $SCALES; do [ "$s" -gt "$NCONT" ] && NCONT=$s; done; fi
+
+# ---------------------------------------------------------------- plumbing --
+P=xeb-$$
+H=$P-h                 # the host
+W=$P-w                 # the world behind the uplink
+TMP=$(mktemp -d /tmp/xeb-bench.XXXXXX)
+RAW=$TMP/raw.jsonl
+BPFFS=/sys/fs/bpf/$P   # xdp-egress pins for this run only
+export XDP_EGRESS_BPFFS=$BPFFS
+BG_PIDS=""
+UP0_MAC=02:fe:00:00:00:01
+WL0_MAC=02:fe:00:00:00:02
+: > "$RAW"
+
+log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+
+bg_start() { # bg_start OUTFILE CMD... ; sets BG_PID
+	"${@:2}" > "$1" 2>&1 &
+	BG_PID=$!
+	BG_PIDS="$BG_PIDS $BG_PID"
+}
+
+bg_stop() { # bg_stop PID... : TERM, then KILL after 2 s, and reap
+	local p i
+	for p in "$@"; do
+		[ -n "$p" ] || continue
+		kill -TERM "$p" 2>/dev/null
+		for i in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+		BG_PIDS=$(echo " $BG_PIDS " | sed "s/ $p / /")
+	done
+}
+
+netns_del_all() {
+	local ns p
+	for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$P-"); do
+		# Processes still inside are ours (started by this script).
+		for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	bg_stop $BG_PIDS
+	if [ -x "$XDP_EGRESS" ] && [ -e "/run/netns/$H" ] && [ -d "$BPFFS" ]; then
+		timeout 20 nsenter --net="/run/netns/$H" "$XDP_EGRESS" detach --all >/dev/null 2>&1
+	fi
+	netns_del_all
+	rm -rf "$BPFFS" "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+# record WORKLOAD CONTENDER ROUND METRIC VALUE : one figure into the raw file
+record() {
+	printf '{"workload":"%s","contender":"%s","round":%s,"metric":"%s","value":%s}\n' \
+		"$1" "$2" "$3" "$4" "$5" >> "$RAW"
+}
+note() { # note CONTENDER ROUND TEXT
+	local t=${3//\\/\\\\}
+	t=${t//\"/\\\"}
+	printf '{"note":"%s","contender":"%s","round":%s}\n' "$t" "$1" "$2" >> "$RAW"
+}
+
+mac_of() { printf '02:%02x:00:00:%02x:%02x' "$1" $(($2 >> 8)) $(($2 & 255)); }
+
+# -------------------------------------------------------------- topology --
+# topo_up N: containers $P-c1..N (eth0 10.201.i.2/24, gateway 10.201.i.1 on
+# host veth hv<i>), host $H (forwarding on, uplink up0 198.18.0.1/24) and
+# world $W (wl0 198.18.0.2/24, route back to 10.201.0.0/16). Neighbours are
+# static so that no ARP timing shows in any figure.
+topo_up() {
+	local n=$1 i ns hb=$TMP/host.batch
+	for ns in $H $W $(seq -f "$P-c%g" 1 "$n"); do
+		ip netns add "$ns" || return 1
+		ip netns exec "$ns" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6;
+			echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6' || return 1
+	done
+	ip netns exec "$H" sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward' || return 1
+	{
+		echo "link set lo up"
+		echo "link add up0 address $UP0_MAC type veth peer name wl0 address $WL0_MAC netns $W"
+		echo "addr add 198.18.0.1/24 dev up0"
+		echo "link set up0 up"
+		echo "neigh replace 198.18.0.2 lladdr $WL0_MAC dev up0 nud permanent"
+		for i in $(seq "$n"); do
+			echo "link add hv$i address $(mac_of 0 "$i") type veth peer name eth0 address $(mac_of 1 "$i") netns $P-c$i"
+			echo "addr add 10.201.$i.1/24 dev hv$i"
+			echo "link set hv$i up"
+			echo "neigh replace 10.201.$i.2 lladdr $(mac_of 1 "$i") dev hv$i nud permanent"
+		done
+	} > "$hb"
+	ip -n "$H" -batch "$hb" || return 1
+	ip -n "$W" -batch - <<-EOF || return 1
+		link set lo up
+		link set wl0 up
+		addr add 198.18.0.2/24 dev wl0
+		route add 10.201.0.0/16 via 198.18.0.1
+		neigh replace 198.18.0.1 lladdr $UP0_MAC dev wl0 nud permanent
+	EOF
+	: > "$TMP/targets.all"
+	for i in $(seq "$n"); do
+		ip -n "$P-c$i" -batch - <<-EOF || return 1
+			link set lo up
+			link set eth0 up
+			addr add 10.201.$i.2/24 dev eth0
+			route add default via 10.201.$i.1
+			neigh replace 10.201.$i.1 lladdr $(mac_of 0 "$i") dev eth0 nud permanent
+		EOF
+		echo "/run/netns/$P-c$i eth0 10.201.$i.2 $(mac_of 0 "$i")" >> "$TMP/targets.all"
+	done
+	head -n 1 "$TMP/targets.all" > "$TMP/targets.1"
+}
+
+topo_down() {
+	bg_stop $BG_PIDS
+	if [ -d "$BPFFS" ] && [ -e "/run/netns/$H" ]; then
+		timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" detach --all >/dev/null 2>&1
+	fi
+	netns_del_all
+	rm -rf "$BPFFS"
+}
+
+# ------------------------------------------------------------- contenders --
+contender_up() { # contender_up NAME N
+	local c=$1 n=$2 i
+	case "$c" in
+	iptables)
+		# Docker's default bridge: forward container traffic out, accept
+		# replies by conntrack state, masquerade behind the uplink address.
+		ip netns exec "$H" iptables-restore <<-EOF || return 1
+			*filter
+			:INPUT ACCEPT [0:0]
+			:FORWARD DROP [0:0]
+			:OUTPUT ACCEPT [0:0]
+			-A FORWARD -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+			-A FORWARD -i hv+ -o up0 -j ACCEPT
+			COMMIT
+			*nat
+			:PREROUTING ACCEPT [0:0]
+			:INPUT ACCEPT [0:0]
+			:OUTPUT ACCEPT [0:0]
+			:POSTROUTING ACCEPT [0:0]
+			-A POSTROUTING -s 10.201.0.0/16 ! -o hv+ -j MASQUERADE
+			COMMIT
+		EOF
+		;;
+	nftables)
+		ip netns exec "$H" nft -f - <<-EOF || return 1
+			table ip xeb {
+				chain forward {
+					type filter hook forward priority filter; policy drop;
+					ct state established,related accept
+					iifname "hv*" oifname "up0" accept
+				}
+				chain postrouting {
+					type nat hook postrouting priority srcnat; policy accept;
+					ip saddr 10.201.0.0/16 oifname != "hv*" masquerade
+				}
+			}
+		EOF
+		;;
+	tc-bpf)
+		for i in $(seq "$n"); do
+			echo "qdisc add dev hv$i clsact"
+			echo "filter add dev hv$i ingress bpf direct-action obj $B/tc_fib_redirect.bpf.o sec tc"
+		done > "$TMP/tc.batch"
+		ip netns exec "$H" tc -batch "$TMP/tc.batch" || return 1
+		;;
+	xdp-native|xdp-generic)
+		[ -x "$XDP_EGRESS" ] || { echo "no $XDP_EGRESS (run make)"; return 1; }
+		for i in $(seq "$n"); do
+			timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" attach \
+				--ifname "hv$i" --mode "${c#xdp-}" --uplink up0 \
+				> "$TMP/attach.out" 2>&1 || { cat "$TMP/attach.out"; return 1; }
+		done
+		;;
+	esac
+}
+
+# --------------------------------------------------------------- the sink --
+SINK_PID=
+sink_start() { # sink_start NS IFNAME
+	SINK_OUT=$TMP/sink.$1.out
+	bg_start "$SINK_OUT" ip netns exec "$1" "$B/xeb_sink" --ifname "$2"
+	SINK_PID=$BG_PID
+	local i
+	for i in $(seq 50); do
+		grep -q '^ready' "$SINK_OUT" 2>/dev/null && return 0
+		kill -0 "$SINK_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	log "sink did not start: $(head -c 300 "$SINK_OUT")"
+	return 1
+}
+
+# sink_snap: prints "t_ns rx_packets rx_bytes other net_sirq_ns sink_poll_ns"
+sink_snap() {
+	local before i
+	before=$(wc -l < "$SINK_OUT")
+	kill -USR1 "$SINK_PID" 2>/dev/null || return 1
+	for i in $(seq 100); do
+		[ "$(wc -l < "$SINK_OUT")" -gt "$before" ] && { tail -n 1 "$SINK_OUT"; return 0; }
+		sleep 0.02
+	done
+	return 1
+}
+
+# window GEN_OUT GENCMD... : runs a generator for warm-up + DUR + tail and
+# measures at the sink over the middle DUR seconds. Prints
+# "rx_pps host_ns_per_pkt offered_pps" (offered: generator's own count/time).
+window() {
+	local out=$1 a b gp i
+	shift
+	bg_start "$out" timeout -s INT $((DUR + 15)) "$@"
+	gp=$BG_PID
+	sleep 0.5
+	a=$(sink_snap) || { bg_stop "$gp"; return 1; }
+	sleep "$DUR"
+	b=$(sink_snap) || { bg_stop "$gp"; return 1; }
+	for i in $(seq 150); do kill -0 "$gp" 2>/dev/null || break; sleep 0.1; done
+	bg_stop "$gp"
+	grep -q '"sent"' "$out" || { log "generator failed: $(head -c 300 "$out")"; return 1; }
+	echo "$a $b $(grep '"sent"' "$out" | jq -r '"\(.sent) \(.elapsed_ns)"')" |
+		awk '{ dt = $7 - $1; dp = $8 - $2;
+		       host = ($11 - $12) - ($5 - $6);
+		       printf "%.1f %.1f %.1f\n", dp * 1e9 / dt, dp ? host / dp : 0,
+		              $14 ? $13 * 1e9 / $14 : 0 }'
+}
+
+gro_on_all() { # the live generator's frames need NAPI on each host veth
+	local i
+	for i in $(seq "$NCONT"); do echo "hv$i"; done |
+		xargs -P 4 -I{} ip netns exec "$H" ethtool -K {} gro on >/dev/null 2>&1
+}
+
+# small_window NAME CONTENDER ROUND GEN TARGETS [RATE [GEN-ARGS...]] : one
+# small-packet window; records pps, loss and host ns/packet.
+small_window() {
+	local name=$1 c=$2 r=$3 gen=$4 tg=$5 rate=${6:-0} res pps ns off
+	shift 6 2>/dev/null || shift $#
+	res=$(window "$TMP/gen.out" "$B/$gen" --targets "$tg" --dst 198.18.0.2 \
+		--duration $((DUR + 2)) --rate "$rate" "$@") || { note "$c" "$r" "$name: no result"; return 1; }
+	read -r pps ns off <<< "$res"
+	record "$name" "$c" "$r" pps "$pps"
+	record "$name" "$c" "$r" host_ns_per_pkt "$ns"
+	record "$name" "$c" "$r" offered_pps "$off"
+	record "$name" "$c" "$r" loss "$(awk -v p="$pps" -v o="$off" 'BEGIN{printf "%.4f", o > 0 && o > p ? 1 - p / o : 0}')"
+	log "  $name: $(awk -v p="$pps" -v n="$ns" -v o="$off" 'BEGIN{printf "%.3f Mpps (offered %.3f), host %.0f ns/pkt", p/1e6, o/1e6, n}')"
+}
+
+run_tcp() { # run_tcp CONTENDER ROUND
+	local c=$1 r=$2 s sp gbps
+	bg_start "$TMP/iperf3.srv" ip netns exec "$W" iperf3 -s -B 198.18.0.2 -p 5201
+	sp=$BG_PID
+	sleep 0.3
+	for s in $TCP_STREAMS; do
+		if timeout $((DUR + 20)) ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 \
+			-t "$DUR" -P "$s" -J > "$TMP/iperf3.json" 2>&1; then
+			gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$TMP/iperf3.json" 2>/dev/null)
+			record "tcp$s" "$c" "$r" gbps "${gbps:-null}"
+			log "  tcp$s: $gbps Gbit/s"
+		else
+			note "$c" "$r" "tcp$s: iperf3 failed: $(jq -r '.error // empty' "$TMP/iperf3.json" 2>/dev/null | head -c 200)"
+			log "  tcp$s: iperf3 failed"
+		fi
+	done
+	bg_stop "$sp"
+}
+
+run_latency() { # run_latency CONTENDER ROUND
+	local c=$1 r=$2 proto port sp out p50 p99
+	for proto in udp tcp; do
+		port=11111
+		[ "$proto" = tcp ] && port=11112
+		bg_start "$TMP/sockperf.srv" ip netns exec "$W" sockperf server -i 198.18.0.2 \
+			-p "$port" $([ "$proto" = tcp ] && echo --tcp)
+		sp=$BG_PID
+		sleep 0.3
+		out=$TMP/sockperf.out
+		timeout $((LAT_DUR + 20)) ip netns exec "$P-c1" sockperf ping-pong -i 198.18.0.2 \
+			-p "$port" -t "$LAT_DUR" -m 64 --full-rtt \
+			$([ "$proto" = tcp ] && echo --tcp) > "$out" 2>&1
+		p50=$(sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' "$out")
+		p99=$(sed -n 's/.*percentile 99.000 = *\([0-9.]*\).*/\1/p' "$out")
+		if [ -n "$p50" ] && [ -n "$p99" ]; then
+			record "lat_$proto" "$c" "$r" p50_us "$p50"
+			record "lat_$proto" "$c" "$r" p99_us "$p99"
+			log "  lat_$proto: p50 $p50 us, p99 $p99 us (round trip)"
+		else
+			note "$c" "$r" "lat_$proto: sockperf gave no percentiles"
+			log "  lat_$proto: failed: $(tail -n 2 "$out" | tr '\n' ' ' | head -c 200)"
+		fi
+		bg_stop "$sp"
+	done
+}
+
+xdp_counters() { # after the windows: why packets did or did not take the fast path
+	local c=$1 r=$2
+	case "$c" in xdp-*) ;; *) return 0 ;; esac
+	if timeout 20 nsenter --net="/run/netns/$H" "$XDP_EGRESS" stats --json \
+		> "$TMP/stats.json" 2>/dev/null; then
+		printf '{"stats":%s,"contender":"%s","round":%s}\n' \
+			"$(jq -c . "$TMP/stats.json" 2>/dev/null || echo null)" "$c" "$r" >> "$RAW"
+	fi
+}
+
+# One contender, one round: fresh topology, every workload, teardown.
+run_contender() {
+	local c=$1 r=$2 ok=0 i s t0=$SECONDS
+	log "round $r: $c"
+	if ! topo_up "$NCONT" > "$TMP/topo.out" 2>&1; then
+		log "  topology failed: $(head -c 300 "$TMP/topo.out")"
+		note "$c" "$r" "topology failed"
+		topo_down
+		return 1
+	fi
+	if ! contender_up "$c" "$NCONT" > "$TMP/contender.out" 2>&1; then
+		log "  $c set-up failed: $(head -c 400 "$TMP/contender.out")"
+		note "$c" "$r" "set-up failed: $(head -c 300 "$TMP/contender.out" | tr '\n' ' ')"
+		topo_down
+		return 1
+	fi
+	for i in 1 2 3; do
+		ip netns exec "$P-c1" ping -c 1 -W 1 198.18.0.2 > /dev/null 2>&1 && { ok=1; break; }
+	done
+	if [ "$ok" != 1 ]; then
+		log "  container 1 cannot reach the world through $c"
+		note "$c" "$r" "no connectivity"
+		topo_down
+		return 1
+	fi
+	sink_start "$W" wl0 || { note "$c" "$r" "sink failed"; topo_down; return 1; }
+
+	# Socket-path workloads first, with the veths as the kernel made them.
+	if want small; then
+		small_window small_sock "$c" "$r" udp_flood "$TMP/targets.1"
+	fi
+	if want cpu; then
+		small_window cpu_sock "$c" "$r" udp_flood "$TMP/targets.1" "$CPU_RATE"
+	fi
+	want tcp && run_tcp "$c" "$r"
+	want latency && run_latency "$c" "$r"
+
+	# Live-frame workloads: GRO on gives every host veth NAPI.
+	if want small || want cpu || want scale; then
+		gro_on_all
+		if want small || want scale; then
+			small_window small_live "$c" "$r" xdp_live_gen "$TMP/targets.1"
+		fi
+		if want cpu; then
+			small_window cpu_live "$c" "$r" xdp_live_gen "$TMP/targets.1" "$CPU_RATE"
+		fi
+		if want scale; then
+			for s in $SCALES; do
+				[ "$s" = 1 ] && continue
+				head -n "$s" "$TMP/targets.all" > "$TMP/targets.$s"
+				small_window "scale_$s" "$c" "$r" xdp_live_gen "$TMP/targets.$s"
+			done
+		fi
+		if [ "$r" = 1 ] && want small; then
+			# The stall DESIGN.md reports, shown on purpose: without the
+			# per-run rewrite, recycled test_run pages carry the kernel's
+			# in-place edits (TTL, NAT) back into the next injection.
+			small_window diag_no_rewrite "$c" "$r" xdp_live_gen "$TMP/targets.1" 0 \
+				--no-rewrite 2>/dev/null || true
+		fi
+	fi
+	xdp_counters "$c" "$r"
+	topo_down
+	log "  ($((SECONDS - t0)) s)"
+}
+
+# The generators' own ceilings: generator -> veth -> sink, nothing between.
+run_ceiling() {
+	local r=$1 c=ceiling
+	log "round $r: generator ceilings (straight into the sink)"
+	ip netns add "$P-g" && ip netns add "$P-s" || return 1
+	ip -n "$P-g" link add eth0 type veth peer name sk0 netns "$P-s" || return 1
+	ip -n "$P-g" -batch - <<-EOF
+		link set lo up
+		link set eth0 up
+		addr add 198.18.1.2/24 dev eth0
+		route add default via 198.18.1.1
+		neigh replace 198.18.1.1 lladdr $WL0_MAC dev eth0 nud permanent
+	EOF
+	ip -n "$P-s" -batch - <<-EOF
+		link set lo up
+		link set sk0 address $WL0_MAC
+		link set sk0 up
+		addr add 198.18.0.2/24 dev sk0
+		addr add 198.18.1.1/24 dev sk0
+	EOF
+	echo "/run/netns/$P-g eth0 198.18.1.2 $WL0_MAC" > "$TMP/targets.ceil"
+	sink_start "$P-s" sk0 || { netns_del_all; return 1; }
+	small_window small_sock "$c" "$r" udp_flood "$TMP/targets.ceil"
+	small_window small_live "$c" "$r" xdp_live_gen "$TMP/targets.ceil"
+	bg_stop "$SINK_PID"
+	netns_del_all
+}
+
+# ------------------------------------------------------------------- main --
+log "building bench helpers"
+make -s -C "$BENCH" > "$TMP/make.out" 2>&1 || { cat "$TMP/make.out" >&2; exit 1; }
+for t in iperf3 sockperf jq ethtool nft iptables-restore tc gnuplot; do
+	command -v "$t" > /dev/null || log "warning: $t not found (make deps / bench/README.md)"
+done
+if [ ! -x "$XDP_EGRESS" ]; then
+	log "warning: $XDP_EGRESS missing: xdp contenders will fail (run make)"
+fi
+log "rounds $ROUNDS, window ${DUR}s, workloads $ONLY, containers $NCONT, contenders $CONTENDERS"
+
+T_START=$SECONDS
+read -r -a CLIST <<< "${CONTENDERS//,/ }"
+for r in $(seq "$ROUNDS"); do
+	if want small; then run_ceiling "$r"; fi
+	# Rotate the order each round so no contender always runs first/last.
+	n=${#CLIST[@]}
+	for k in $(seq 0 $((n - 1))); do
+		run_contender "${CLIST[$(((k + r - 1) % n))]}" "$r"
+	done
+done
+ELAPSED=$((SECONDS - T_START))
+
+mkdir -p "$OUT"
+"$PYTHON" "$BENCH/lib/report.py" --raw "$RAW" --out "$OUT" --root "$ROOT" \
+	--rounds "$ROUNDS" --window "$DUR" --cpu-rate "$CPU_RATE" --elapsed "$ELAPSED" \
+	--mode "$([ "$QUICK" = 1 ] && echo quick || echo full)" --scales "$SCALES" \
+	--command "bench/run.sh${ARGS:+ $ARGS}" || exit 1
+log "done in ${ELAPSED}s: $OUT/latest.md"
