@@ -7,7 +7,7 @@ BPFTOOL ?= bpftool
 OUT     := build
 
 ARCH    := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
-CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter
+CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  += -Iinclude -I$(OUT) -Isrc
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu

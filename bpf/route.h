@@ -75,14 +75,24 @@ static __always_inline int route_packet(struct xdp_md *ctx, struct packet *p,
 					__u32 *out_ifindex)
 {
 	struct bpf_fib_lookup fib = {};
+	__u32 in_ifindex = ctx->ingress_ifindex;
 	int rc;
 
+	/* Frames to a group MAC are never forwarded by the kernel either. */
+	if (p->eth->h_dest[0] & 1)
+		return CNT_PASS_LOCAL;
 	fib.l4_protocol = p->l4_proto;
-	fib.ifindex = ctx->ingress_ifindex;
+	fib.ifindex = in_ifindex;
 	fill_ports(&fib, p);
-	if (p->ip4) {
+	if (p->l3_proto == ETH_P_IP) {
 		struct iphdr *iph = p->ip4;
+		__u32 daddr = bpf_ntohl(iph->daddr);
 
+		/* Limited broadcast, multicast and 0/8 match the default
+		 * route in the FIB, but the kernel never forwards them. */
+		if (daddr == 0xffffffff || (daddr & 0xf0000000) == 0xe0000000 ||
+		    (daddr & 0xff000000) == 0)
+			return CNT_PASS_LOCAL;
 		if (iph->ttl <= 1)
 			return CNT_PASS_TTL;
 		fib.family = AF_INET;
@@ -106,12 +116,12 @@ static __always_inline int route_packet(struct xdp_md *ctx, struct packet *p,
 	if (rc != BPF_FIB_LKUP_RET_SUCCESS)
 		return fib_pass_reason(rc);
 	/* A route back out of the same veth (hairpin) is the kernel's job. */
-	if (fib.ifindex == ctx->ingress_ifindex)
+	if (fib.ifindex == in_ifindex)
 		return CNT_PASS_NOT_UPLINK;
 	if (!bpf_map_lookup_elem(&tx_ports, &fib.ifindex))
 		return CNT_PASS_NOT_UPLINK;
 
-	if (p->ip4)
+	if (p->l3_proto == ETH_P_IP)
 		ipv4_decrement_ttl(p->ip4);
 	else
 		p->ip6->hop_limit--;

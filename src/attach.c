@@ -1,0 +1,876 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * attach: resolve the target, choose the XDP mode, fix the kernel traps of
+ * DESIGN.md (checksum offload, TSO, NAPI on a veth uplink), attach through a
+ * pinned bpf_link and record every change in the attachment's meta map, so
+ * that detach can undo exactly what attach did. Any failure rolls back every
+ * step already taken: an interface is never left half-attached.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "attach.h"
+#include "ethtool.h"
+#include "log.h"
+#include "netns.h"
+#include "pins.h"
+#include "egress.skel.h"
+#include "redirect_errors.skel.h"
+
+/* Sizes from drivers/net/veth.c (VETH_XDP_HEADROOM) and skbuff.h
+ * (SKB_WITH_OVERHEAD: struct skb_shared_info is 320 bytes on 64-bit). */
+#define VETH_XDP_HEADROOM 256
+#define SKB_SHINFO_SIZE 320
+#define ETH_HLEN_ 14
+
+unsigned int veth_native_max_mtu(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return (unsigned int)(page - VETH_XDP_HEADROOM - SKB_SHINFO_SIZE - ETH_HLEN_);
+}
+
+struct fix {
+	unsigned long netns_ino;
+	char ifname[IF_NAMESIZE];
+	enum offload offload;
+	int was, now;
+	char why[200];
+};
+
+#define MAX_FIXES 8
+
+struct attach_state {
+	struct target t;
+	int native;
+	char mode_reason[256];
+	struct link_info uplinks[MAX_UPLINKS];
+	int n_uplinks;
+	struct fix fixes[MAX_FIXES];
+	int n_fixes;
+	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX];
+	struct egress_bpf *skel;
+	struct redirect_errors_bpf *err_skel;
+	int link_fd;
+	__u32 prog_id;
+	char err_counting[200];
+};
+
+/* ---- fixes: change an offload, remember it, undo it ---- */
+
+static int netns_fd_for(unsigned long ino, unsigned long self_ino)
+{
+	if (ino == self_ino)
+		return netns_open_self();
+	return netns_find_by_inode(ino);
+}
+
+static int fix_apply(struct attach_state *s, int netns_fd, const char *ifname,
+		     enum offload o, int want, const char *why)
+{
+	struct fix *f;
+	int cur = offload_get(netns_fd, ifname, o);
+
+	if (cur < 0) {
+		pr_err("cannot read %s of '%s': %s", offload_names[o], ifname,
+		       strerror(errno));
+		return -1;
+	}
+	if (cur == want)
+		return 0;
+	if (s->n_fixes == MAX_FIXES) {
+		pr_err("internal: too many fixes");
+		return -1;
+	}
+	if (offload_set(netns_fd, ifname, o, want) ||
+	    offload_get(netns_fd, ifname, o) != want) {
+		pr_err("cannot turn %s %s on '%s' (%s): %s", offload_names[o],
+		       want ? "on" : "off", ifname, why,
+		       errno ? strerror(errno) : "the driver kept it");
+		return -1;
+	}
+	f = &s->fixes[s->n_fixes++];
+	f->netns_ino = netns_inode(netns_fd);
+	snprintf(f->ifname, sizeof(f->ifname), "%s", ifname);
+	f->offload = o;
+	f->was = cur;
+	f->now = want;
+	snprintf(f->why, sizeof(f->why), "%s", why);
+	return 0;
+}
+
+/* Undo one recorded change. Returns 0, or 1 when the device is gone. */
+static int fix_undo(const struct fix *f, unsigned long self_ino, int verbose)
+{
+	int fd = netns_fd_for(f->netns_ino, self_ino);
+	int ret = 0;
+
+	if (fd < 0 || offload_get(fd, f->ifname, f->offload) < 0) {
+		if (verbose)
+			pr_info("  %s of %s: not restored, the interface or its "
+				"namespace is gone", offload_names[f->offload],
+				f->ifname);
+		ret = 1;
+	} else if (offload_set(fd, f->ifname, f->offload, f->was)) {
+		pr_warn("could not restore %s of %s to %s: %s",
+			offload_names[f->offload], f->ifname,
+			f->was ? "on" : "off", strerror(errno));
+		ret = -1;
+	} else if (verbose) {
+		pr_info("  restored %s %s on %s", offload_names[f->offload],
+			f->was ? "on" : "off", f->ifname);
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* ---- mode choice ---- */
+
+/* Empty string when native XDP can attach; otherwise why not. */
+static void native_blockers(const struct target *t, char *why, size_t len)
+{
+	struct channels hch, cch;
+	unsigned int max_mtu = veth_native_max_mtu();
+	unsigned int rx, tx;
+
+	why[0] = 0;
+	if (!t->has_container)
+		return;
+	if (t->container.mtu > max_mtu) {
+		snprintf(why, len,
+			 "container interface %s has MTU %u but native XDP on a "
+			 "veth caps it at %u (one page per frame); lower the MTU "
+			 "(ip link set dev %s mtu 1500 in the container) or use "
+			 "--mode generic", t->container.name, t->container.mtu,
+			 max_mtu, t->container.name);
+		return;
+	}
+	rx = t->host.num_rx_queues;
+	tx = t->container.num_tx_queues;
+	if (!channels_get(-1, t->host.name, &hch))
+		rx = hch.rx + hch.combined;
+	if (!channels_get(t->container_netns_fd, t->container.name, &cch))
+		tx = cch.tx + cch.combined;
+	if (rx < tx)
+		snprintf(why, len,
+			 "native XDP on a veth needs at least as many rx queues "
+			 "on %s (%u) as tx queues on its peer %s (%u); recreate "
+			 "the pair with `numrxqueues %u`, reduce the peer's tx "
+			 "queues (ethtool -L %s tx %u) or use --mode generic",
+			 t->host.name, rx, t->container.name, tx, tx,
+			 t->container.name, rx);
+}
+
+static int choose_mode(struct attach_state *s, enum xdp_mode_req req)
+{
+	char why[400];
+
+	native_blockers(&s->t, why, sizeof(why));
+	switch (req) {
+	case MODE_NATIVE:
+		if (why[0]) {
+			pr_err("cannot attach in native mode: %s", why);
+			return -1;
+		}
+		s->native = 1;
+		snprintf(s->mode_reason, sizeof(s->mode_reason),
+			 "requested with --mode native");
+		break;
+	case MODE_GENERIC:
+		s->native = 0;
+		snprintf(s->mode_reason, sizeof(s->mode_reason),
+			 "requested with --mode generic");
+		break;
+	default:
+		s->native = !why[0];
+		if (s->native)
+			snprintf(s->mode_reason, sizeof(s->mode_reason),
+				 "default: native XDP runs in the driver and "
+				 "its checks passed");
+		else
+			snprintf(s->mode_reason, sizeof(s->mode_reason),
+				 "default fell back to generic: %.200s", why);
+	}
+	return 0;
+}
+
+/* ---- uplinks ---- */
+
+static int add_uplink(struct attach_state *s, struct mnl_socket *nl,
+		      const char *name, int ifindex, const char *how)
+{
+	struct link_info li;
+	int i, rc;
+
+	rc = name ? nl_link_by_name(nl, name, &li) : nl_link_by_index(nl, ifindex, &li);
+	if (rc) {
+		pr_err("uplink '%s' does not exist in this network namespace: "
+		       "check `ip link` and --uplink", name ? name : "?");
+		return -1;
+	}
+	if (li.ifindex == s->t.host.ifindex) {
+		pr_err("uplink '%s' is the target interface itself: name the "
+		       "device that leads out of the host with --uplink", li.name);
+		return -1;
+	}
+	if (!(li.flags & IFF_UP)) {
+		pr_err("uplink '%s' is down: bring it up (ip link set dev %s up) "
+		       "or choose another with --uplink", li.name, li.name);
+		return -1;
+	}
+	for (i = 0; i < s->n_uplinks; i++)
+		if (s->uplinks[i].ifindex == li.ifindex)
+			return 0;
+	if (s->n_uplinks == MAX_UPLINKS) {
+		pr_err("at most %d uplinks", MAX_UPLINKS);
+		return -1;
+	}
+	s->uplinks[s->n_uplinks++] = li;
+	pr_debug("uplink %s (%s)", li.name, how);
+	return 0;
+}
+
+static int resolve_uplinks(struct attach_state *s, const struct attach_opts *o)
+{
+	struct mnl_socket *nl = nl_open_in(-1);
+	int i, ret = -1, dev4, dev6;
+
+	if (!nl) {
+		pr_err("cannot open a netlink socket: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < o->n_uplinks; i++)
+		if (add_uplink(s, nl, o->uplinks[i], 0, "--uplink"))
+			goto out;
+	if (!o->n_uplinks) {
+		dev4 = nl_default_route_dev(nl, AF_INET);
+		dev6 = nl_default_route_dev(nl, AF_INET6);
+		if (!dev4 && !dev6) {
+			pr_err("this network namespace has no default route, so "
+			       "there is no uplink to guess: name it with "
+			       "--uplink IFNAME");
+			goto out;
+		}
+		if (dev4 && add_uplink(s, nl, NULL, dev4, "IPv4 default route"))
+			goto out;
+		if (dev6 && add_uplink(s, nl, NULL, dev6, "IPv6 default route"))
+			goto out;
+	}
+	ret = 0;
+out:
+	nl_close(nl);
+	return ret;
+}
+
+/*
+ * veth_xdp_xmit() (drivers/net/veth.c) drops redirected frames unless the
+ * peer's receive side runs NAPI: an XDP program on it or, since 5.13, GRO.
+ */
+static int fix_uplink_napi(struct attach_state *s, const struct link_info *up)
+{
+	struct mnl_socket *nl = nl_open_in(-1);
+	struct mnl_socket *pnl = NULL;
+	struct link_info peer;
+	char why[200];
+	int fd = -1, ret = 0;
+
+	if (strcmp(up->kind, "veth"))
+		goto out;
+	fd = up->link_netnsid < 0 ? netns_open_self()
+				  : netns_find_by_nsid(nl, up->link_netnsid);
+	if (fd < 0) {
+		pr_warn("uplink %s is a veth whose peer's namespace cannot be "
+			"opened; if GRO is off on the peer, redirected frames "
+			"will be dropped (turn GRO on there: ethtool -K PEER gro on)",
+			up->name);
+		goto out;
+	}
+	pnl = nl_open_in(fd);
+	if (!pnl || nl_link_by_index(pnl, up->link, &peer)) {
+		pr_warn("cannot read the peer of uplink %s", up->name);
+		goto out;
+	}
+	if (peer.xdp_prog_id)
+		goto out; /* an XDP program already gives it NAPI */
+	snprintf(why, sizeof(why),
+		 "peer of veth uplink %s: receiving XDP_REDIRECT frames needs "
+		 "NAPI there", up->name);
+	ret = fix_apply(s, fd, peer.name, OFFLOAD_GRO, 1, why);
+out:
+	if (fd >= 0)
+		close(fd);
+	nl_close(pnl);
+	nl_close(nl);
+	return ret;
+}
+
+static int apply_fixes(struct attach_state *s)
+{
+	struct target *t = &s->t;
+	int i, uplink_csum = 1;
+
+	if (s->native) {
+		for (i = 0; i < s->n_uplinks; i++)
+			if (fix_uplink_napi(s, &s->uplinks[i]))
+				return -1;
+	}
+	if (!t->has_container)
+		return 0;
+	if (s->native)
+		/* Native XDP consumes the skb: CHECKSUM_PARTIAL is lost and
+		 * the L4 checksum on the wire would be wrong. */
+		return fix_apply(s, t->container_netns_fd, t->container.name,
+				 OFFLOAD_TX_CSUM, 0,
+				 "native XDP loses partial checksums; the "
+				 "container's stack now completes them");
+	/* Generic XDP keeps the skb: partial checksums survive a redirect
+	 * if the uplink can finish them (generic_xdp_tx() skips
+	 * validate_xmit_skb(), so no software fallback). */
+	for (i = 0; i < s->n_uplinks; i++)
+		if (offload_get(-1, s->uplinks[i].name, OFFLOAD_TX_CSUM) == 0)
+			uplink_csum = 0;
+	if (!uplink_csum &&
+	    fix_apply(s, t->container_netns_fd, t->container.name,
+		      OFFLOAD_TX_CSUM, 0,
+		      "an uplink cannot complete partial checksums"))
+		return -1;
+	/* A GSO super-packet is larger than the uplink MTU; generic redirect
+	 * would drop it. With TSO off the container sends MTU-sized frames. */
+	return fix_apply(s, t->container_netns_fd, t->container.name,
+			 OFFLOAD_TSO, 0,
+			 "generic XDP cannot redirect GSO super-packets; "
+			 "the container now segments before its veth");
+}
+
+/* ---- meta record ---- */
+
+static const char *mode_name(int native)
+{
+	return native ? "native" : "generic";
+}
+
+static char *meta_json(const struct attach_state *s)
+{
+	cJSON *m = cJSON_CreateObject(), *arr, *o;
+	char *out;
+	int i;
+
+	cJSON_AddNumberToObject(m, "version", 1);
+	cJSON_AddStringToObject(m, "ifname", s->t.host.name);
+	cJSON_AddNumberToObject(m, "ifindex", s->t.host.ifindex);
+	cJSON_AddStringToObject(m, "kind", s->t.host.kind);
+	cJSON_AddStringToObject(m, "mode", mode_name(s->native));
+	cJSON_AddStringToObject(m, "mode_reason", s->mode_reason);
+	cJSON_AddNumberToObject(m, "prog_id", s->prog_id);
+	cJSON_AddNumberToObject(m, "attached_at", (double)time(NULL));
+	cJSON_AddStringToObject(m, "redirect_errors", s->err_counting);
+	arr = cJSON_AddArrayToObject(m, "uplinks");
+	for (i = 0; i < s->n_uplinks; i++) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "ifname", s->uplinks[i].name);
+		cJSON_AddNumberToObject(o, "ifindex", s->uplinks[i].ifindex);
+		cJSON_AddItemToArray(arr, o);
+	}
+	if (s->t.has_container) {
+		o = cJSON_AddObjectToObject(m, "container");
+		cJSON_AddStringToObject(o, "ifname", s->t.container.name);
+		cJSON_AddNumberToObject(o, "ifindex", s->t.container.ifindex);
+		cJSON_AddNumberToObject(o, "netns_ino",
+					(double)s->t.container_netns_ino);
+	}
+	arr = cJSON_AddArrayToObject(m, "fixes");
+	for (i = 0; i < s->n_fixes; i++) {
+		const struct fix *f = &s->fixes[i];
+
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "ifname", f->ifname);
+		cJSON_AddNumberToObject(o, "netns_ino", (double)f->netns_ino);
+		cJSON_AddStringToObject(o, "offload", offload_names[f->offload]);
+		cJSON_AddBoolToObject(o, "was", f->was);
+		cJSON_AddBoolToObject(o, "now", f->now);
+		cJSON_AddStringToObject(o, "why", f->why);
+		cJSON_AddItemToArray(arr, o);
+	}
+	out = cJSON_PrintUnformatted(m);
+	cJSON_Delete(m);
+	return out;
+}
+
+static int offload_by_name(const char *name)
+{
+	int i;
+
+	for (i = 0; i < OFFLOAD_MAX; i++)
+		if (name && !strcmp(name, offload_names[i]))
+			return i;
+	return -1;
+}
+
+/* Parse the "fixes" array of a meta record. */
+static int fixes_from_json(cJSON *m, struct fix *fixes, int max)
+{
+	cJSON *arr = cJSON_GetObjectItem(m, "fixes"), *o;
+	int n = 0;
+
+	cJSON_ArrayForEach(o, arr) {
+		cJSON *ifn = cJSON_GetObjectItem(o, "ifname");
+		int off = offload_by_name(cJSON_GetStringValue(
+			cJSON_GetObjectItem(o, "offload")));
+
+		if (n == max || off < 0 || !cJSON_IsString(ifn))
+			continue;
+		memset(&fixes[n], 0, sizeof(fixes[n]));
+		snprintf(fixes[n].ifname, IF_NAMESIZE, "%s", ifn->valuestring);
+		fixes[n].netns_ino = (unsigned long)cJSON_GetNumberValue(
+			cJSON_GetObjectItem(o, "netns_ino"));
+		fixes[n].offload = off;
+		fixes[n].was = cJSON_IsTrue(cJSON_GetObjectItem(o, "was"));
+		fixes[n].now = cJSON_IsTrue(cJSON_GetObjectItem(o, "now"));
+		snprintf(fixes[n].why, sizeof(fixes[n].why), "%s",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(o, "why")) ?: "");
+		n++;
+	}
+	return n;
+}
+
+/* ---- load, attach, pin ---- */
+
+static int pin_fd(int fd, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return bpf_obj_pin(fd, path);
+}
+
+static void start_error_counting(struct attach_state *s)
+{
+	struct redirect_errors_bpf *e;
+	struct bpf_link *l1 = NULL, *l2 = NULL;
+	char p1[PATH_MAX], p2[PATH_MAX];
+	int err;
+
+	e = redirect_errors_bpf__open();
+	if (!e) {
+		snprintf(s->err_counting, sizeof(s->err_counting),
+			 "unavailable: cannot open tracepoint programs");
+		return;
+	}
+	e->rodata->watched_prog_id = s->prog_id;
+	e->rodata->watched_ifindex = s->t.host.ifindex;
+	e->rodata->watched_netns_ino = (__u32)s->t.host_netns_ino;
+	err = bpf_map__reuse_fd(e->maps.egress_stats,
+				bpf_map__fd(s->skel->maps.egress_stats));
+	if (!err)
+		err = redirect_errors_bpf__load(e);
+	if (!err) {
+		l1 = bpf_program__attach(e->progs.count_redirect_err);
+		l2 = bpf_program__attach(e->progs.count_devmap_drops);
+	}
+	snprintf(p1, sizeof(p1), "%s/err_link_redirect", s->dir);
+	snprintf(p2, sizeof(p2), "%s/err_link_devmap", s->dir);
+	if (err || !l1 || !l2 || bpf_link__pin(l1, p1) || bpf_link__pin(l2, p2)) {
+		unlink(p1);
+		unlink(p2);
+		snprintf(s->err_counting, sizeof(s->err_counting),
+			 "unavailable: tp_btf xdp_redirect_err/xdp_devmap_xmit "
+			 "could not be attached");
+		pr_warn("redirect errors will not be counted: the xdp "
+			"tracepoints could not be attached");
+	} else {
+		snprintf(s->err_counting, sizeof(s->err_counting),
+			 "counted by tracepoints xdp_redirect_err and xdp_devmap_xmit");
+	}
+	bpf_link__destroy(l1); /* pinned links outlive their fds */
+	bpf_link__destroy(l2);
+	redirect_errors_bpf__destroy(e);
+}
+
+static int load_and_attach(struct attach_state *s)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	int i, map_fd;
+
+	s->skel = egress_bpf__open_and_load();
+	if (!s->skel) {
+		pr_err("cannot load the egress BPF program: %s (run as root, "
+		       "kernel with BPF and BTF; -v shows the verifier log)",
+		       strerror(errno));
+		return -1;
+	}
+	map_fd = bpf_map__fd(s->skel->maps.tx_ports);
+	for (i = 0; i < s->n_uplinks; i++) {
+		struct bpf_devmap_val v = { .ifindex = s->uplinks[i].ifindex };
+		__u32 key = s->uplinks[i].ifindex;
+
+		if (bpf_map_update_elem(map_fd, &key, &v, 0)) {
+			pr_err("uplink %s cannot be a redirect target (%s): its "
+			       "driver may not support XDP transmit; choose another "
+			       "--uplink", s->uplinks[i].name, strerror(errno));
+			return -1;
+		}
+	}
+	lopts.flags = s->native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+	s->link_fd = bpf_link_create(bpf_program__fd(s->skel->progs.xdp_egress),
+				     s->t.host.ifindex, BPF_XDP, &lopts);
+	if (s->link_fd < 0) {
+		int err = errno;
+
+		if (err == EBUSY || err == EEXIST)
+			pr_err("%s already has an XDP program in this mode; "
+			       "remove it first (ip link set dev %s xdp off)",
+			       s->t.host.name, s->t.host.name);
+		else
+			pr_err("attaching XDP in %s mode to %s failed: %s%s",
+			       mode_name(s->native), s->t.host.name,
+			       strerror(err),
+			       s->native ? "; try --mode generic" : "");
+		return -1;
+	}
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(s->skel->progs.xdp_egress),
+				   &info, &info_len) == 0)
+		s->prog_id = info.id;
+	if (mkdir(s->dir, 0700) && errno != EEXIST) {
+		pr_err("cannot create %s: %s", s->dir, strerror(errno));
+		return -1;
+	}
+	if (pin_fd(s->link_fd, s->dir, "link") ||
+	    pin_fd(bpf_map__fd(s->skel->maps.egress_stats), s->dir, "egress_stats") ||
+	    pin_fd(map_fd, s->dir, "tx_ports")) {
+		pr_err("cannot pin the program's link and maps under %s: %s",
+		       s->dir, strerror(errno));
+		return -1;
+	}
+	start_error_counting(s);
+	return 0;
+}
+
+static void rollback(struct attach_state *s)
+{
+	unsigned long self_ino = s->t.host_netns_ino;
+	int i;
+
+	if (s->dir[0])
+		pins_remove_dir(s->dir);
+	if (s->link_fd >= 0)
+		close(s->link_fd); /* unpinned: closing detaches the program */
+	s->link_fd = -1;
+	for (i = s->n_fixes - 1; i >= 0; i--)
+		fix_undo(&s->fixes[i], self_ino, 0);
+	if (s->ns_dir[0])
+		pins_prune(s->ns_dir, s->root);
+}
+
+int cmd_attach(const struct attach_opts *o)
+{
+	struct attach_state *s = calloc(1, sizeof(*s));
+	struct stat st;
+	char *json = NULL;
+	int i, ret = 1;
+
+	if (!s)
+		return 1;
+	s->link_fd = -1;
+	if (target_resolve(&o->spec, &s->t))
+		goto out_free;
+	if (pins_root(s->root, sizeof(s->root)))
+		goto out;
+	pins_ns_dir(s->ns_dir, sizeof(s->ns_dir), s->root, s->t.host_netns_ino);
+	pins_attach_dir(s->dir, sizeof(s->dir), s->ns_dir, s->t.host.ifindex);
+	if (!stat(s->dir, &st)) {
+		pr_err("%s is already attached (pins in %s); see `xdp-egress "
+		       "status`, or detach first with `xdp-egress detach "
+		       "--ifname %s`", s->t.host.name, s->dir, s->t.host.name);
+		s->dir[0] = 0; /* not ours to remove */
+		goto out;
+	}
+	if (s->t.host.xdp_prog_id) {
+		pr_err("%s already has an XDP program (id %u) that xdp-egress did "
+		       "not attach; remove it (ip link set dev %s xdp off) or "
+		       "choose another interface", s->t.host.name,
+		       s->t.host.xdp_prog_id, s->t.host.name);
+		s->dir[0] = 0;
+		goto out;
+	}
+	if (choose_mode(s, o->mode) || resolve_uplinks(s, o))
+		goto out_nodir;
+	if (mkdir(s->ns_dir, 0700) && errno != EEXIST) {
+		pr_err("cannot create %s: %s", s->ns_dir, strerror(errno));
+		goto out_nodir;
+	}
+	if (apply_fixes(s))
+		goto fail;
+	if (load_and_attach(s))
+		goto fail;
+	json = meta_json(s);
+	if (!json || meta_write(s->dir, json)) {
+		pr_err("cannot record the attachment under %s: %s", s->dir,
+		       strerror(errno));
+		goto fail;
+	}
+	pr_info("attached xdp-egress to %s (ifindex %d) in %s mode: %s",
+		s->t.host.name, s->t.host.ifindex, mode_name(s->native),
+		s->mode_reason);
+	if (s->t.has_container)
+		pr_info("  container side: %s (netns inode %lu)",
+			s->t.container.name, s->t.container_netns_ino);
+	for (i = 0; i < s->n_uplinks; i++)
+		pr_info("  uplink: %s (ifindex %d)", s->uplinks[i].name,
+			s->uplinks[i].ifindex);
+	for (i = 0; i < s->n_fixes; i++)
+		pr_info("  changed: %s of %s %s (%s); detach restores it",
+			offload_names[s->fixes[i].offload], s->fixes[i].ifname,
+			s->fixes[i].now ? "on" : "off", s->fixes[i].why);
+	pr_info("  pins: %s", s->dir);
+	ret = 0;
+	goto out;
+fail:
+	rollback(s);
+	goto out;
+out_nodir:
+	s->dir[0] = 0;
+	pins_prune(s->ns_dir, s->root);
+out:
+	free(json);
+	if (s->link_fd >= 0)
+		close(s->link_fd);
+	egress_bpf__destroy(s->skel);
+	target_release(&s->t);
+out_free:
+	free(s);
+	return ret;
+}
+
+/* ---- detach ---- */
+
+struct meta_match {
+	const char *ifname;
+	char found[PATH_MAX];
+};
+
+/* Find the attachment folder whose record names ifname (device gone). */
+static int find_dir_by_ifname(const char *ns_dir, const char *ifname,
+			      char *out, size_t len)
+{
+	DIR *d = opendir(ns_dir);
+	struct dirent *de;
+	int found = -1;
+
+	if (!d)
+		return -1;
+	while (found && (de = readdir(d))) {
+		char dir[PATH_MAX], buf[META_SIZE];
+		cJSON *m;
+
+		if (strncmp(de->d_name, "if", 2))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
+		if (meta_read(dir, buf, sizeof(buf)))
+			continue;
+		m = cJSON_Parse(buf);
+		if (m && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")) ?: "",
+				 ifname)) {
+			snprintf(out, len, "%s", dir);
+			found = 0;
+		}
+		cJSON_Delete(m);
+	}
+	closedir(d);
+	return found;
+}
+
+static int uplinks_contain(cJSON *m, const char *ifname)
+{
+	cJSON *u;
+
+	cJSON_ArrayForEach(u, cJSON_GetObjectItem(m, "uplinks")) {
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(u, "ifname")) ?: "",
+			    ifname))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The NAPI fix on a shared uplink's peer serves every native attachment that
+ * redirects to that uplink. Hand it over to one that remains instead of
+ * undoing it. Returns 1 when handed over.
+ */
+static int hand_over_fix(const char *ns_dir, const char *self_dir,
+			 const struct fix *f, const char *uplink)
+{
+	DIR *d = opendir(ns_dir);
+	struct dirent *de;
+	int done = 0;
+
+	if (!d)
+		return 0;
+	while (!done && (de = readdir(d))) {
+		char dir[PATH_MAX], buf[META_SIZE];
+		cJSON *m, *arr, *o;
+		char *js;
+
+		if (strncmp(de->d_name, "if", 2))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
+		if (!strcmp(dir, self_dir) || meta_read(dir, buf, sizeof(buf)))
+			continue;
+		m = cJSON_Parse(buf);
+		if (!m || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "mode")) ?: "",
+				 "native") || !uplinks_contain(m, uplink)) {
+			cJSON_Delete(m);
+			continue;
+		}
+		arr = cJSON_GetObjectItem(m, "fixes");
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "ifname", f->ifname);
+		cJSON_AddNumberToObject(o, "netns_ino", (double)f->netns_ino);
+		cJSON_AddStringToObject(o, "offload", offload_names[f->offload]);
+		cJSON_AddBoolToObject(o, "was", f->was);
+		cJSON_AddBoolToObject(o, "now", f->now);
+		cJSON_AddStringToObject(o, "why", f->why);
+		cJSON_AddItemToArray(arr, o);
+		js = cJSON_PrintUnformatted(m);
+		if (js && !meta_write(dir, js)) {
+			pr_info("  kept %s %s on %s: %s still redirects to %s",
+				offload_names[f->offload], f->now ? "on" : "off",
+				f->ifname,
+				cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")),
+				uplink);
+			done = 1;
+		}
+		free(js);
+		cJSON_Delete(m);
+	}
+	closedir(d);
+	return done;
+}
+
+static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_ino)
+{
+	struct fix fixes[MAX_FIXES];
+	char buf[META_SIZE], ifname[IF_NAMESIZE] = "?";
+	struct mnl_socket *nl;
+	struct link_info li;
+	int n = 0, i, ifindex = 0, ret = 0;
+	cJSON *m = NULL;
+
+	if (!meta_read(dir, buf, sizeof(buf)))
+		m = cJSON_Parse(buf);
+	if (m) {
+		snprintf(ifname, sizeof(ifname), "%s",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")) ?: "?");
+		ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+		n = fixes_from_json(m, fixes, MAX_FIXES);
+	} else {
+		pr_warn("%s has no readable record; removing its pins only", dir);
+	}
+	pr_info("detaching xdp-egress from %s", ifname);
+	/* Detach first, so that no packet meets restored offloads while the
+	 * program still runs. Unpinning drops the link's last reference. */
+	if (pins_remove_dir(dir)) {
+		pr_err("cannot remove the pins under %s: %s", dir, strerror(errno));
+		ret = 1;
+	}
+	nl = nl_open_in(-1);
+	if (nl && ifindex && !nl_link_by_index(nl, ifindex, &li) &&
+	    !strcmp(li.name, ifname) && li.xdp_prog_id &&
+	    m && li.xdp_prog_id == (__u32)cJSON_GetNumberValue(
+			cJSON_GetObjectItem(m, "prog_id"))) {
+		pr_err("the program is still attached to %s: another process "
+		       "holds its link open", ifname);
+		ret = 1;
+	}
+	nl_close(nl);
+	for (i = n - 1; i >= 0; i--) {
+		const char *up = NULL;
+
+		if (fixes[i].offload == OFFLOAD_GRO && m) {
+			/* "peer of veth uplink NAME: ..." */
+			static char name[IF_NAMESIZE];
+
+			if (sscanf(fixes[i].why, "peer of veth uplink %15[^:]", name) == 1)
+				up = name;
+		}
+		if (up && hand_over_fix(ns_dir, dir, &fixes[i], up))
+			continue;
+		if (fix_undo(&fixes[i], self_ino, 1) < 0)
+			ret = 1;
+	}
+	cJSON_Delete(m);
+	return ret;
+}
+
+int cmd_detach(const struct target_spec *spec, int all)
+{
+	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX];
+	unsigned long self_ino;
+	struct target t;
+	struct stat st;
+	int self, ret = 0;
+
+	self = netns_open_self();
+	self_ino = netns_inode(self);
+	close(self);
+	if (pins_root(root, sizeof(root)))
+		return 1;
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, self_ino);
+	if (all) {
+		DIR *d = opendir(ns_dir);
+		struct dirent *de;
+		int count = 0;
+
+		while (d && (de = readdir(d))) {
+			if (strncmp(de->d_name, "if", 2))
+				continue;
+			snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
+			ret |= detach_dir(dir, ns_dir, self_ino);
+			count++;
+		}
+		if (d)
+			closedir(d);
+		if (!count)
+			pr_info("nothing attached in this network namespace");
+		pins_prune(ns_dir, root);
+		return ret;
+	}
+	if (target_resolve(spec, &t)) {
+		/* The device may be gone (container removed): find it by name. */
+		if (spec->ifname &&
+		    !find_dir_by_ifname(ns_dir, spec->ifname, dir, sizeof(dir))) {
+			pr_info("(%s is gone; removing what was left of its attachment)",
+				spec->ifname);
+			ret = detach_dir(dir, ns_dir, self_ino);
+			pins_prune(ns_dir, root);
+			return ret;
+		}
+		pins_prune(ns_dir, root);
+		return 1;
+	}
+	pins_attach_dir(dir, sizeof(dir), ns_dir, t.host.ifindex);
+	if (stat(dir, &st)) {
+		pr_err("%s is not attached (no pins in %s); `xdp-egress status` "
+		       "lists what is", t.host.name, dir);
+		target_release(&t);
+		pins_prune(ns_dir, root);
+		return 1;
+	}
+	ret = detach_dir(dir, ns_dir, self_ino);
+	target_release(&t);
+	pins_prune(ns_dir, root);
+	return ret;
+}

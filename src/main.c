@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xdp-egress: command-line entry. Each subcommand's options come from one
+ * table, which also generates its --help, so the two cannot disagree.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "attach.h"
+#include "log.h"
+#include "report.h"
+
+enum opt_id {
+	O_IFNAME = 256, O_NETNS, O_PID, O_CONTAINER_IF, O_MODE, O_UPLINK,
+	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
+};
+
+struct opt_doc {
+	int id;
+	const char *name;
+	const char *arg;   /* NULL: a flag */
+	const char *help;
+};
+
+#define TARGET_OPTS                                                           \
+	{ O_IFNAME, "ifname", "HOSTVETH",                                     \
+	  "host side of the container's veth pair (or a VM's tap)" },         \
+	{ O_NETNS, "netns", "NAME|PATH",                                      \
+	  "the container's network namespace: a name from `ip netns list` "   \
+	  "or a path such as /proc/PID/ns/net" },                              \
+	{ O_PID, "pid", "PID", "a process inside the container" },            \
+	{ O_CONTAINER_IF, "container-if", "IFNAME",                           \
+	  "with --netns/--pid: the container's veth when it has several" }
+
+#define COMMON_OPTS                                                           \
+	{ O_VERBOSE, "verbose", NULL, "print debug messages and libbpf logs" }, \
+	{ O_HELP, "help", NULL, "show this help" }
+
+static const struct opt_doc attach_opts_doc[] = {
+	TARGET_OPTS,
+	{ O_MODE, "mode", "native|generic",
+	  "XDP mode. native runs in the veth driver (fastest; turns off the "
+	  "container's tx-checksumming, the kernel drops its TSO); generic runs "
+	  "on the skb (keeps checksum offload, turns off TSO). Default: native "
+	  "when its checks pass, else generic, and `status` says why" },
+	{ O_UPLINK, "uplink", "IFNAME",
+	  "device packets may be redirected to (repeatable); default: the "
+	  "devices of the IPv4 and IPv6 default routes" },
+	COMMON_OPTS, { 0 }
+};
+
+static const struct opt_doc detach_opts_doc[] = {
+	TARGET_OPTS,
+	{ O_ALL, "all", NULL, "detach every attachment in this namespace" },
+	COMMON_OPTS, { 0 }
+};
+
+static const struct opt_doc status_opts_doc[] = {
+	{ O_JSON, "json", NULL, "print JSON" },
+	COMMON_OPTS, { 0 }
+};
+
+static const struct opt_doc stats_opts_doc[] = {
+	TARGET_OPTS,
+	{ O_JSON, "json", NULL, "print JSON (with --watch: one object per line)" },
+	{ O_WATCH, "watch", "SECONDS", "print rates every SECONDS until Ctrl-C" },
+	{ O_COUNT, "count", "N", "with --watch: stop after N samples" },
+	COMMON_OPTS, { 0 }
+};
+
+struct command {
+	const char *name;
+	const char *usage;
+	const char *about;
+	const struct opt_doc *opts;
+};
+
+static const struct command commands[] = {
+	{ "attach", "attach TARGET [--mode native|generic] [--uplink IFNAME]...",
+	  "Attach the egress fast path to a container's host-side veth.",
+	  attach_opts_doc },
+	{ "detach", "detach TARGET | --all",
+	  "Detach, remove the pins and undo every change attach made.",
+	  detach_opts_doc },
+	{ "status", "status [--json]",
+	  "What is attached where, in which mode and why, with which fixes.",
+	  status_opts_doc },
+	{ "stats", "stats [TARGET] [--json] [--watch SECONDS [--count N]]",
+	  "Per-interface and total counters: redirected, each pass reason, "
+	  "dropped, redirect errors.", stats_opts_doc },
+	{ 0 }
+};
+
+static void print_wrapped(const char *text, int indent)
+{
+	int col = indent;
+	const char *p = text;
+
+	while (*p) {
+		const char *sp = strchr(p, ' ');
+		int len = sp ? (int)(sp - p) : (int)strlen(p);
+
+		if (col + len > 78 && col > indent) {
+			printf("\n%*s", indent, "");
+			col = indent;
+		}
+		printf("%.*s ", len, p);
+		col += len + 1;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	printf("\n");
+}
+
+static void command_help(const struct command *c)
+{
+	const struct opt_doc *o;
+
+	printf("usage: xdp-egress %s\n\n%s\n\n", c->usage, c->about);
+	if (c->opts == attach_opts_doc || c->opts == detach_opts_doc ||
+	    c->opts == stats_opts_doc)
+		printf("TARGET is one of --ifname, --netns or --pid. Run xdp-egress "
+		       "in the network namespace that holds the host side "
+		       "(e.g. nsenter --net=/run/netns/HOST xdp-egress ...).\n"
+		       "Pins live under $XDP_EGRESS_BPFFS (default "
+		       "/sys/fs/bpf/xdp-egress).\n\n");
+	printf("options:\n");
+	for (o = c->opts; o->name; o++) {
+		char head[64];
+
+		snprintf(head, sizeof(head), "  --%s%s%s", o->name,
+			 o->arg ? " " : "", o->arg ? o->arg : "");
+		printf("%-32s", head);
+		if (strlen(head) >= 32)
+			printf("\n%32s", "");
+		print_wrapped(o->help, 32);
+	}
+}
+
+static void main_help(FILE *f)
+{
+	const struct command *c;
+
+	fprintf(f, "usage: xdp-egress COMMAND [options]\n\n"
+		"XDP fast path for the egress of containers and VMs: a container's "
+		"transmit is the receive of its host-side veth, where XDP runs.\n\n"
+		"commands:\n");
+	for (c = commands; c->name; c++)
+		fprintf(f, "  %-8s %s\n", c->name, c->about);
+	fprintf(f, "\n`xdp-egress COMMAND --help` documents each command's options.\n");
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level == LIBBPF_DEBUG && log_verbose < 2)
+		return 0;
+	if (!log_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int parse_int(const char *s, const char *what, long min, long max,
+		     long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max) {
+		pr_err("%s '%s' is not a number from %ld to %ld", what, s, min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *c;
+	struct option lopts[16];
+	struct attach_opts ao = {};
+	int json = 0, all = 0, n = 0, opt;
+	long watch = 0, count = 0, v;
+	const struct opt_doc *o;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		main_help(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (c = commands; c->name; c++)
+		if (!strcmp(c->name, argv[1]))
+			break;
+	if (!c->name) {
+		pr_err("unknown command '%s'; commands are attach, detach, "
+		       "status, stats (see xdp-egress --help)", argv[1]);
+		return 2;
+	}
+	for (o = c->opts; o->name; o++, n++)
+		lopts[n] = (struct option){ o->name, o->arg ? required_argument
+							    : no_argument,
+					    NULL, o->id };
+	lopts[n] = (struct option){ 0 };
+	libbpf_set_print(libbpf_print);
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
+		switch (opt) {
+		case O_IFNAME: ao.spec.ifname = optarg; break;
+		case O_NETNS: ao.spec.netns = optarg; break;
+		case O_PID:
+			if (parse_int(optarg, "--pid", 1, INT_MAX, &v))
+				return 2;
+			ao.spec.pid = (pid_t)v;
+			break;
+		case O_CONTAINER_IF: ao.spec.container_if = optarg; break;
+		case O_MODE:
+			if (!strcmp(optarg, "native"))
+				ao.mode = MODE_NATIVE;
+			else if (!strcmp(optarg, "generic"))
+				ao.mode = MODE_GENERIC;
+			else {
+				pr_err("--mode '%s' is not a mode: use native or "
+				       "generic", optarg);
+				return 2;
+			}
+			break;
+		case O_UPLINK:
+			if (ao.n_uplinks == MAX_UPLINKS) {
+				pr_err("at most %d --uplink", MAX_UPLINKS);
+				return 2;
+			}
+			ao.uplinks[ao.n_uplinks++] = optarg;
+			break;
+		case O_JSON: json = 1; log_quiet = 1; break;
+		case O_ALL: all = 1; break;
+		case O_WATCH:
+			if (parse_int(optarg, "--watch", 1, 3600, &watch))
+				return 2;
+			break;
+		case O_COUNT:
+			if (parse_int(optarg, "--count", 1, 1000000, &count))
+				return 2;
+			break;
+		case 'v': case O_VERBOSE: log_verbose++; break;
+		case 'h': case O_HELP: command_help(c); return 0;
+		default:
+			fprintf(stderr, "see `xdp-egress %s --help`\n", c->name);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		pr_err("unexpected argument '%s' for %s; see `xdp-egress %s --help`",
+		       argv[optind], c->name, c->name);
+		return 2;
+	}
+	if (geteuid() != 0) {
+		pr_err("%s needs root (CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN "
+		       "to enter namespaces); run it with sudo", c->name);
+		return 1;
+	}
+	if (!strcmp(c->name, "attach"))
+		return cmd_attach(&ao);
+	if (!strcmp(c->name, "detach")) {
+		if (all && (ao.spec.ifname || ao.spec.netns || ao.spec.pid)) {
+			pr_err("--all detaches everything: give it no TARGET");
+			return 2;
+		}
+		return cmd_detach(&ao.spec, all);
+	}
+	if (!strcmp(c->name, "status"))
+		return cmd_status(json);
+	return cmd_stats(&ao.spec, json, (int)watch, (int)count);
+}

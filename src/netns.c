@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "netns.h"
+#include "log.h"
+
+int netns_open(const char *name_or_path)
+{
+	char path[PATH_MAX];
+
+	if (strchr(name_or_path, '/'))
+		snprintf(path, sizeof(path), "%s", name_or_path);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", name_or_path);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int netns_open_pid(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int netns_open_self(void)
+{
+	return open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+}
+
+unsigned long netns_inode(int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st))
+		return 0;
+	return st.st_ino;
+}
+
+int netns_run_in(int fd, int (*fn)(void *), void *arg)
+{
+	int self = netns_open_self();
+	int ret, err;
+
+	if (self < 0)
+		return -1;
+	if (setns(fd, CLONE_NEWNET)) {
+		err = errno;
+		close(self);
+		errno = err;
+		return -1;
+	}
+	ret = fn(arg);
+	err = errno;
+	if (setns(self, CLONE_NEWNET)) {
+		/* Staying in the wrong namespace would make every later step
+		 * act on the wrong interfaces: stop here. */
+		pr_err("cannot return to the original network namespace: %s",
+		       strerror(errno));
+		abort();
+	}
+	close(self);
+	errno = err;
+	return ret;
+}
+
+static int try_candidate(const char *path, unsigned long *seen, int *nseen,
+			 int max_seen, int (*match)(int, void *), void *arg)
+{
+	unsigned long ino;
+	int fd, i;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ino = netns_inode(fd);
+	for (i = 0; i < *nseen; i++) {
+		if (seen[i] == ino) {
+			close(fd);
+			return -1;
+		}
+	}
+	if (*nseen < max_seen)
+		seen[(*nseen)++] = ino;
+	if (match(fd, arg))
+		return fd;
+	close(fd);
+	return -1;
+}
+
+int netns_find(int (*match)(int fd, void *arg), void *arg)
+{
+	static const char *dirs[] = { "/run/netns", "/proc" };
+	unsigned long seen[4096];
+	int nseen = 0, fd = -1;
+	unsigned d;
+
+	for (d = 0; d < 2 && fd < 0; d++) {
+		DIR *dir = opendir(dirs[d]);
+		struct dirent *de;
+
+		if (!dir)
+			continue;
+		while (fd < 0 && (de = readdir(dir))) {
+			char path[PATH_MAX];
+
+			if (de->d_name[0] == '.')
+				continue;
+			if (d == 1) {
+				if (de->d_name[0] < '0' || de->d_name[0] > '9')
+					continue;
+				snprintf(path, sizeof(path), "/proc/%s/ns/net",
+					 de->d_name);
+			} else {
+				snprintf(path, sizeof(path), "/run/netns/%s",
+					 de->d_name);
+			}
+			fd = try_candidate(path, seen, &nseen, 4096, match, arg);
+		}
+		closedir(dir);
+	}
+	return fd;
+}
+
+static int match_inode(int fd, void *arg)
+{
+	return netns_inode(fd) == *(unsigned long *)arg;
+}
+
+int netns_find_by_inode(unsigned long ino)
+{
+	return netns_find(match_inode, &ino);
+}

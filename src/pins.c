@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+
+#include "pins.h"
+#include "log.h"
+
+#define DEFAULT_ROOT "/sys/fs/bpf/xdp-egress"
+
+static int is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+static int mkdir_p(const char *path)
+{
+	char tmp[PATH_MAX];
+	char *p;
+
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(tmp, 0700) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int pins_root(char *out, size_t len)
+{
+	const char *root = getenv("XDP_EGRESS_BPFFS");
+	char parent[PATH_MAX];
+	char *slash;
+
+	if (!root || !*root)
+		root = DEFAULT_ROOT;
+	snprintf(out, len, "%s", root);
+	snprintf(parent, sizeof(parent), "%s", root);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = 0;
+	/* The default lives on /sys/fs/bpf: mount bpffs there if nobody has. */
+	if (!strncmp(root, "/sys/fs/bpf", 11) && !is_bpffs("/sys/fs/bpf")) {
+		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+			pr_err("/sys/fs/bpf is not a bpffs and mounting one failed: "
+			       "%s; mount it (mount -t bpf bpf /sys/fs/bpf) or set "
+			       "XDP_EGRESS_BPFFS to a folder on a bpffs",
+			       strerror(errno));
+			return -1;
+		}
+		pr_debug("mounted bpffs on /sys/fs/bpf");
+	}
+	if (!is_bpffs(parent) && !is_bpffs(root)) {
+		pr_err("%s is not on a bpffs: set XDP_EGRESS_BPFFS to a folder "
+		       "under a bpffs mount (e.g. /sys/fs/bpf/xdp-egress)", root);
+		return -1;
+	}
+	if (mkdir_p(root)) {
+		pr_err("cannot create %s: %s", root, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+void pins_ns_dir(char *out, size_t len, const char *root, unsigned long ns_ino)
+{
+	snprintf(out, len, "%s/ns%lu", root, ns_ino);
+}
+
+void pins_attach_dir(char *out, size_t len, const char *ns_dir, int ifindex)
+{
+	snprintf(out, len, "%s/if%d", ns_dir, ifindex);
+}
+
+int meta_write(const char *dir, const char *json)
+{
+	char path[PATH_MAX];
+	char *val;
+	__u32 key = 0;
+	int fd, ret;
+
+	if (strlen(json) >= META_SIZE) {
+		errno = E2BIG;
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "xe_meta", 4, META_SIZE,
+				    1, NULL);
+		if (fd < 0)
+			return -1;
+		if (bpf_obj_pin(fd, path)) {
+			close(fd);
+			return -1;
+		}
+	}
+	val = calloc(1, META_SIZE);
+	if (!val) {
+		close(fd);
+		return -1;
+	}
+	strcpy(val, json);
+	ret = bpf_map_update_elem(fd, &key, val, 0);
+	free(val);
+	close(fd);
+	return ret;
+}
+
+int meta_read(const char *dir, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	char val[META_SIZE];
+	__u32 key = 0;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/meta", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	ret = bpf_map_lookup_elem(fd, &key, val);
+	close(fd);
+	if (ret)
+		return -1;
+	val[META_SIZE - 1] = 0;
+	snprintf(buf, len, "%s", val);
+	return 0;
+}
+
+int pins_remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) && errno != ENOENT)
+			ret = -1;
+	}
+	closedir(d);
+	if (rmdir(dir) && errno != ENOENT)
+		ret = -1;
+	return ret;
+}
+
+void pins_prune(const char *ns_dir, const char *root)
+{
+	/* rmdir fails on a non-empty folder, which is what we want. */
+	rmdir(ns_dir);
+	if (strcmp(root, "/sys/fs/bpf"))
+		rmdir(root);
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpffs layout, the single source of truth of what is attached:
+ *
+ *   $XDP_EGRESS_BPFFS (default /sys/fs/bpf/xdp-egress)
+ *     ns<INODE>/            one folder per host network namespace
+ *       if<IFINDEX>/        one folder per attachment
+ *         link              the XDP bpf_link (keeps the program attached)
+ *         egress_stats      per-CPU counters
+ *         tx_ports          devmap of uplinks
+ *         meta              array map holding the attachment's JSON record
+ *         err_link_*        tracepoint links counting redirect errors
+ *
+ * Keeping the record in a map (bpffs holds no regular files) means it lives
+ * and dies with the pins, so the two can never disagree.
+ */
+#ifndef XE_PINS_H
+#define XE_PINS_H
+
+#include <limits.h>
+
+#define META_SIZE 4096
+
+/* Root folder, created and bpffs-mounted if needed. -1 on error (printed). */
+int pins_root(char *out, size_t len);
+/* Folder of this host namespace's attachments (not created). */
+void pins_ns_dir(char *out, size_t len, const char *root, unsigned long ns_ino);
+void pins_attach_dir(char *out, size_t len, const char *ns_dir, int ifindex);
+
+/* Create the meta map (pinned at dir/meta) holding json. */
+int meta_write(const char *dir, const char *json);
+/* Read dir/meta into buf; -1 when absent. */
+int meta_read(const char *dir, char *buf, size_t len);
+
+/* Remove every pin in dir and the folder; then the parents if empty. */
+int pins_remove_dir(const char *dir);
+/* Remove dir (and root) if they hold nothing. */
+void pins_prune(const char *ns_dir, const char *root);
+
+#endif

@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * status and stats: read the pinned records and per-CPU counters of every
+ * attachment in this host namespace and print them for people or as JSON.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "report.h"
+#include "log.h"
+#include "netns.h"
+#include "nl.h"
+#include "pins.h"
+#include "target.h"
+#include "xdp_egress.h"
+
+static const char *counter_names[CNT_MAX] = EGRESS_COUNTER_NAMES;
+
+const char *counter_name(int id)
+{
+	return id >= 0 && id < CNT_MAX ? counter_names[id] : "?";
+}
+
+int counters_read(const char *dir, struct counter_val *out)
+{
+	char path[PATH_MAX];
+	int ncpu = libbpf_num_possible_cpus();
+	struct counter_val *vals;
+	__u32 id;
+	int fd, c;
+
+	if (ncpu <= 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/egress_stats", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -1;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals) {
+		close(fd);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out) * CNT_MAX);
+	for (id = 0; id < CNT_MAX; id++) {
+		if (bpf_map_lookup_elem(fd, &id, vals))
+			continue;
+		for (c = 0; c < ncpu; c++) {
+			out[id].packets += vals[c].packets;
+			out[id].bytes += vals[c].bytes;
+		}
+	}
+	free(vals);
+	close(fd);
+	return 0;
+}
+
+struct attachment {
+	char dir[PATH_MAX];
+	cJSON *meta;
+	struct counter_val cnt[CNT_MAX];
+};
+
+#define MAX_ATTACH 1024
+
+/* Every attachment of this namespace (or only the one in only_dir). */
+static int list_attachments(struct attachment **out, const char *only_dir)
+{
+	char root[PATH_MAX], ns_dir[PATH_MAX], buf[META_SIZE];
+	struct attachment *a;
+	struct dirent *de;
+	int self, n = 0;
+	DIR *d;
+
+	*out = NULL;
+	if (pins_root(root, sizeof(root)))
+		return -1;
+	self = netns_open_self();
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
+	close(self);
+	a = calloc(MAX_ATTACH, sizeof(*a));
+	if (!a)
+		return -1;
+	d = opendir(ns_dir);
+	while (d && n < MAX_ATTACH && (de = readdir(d))) {
+		if (strncmp(de->d_name, "if", 2))
+			continue;
+		snprintf(a[n].dir, sizeof(a[n].dir), "%s/%s", ns_dir, de->d_name);
+		if (only_dir && strcmp(only_dir, a[n].dir))
+			continue;
+		if (!meta_read(a[n].dir, buf, sizeof(buf)))
+			a[n].meta = cJSON_Parse(buf);
+		if (!a[n].meta)
+			a[n].meta = cJSON_CreateObject();
+		counters_read(a[n].dir, a[n].cnt);
+		n++;
+	}
+	if (d)
+		closedir(d);
+	/* An empty folder left by a failed `status` call is not state. */
+	rmdir(ns_dir);
+	if (strcmp(root, "/sys/fs/bpf"))
+		rmdir(root);
+	*out = a;
+	return n;
+}
+
+static void free_attachments(struct attachment *a, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		cJSON_Delete(a[i].meta);
+	free(a);
+}
+
+static const char *mstr(cJSON *m, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(m, k)) ?: "?";
+}
+
+/* Is the recorded program still the one on the device? */
+static const char *link_state(cJSON *m)
+{
+	struct mnl_socket *nl = nl_open_in(-1);
+	struct link_info li;
+	const char *st = "attached";
+	int ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+	__u32 prog = (__u32)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id"));
+
+	if (!nl)
+		return "unknown";
+	if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, mstr(m, "ifname")))
+		st = "interface gone (run detach to clean up)";
+	else if (li.xdp_prog_id != prog)
+		st = "program replaced or removed by someone else";
+	nl_close(nl);
+	return st;
+}
+
+/* --- the TARGET filter --- */
+
+static int target_dir(const struct target_spec *spec, char *out, size_t len)
+{
+	char root[PATH_MAX], ns_dir[PATH_MAX];
+	struct target t;
+
+	if (target_resolve(spec, &t))
+		return -1;
+	if (pins_root(root, sizeof(root))) {
+		target_release(&t);
+		return -1;
+	}
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t.host_netns_ino);
+	pins_attach_dir(out, len, ns_dir, t.host.ifindex);
+	if (access(out, F_OK)) {
+		pr_err("%s is not attached; `xdp-egress status` lists what is",
+		       t.host.name);
+		target_release(&t);
+		return -1;
+	}
+	target_release(&t);
+	return 0;
+}
+
+/* --- status --- */
+
+int cmd_status(int json)
+{
+	struct attachment *a;
+	cJSON *doc, *arr;
+	int n, i;
+
+	n = list_attachments(&a, NULL);
+	if (n < 0)
+		return 1;
+	if (json) {
+		doc = cJSON_CreateObject();
+		arr = cJSON_AddArrayToObject(doc, "attachments");
+		for (i = 0; i < n; i++) {
+			cJSON *m = cJSON_Duplicate(a[i].meta, 1);
+
+			cJSON_AddStringToObject(m, "state", link_state(a[i].meta));
+			cJSON_AddStringToObject(m, "pins", a[i].dir);
+			cJSON_AddItemToArray(arr, m);
+		}
+		char *s = cJSON_Print(doc);
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(doc);
+		free_attachments(a, n);
+		return 0;
+	}
+	if (!n)
+		printf("nothing attached in this network namespace\n");
+	for (i = 0; i < n; i++) {
+		cJSON *m = a[i].meta, *o;
+
+		printf("%s (ifindex %d, %s): %s mode, %s\n", mstr(m, "ifname"),
+		       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex")),
+		       mstr(m, "kind"), mstr(m, "mode"), link_state(m));
+		printf("  why this mode: %s\n", mstr(m, "mode_reason"));
+		o = cJSON_GetObjectItem(m, "container");
+		if (o)
+			printf("  container side: %s (netns inode %.0f)\n",
+			       mstr(o, "ifname"),
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(o, "netns_ino")));
+		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "uplinks"))
+			printf("  uplink: %s\n", mstr(o, "ifname"));
+		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "fixes"))
+			printf("  fix: %s %s on %s (%s)\n", mstr(o, "offload"),
+			       cJSON_IsTrue(cJSON_GetObjectItem(o, "now")) ? "on" : "off",
+			       mstr(o, "ifname"), mstr(o, "why"));
+		printf("  redirect errors: %s\n", mstr(m, "redirect_errors"));
+		printf("  program id %.0f, pins %s\n",
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id")),
+		       a[i].dir);
+	}
+	free_attachments(a, n);
+	return 0;
+}
+
+/* --- stats --- */
+
+static cJSON *counters_json(const struct counter_val *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	int id;
+
+	for (id = 0; id < CNT_MAX; id++) {
+		cJSON *v = cJSON_AddObjectToObject(o, counter_names[id]);
+
+		cJSON_AddNumberToObject(v, "packets", (double)c[id].packets);
+		cJSON_AddNumberToObject(v, "bytes", (double)c[id].bytes);
+	}
+	return o;
+}
+
+static void print_counters(const char *title, const struct counter_val *c)
+{
+	__u64 passed = 0;
+	int id;
+
+	for (id = CNT_PASS_NON_IP; id <= CNT_PASS_L4_OTHER; id++)
+		passed += c[id].packets;
+	printf("%s\n", title);
+	printf("  %-18s %14s %16s\n", "counter", "packets", "bytes");
+	for (id = 0; id < CNT_MAX; id++) {
+		/* Always show the headline counters; other reasons when seen. */
+		if (!c[id].packets && id != CNT_REDIRECTED &&
+		    id != CNT_DROP_MALFORMED && id != CNT_REDIRECT_ERR)
+			continue;
+		printf("  %-18s %14llu %16llu\n", counter_names[id],
+		       (unsigned long long)c[id].packets,
+		       (unsigned long long)c[id].bytes);
+	}
+	printf("  %-18s %14llu\n", "passed (all)", (unsigned long long)passed);
+}
+
+static void add_counters(struct counter_val *sum, const struct counter_val *c)
+{
+	int id;
+
+	for (id = 0; id < CNT_MAX; id++) {
+		sum[id].packets += c[id].packets;
+		sum[id].bytes += c[id].bytes;
+	}
+}
+
+static volatile sig_atomic_t stop_watch;
+
+static void on_signal(int sig)
+{
+	stop_watch = 1;
+}
+
+static int stats_once(const char *only, int json)
+{
+	struct counter_val total[CNT_MAX] = {};
+	struct attachment *a;
+	int n, i;
+
+	n = list_attachments(&a, only);
+	if (n < 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		add_counters(total, a[i].cnt);
+	if (json) {
+		cJSON *doc = cJSON_CreateObject();
+		cJSON *arr = cJSON_AddArrayToObject(doc, "interfaces");
+		char *s;
+
+		for (i = 0; i < n; i++) {
+			cJSON *o = cJSON_CreateObject();
+
+			cJSON_AddStringToObject(o, "ifname", mstr(a[i].meta, "ifname"));
+			cJSON_AddNumberToObject(o, "ifindex", cJSON_GetNumberValue(
+				cJSON_GetObjectItem(a[i].meta, "ifindex")));
+			cJSON_AddStringToObject(o, "mode", mstr(a[i].meta, "mode"));
+			cJSON_AddItemToObject(o, "counters", counters_json(a[i].cnt));
+			cJSON_AddItemToArray(arr, o);
+		}
+		cJSON_AddItemToObject(doc, "total", counters_json(total));
+		s = cJSON_Print(doc);
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(doc);
+	} else {
+		if (!n)
+			printf("nothing attached in this network namespace\n");
+		for (i = 0; i < n; i++) {
+			char title[128];
+
+			snprintf(title, sizeof(title), "%s (%s mode)",
+				 mstr(a[i].meta, "ifname"), mstr(a[i].meta, "mode"));
+			print_counters(title, a[i].cnt);
+		}
+		if (n > 1)
+			print_counters("total", total);
+	}
+	free_attachments(a, n);
+	return 0;
+}
+
+/* Rates per interval: redirected / passed / dropped packets per second. */
+static int stats_watch(const char *only, int interval, int count, int json)
+{
+	struct attachment *prev = NULL, *cur;
+	int nprev = 0, n, i, j, k, iter = 0;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (!stop_watch && (count <= 0 || iter <= count)) {
+		n = list_attachments(&cur, only);
+		if (n < 0)
+			return 1;
+		if (prev) {
+			time_t now = time(NULL);
+
+			if (!json)
+				printf("%-16s %12s %12s %12s %12s\n", "interface",
+				       "redir pps", "redir Mbit/s", "pass pps",
+				       "drop pps");
+			for (i = 0; i < n; i++) {
+				struct counter_val *c = cur[i].cnt, *p = NULL;
+				double rp, rb, pp = 0, dp;
+
+				for (j = 0; j < nprev; j++)
+					if (!strcmp(prev[j].dir, cur[i].dir))
+						p = prev[j].cnt;
+				if (!p)
+					continue;
+				rp = (double)(c[CNT_REDIRECTED].packets - p[CNT_REDIRECTED].packets) / interval;
+				rb = (double)(c[CNT_REDIRECTED].bytes - p[CNT_REDIRECTED].bytes) * 8 / 1e6 / interval;
+				for (k = CNT_PASS_NON_IP; k <= CNT_PASS_L4_OTHER; k++)
+					pp += (double)(c[k].packets - p[k].packets) / interval;
+				dp = (double)(c[CNT_DROP_MALFORMED].packets -
+					      p[CNT_DROP_MALFORMED].packets) / interval;
+				if (json)
+					printf("{\"time\":%ld,\"ifname\":\"%s\",\"redirected_pps\":%.1f,"
+					       "\"redirected_mbps\":%.2f,\"passed_pps\":%.1f,"
+					       "\"dropped_pps\":%.1f}\n", (long)now,
+					       mstr(cur[i].meta, "ifname"), rp, rb, pp, dp);
+				else
+					printf("%-16s %12.0f %12.1f %12.0f %12.0f\n",
+					       mstr(cur[i].meta, "ifname"), rp, rb, pp, dp);
+			}
+			fflush(stdout);
+			free_attachments(prev, nprev);
+		}
+		prev = cur;
+		nprev = n;
+		iter++;
+		if (count > 0 && iter > count)
+			break;
+		for (i = 0; i < interval * 10 && !stop_watch; i++)
+			usleep(100000);
+	}
+	if (prev)
+		free_attachments(prev, nprev);
+	return 0;
+}
+
+int cmd_stats(const struct target_spec *spec, int json, int watch, int count)
+{
+	char dir[PATH_MAX];
+	const char *only = NULL;
+
+	if (spec->ifname || spec->netns || spec->pid) {
+		if (target_dir(spec, dir, sizeof(dir)))
+			return 1;
+		only = dir;
+	}
+	if (watch > 0)
+		return stats_watch(only, watch, count, json);
+	return stats_once(only, json);
+}

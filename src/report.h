@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* status / stats output. */
+#ifndef XE_REPORT_H
+#define XE_REPORT_H
+
+#include "target.h"
+#include "xdp_egress.h"
+
+const char *counter_name(int id);
+/* Sum the per-CPU counters pinned in dir into out[CNT_MAX]. */
+int counters_read(const char *dir, struct counter_val *out);
+int cmd_status(int json);
+/* watch: seconds between samples (0: once); count: samples (0: forever). */
+int cmd_stats(const struct target_spec *spec, int json, int watch, int count);
+
+#endif

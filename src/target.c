@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "target.h"
+#include "netns.h"
+#include "log.h"
+
+const char *target_spec_str(const struct target_spec *spec)
+{
+	static char buf[300];
+
+	if (spec->ifname)
+		snprintf(buf, sizeof(buf), "--ifname %s", spec->ifname);
+	else if (spec->netns)
+		snprintf(buf, sizeof(buf), "--netns %s", spec->netns);
+	else
+		snprintf(buf, sizeof(buf), "--pid %d", (int)spec->pid);
+	return buf;
+}
+
+struct nsid_match {
+	struct mnl_socket *nl;
+	int nsid;
+};
+
+static int match_nsid(int fd, void *arg)
+{
+	struct nsid_match *m = arg;
+
+	return nl_nsid_of(m->nl, fd) == m->nsid;
+}
+
+int netns_find_by_nsid(struct mnl_socket *nl, int nsid)
+{
+	struct nsid_match m = { nl, nsid };
+
+	return netns_find(match_nsid, &m);
+}
+
+static int is_attachable_kind(const struct link_info *li)
+{
+	return !strcmp(li->kind, "veth") || !strcmp(li->kind, "tun");
+}
+
+/* --ifname: the device is here; find its peer's namespace. */
+static int resolve_host_ifname(const char *ifname, struct mnl_socket *hnl,
+			       struct target *t)
+{
+	struct mnl_socket *cnl;
+
+	if (nl_link_by_name(hnl, ifname, &t->host)) {
+		pr_err("no interface '%s' in this network namespace (inode %lu): "
+		       "check `ip link`, or run xdp-egress inside the namespace "
+		       "that holds the host side (nsenter --net=/run/netns/NAME)",
+		       ifname, t->host_netns_ino);
+		return -1;
+	}
+	if (!is_attachable_kind(&t->host)) {
+		pr_err("'%s' is a %s device, not a veth or tap: xdp-egress "
+		       "attaches to the host side of a container's veth pair or "
+		       "to a VM's tap device", ifname,
+		       t->host.kind[0] ? t->host.kind : "physical/loopback");
+		return -1;
+	}
+	if (!strcmp(t->host.kind, "tun"))
+		return 0;
+	if (t->host.link_netnsid < 0) {
+		t->container_netns_fd = netns_open_self();
+	} else {
+		t->container_netns_fd = netns_find_by_nsid(hnl, t->host.link_netnsid);
+		if (t->container_netns_fd < 0) {
+			pr_err("cannot open the network namespace of the peer of "
+			       "'%s' (nsid %d): it is neither named under /run/netns "
+			       "nor used by a running process; name it with "
+			       "--netns PATH instead", ifname, t->host.link_netnsid);
+			return -1;
+		}
+	}
+	t->container_netns_ino = netns_inode(t->container_netns_fd);
+	cnl = nl_open_in(t->container_netns_fd);
+	if (!cnl || nl_link_by_index(cnl, t->host.link, &t->container)) {
+		pr_err("cannot read the peer of '%s' (ifindex %d in its "
+		       "namespace): %s", ifname, t->host.link, strerror(errno));
+		nl_close(cnl);
+		return -1;
+	}
+	nl_close(cnl);
+	t->has_container = 1;
+	return 0;
+}
+
+struct veth_list {
+	char names[256];
+	int count;
+	struct link_info first;
+};
+
+static int collect_veth(const struct link_info *li, void *arg)
+{
+	struct veth_list *v = arg;
+	size_t n = strlen(v->names);
+
+	if (strcmp(li->kind, "veth"))
+		return 0;
+	if (!v->count++)
+		v->first = *li;
+	snprintf(v->names + n, sizeof(v->names) - n, "%s%s", n ? ", " : "",
+		 li->name);
+	return 0;
+}
+
+/* --netns / --pid: the container's side is in fd; find the host side here. */
+static int resolve_container_ns(const struct target_spec *spec, int fd,
+				struct mnl_socket *hnl, struct target *t)
+{
+	const char *what = target_spec_str(spec);
+	struct mnl_socket *cnl = nl_open_in(fd);
+	int self = -1, my_nsid, ret = -1;
+
+	t->container_netns_fd = fd;
+	t->container_netns_ino = netns_inode(fd);
+	if (t->container_netns_ino == t->host_netns_ino) {
+		pr_err("%s is this very namespace: name the container's "
+		       "namespace, and run xdp-egress in the host's", what);
+		goto out;
+	}
+	if (!cnl) {
+		pr_err("cannot open a netlink socket in %s: %s", what,
+		       strerror(errno));
+		goto out;
+	}
+	if (spec->container_if) {
+		if (nl_link_by_name(cnl, spec->container_if, &t->container)) {
+			pr_err("no interface '%s' in %s: check `ip -n NAME link` "
+			       "and --container-if", spec->container_if, what);
+			goto out;
+		}
+		if (strcmp(t->container.kind, "veth")) {
+			pr_err("'%s' in %s is not a veth (kind '%s'): --container-if "
+			       "must name the container's end of a veth pair",
+			       spec->container_if, what, t->container.kind);
+			goto out;
+		}
+	} else {
+		struct veth_list v = {};
+
+		nl_link_dump(cnl, collect_veth, &v);
+		if (v.count == 0) {
+			pr_err("no veth interface in %s: xdp-egress needs the "
+			       "container's end of a veth pair (for a VM's tap "
+			       "use --ifname TAP)", what);
+			goto out;
+		}
+		if (v.count > 1) {
+			pr_err("%s has %d veth interfaces (%s): choose one with "
+			       "--container-if", what, v.count, v.names);
+			goto out;
+		}
+		t->container = v.first;
+	}
+	if (t->container.link_netnsid < 0) {
+		pr_err("the peer of '%s' in %s is in that same namespace, not on "
+		       "the host: nothing to attach to", t->container.name, what);
+		goto out;
+	}
+	self = netns_open_self();
+	my_nsid = nl_nsid_of(cnl, self);
+	if (my_nsid < 0 || my_nsid != t->container.link_netnsid) {
+		pr_err("the peer of '%s' in %s lives in another network namespace "
+		       "than this one; run xdp-egress in the namespace that holds "
+		       "the host side (nsenter --net=/run/netns/HOST xdp-egress ...)",
+		       t->container.name, what);
+		goto out;
+	}
+	if (nl_link_by_index(hnl, t->container.link, &t->host) ||
+	    strcmp(t->host.kind, "veth") || t->host.link != t->container.ifindex) {
+		pr_err("cannot find the host side of '%s' (ifindex %d here)",
+		       t->container.name, t->container.link);
+		goto out;
+	}
+	t->has_container = 1;
+	ret = 0;
+out:
+	if (self >= 0)
+		close(self);
+	nl_close(cnl);
+	return ret;
+}
+
+int target_resolve(const struct target_spec *spec, struct target *t)
+{
+	struct mnl_socket *hnl;
+	int self, fd, n = !!spec->ifname + !!spec->netns + !!spec->pid;
+	int ret = -1;
+
+	memset(t, 0, sizeof(*t));
+	t->container_netns_fd = -1;
+	if (n != 1) {
+		pr_err("%s: name the container with exactly one of --ifname "
+		       "HOSTVETH, --netns NAME|PATH or --pid PID",
+		       n ? "several targets given" : "no target given");
+		return -1;
+	}
+	if (spec->container_if && spec->ifname) {
+		pr_err("--container-if goes with --netns or --pid, not with "
+		       "--ifname (which already names the host side)");
+		return -1;
+	}
+	self = netns_open_self();
+	t->host_netns_ino = netns_inode(self);
+	close(self);
+	hnl = nl_open_in(-1);
+	if (!hnl) {
+		pr_err("cannot open a netlink socket: %s", strerror(errno));
+		return -1;
+	}
+	if (spec->ifname) {
+		ret = resolve_host_ifname(spec->ifname, hnl, t);
+		goto out;
+	}
+	if (spec->netns) {
+		fd = netns_open(spec->netns);
+		if (fd < 0) {
+			pr_err("cannot open network namespace '%s': %s; give a "
+			       "name listed by `ip netns list` or a path such as "
+			       "/proc/PID/ns/net", spec->netns, strerror(errno));
+			goto out;
+		}
+	} else {
+		if (spec->pid <= 0) {
+			pr_err("--pid needs a positive process id");
+			goto out;
+		}
+		fd = netns_open_pid(spec->pid);
+		if (fd < 0) {
+			pr_err("cannot open the network namespace of process %d: "
+			       "%s; is the process running?", (int)spec->pid,
+			       strerror(errno));
+			goto out;
+		}
+	}
+	ret = resolve_container_ns(spec, fd, hnl, t);
+out:
+	nl_close(hnl);
+	if (ret)
+		target_release(t);
+	return ret;
+}
+
+void target_release(struct target *t)
+{
+	if (t->container_netns_fd >= 0)
+		close(t->container_netns_fd);
+	t->container_netns_fd = -1;
+}
