@@ -60,7 +60,8 @@ $(OUT)/xdp-egress: src/main.c $(LIB_OBJS) | $(OUT)
 $(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS) $(SKELS) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) -o $@ $(LDLIBS)
 
-test: all
+test: deps
+	$(MAKE) all
 	tests/run.sh
 
 unit: all
@@ -69,13 +70,16 @@ unit: all
 e2e: all
 	tests/run.sh e2e
 
-demo: all
+demo: deps
+	$(MAKE) all
 	demo/demo.sh
 
-bench: all
+bench: deps
+	$(MAKE) all
 	bench/run.sh
 
-bench-quick: all
+bench-quick: deps
+	$(MAKE) all
 	bench/run.sh --quick
 
 clean:

@@ -128,8 +128,8 @@ static int fix_undo(const struct fix *f, unsigned long self_ino, int verbose)
 			f->was ? "on" : "off", strerror(errno));
 		ret = -1;
 	} else if (verbose) {
-		pr_info("  restored %s %s on %s", offload_names[f->offload],
-			f->was ? "on" : "off", f->ifname);
+		pr_info("  restored %s of %s to %s", offload_names[f->offload],
+			f->ifname, f->was ? "on" : "off");
 	}
 	if (fd >= 0)
 		close(fd);
