@@ -42,6 +42,18 @@ static int mkdir_p(const char *path)
 	return 0;
 }
 
+/* Was this process given a mount namespace of its own, unlike its parent? */
+static int private_mount_ns(void)
+{
+	struct stat self, parent;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)getppid());
+	if (stat("/proc/self/ns/mnt", &self) || stat(path, &parent))
+		return 0;
+	return self.st_ino != parent.st_ino;
+}
+
 int pins_root(char *out, size_t len)
 {
 	const char *root = getenv("XDP_EGRESS_BPFFS");
@@ -57,6 +69,18 @@ int pins_root(char *out, size_t len)
 		*slash = 0;
 	/* The default lives on /sys/fs/bpf: mount bpffs there if nobody has. */
 	if (!strncmp(root, "/sys/fs/bpf", 11) && !is_bpffs("/sys/fs/bpf")) {
+		/* `ip netns exec` runs us with a private mount namespace and a
+		 * fresh /sys: a bpffs mounted there dies with this process, and
+		 * the pinned link with it, detaching the program. */
+		if (private_mount_ns()) {
+			pr_err("/sys/fs/bpf is not mounted in this mount namespace "
+			       "(as under `ip netns exec`, which gives every call a "
+			       "private /sys): pins made here would vanish when "
+			       "xdp-egress exits; run it with `nsenter --net=/run/netns/"
+			       "NAME xdp-egress ...` or set XDP_EGRESS_BPFFS to a "
+			       "folder on a shared bpffs");
+			return -1;
+		}
 		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
 			pr_err("/sys/fs/bpf is not a bpffs and mounting one failed: "
 			       "%s; mount it (mount -t bpf bpf /sys/fs/bpf) or set "
