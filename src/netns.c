@@ -9,10 +9,27 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "netns.h"
 #include "log.h"
+
+/* Only a namespace file (nsfs) names a namespace: reject /etc/passwd etc. */
+static int check_nsfs(int fd)
+{
+	struct statfs st;
+
+	if (fd < 0)
+		return fd;
+	if (fstatfs(fd, &st) || st.f_type != NSFS_MAGIC) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return fd;
+}
 
 int netns_open(const char *name_or_path)
 {
@@ -22,7 +39,7 @@ int netns_open(const char *name_or_path)
 		snprintf(path, sizeof(path), "%s", name_or_path);
 	else
 		snprintf(path, sizeof(path), "/run/netns/%s", name_or_path);
-	return open(path, O_RDONLY | O_CLOEXEC);
+	return check_nsfs(open(path, O_RDONLY | O_CLOEXEC));
 }
 
 int netns_open_pid(pid_t pid)

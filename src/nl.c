@@ -266,6 +266,10 @@ static int route_cb(const struct nlmsghdr *nlh, void *arg)
 			oif = mnl_attr_get_u32(a);
 		if (mnl_attr_get_type(a) == RTA_TABLE)
 			table = mnl_attr_get_u32(a);
+		/* Multipath default route: take the first next hop's device. */
+		if (mnl_attr_get_type(a) == RTA_MULTIPATH && !oif &&
+		    mnl_attr_get_payload_len(a) >= sizeof(struct rtnexthop))
+			oif = ((struct rtnexthop *)mnl_attr_get_payload(a))->rtnh_ifindex;
 	}
 	if (table == RT_TABLE_MAIN && oif && !r->ifindex)
 		r->ifindex = oif;

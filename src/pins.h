@@ -32,7 +32,7 @@ int meta_write(const char *dir, const char *json);
 /* Read dir/meta into buf; -1 when absent. */
 int meta_read(const char *dir, char *buf, size_t len);
 
-/* Remove every pin in dir and the folder; then the parents if empty. */
+/* Remove every pin in dir and the folder (pins_prune handles the parents). */
 int pins_remove_dir(const char *dir);
 /* Remove dir (and root) if they hold nothing. */
 void pins_prune(const char *ns_dir, const char *root);

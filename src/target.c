@@ -68,8 +68,12 @@ static int resolve_host_ifname(const char *ifname, struct mnl_socket *hnl,
 	if (!strcmp(t->host.kind, "tun"))
 		return 0;
 	if (t->host.link_netnsid < 0) {
-		t->container_netns_fd = netns_open_self();
-	} else {
+		pr_err("the peer of '%s' is in this same namespace, so '%s' is not "
+		       "the host side of a container: name the veth whose peer is "
+		       "inside the container", ifname, ifname);
+		return -1;
+	}
+	{
 		t->container_netns_fd = netns_find_by_nsid(hnl, t->host.link_netnsid);
 		if (t->container_netns_fd < 0) {
 			pr_err("cannot open the network namespace of the peer of "
