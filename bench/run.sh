@@ -55,16 +55,22 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
-	: "${ROUNDS:=3}" "${DUR:=1}"
+	: "${ROUNDS:=3}" "${DUR:=0.5}"
 	SCALES="1 16"
 	LAT_DUR=1
+	LAT_PARALLEL=1
 	TCP_STREAMS="1 4"
 else
 	: "${ROUNDS:=3}" "${DUR:=4}"
 	SCALES="1 16 128"
 	LAT_DUR=3
+	LAT_PARALLEL=0
 	TCP_STREAMS="1 4"
 fi
+case "$DUR" in ''|*[!0-9.]*) echo "run.sh: --duration wants seconds" >&2; exit 2 ;; esac
+# iperf3 takes whole seconds
+TCP_DUR=$(awk -v d="$DUR" 'BEGIN { d = int(d + 0.5); print d < 1 ? 1 : d }')
+secs() { awk -v d="$DUR" -v a="$2" 'BEGIN { printf "%d", d + a + 0.999 }'; }
 case "$ROUNDS" in ''|*[!0-9]*) echo "run.sh: --rounds wants a number" >&2; exit 2 ;; esac
 
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
@@ -189,6 +195,8 @@ topo_up() {
 		route add 10.201.0.0/16 via 198.18.0.1
 		neigh replace 198.18.0.1 lladdr $UP0_MAC dev wl0 nud permanent
 	EOF
+	# NAPI on wl0 without XDP: redirected frames are accepted, uplink TSO stays.
+	ip netns exec "$W" ethtool -K wl0 gro on > /dev/null || return 1
 	: > "$TMP/targets.all"
 	for i in $(seq "$n"); do
 		ip -n "$P-c$i" -batch - <<-EOF || return 1
@@ -297,19 +305,19 @@ sink_snap() {
 	return 1
 }
 
-# window GEN_OUT GENCMD... : runs a generator for warm-up + DUR + tail and
-# measures at the sink over the middle DUR seconds. Prints
+# window GEN_OUT GENCMD... : runs a generator, lets it warm up for 0.3 s,
+# measures at the sink over the next DUR seconds, then stops it. Prints
 # "rx_pps host_ns_per_pkt offered_pps" (offered: generator's own count/time).
 window() {
 	local out=$1 a b gp i
 	shift
-	bg_start "$out" timeout -s INT $((DUR + 15)) "$@"
+	bg_start "$out" timeout -s INT "$(secs + 15)" "$@"
 	gp=$BG_PID
-	sleep 0.5
+	sleep 0.3
 	a=$(sink_snap) || { bg_stop "$gp"; return 1; }
-	sleep "$DUR"
+	sleep "$DUR" & wait $!
 	b=$(sink_snap) || { bg_stop "$gp"; return 1; }
-	for i in $(seq 150); do kill -0 "$gp" 2>/dev/null || break; sleep 0.1; done
+	# Both generators stop cleanly on SIGTERM and print their count.
 	bg_stop "$gp"
 	grep -q '"sent"' "$out" || { log "generator failed: $(head -c 300 "$out")"; return 1; }
 	echo "$a $b $(grep '"sent"' "$out" | jq -r '"\(.sent) \(.elapsed_ns)"')" |
@@ -331,7 +339,7 @@ small_window() {
 	local name=$1 c=$2 r=$3 gen=$4 tg=$5 rate=${6:-0} res pps ns off
 	shift 6 2>/dev/null || shift $#
 	res=$(window "$TMP/gen.out" "$B/$gen" --targets "$tg" --dst 198.18.0.2 \
-		--duration $((DUR + 2)) --rate "$rate" "$@") || { note "$c" "$r" "$name: no result"; return 1; }
+		--duration "$(secs + 5)" --rate "$rate" "$@") || { note "$c" "$r" "$name: no result"; return 1; }
 	read -r pps ns off <<< "$res"
 	record "$name" "$c" "$r" pps "$pps"
 	record "$name" "$c" "$r" host_ns_per_pkt "$ns"
@@ -346,8 +354,8 @@ run_tcp() { # run_tcp CONTENDER ROUND
 	sp=$BG_PID
 	sleep 0.3
 	for s in $TCP_STREAMS; do
-		if timeout $((DUR + 20)) ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 \
-			-t "$DUR" -P "$s" -J > "$TMP/iperf3.json" 2>&1; then
+		if timeout "$(secs + 20)" ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 \
+			-t "$TCP_DUR" -P "$s" -J > "$TMP/iperf3.json" 2>&1; then
 			gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$TMP/iperf3.json" 2>/dev/null)
 			record "tcp$s" "$c" "$r" gbps "${gbps:-null}"
 			log "  tcp$s: $gbps Gbit/s"
@@ -359,19 +367,31 @@ run_tcp() { # run_tcp CONTENDER ROUND
 	bg_stop "$sp"
 }
 
+# sockperf spends a fixed 2 s in its warm-up stage before every test, so quick
+# mode runs the UDP and the TCP ping-pong at the same time (LAT_PARALLEL=1).
 run_latency() { # run_latency CONTENDER ROUND
-	local c=$1 r=$2 proto port sp out p50 p99
+	local c=$1 r=$2 proto port pids="" cpids="" out p50 p99
 	for proto in udp tcp; do
 		port=11111
 		[ "$proto" = tcp ] && port=11112
-		bg_start "$TMP/sockperf.srv" ip netns exec "$W" sockperf server -i 198.18.0.2 \
-			-p "$port" $([ "$proto" = tcp ] && echo --tcp)
-		sp=$BG_PID
-		sleep 0.3
-		out=$TMP/sockperf.out
-		timeout $((LAT_DUR + 20)) ip netns exec "$P-c1" sockperf ping-pong -i 198.18.0.2 \
-			-p "$port" -t "$LAT_DUR" -m 64 --full-rtt \
-			$([ "$proto" = tcp ] && echo --tcp) > "$out" 2>&1
+		bg_start "$TMP/sockperf.srv.$proto" ip netns exec "$W" sockperf server \
+			-i 198.18.0.2 -p "$port" $([ "$proto" = tcp ] && echo --tcp)
+		pids="$pids $BG_PID"
+	done
+	sleep 0.3
+	for proto in udp tcp; do
+		port=11111
+		[ "$proto" = tcp ] && port=11112
+		bg_start "$TMP/sockperf.$proto" timeout $((LAT_DUR + 20)) ip netns exec "$P-c1" \
+			sockperf ping-pong -i 198.18.0.2 -p "$port" -t "$LAT_DUR" -m 64 --full-rtt \
+			$([ "$proto" = tcp ] && echo --tcp)
+		cpids="$cpids $BG_PID"
+		[ "$LAT_PARALLEL" = 1 ] || { wait "$BG_PID"; }
+	done
+	for p in $cpids; do wait "$p"; done
+	bg_stop $cpids $pids
+	for proto in udp tcp; do
+		out=$TMP/sockperf.$proto
 		p50=$(sed -n 's/.*percentile 50.000 = *\([0-9.]*\).*/\1/p' "$out")
 		p99=$(sed -n 's/.*percentile 99.000 = *\([0-9.]*\).*/\1/p' "$out")
 		if [ -n "$p50" ] && [ -n "$p99" ]; then
@@ -382,7 +402,6 @@ run_latency() { # run_latency CONTENDER ROUND
 			note "$c" "$r" "lat_$proto: sockperf gave no percentiles"
 			log "  lat_$proto: failed: $(tail -n 2 "$out" | tr '\n' ' ' | head -c 200)"
 		fi
-		bg_stop "$sp"
 	done
 }
 
@@ -421,20 +440,28 @@ run_contender() {
 		topo_down
 		return 1
 	fi
-	sink_start "$W" wl0 || { note "$c" "$r" "sink failed"; topo_down; return 1; }
-
-	# Socket-path workloads first, with the veths as the kernel made them.
-	if want small; then
-		small_window small_sock "$c" "$r" udp_flood "$TMP/targets.1"
+	if [ -n "${XEB_HOLD:-}" ]; then
+		# Debugging aid: keep this contender's topology up for a while.
+		log "  holding $XEB_HOLD s: namespaces $P-*, targets $TMP/targets.all"
+		sleep "$XEB_HOLD" & wait $!   # so that a signal's trap runs at once
 	fi
-	if want cpu; then
-		small_window cpu_sock "$c" "$r" udp_flood "$TMP/targets.1" "$CPU_RATE"
+	# The sink's native XDP on wl0 would take TSO/GSO away from its peer,
+	# the uplink (drivers/net/veth.c, veth_xdp_set), so it is attached only
+	# for the packet-rate windows; GRO on wl0 keeps NAPI there meanwhile.
+	# Socket-path workloads first, with the host veths as the kernel made them.
+	if want small || want cpu; then
+		sink_start "$W" wl0 || { note "$c" "$r" "sink failed"; topo_down; return 1; }
+		want small && small_window small_sock "$c" "$r" udp_flood "$TMP/targets.1"
+		want cpu && [ "$QUICK" = 0 ] &&
+			small_window cpu_sock "$c" "$r" udp_flood "$TMP/targets.1" "$CPU_RATE"
+		bg_stop "$SINK_PID"
 	fi
 	want tcp && run_tcp "$c" "$r"
 	want latency && run_latency "$c" "$r"
 
 	# Live-frame workloads: GRO on gives every host veth NAPI.
 	if want small || want cpu || want scale; then
+		sink_start "$W" wl0 || { note "$c" "$r" "sink failed"; topo_down; return 1; }
 		gro_on_all
 		if want small || want scale; then
 			small_window small_live "$c" "$r" xdp_live_gen "$TMP/targets.1"
@@ -456,6 +483,7 @@ run_contender() {
 			small_window diag_no_rewrite "$c" "$r" xdp_live_gen "$TMP/targets.1" 0 \
 				--no-rewrite 2>/dev/null || true
 		fi
+		bg_stop "$SINK_PID"
 	fi
 	xdp_counters "$c" "$r"
 	topo_down

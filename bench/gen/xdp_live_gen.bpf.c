@@ -18,6 +18,32 @@
 #include <bpf/bpf_helpers.h>
 
 #define FRAME_LEN 60
+#define MAX_TARGETS 1024
+
+struct frame_tmpl_val {
+	__u8 bytes[FRAME_LEN];
+};
+
+/*
+ * Several containers in one call: frame i goes to container
+ * (i / burst) % ntargets, built from that container's template and
+ * redirected to its container-side veth through this devmap. User space
+ * writes each entry from inside that container's namespace, where its
+ * ifindex means that device (kernel/bpf/devmap.c, dev_map_update_elem).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, __u32);
+} tx_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct frame_tmpl_val);
+} frame_tmpls SEC(".maps");
 
 /* Written by user space (mmapped .bss) before each test_run call. */
 __u8 frame_tmpl[FRAME_LEN];
@@ -26,6 +52,9 @@ __u32 flow_seq;
 __u32 no_rewrite;       /* 1: leave the page as it is (shows the stall) */
 __u64 pace_ns;          /* >0: one frame per pace_ns (fixed offered rate) */
 __u64 next_ns;
+__u64 frames_out;       /* frames handed to XDP_TX: the offered count */
+__u32 ntargets;         /* >1: spread over tx_ports/frame_tmpls */
+__u32 burst = 16;       /* frames per container before the next one */
 
 static long spin_until(__u32 i, void *ctx)
 {
@@ -55,6 +84,16 @@ int xdp_live_gen(struct xdp_md *ctx)
 		if (now < due)
 			bpf_loop(1 << 20, spin_until, &due, 0);
 		next_ns = due + pace_ns;
+	}
+	frames_out++;  /* one generator thread: no atomics needed */
+	if (ntargets > 1) {
+		__u32 idx = (__u32)((frames_out - 1) / (burst ? burst : 1)) % ntargets;
+		struct frame_tmpl_val *t = bpf_map_lookup_elem(&frame_tmpls, &idx);
+
+		if (!t)
+			return XDP_ABORTED;
+		__builtin_memcpy(data, t->bytes, FRAME_LEN);
+		return bpf_redirect_map(&tx_ports, idx, 0);
 	}
 	if (no_rewrite)
 		return XDP_TX;
