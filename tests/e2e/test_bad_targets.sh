@@ -12,9 +12,9 @@ topo_create 3 || { fail bad_targets_setup "could not build the namespaces"; exit
 C1=${TOPO_C[1]}
 C2=${TOPO_C[2]}
 C3=${TOPO_C[3]}
-# Not veths: a dummy device and the loopback.
-ip -n "$TOPO_HOST" link add dummy0 type dummy
-ip -n "$TOPO_HOST" link set dummy0 up
+# Not veths: a bridge (this kernel has no dummy driver) and the loopback.
+ip -n "$TOPO_HOST" link add br0 type bridge || { fail bad_targets_setup "cannot make a bridge"; exit 1; }
+ip -n "$TOPO_HOST" link set br0 up
 # Container 2 has two veths into the host: eth0 <-> vc2, eth1 <-> vc2b.
 ip -n "$TOPO_HOST" link add vc2b type veth peer name eth1 netns "$C2"
 ip -n "$TOPO_HOST" link set vc2b up
@@ -79,7 +79,7 @@ bad() {
 
 for mode in native generic; do
 	bad "${mode}_no_such_ifname" 'nosuch0' --ifname nosuch0 --mode "$mode" --uplink up0
-	bad "${mode}_dummy" 'veth' --ifname dummy0 --mode "$mode" --uplink up0
+	bad "${mode}_bridge" 'veth' --ifname br0 --mode "$mode" --uplink up0
 	bad "${mode}_loopback" 'veth' --ifname lo --mode "$mode" --uplink up0
 	bad "${mode}_no_such_netns_name" "$TOPO_PREFIX-nosuch" --netns "$TOPO_PREFIX-nosuch" --mode "$mode" --uplink up0
 	bad "${mode}_no_such_netns_path" "/proc/$NOPID/ns/net" --netns "/proc/$NOPID/ns/net" --mode "$mode" --uplink up0

@@ -58,12 +58,21 @@ if xe_capture attach --ifname vc1 --mode native --uplink up0; then
 		fail cli_stats_schema "stats --json does not match the contract: $(tr -d '\n' <<<"$s")"
 	fi
 	st=$(xe status --json 2>/dev/null)
-	if jq -e '.attachments[0] | (.ifname == "vc1") and (.ifindex | type) == "number" and .mode == "native" and
-		(.mode_reason | type) == "string" and (.uplinks | type) == "array" and has("container_if") and
-		has("container_netns") and (.fixes | type) == "array"' <<<"$st" >/dev/null 2>&1; then
+	# What the contract promises, each item named so a mismatch says which.
+	problems=$(jq -r '.attachments[0] |
+		(if .ifname == "vc1" then empty else "ifname" end),
+		(if (.ifindex | type) == "number" then empty else "ifindex" end),
+		(if .mode == "native" then empty else "mode" end),
+		(if (.mode_reason | type) == "string" then empty else "mode_reason" end),
+		(if (.uplinks | type) == "array" then empty else "uplinks" end),
+		(if has("container_if") then empty else "container_if (missing)" end),
+		(if has("container_netns") then empty else "container_netns (missing)" end),
+		(if (.fixes | type) == "array" and all(.fixes[]; type == "string") then empty
+		 else "fixes (want an array of strings)" end)' <<<"$st" 2>&1)
+	if [ -z "$problems" ]; then
 		ok cli_status_schema
 	else
-		fail cli_status_schema "status --json does not match the contract: $(tr -d '\n' <<<"$st")"
+		fail cli_status_schema "status --json differs from the contract in: $(tr '\n' ',' <<<"$problems") printed: $(tr -d '\n\t' <<<"$st")"
 	fi
 	xe detach --ifname vc1 >/dev/null 2>&1
 else

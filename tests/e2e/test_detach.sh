@@ -29,7 +29,7 @@ round() {
 	ok "${t}_attach"
 	sed 's/^/#   /' <<<"$XE_OUT"
 	st=$(xe status --json 2>/dev/null)
-	fixes=$(jq -r '.attachments[0].fixes | join("; ")' <<<"$st" 2>/dev/null)
+	fixes=$(jq -r '.attachments[0].fixes | map(if type == "string" then . else "\(.offload // "") of \(.ifname // "") \(.now // "")" end) | join("; ")' <<<"$st" 2>/dev/null)
 	log "status fixes: $fixes"
 
 	if [ "$mode" = native ]; then

@@ -27,10 +27,18 @@ else
 	fail multi_status "want vc1 native and vc2 generic, status --json: $(tr -d '\n' <<<"$st")"
 fi
 # The human-readable forms work too.
-check multi_status_text "status (text) failed or does not name both veths" \
-	bash -c "out=\$(nsenter --net=/run/netns/$TOPO_HOST env XDP_EGRESS_BPFFS=$XDP_EGRESS_BPFFS $XE_BIN status) && grep -q vc1 <<<\"\$out\" && grep -q vc2 <<<\"\$out\""
-check multi_stats_text "stats (text) failed or does not show the redirected counter" \
-	bash -c "nsenter --net=/run/netns/$TOPO_HOST env XDP_EGRESS_BPFFS=$XDP_EGRESS_BPFFS $XE_BIN stats | grep -qi redirect"
+xe_capture status
+if [ "$XE_RC" -eq 0 ] && grep -q vc1 <<<"$XE_OUT" && grep -q vc2 <<<"$XE_OUT"; then
+	ok multi_status_text
+else
+	fail multi_status_text "status (text) exited $XE_RC or does not name both veths: $(tr '\n' ' ' <<<"$XE_OUT $XE_ERR")"
+fi
+xe_capture stats
+if [ "$XE_RC" -eq 0 ] && grep -qi redirect <<<"$XE_OUT"; then
+	ok multi_stats_text
+else
+	fail multi_stats_text "stats (text) exited $XE_RC or does not show the redirected counter: $(tr '\n' ' ' <<<"$XE_OUT $XE_ERR")"
+fi
 
 in_c 1 ping -c 6 -i 0.2 -W 2 "$TOPO_WORLD_V4" >/dev/null
 in_c 2 ping -c 3 -i 0.2 -W 2 "$TOPO_WORLD_V4" >/dev/null
@@ -67,14 +75,13 @@ else
 fi
 
 # --watch keeps printing until stopped.
-out=$(timeout 3.5 nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
-	"$XE_BIN" stats --ifname vc1 --watch 1 2>&1)
+out=$(XE_TIMEOUT=3.5 xe stats --ifname vc1 --watch 1 2>&1)
 rc=$?
-n=$(grep -ci redirect <<<"$out")
+n=$(grep -c '^ *vc1\b' <<<"$out")
 if [ "$rc" = 124 ] && [ "$n" -ge 2 ]; then
 	ok multi_stats_watch
 else
-	fail multi_stats_watch "stats --watch 1 for 3.5 s: rc $rc (want 124, killed by timeout), printed 'redirect' $n times (want >= 2)"
+	fail multi_stats_watch "stats --ifname vc1 --watch 1 for 3.5 s: rc $rc (want 124, killed by timeout), printed a vc1 line $n times (want >= 2): $(tr '\n' ' ' <<<"$out")"
 fi
 
 if xe_capture detach --ifname vc1; then

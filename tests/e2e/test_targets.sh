@@ -25,7 +25,12 @@ ifindex_of() { ip -n "$TOPO_HOST" -j link show "$1" | jq '.[0].ifindex'; }
 VC1_IFINDEX=$(ifindex_of vc1)
 
 # The part of an attachment that must not depend on how it was named.
-project='.attachments | map({ifname, ifindex, mode, uplinks, container_if})'
+# uplinks may be names or {ifname, ...} objects; the container's interface
+# may be .container_if or .container.ifname: the contract leaves room.
+project='.attachments | map({ifname, ifindex, mode,
+	uplinks: [.uplinks[]? | if type == "object" then .ifname else . end],
+	container_if: (.container_if // .container.ifname)})'
+uplinks_are='[.attachments[0].uplinks[]? | if type == "object" then .ifname else . end] == $want'
 
 # attach_detach LABEL MODE WANT_IFNAME TARGET...: attach by TARGET, check
 # status and the kernel's view, detach by the same TARGET.
@@ -45,7 +50,7 @@ attach_detach() {
 	got_if=$(jq -r '.attachments[0].ifname' <<<"$st" 2>/dev/null)
 	got_mode=$(jq -r '.attachments[0].mode' <<<"$st" 2>/dev/null)
 	if [ "$n" = 1 ] && [ "$got_if" = "$want" ] && [ "$got_mode" = "$mode" ] &&
-		jq -e '.attachments[0].uplinks | index("up0")' <<<"$st" >/dev/null 2>&1 &&
+		jq -e --argjson want '["up0"]' "$uplinks_are" <<<"$st" >/dev/null 2>&1 &&
 		[ -n "$(jq -r '.attachments[0].mode_reason // empty' <<<"$st")" ]; then
 		ok "${t}_status"
 		ATTACHMENT=$(jq -c "$project" <<<"$st")
@@ -106,7 +111,7 @@ done
 # Without --uplink the uplink is the device of the host's default route.
 if xe_capture attach --ifname vc1 --mode native; then
 	st=$(xe status --json 2>/dev/null)
-	if jq -e '.attachments[0].uplinks == ["up0"]' <<<"$st" >/dev/null 2>&1; then
+	if jq -e --argjson want '["up0"]' "$uplinks_are" <<<"$st" >/dev/null 2>&1; then
 		ok targets_default_uplink
 	else
 		fail targets_default_uplink "want uplinks [\"up0\"] (the default route's device), status: $(tr -d '\n' <<<"$st")"

@@ -66,9 +66,12 @@ in_c() {
 # xe ARGS...: build/xdp-egress in the host ns. nsenter, not `ip netns exec`:
 # the latter gives every call a private mount namespace and /sys, so bpffs
 # pins made by one call would be invisible to the next.
+# A call that hangs is killed after XE_TIMEOUT seconds (exit 124) so that a
+# stuck CLI fails its check instead of the whole suite.
+XE_TIMEOUT=${XE_TIMEOUT:-30}
 xe() {
-	nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
-		"$XE_BIN" "$@"
+	timeout -k 5 "$XE_TIMEOUT" nsenter --net="/run/netns/$TOPO_HOST" \
+		env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" "$XE_BIN" "$@"
 }
 
 # xe_capture ARGS...: runs xe; sets XE_RC, XE_OUT, XE_ERR.
@@ -77,6 +80,7 @@ xe_capture() {
 	XE_RC=$?
 	XE_OUT=$(cat "$TOPO_TMP/xe.out")
 	XE_ERR=$(cat "$TOPO_TMP/xe.err")
+	[ "$XE_RC" = 124 ] && XE_ERR="(killed: still running after ${XE_TIMEOUT}s) $XE_ERR"
 	return $XE_RC
 }
 
