@@ -440,6 +440,13 @@ run_contender() {
 		topo_down
 		return 1
 	fi
+	# What the contender left of the container's offloads (bulk TCP depends on it).
+	if [ "$r" = 1 ]; then
+		ip netns exec "$P-c1" ethtool -k eth0 2>/dev/null |
+			awk -v c="$c" -F': ' '/^(tcp-segmentation-offload|generic-segmentation-offload|tx-checksumming|generic-receive-offload):/ {
+				o = o sprintf("%s\"%s\":\"%s\"", n++ ? "," : "", $1, $2) }
+				END { printf "{\"offloads\":{%s},\"contender\":\"%s\",\"round\":1}\n", o, c }' >> "$RAW"
+	fi
 	if [ -n "${XEB_HOLD:-}" ]; then
 		# Debugging aid: keep this contender's topology up for a while.
 		log "  holding $XEB_HOLD s: namespaces $P-*, targets $TMP/targets.all"
@@ -532,7 +539,8 @@ log "rounds $ROUNDS, window ${DUR}s, workloads $ONLY, containers $NCONT, contend
 T_START=$SECONDS
 read -r -a CLIST <<< "${CONTENDERS//,/ }"
 for r in $(seq "$ROUNDS"); do
-	if want small; then run_ceiling "$r"; fi
+	# Generator ceilings: every round in full mode, the first one in quick.
+	if want small && { [ "$QUICK" = 0 ] || [ "$r" = 1 ]; }; then run_ceiling "$r"; fi
 	# Rotate the order each round so no contender always runs first/last.
 	n=${#CLIST[@]}
 	for k in $(seq 0 $((n - 1))); do
@@ -542,6 +550,7 @@ done
 ELAPSED=$((SECONDS - T_START))
 
 mkdir -p "$OUT"
+cp "$RAW" "$OUT/latest.raw.tmp"   # every raw figure, for re-running report.py (not committed)
 "$PYTHON" "$BENCH/lib/report.py" --raw "$RAW" --out "$OUT" --root "$ROOT" \
 	--rounds "$ROUNDS" --window "$DUR" --cpu-rate "$CPU_RATE" --elapsed "$ELAPSED" \
 	--mode "$([ "$QUICK" = 1 ] && echo quick || echo full)" --scales "$SCALES" \

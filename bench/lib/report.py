@@ -19,6 +19,11 @@ import sys
 BASE = "iptables"
 CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic"]
 
+# short names for the chart's x axis
+SHORT = {"small_sock": "small-sock", "small_live": "small-live", "tcp1": "tcp-1",
+         "tcp4": "tcp-4", "lat_udp": "lat-udp-p99", "lat_tcp": "lat-tcp-p99",
+         "cpu_sock": "cpu-sock", "cpu_live": "cpu-live"}
+
 # workload -> (primary metric, higher is better, label, unit, scale)
 PRIMARY = {
     "small_sock": ("pps", True, "small, socket sender", "Mpps", 1e-6),
@@ -69,7 +74,7 @@ def main():
     ap.add_argument("--command", default="bench/run.sh")
     a = ap.parse_args()
 
-    figs, notes, stats = {}, [], {}
+    figs, notes, stats, offloads = {}, [], {}, {}
     for line in open(a.raw):
         line = line.strip()
         if not line:
@@ -80,8 +85,13 @@ def main():
             continue
         if "note" in o:
             notes.append(o)
+        elif "offloads" in o:
+            offloads[o["contender"]] = o["offloads"]
         elif "stats" in o:
-            stats[o["contender"]] = o["stats"]  # keep the last round's only
+            # the last round's totals only, non-zero counters only: small file
+            tot = (o["stats"] or {}).get("total", {})
+            stats[o["contender"]] = {k: v for k, v in tot.items()
+                                     if isinstance(v, dict) and v.get("packets")}
         elif o.get("value") is not None:
             figs.setdefault(o["workload"], {}).setdefault(o["contender"], {}) \
                 .setdefault(o["metric"], {})[o["round"]] = o["value"]
@@ -158,6 +168,7 @@ def main():
         "results": results,
         "diag_no_rewrite": diag,
         "xdp_egress_stats_last_round": stats,
+        "container_eth0_offloads": offloads,
         "notes": notes,
     }
     os.makedirs(a.out, exist_ok=True)
@@ -220,6 +231,12 @@ def main():
             "%s %.3f Mpps of %.3f offered" % (c, d.get("pps", 0) / 1e6, d.get("offered_pps", 0) / 1e6)
             for c, d in diag.items()) + ".")
         L.append("")
+    if offloads:
+        L.append("Container eth0 offloads under each contender: " + "; ".join(
+            "%s: tso %s, tx-csum %s" % (c, o.get("tcp-segmentation-offload", "?"),
+                                         o.get("tx-checksumming", "?"))
+            for c, o in offloads.items()) + ".")
+        L.append("")
     if notes:
         L.append("Notes: " + "; ".join("%s r%s: %s" % (n["contender"], n["round"], n["note"]) for n in notes))
         L.append("")
@@ -239,7 +256,7 @@ def main():
             s = results[w].get(c, {}).get(m)
             r = s and s["ratio_to_iptables"]
             vals.append((r if hi else 1 / r) if r else float("nan"))
-        rows.append((label.replace(" ", "_"), vals))
+        rows.append((SHORT.get(w, w.replace("_", "-")), vals))
     if rows:
         dat = os.path.join(a.out, ".chart.dat.tmp")
         with open(dat, "w") as f:
@@ -260,7 +277,8 @@ set yrange [0.125:16]
 set ytics ('1/8' 0.125, '1/4' 0.25, '1/2' 0.5, '1' 1, '2' 2, '4' 4, '8' 8, '16' 16)
 set grid ytics
 set key top left horizontal
-set xtics rotate by -25 scale 0 font ',10'
+set xtics scale 0 font ',10'
+set ylabel 'x iptables (log scale)'
 set datafile missing 'NaN'
 plot %s
 """ % (svg, a.mode, doc["date"][:10],
