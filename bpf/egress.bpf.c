@@ -4,15 +4,27 @@
  * VM's tap), it runs on the container's *transmit* path, because that is the
  * host device's receive. Stages, each in its own header:
  *
- *   parse.h  -> route.h (bpf_fib_lookup, TTL, MACs) -> XDP_REDIRECT (devmap)
+ *   parse.h -> route.h (bpf_fib_lookup) -> nat.h (SNAT, conntrack.h)
+ *           -> route.h (TTL, MACs) -> XDP_REDIRECT (devmap)
  *
  * Whatever a stage cannot finish safely goes to the kernel with XDP_PASS and a
- * counted reason; only malformed frames are dropped.
+ * counted reason, untouched; only malformed frames are dropped.
  */
 #include "parse.h"
 #include "route.h"
+#include "nat.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+/* Set by `attach` before load; the verifier prunes what is off. */
+const volatile __u8 snat_v4_on = 0;
+const volatile __u8 snat_v6_on = 0;
+const volatile __be32 snat_v4_addr = 0;
+const volatile __be32 snat_v6_addr[4] = {};
+const volatile __u16 snat_port_min = 16384;
+const volatile __u16 snat_port_max = 32767;
+const volatile __u32 ct_timeouts[CT_TO_MAX] = CT_TIMEOUT_DEFAULTS;
+const volatile __u8 snat_check_kernel_ct = 1;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -31,22 +43,52 @@ static __always_inline void count(__u32 id, __u64 bytes)
 	}
 }
 
+static __always_inline int snat_stage(struct xdp_md *ctx, struct packet *p)
+{
+	struct snat_config cfg = {};
+	__u32 new_flow = 0;
+	int rc, i;
+
+	if (p->l3_proto == ETH_P_IP) {
+		if (!snat_v4_on)
+			return PARSE_OK;
+		cfg.addr[0] = snat_v4_addr;
+	} else {
+		if (!snat_v6_on)
+			return PARSE_OK;
+		for (i = 0; i < 4; i++)
+			cfg.addr[i] = snat_v6_addr[i];
+	}
+	cfg.port_min = snat_port_min;
+	cfg.port_max = snat_port_max;
+	for (i = 0; i < CT_TO_MAX; i++)
+		cfg.timeout_s[i] = ct_timeouts[i];
+	cfg.check_kernel = snat_check_kernel_ct;
+	rc = snat_egress(ctx, p, &cfg, &new_flow);
+	if (new_flow)
+		count(CNT_SNAT_NEW, 0);
+	return rc;
+}
+
 SEC("xdp")
 int xdp_egress(struct xdp_md *ctx)
 {
 	__u64 len = ctx->data_end - ctx->data;
+	struct bpf_fib_lookup fib;
 	struct packet p;
-	__u32 ifindex = 0;
 	int rc;
 
 	rc = parse_packet(ctx, &p);
 	if (rc == PARSE_OK)
-		rc = route_packet(ctx, &p, &ifindex);
+		rc = route_lookup(ctx, &p, &fib);
+	if (rc == PARSE_OK)
+		rc = snat_stage(ctx, &p);
 	if (rc == PARSE_OK) {
+		route_forward(&p, &fib);
 		count(CNT_REDIRECTED, len);
-		/* Lookup already succeeded in route_packet(); XDP_PASS is only a
-		 * fallback should the entry vanish in between. */
-		return bpf_redirect_map(&tx_ports, ifindex, XDP_PASS);
+		/* route_lookup() checked the devmap entry; XDP_PASS is only a
+		 * fallback should it vanish in between. */
+		return bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS);
 	}
 	count(rc, len);
 	return rc == CNT_DROP_MALFORMED ? XDP_DROP : XDP_PASS;

@@ -9,12 +9,6 @@
 
 #include "parse.h"
 
-#ifndef AF_INET
-#define AF_INET 2
-#endif
-#ifndef AF_INET6
-#define AF_INET6 10
-#endif
 
 /* Uplinks this attachment may redirect to, keyed by ifindex. */
 struct {
@@ -66,13 +60,13 @@ static __always_inline int fib_pass_reason(int rc)
 }
 
 /*
- * Route p. On success the frame is rewritten for the next hop and *out_ifindex
- * holds the egress device; returns PARSE_OK. Otherwise returns the pass
+ * Route p. On success *fibp holds the next hop (fibp->ifindex the egress
+ * device) and PARSE_OK is returned; route_forward() then rewrites the frame. Otherwise returns the pass
  * reason and leaves the frame untouched, so the kernel sees what the
  * container sent.
  */
-static __always_inline int route_packet(struct xdp_md *ctx, struct packet *p,
-					__u32 *out_ifindex)
+static __always_inline int route_lookup(struct xdp_md *ctx, struct packet *p,
+					struct bpf_fib_lookup *fibp)
 {
 	struct bpf_fib_lookup fib = {};
 	__u32 in_ifindex = ctx->ingress_ifindex;
@@ -120,15 +114,20 @@ static __always_inline int route_packet(struct xdp_md *ctx, struct packet *p,
 		return CNT_PASS_NOT_UPLINK;
 	if (!bpf_map_lookup_elem(&tx_ports, &fib.ifindex))
 		return CNT_PASS_NOT_UPLINK;
+	*fibp = fib;
+	return PARSE_OK;
+}
 
+/* Forward p to the next hop route_lookup() found: TTL and MACs. */
+static __always_inline void route_forward(struct packet *p,
+					  const struct bpf_fib_lookup *fib)
+{
 	if (p->l3_proto == ETH_P_IP)
 		ipv4_decrement_ttl(p->ip4);
 	else
 		p->ip6->hop_limit--;
-	__builtin_memcpy(p->eth->h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(p->eth->h_source, fib.smac, ETH_ALEN);
-	*out_ifindex = fib.ifindex;
-	return PARSE_OK;
+	__builtin_memcpy(p->eth->h_dest, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(p->eth->h_source, fib->smac, ETH_ALEN);
 }
 
 #endif

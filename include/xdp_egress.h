@@ -26,6 +26,10 @@ enum egress_counter {
 	CNT_PASS_L4_OTHER,      /* IP protocol other than TCP/UDP/ICMP(v6) */
 	CNT_DROP_MALFORMED,     /* truncated or inconsistent headers */
 	CNT_REDIRECT_ERR,       /* redirect failed after the program returned */
+	CNT_PASS_KERNEL_FLOW,   /* SNAT: the flow belongs to the kernel path */
+	CNT_PASS_CT_FULL,       /* SNAT: conntrack table full, or no free port */
+	CNT_PASS_ICMP_OTHER,    /* SNAT: ICMP other than echo request */
+	CNT_SNAT_NEW,           /* SNAT: new translations (not a packet outcome) */
 	CNT_MAX,
 };
 
@@ -36,11 +40,80 @@ enum egress_counter {
 		"pass_local", "pass_fragment", "pass_ip_options", "pass_ttl",  \
 		"pass_too_big", "pass_fib_fail", "pass_not_uplink",            \
 		"pass_l4_other", "drop_malformed", "redirect_err",             \
+		"pass_kernel_flow", "pass_ct_full", "pass_icmp_other",         \
+		"snat_new_flows",                                              \
 	}
 
 struct counter_val {
 	__u64 packets;
 	__u64 bytes;
+};
+
+/*
+ * Counters of the uplink (ingress) program, one set per uplink: the return
+ * path of translated flows.
+ */
+enum ingress_counter {
+	IN_REDIRECTED = 0,      /* reply translated and redirected to a container */
+	IN_ICMP_ERROR,          /* ICMP error about a flow, translated + redirected */
+	IN_PASS_NO_CT,          /* not ours: the host's own traffic, untouched */
+	IN_PASS_NO_NEIGH,       /* container MAC unknown / device gone */
+	IN_PASS_OTHER,          /* non-IP, fragments, options... */
+	IN_PASS_MALFORMED,      /* passed too: the host may know better */
+	IN_MAX,
+};
+
+#define INGRESS_COUNTER_NAMES                                                  \
+	{                                                                      \
+		"redirected", "icmp_error_translated", "pass_not_translated",  \
+		"pass_no_target", "pass_other", "pass_malformed",              \
+	}
+
+/*
+ * Connection tracking. Every translated flow has two entries in one hash
+ * map: the original direction (container -> world, keyed by what the
+ * container sent) and the reply direction (world -> us, keyed by what the
+ * world sends back). Addresses are 16 bytes; IPv4 uses the first 4.
+ */
+struct ct_key {
+	__u8 family;            /* AF_INET / AF_INET6 */
+	__u8 proto;             /* IPPROTO_TCP / UDP / ICMP / ICMPV6 */
+	__be16 sport;           /* ICMP echo: the identifier (orig direction) */
+	__be16 dport;           /* ICMP echo: the identifier (reply direction) */
+	__u16 pad;
+	__be32 saddr[4];
+	__be32 daddr[4];
+};
+
+enum ct_state {
+	CT_NEW = 0,             /* only the first direction seen */
+	CT_ESTABLISHED,         /* replies seen */
+	CT_CLOSING,             /* TCP FIN or RST seen */
+};
+
+enum ct_dir { CT_DIR_ORIG = 0, CT_DIR_REPLY = 1 };
+
+/* ct timeouts in seconds, indexed like this. */
+enum ct_timeout {
+	CT_TO_TCP_SYN = 0, CT_TO_TCP_EST, CT_TO_TCP_CLOSE, CT_TO_UDP,
+	CT_TO_UDP_STREAM, CT_TO_ICMP, CT_TO_MAX,
+};
+#define CT_TIMEOUT_NAMES { "tcp_syn", "tcp_est", "tcp_close", "udp", \
+			   "udp_stream", "icmp" }
+#define CT_TIMEOUT_DEFAULTS { 60, 7440, 10, 30, 180, 30 }
+
+struct ct_entry {
+	struct bpf_timer timer;   /* orig entry only: expiry / GC */
+	__u64 last_seen_ns;       /* bpf_ktime_get_ns() of the last packet */
+	__u32 timeout_s[CT_TO_MAX];
+	__u32 ifindex;            /* the container's host-side veth */
+	__u8 dir;                 /* enum ct_dir */
+	__u8 state;               /* enum ct_state, kept in the orig entry */
+	__be16 nat_port;          /* orig: translated port; reply: original */
+	__be32 nat_addr[4];       /* orig: translated source; reply: original */
+	__u8 container_mac[6];    /* reply: where the frame goes */
+	__u8 host_mac[6];         /* reply: source MAC towards the container */
+	struct ct_key other;      /* the other direction's key */
 };
 
 /* Maximum number of uplinks one attachment may redirect to. */

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Connection tracking for SNAT, shared by every egress program of a host
+ * namespace and by the uplink program (the map is pinned by name in the
+ * namespace's pin folder). Each flow has an orig and a reply entry; the orig
+ * entry carries a bpf_timer that deletes both once the flow has been idle
+ * for its protocol/state timeout, so the table drains without a daemon.
+ */
+#ifndef XDP_EGRESS_CONNTRACK_H
+#define XDP_EGRESS_CONNTRACK_H
+
+#include "parse.h"
+
+#ifndef CLOCK_MONOTONIC
+#define CLOCK_MONOTONIC 1
+#endif
+#define NSEC_PER_SEC 1000000000ULL
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 262144); /* user space may resize before load */
+	/* Entries are allocated as flows come: no 40 MB up front. */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ct_key);
+	__type(value, struct ct_entry);
+} ct SEC(".maps");
+
+static __always_inline __u32 ct_timeout_idx(__u8 proto, __u8 state)
+{
+	if (proto == IPPROTO_TCP) {
+		if (state == CT_ESTABLISHED)
+			return CT_TO_TCP_EST;
+		if (state == CT_CLOSING)
+			return CT_TO_TCP_CLOSE;
+		return CT_TO_TCP_SYN;
+	}
+	if (proto == IPPROTO_UDP)
+		return state == CT_ESTABLISHED ? CT_TO_UDP_STREAM : CT_TO_UDP;
+	return CT_TO_ICMP;
+}
+
+static __always_inline __u64 ct_timeout_ns(const struct ct_key *key,
+					   const struct ct_entry *e)
+{
+	__u32 idx = ct_timeout_idx(key->proto, e->state);
+
+	if (idx >= CT_TO_MAX)
+		idx = 0;
+	return (__u64)e->timeout_s[idx] * NSEC_PER_SEC;
+}
+
+/* Expiry: delete both directions if idle long enough, else check later. */
+static int ct_timer_fired(void *map, struct ct_key *key, struct ct_entry *e)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u64 to = ct_timeout_ns(key, e);
+	__u64 idle = now - e->last_seen_ns;
+	struct ct_key other;
+
+	if (idle >= to) {
+		other = e->other;
+		bpf_map_delete_elem(map, &other);
+		bpf_map_delete_elem(map, key);
+		return 0;
+	}
+	bpf_timer_start(&e->timer, to - idle, 0);
+	return 0;
+}
+
+/* Arm the orig entry's expiry timer (once, when the flow is created). */
+static __always_inline void ct_arm_timer(struct ct_key *key)
+{
+	struct ct_entry *e = bpf_map_lookup_elem(&ct, key);
+
+	if (!e)
+		return;
+	if (bpf_timer_init(&e->timer, &ct, CLOCK_MONOTONIC))
+		return;
+	bpf_timer_set_callback(&e->timer, ct_timer_fired);
+	bpf_timer_start(&e->timer, ct_timeout_ns(key, e), 0);
+}
+
+/* TCP flags that move the state on; called for packets of both directions. */
+static __always_inline void ct_update_state(struct ct_entry *orig,
+					    const struct packet *p, int dir)
+{
+	orig->last_seen_ns = bpf_ktime_get_ns();
+	if (p->l4_proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		if (th->rst || th->fin)
+			orig->state = CT_CLOSING;
+		else if (dir == CT_DIR_REPLY && orig->state == CT_NEW)
+			orig->state = CT_ESTABLISHED;
+	} else if (dir == CT_DIR_REPLY && orig->state == CT_NEW) {
+		orig->state = CT_ESTABLISHED;
+	}
+}
+
+/* The 5-tuple of p as the ct key of the direction it travels in. For ICMP
+ * echo the identifier stands in the port of the side that chose it. */
+static __always_inline int ct_key_of(const struct packet *p, struct ct_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->proto = p->l4_proto;
+	if (p->l3_proto == ETH_P_IP) {
+		k->family = AF_INET;
+		k->saddr[0] = p->ip4->saddr;
+		k->daddr[0] = p->ip4->daddr;
+	} else {
+		k->family = AF_INET6;
+		__builtin_memcpy(k->saddr, &p->ip6->saddr, 16);
+		__builtin_memcpy(k->daddr, &p->ip6->daddr, 16);
+	}
+	switch (p->l4_proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *th = p->l4;
+
+		k->sport = th->source;
+		k->dport = th->dest;
+		return 0;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr *uh = p->l4;
+
+		k->sport = uh->source;
+		k->dport = uh->dest;
+		return 0;
+	}
+	default: {
+		struct icmp_echo_hdr *ih = p->l4;
+
+		/* Request (egress): id in sport. Reply (ingress): id in dport. */
+		if (ih->type == 8 || ih->type == 128)
+			k->sport = ih->id;
+		else if (ih->type == 0 || ih->type == 129)
+			k->dport = ih->id;
+		else
+			return -1;
+		return 0;
+	}
+	}
+}
+
+#endif

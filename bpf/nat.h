@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Stage 3 of the egress path (with --snat) and the heart of the uplink
+ * program: source NAT with port allocation, and its reverse. Rewrites keep
+ * every checksum right with incremental updates (csum.h). The container side
+ * sends full checksums: attach turns its tx-checksumming off whenever SNAT is
+ * on, because XDP cannot see whether an skb's checksum was partial.
+ */
+#ifndef XDP_EGRESS_NAT_H
+#define XDP_EGRESS_NAT_H
+
+#include "conntrack.h"
+#include "csum.h"
+
+/* bpf_xdp_ct_lookup() (net/netfilter/nf_conntrack_bpf.c, 6.x): the kernel's
+ * own conntrack, to leave flows the kernel path started to the kernel. */
+struct bpf_ct_opts_xe {
+	__s32 netns_id;
+	__s32 error;
+	__u8 l4proto;
+	__u8 dir;
+	__u16 ct_zone_id;
+	__u8 ct_zone_dir;
+	__u8 reserved[3];
+};
+struct nf_conn {
+	int unused; /* opaque; a body so libbpf matches it to the kernel's */
+};
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx,
+					 struct bpf_sock_tuple *bpf_tuple,
+					 __u32 tuple__sz,
+					 struct bpf_ct_opts_xe *opts,
+					 __u32 opts__sz) __ksym;
+extern void bpf_ct_release(struct nf_conn *ct) __ksym;
+
+#define BPF_F_CURRENT_NETNS_ (-1)
+
+/* Does the kernel's conntrack already know this flow? */
+static __always_inline int kernel_owns_flow(struct xdp_md *ctx,
+					    const struct ct_key *k)
+{
+	struct bpf_ct_opts_xe opts = { .netns_id = BPF_F_CURRENT_NETNS_,
+				       .l4proto = k->proto };
+	struct bpf_sock_tuple tup = {};
+	struct nf_conn *c;
+	__u32 sz;
+
+	if (k->proto != IPPROTO_TCP && k->proto != IPPROTO_UDP)
+		return 0;
+	if (k->family == AF_INET) {
+		tup.ipv4.saddr = k->saddr[0];
+		tup.ipv4.daddr = k->daddr[0];
+		tup.ipv4.sport = k->sport;
+		tup.ipv4.dport = k->dport;
+		sz = sizeof(tup.ipv4);
+	} else {
+		__builtin_memcpy(tup.ipv6.saddr, k->saddr, 16);
+		__builtin_memcpy(tup.ipv6.daddr, k->daddr, 16);
+		tup.ipv6.sport = k->sport;
+		tup.ipv6.dport = k->dport;
+		sz = sizeof(tup.ipv6);
+	}
+	c = bpf_xdp_ct_lookup(ctx, &tup, sz, &opts, sizeof(opts));
+	if (!c)
+		return 0;
+	bpf_ct_release(c);
+	return 1;
+}
+
+/* ---- rewrites ---- */
+
+/* Replace the source (egress) or destination (ingress) address and the
+ * matching port / ICMP id, with every checksum that covers them. */
+static __always_inline void nat_rewrite(struct packet *p, int rewrite_src,
+					const __be32 *addr, __be16 port)
+{
+	__sum16 *l4sum = 0;
+	__be16 *portp = 0;
+	int pseudo = 1;
+
+	switch (p->l4_proto) {
+	case IPPROTO_TCP: {
+		struct tcphdr *th = p->l4;
+
+		l4sum = &th->check;
+		portp = rewrite_src ? &th->source : &th->dest;
+		break;
+	}
+	case IPPROTO_UDP: {
+		struct udphdr *uh = p->l4;
+
+		/* IPv4 UDP without checksum stays without. */
+		if (uh->check || p->l3_proto != ETH_P_IP)
+			l4sum = &uh->check;
+		portp = rewrite_src ? &uh->source : &uh->dest;
+		break;
+	}
+	default: { /* ICMP / ICMPv6 echo: the id is the "port" both ways */
+		struct icmp_echo_hdr *ih = p->l4;
+
+		l4sum = &ih->checksum;
+		portp = &ih->id;
+		pseudo = p->l4_proto == IPPROTO_ICMPV6;
+	}
+	}
+
+	if (p->l3_proto == ETH_P_IP) {
+		struct iphdr *iph = p->ip4;
+		__be32 *a = rewrite_src ? &iph->saddr : &iph->daddr;
+
+		csum_replace4(&iph->check, *a, addr[0]);
+		if (l4sum && pseudo)
+			csum_replace4(l4sum, *a, addr[0]);
+		*a = addr[0];
+	} else {
+		struct ipv6hdr *ip6h = p->ip6;
+		__be32 *a = rewrite_src ? (__be32 *)&ip6h->saddr
+					: (__be32 *)&ip6h->daddr;
+
+		if (l4sum)
+			csum_replace16(l4sum, a, addr);
+		__builtin_memcpy(a, addr, 16);
+	}
+	if (l4sum)
+		csum_replace2(l4sum, *portp, port);
+	*portp = port;
+	if (l4sum && p->l4_proto == IPPROTO_UDP)
+		udp_csum_fixup_zero(l4sum);
+}
+
+/* ---- egress: find or create the translation ---- */
+
+struct snat_config {
+	__be32 addr[4];          /* the translated source */
+	__u16 port_min, port_max; /* host order, inclusive */
+	__u32 timeout_s[CT_TO_MAX];
+	int check_kernel;        /* consult the kernel's conntrack for new flows */
+};
+
+#define SNAT_PORT_TRIES 32
+
+/*
+ * Reserve a reply key (a free translated port for this remote) and insert
+ * the reply entry. Returns the port (network order) or 0 when no port is
+ * free; *full is set when the map itself is full.
+ */
+static __always_inline __be16 snat_reserve_port(struct ct_key *rkey,
+						struct ct_entry *rentry,
+						const struct ct_key *okey,
+						const struct snat_config *cfg,
+						int *full)
+{
+	__u32 range = (__u32)cfg->port_max - cfg->port_min + 1;
+	__u16 orig = bpf_ntohs(okey->sport);
+	__u32 start, i;
+	long err;
+
+	/* Keep the original port when it lies in the range and is free, as
+	 * the kernel's NAT does. */
+	if (orig >= cfg->port_min && orig <= cfg->port_max) {
+		rkey->dport = okey->sport;
+		err = bpf_map_update_elem(&ct, rkey, rentry, BPF_NOEXIST);
+		if (!err)
+			return rkey->dport;
+		if (err != -17 /* EEXIST */) {
+			*full = 1;
+			return 0;
+		}
+	}
+	start = bpf_get_prandom_u32();
+	for (i = 0; i < SNAT_PORT_TRIES; i++) {
+		__u16 port = cfg->port_min + (__u16)((start + i * 7919) % range);
+
+		rkey->dport = bpf_htons(port);
+		err = bpf_map_update_elem(&ct, rkey, rentry, BPF_NOEXIST);
+		if (!err)
+			return rkey->dport;
+		if (err != -17) {
+			*full = 1;
+			return 0;
+		}
+	}
+	*full = 1;
+	return 0;
+}
+
+/*
+ * Translate an egress packet: returns PARSE_OK after rewriting, or the pass
+ * reason. A new flow is created only where the container starts it (TCP SYN,
+ * UDP, ICMP echo request) and the kernel does not already track it.
+ */
+static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
+				       const struct snat_config *cfg,
+				       __u32 *new_flow)
+{
+	struct ct_key okey, rkey;
+	struct ct_entry *e;
+	struct ct_entry ne = {};
+	int full = 0;
+	__be16 port;
+
+	if (ct_key_of(p, &okey) || (p->l4_proto != IPPROTO_TCP &&
+				    p->l4_proto != IPPROTO_UDP && !okey.sport))
+		return CNT_PASS_ICMP_OTHER;
+	e = bpf_map_lookup_elem(&ct, &okey);
+	if (e && e->dir == CT_DIR_ORIG) {
+		ct_update_state(e, p, CT_DIR_ORIG);
+		nat_rewrite(p, 1, e->nat_addr, e->nat_port);
+		return PARSE_OK;
+	}
+	if (p->l4_proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		/* Mid-flow packet of a connection we never saw open. */
+		if (!th->syn || th->ack)
+			return CNT_PASS_KERNEL_FLOW;
+	}
+	if (cfg->check_kernel && kernel_owns_flow(ctx, &okey))
+		return CNT_PASS_KERNEL_FLOW;
+
+	/* Reply entry first: it reserves the port. */
+	__builtin_memset(&rkey, 0, sizeof(rkey));
+	rkey.family = okey.family;
+	rkey.proto = okey.proto;
+	__builtin_memcpy(rkey.saddr, okey.daddr, 16);
+	__builtin_memcpy(rkey.daddr, cfg->addr, 16);
+	rkey.sport = okey.dport;
+	ne.dir = CT_DIR_REPLY;
+	ne.ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(ne.nat_addr, okey.saddr, 16);
+	ne.nat_port = okey.sport;
+	__builtin_memcpy(ne.container_mac, p->eth->h_source, 6);
+	__builtin_memcpy(ne.host_mac, p->eth->h_dest, 6);
+	ne.other = okey;
+	port = snat_reserve_port(&rkey, &ne, &okey, cfg, &full);
+	if (!port)
+		return CNT_PASS_CT_FULL;
+
+	/* Then the orig entry, which owns the expiry timer. */
+	__builtin_memset(&ne, 0, sizeof(ne));
+	ne.dir = CT_DIR_ORIG;
+	ne.state = CT_NEW;
+	ne.last_seen_ns = bpf_ktime_get_ns();
+	ne.ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(ne.nat_addr, cfg->addr, 16);
+	ne.nat_port = port;
+	__builtin_memcpy(ne.timeout_s, cfg->timeout_s, sizeof(ne.timeout_s));
+	ne.other = rkey;
+	if (bpf_map_update_elem(&ct, &okey, &ne, BPF_NOEXIST)) {
+		/* Full, or another CPU created the same flow just now. */
+		bpf_map_delete_elem(&ct, &rkey);
+		e = bpf_map_lookup_elem(&ct, &okey);
+		if (!e || e->dir != CT_DIR_ORIG)
+			return CNT_PASS_CT_FULL;
+		nat_rewrite(p, 1, e->nat_addr, e->nat_port);
+		return PARSE_OK;
+	}
+	ct_arm_timer(&okey);
+	*new_flow = 1;
+	nat_rewrite(p, 1, cfg->addr, port);
+	return PARSE_OK;
+}
+
+#endif
