@@ -46,7 +46,11 @@ trap 'exit 1' INT TERM HUP
 [ -x "$XE_BIN" ] || { echo "demo: $XE_BIN is missing; run make" >&2; exit 1; }
 
 bad=0
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then
+	step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+	step() { printf '\n== %s\n' "$*"; }
+fi
 say() { echo "   $*"; }
 run() { echo "\$ $*"; }
 # show COMMAND...: print the command like a shell would, then run it.
@@ -99,12 +103,14 @@ csum=$(nstat_csum_errors "$TOPO_WORLD")
 insegs=$(nstat_value "$TOPO_WORLD" TcpInSegs)
 echo
 say "the container sent $tx frames; XDP redirected $red of them to up0 and passed $pass to the kernel"
-say "(passed = ARP/ND and the first packet before a neighbour is resolved: $(counters_brief "$s"))"
+say "(passed: $(jq -r '[.total | to_entries[] | select((.key | startswith("pass_")) and .value.packets > 0) | "\(.key) \(.value.packets)"] | join(", ")' <<<"$s"):"
+say " ARP, IPv6 ND/MLD control frames, and the first packet to each new next hop,"
+say " which the kernel forwards while it resolves the neighbour)"
 say "dropped as malformed: $drop, redirect errors: $rerr"
 say "world: ${insegs:-0} TCP segments in, $csum checksum errors (nstat *CsumErrors)"
 if [ "$bad" = 0 ] && [ "$tx" -gt 0 ] && [ $((red * 100)) -ge $((tx * 95)) ] &&
 	[ "$drop" = 0 ] && [ "$rerr" = 0 ] && [ "$csum" = 0 ]; then
-	say "=> $((red * 100 / tx))% of the container's egress was carried by XDP_REDIRECT"
+	say "=> $(awk -v r="$red" -v t="$tx" 'BEGIN { printf "%.3f", 100 * r / t }')% of the container's egress frames were carried by XDP_REDIRECT"
 else
 	say "=> FAILED: a flow failed, or the egress was not carried by XDP_REDIRECT"
 	bad=1

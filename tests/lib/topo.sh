@@ -170,6 +170,28 @@ topo_create() {
 	for ((n = 1; n <= count; n++)); do
 		topo_add_container "$n" || return 1
 	done
+	topo_settle
+}
+
+# topo_settle: waits until the host reaches the world and every container
+# over IPv4 and IPv6, then forgets the neighbours it learnt doing so (the
+# first packets of a test still meet an unresolved next hop, as in life).
+# Without it the first IPv6 neighbour solicitation into a fresh namespace
+# goes unanswered (seen here on 6.18: ~1 s until the retry), which would
+# make the first ping6 of a test look slow for reasons of its own.
+topo_settle() {
+	local dst i n
+	local dsts=("$TOPO_WORLD_V4" "$TOPO_WORLD_V6")
+	for n in "${!TOPO_C[@]}"; do
+		dsts+=("10.200.$n.2" "fd00:$n::2")
+	done
+	for dst in "${dsts[@]}"; do
+		for ((i = 0; i < 30; i++)); do
+			ip netns exec "$TOPO_HOST" ping -c 1 -W 0.2 "$dst" >/dev/null 2>&1 && break
+		done
+	done
+	ip -n "$TOPO_HOST" neigh flush all 2>/dev/null
+	ip -n "$TOPO_HOST" -6 neigh flush all 2>/dev/null
 }
 
 # topo_destroy: stops our processes, detaches, deletes our namespaces, pins
