@@ -3,9 +3,10 @@
 #
 #   demo/demo.sh [--mode native|generic] [--no-build]
 #
-# Builds first (`make deps && make`, both no-ops when done already; skip
-# with --no-build, as `make demo` does not need it), then makes three
-# network namespaces, named per run (xedemo-<pid>-host, -world, -c1):
+# Builds first (`make deps && make`, both no-ops when done already), unless
+# --no-build is given or it runs under make (`make demo` has built already),
+# then makes three network namespaces, named per run (xedemo-<pid>-host,
+# -world, -c1):
 #
 #   xedemo-<pid>-c1                 xedemo-<pid>-host                  xedemo-<pid>-world
 #   eth0 10.200.1.2 fd00:1::2 ===== vc1 10.200.1.1 (XDP here)
@@ -34,7 +35,7 @@ done
 case $mode in native | generic) ;; *) echo "demo: --mode must be native or generic, not '$mode'" >&2; exit 2 ;; esac
 [ "$(id -u)" = 0 ] || { echo "demo: needs root (network namespaces, BPF)" >&2; exit 2; }
 
-if [ "$build" = 1 ]; then
+if [ "$build" = 1 ] && [ -z "${MAKELEVEL:-}" ]; then
 	make deps || exit 1
 	make || exit 1
 fi

@@ -55,10 +55,12 @@ fi
 if jq -e '. as $s | [$s.interfaces[].counters | to_entries[]] | group_by(.key) |
 	all(.[0].key as $k | (map(.value.packets) | add) == $s.total[$k].packets and
 	                     (map(.value.bytes) | add) == $s.total[$k].bytes)' <<<"$s" >/dev/null 2>&1 &&
-	jq -e '(.total | keys | length) == 14' <<<"$s" >/dev/null 2>&1; then
+	jq -e '(["redirected","pass_non_ip","pass_vlan","pass_no_neigh","pass_local","pass_fragment",
+		"pass_ip_options","pass_ttl","pass_too_big","pass_fib_fail","pass_not_uplink","pass_l4_other",
+		"drop_malformed","redirect_err"] - (.total | keys)) == []' <<<"$s" >/dev/null 2>&1; then
 	ok multi_stats_total_is_sum
 else
-	fail multi_stats_total_is_sum "total is not the per-interface sum (or lacks some of the 14 counters): $(tr -d '\n' <<<"$s")"
+	fail multi_stats_total_is_sum "total is not the per-interface sum (or lacks some of the contract's 14 counters): $(tr -d '\n\t' <<<"$s")"
 fi
 
 s1=$(stats_json --ifname vc1)
@@ -103,6 +105,24 @@ if xe_capture detach --netns "${TOPO_C[2]}" && no_xdp_anywhere && pins_gone; the
 	ok multi_detach_last
 else
 	fail multi_detach_last "detach --netns C2: rc $XE_RC ($XE_ERR); XDP $(xdp_progs "$TOPO_HOST" | tr '\n' ';'), pins $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ')"
+fi
+
+# detach --all (README) removes every attachment and restores every fix.
+c1_before=$(offloads "${TOPO_C[1]}" eth0)
+c2_before=$(offloads "${TOPO_C[2]}" eth0)
+w_before=$(offloads "$TOPO_WORLD" eth0)
+if xe_capture attach --ifname vc1 --mode native --uplink up0 &&
+	xe_capture attach --ifname vc2 --mode native --uplink up0; then
+	if xe_capture detach --all && no_xdp_anywhere && pins_gone &&
+		[ "$(offloads "${TOPO_C[1]}" eth0)" = "$c1_before" ] &&
+		[ "$(offloads "${TOPO_C[2]}" eth0)" = "$c2_before" ] &&
+		[ "$(offloads "$TOPO_WORLD" eth0)" = "$w_before" ]; then
+		ok multi_detach_all
+	else
+		fail multi_detach_all "detach --all: rc $XE_RC ($XE_ERR); XDP $(xdp_progs "$TOPO_HOST" | tr '\n' ';'), pins $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' '), world GRO $(offload "$TOPO_WORLD" eth0 generic-receive-offload)"
+	fi
+else
+	fail multi_detach_all "attach for detach --all exited $XE_RC: $XE_ERR"
 fi
 
 exit $((TOPO_FAILED > 0))
