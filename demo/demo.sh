@@ -108,10 +108,10 @@ say "(passed: $(jq -r '[.total | to_entries[] | select((.key | startswith("pass_
 say " ARP, IPv6 ND/MLD control frames, and the first packet to each new next hop,"
 say " which the kernel forwards while it resolves the neighbour)"
 say "dropped as malformed: $drop, redirect errors: $rerr"
-say "world: ${insegs:-0} TCP segments in, $csum checksum errors (nstat *CsumErrors)"
+say "world: ${insegs:-0} TCP segments in (counted after GRO), $csum checksum errors (nstat *CsumErrors)"
 if [ "$bad" = 0 ] && [ "$tx" -gt 0 ] && [ $((red * 100)) -ge $((tx * 95)) ] &&
 	[ "$drop" = 0 ] && [ "$rerr" = 0 ] && [ "$csum" = 0 ]; then
-	say "=> $(awk -v r="$red" -v t="$tx" 'BEGIN { printf "%.3f", 100 * r / t }')% of the container's egress frames were carried by XDP_REDIRECT"
+	say "=> $(awk -v r="$red" -v t="$tx" 'BEGIN { printf "%.4f", 100 * r / t }')% of the container's egress frames were carried by XDP_REDIRECT"
 else
 	say "=> FAILED: a flow failed, or the egress was not carried by XDP_REDIRECT"
 	bad=1
