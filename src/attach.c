@@ -25,6 +25,7 @@
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
+#include "snat.h"
 #include "egress.skel.h"
 #include "redirect_errors.skel.h"
 
@@ -65,6 +66,14 @@ struct attach_state {
 	int link_fd;
 	__u32 prog_id;
 	char err_counting[200];
+	/* SNAT */
+	const struct snat_opts *snat;
+	struct snat_plan plan;
+	int ct_fd;                     /* shared conntrack map */
+	int ct_created;                /* this attach pinned it */
+	int uplink_created[MAX_UPLINKS];
+	int uplink_native;             /* the return path redirects natively */
+	int port_added;                /* in container_ports */
 };
 
 /* ---- fixes: change an offload, remember it, undo it ---- */
@@ -275,10 +284,17 @@ out:
 }
 
 /*
- * veth_xdp_xmit() (drivers/net/veth.c) drops redirected frames unless the
- * peer's receive side runs NAPI: an XDP program on it or, since 5.13, GRO.
+ * Fixes on the peer of a veth uplink (the other end of the "wire"):
+ * - gro: veth_xdp_xmit() (drivers/net/veth.c) drops frames redirected into
+ *   the uplink unless the peer's receive side runs NAPI: an XDP program on it
+ *   or, since 5.13, GRO.
+ * - csum: native XDP on the uplink (the return path) loses the partial
+ *   checksums of the skbs the peer sends, as on the container side.
+ * The "why" of both starts with "peer of veth uplink NAME:", which detach
+ * uses to hand the fix to another attachment still using that uplink.
  */
-static int fix_uplink_napi(struct attach_state *s, const struct link_info *up)
+static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
+			   int gro, int csum)
 {
 	struct mnl_socket *nl = nl_open_in(-1);
 	struct mnl_socket *pnl = NULL;
@@ -292,9 +308,9 @@ static int fix_uplink_napi(struct attach_state *s, const struct link_info *up)
 				  : netns_find_by_nsid(nl, up->link_netnsid);
 	if (fd < 0) {
 		pr_warn("uplink %s is a veth whose peer's namespace cannot be "
-			"opened; if GRO is off on the peer, redirected frames "
-			"will be dropped (turn GRO on there: ethtool -K PEER gro on)",
-			up->name);
+			"opened; if GRO is off there, redirected frames will be "
+			"dropped (ethtool -K PEER gro on), and with SNAT its "
+			"tx-checksumming must be off", up->name);
 		goto out;
 	}
 	pnl = nl_open_in(fd);
@@ -302,12 +318,18 @@ static int fix_uplink_napi(struct attach_state *s, const struct link_info *up)
 		pr_warn("cannot read the peer of uplink %s", up->name);
 		goto out;
 	}
-	if (peer.xdp_prog_id)
-		goto out; /* an XDP program already gives it NAPI */
-	snprintf(why, sizeof(why),
-		 "peer of veth uplink %s: receiving XDP_REDIRECT frames needs "
-		 "NAPI there", up->name);
-	ret = fix_apply(s, fd, peer.name, OFFLOAD_GRO, 1, why);
+	if (gro && !peer.xdp_prog_id) {
+		snprintf(why, sizeof(why),
+			 "peer of veth uplink %s: receiving XDP_REDIRECT frames "
+			 "needs NAPI there", up->name);
+		ret = fix_apply(s, fd, peer.name, OFFLOAD_GRO, 1, why);
+	}
+	if (!ret && csum) {
+		snprintf(why, sizeof(why),
+			 "peer of veth uplink %s: native XDP there loses the "
+			 "partial checksums of what the peer sends", up->name);
+		ret = fix_apply(s, fd, peer.name, OFFLOAD_TX_CSUM, 0, why);
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -321,24 +343,36 @@ static int apply_fixes(struct attach_state *s)
 	struct target *t = &s->t;
 	int i, uplink_csum = 1;
 
-	if (s->native) {
-		for (i = 0; i < s->n_uplinks; i++)
-			if (fix_uplink_napi(s, &s->uplinks[i]))
-				return -1;
-	}
+	for (i = 0; i < s->n_uplinks; i++)
+		if (fix_uplink_peer(s, &s->uplinks[i], s->native,
+				    s->snat && s->uplink_native))
+			return -1;
 	if (!t->has_container)
 		return 0;
-	if (s->native)
+	if (s->snat && s->uplink_native &&
+	    fix_apply(s, t->container_netns_fd, t->container.name, OFFLOAD_GRO, 1,
+		      "return path: XDP_REDIRECT into this veth needs NAPI on "
+		      "the container side"))
+		return -1;
+	if (s->native || s->snat) {
 		/* Native XDP consumes the skb: CHECKSUM_PARTIAL is lost and
 		 * the L4 checksum on the wire would be wrong. */
-		return fix_apply(s, t->container_netns_fd, t->container.name,
-				 OFFLOAD_TX_CSUM, 0,
-				 "native XDP loses partial checksums; the "
-				 "container's stack now completes them");
+		if (fix_apply(s, t->container_netns_fd, t->container.name,
+			      OFFLOAD_TX_CSUM, 0,
+			      s->native ? "native XDP loses partial checksums; "
+					  "the container's stack now completes them"
+					: "SNAT rewrites need full checksums (XDP "
+					  "cannot tell a partial one); the container's "
+					  "stack now completes them"))
+			return -1;
+		if (s->native)
+			return 0;
+		uplink_csum = 1; /* already off: nothing more to check */
+	}
 	/* Generic XDP keeps the skb: partial checksums survive a redirect
 	 * if the uplink can finish them (generic_xdp_tx() skips
 	 * validate_xmit_skb(), so no software fallback). */
-	for (i = 0; i < s->n_uplinks; i++)
+	for (i = 0; i < s->n_uplinks && !s->snat; i++)
 		if (offload_get(-1, s->uplinks[i].name, OFFLOAD_TX_CSUM) == 0)
 			uplink_csum = 0;
 	if (!uplink_csum &&
@@ -389,6 +423,17 @@ static char *meta_json(const struct attach_state *s)
 		cJSON_AddNumberToObject(o, "ifindex", s->t.container.ifindex);
 		cJSON_AddNumberToObject(o, "netns_ino",
 					(double)s->t.container_netns_ino);
+	}
+	if (s->snat) {
+		o = cJSON_AddObjectToObject(m, "snat");
+		if (s->plan.v4_on)
+			cJSON_AddStringToObject(o, "ipv4", s->plan.v4_str);
+		if (s->plan.v6_on)
+			cJSON_AddStringToObject(o, "ipv6", s->plan.v6_str);
+		cJSON_AddNumberToObject(o, "port_min", s->plan.port_min);
+		cJSON_AddNumberToObject(o, "port_max", s->plan.port_max);
+		cJSON_AddStringToObject(o, "return_path",
+					s->uplink_native ? "native" : "generic");
 	}
 	arr = cJSON_AddArrayToObject(m, "fixes");
 	for (i = 0; i < s->n_fixes; i++) {
@@ -498,6 +543,103 @@ static void start_error_counting(struct attach_state *s)
 	redirect_errors_bpf__destroy(e);
 }
 
+/* Open and load the egress program with this attachment's SNAT settings;
+ * with SNAT, share (or create and pin) the namespace's conntrack map. */
+static int load_egress(struct attach_state *s)
+{
+	const struct snat_plan *pl = &s->plan;
+	char path[PATH_MAX];
+	int i;
+
+	s->skel = egress_bpf__open();
+	if (!s->skel)
+		goto fail;
+	if (s->snat) {
+		s->skel->rodata->snat_v4_on = pl->v4_on;
+		s->skel->rodata->snat_v6_on = pl->v6_on;
+		s->skel->rodata->snat_v4_addr = pl->v4;
+		for (i = 0; i < 4; i++)
+			s->skel->rodata->snat_v6_addr[i] = pl->v6[i];
+		s->skel->rodata->snat_port_min = pl->port_min;
+		s->skel->rodata->snat_port_max = pl->port_max;
+		for (i = 0; i < CT_TO_MAX; i++)
+			s->skel->rodata->ct_timeouts[i] = s->snat->timeouts[i];
+		s->ct_fd = ct_map_open(s->ns_dir);
+		if (s->ct_fd >= 0)
+			bpf_map__reuse_fd(s->skel->maps.ct, s->ct_fd);
+		else
+			bpf_map__set_max_entries(s->skel->maps.ct, s->snat->ct_size);
+	} else {
+		/* Unused without SNAT: keep it tiny. */
+		bpf_map__set_max_entries(s->skel->maps.ct, 1);
+	}
+	if (egress_bpf__load(s->skel))
+		goto fail;
+	if (s->snat && s->ct_fd < 0) {
+		s->ct_fd = dup(bpf_map__fd(s->skel->maps.ct));
+		snprintf(path, sizeof(path), "%s/ct", s->ns_dir);
+		if (bpf_obj_pin(s->ct_fd, path)) {
+			pr_err("cannot pin the conntrack map at %s: %s", path,
+			       strerror(errno));
+			return -1;
+		}
+		s->ct_created = 1;
+	}
+	return 0;
+fail:
+	pr_err("cannot load the egress BPF program: %s (run as root, kernel "
+	       "with BPF, BTF and nf_conntrack; -v shows the verifier log)",
+	       strerror(errno));
+	return -1;
+}
+
+/* The return path: one uplink program per uplink, shared by containers. */
+static int ensure_uplinks(struct attach_state *s)
+{
+	int i, native;
+
+	s->uplink_native = 0;
+	for (i = 0; i < s->n_uplinks; i++) {
+		if (uplink_ensure(s->ns_dir, &s->uplinks[i], s->ct_fd,
+				  s->snat->uplink_generic, &s->uplink_created[i],
+				  &native))
+			return -1;
+		s->uplink_native |= native;
+	}
+	return 0;
+}
+
+static int add_container_port(struct attach_state *s)
+{
+	struct bpf_devmap_val v = { .ifindex = s->t.host.ifindex };
+	__u32 key = s->t.host.ifindex;
+	int fd = ports_map_open(s->ns_dir), err;
+
+	if (fd < 0) {
+		pr_err("the return path's devmap is missing under %s", s->ns_dir);
+		return -1;
+	}
+	err = bpf_map_update_elem(fd, &key, &v, 0);
+	close(fd);
+	if (err) {
+		pr_err("cannot add %s to the return path's devmap: %s",
+		       s->t.host.name, strerror(errno));
+		return -1;
+	}
+	s->port_added = 1;
+	return 0;
+}
+
+static void del_container_port(const char *ns_dir, __u32 ifindex)
+{
+	int fd = ports_map_open(ns_dir);
+
+	if (fd >= 0) {
+		bpf_map_delete_elem(fd, &ifindex);
+		close(fd);
+	}
+}
+
 static int load_and_attach(struct attach_state *s)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lopts);
@@ -505,13 +647,6 @@ static int load_and_attach(struct attach_state *s)
 	__u32 info_len = sizeof(info);
 	int i, map_fd;
 
-	s->skel = egress_bpf__open_and_load();
-	if (!s->skel) {
-		pr_err("cannot load the egress BPF program: %s (run as root, "
-		       "kernel with BPF and BTF; -v shows the verifier log)",
-		       strerror(errno));
-		return -1;
-	}
 	map_fd = bpf_map__fd(s->skel->maps.tx_ports);
 	for (i = 0; i < s->n_uplinks; i++) {
 		struct bpf_devmap_val v = { .ifindex = s->uplinks[i].ifindex };
@@ -571,6 +706,19 @@ static void rollback(struct attach_state *s)
 	s->link_fd = -1;
 	for (i = s->n_fixes - 1; i >= 0; i--)
 		fix_undo(&s->fixes[i], self_ino, 0);
+	if (s->port_added)
+		del_container_port(s->ns_dir, s->t.host.ifindex);
+	for (i = 0; i < s->n_uplinks; i++)
+		if (s->uplink_created[i])
+			uplink_remove(s->ns_dir, s->uplinks[i].ifindex);
+	if (s->ct_created) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/ct", s->ns_dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/container_ports", s->ns_dir);
+		unlink(path);
+	}
 	if (s->ns_dir[0])
 		pins_prune(s->ns_dir, s->root);
 }
@@ -585,6 +733,7 @@ int cmd_attach(const struct attach_opts *o)
 	if (!s)
 		return 1;
 	s->link_fd = -1;
+	s->ct_fd = -1;
 	if (target_resolve(&o->spec, &s->t))
 		goto out_free;
 	if (pins_root(s->root, sizeof(s->root)))
@@ -608,13 +757,24 @@ int cmd_attach(const struct attach_opts *o)
 	}
 	if (choose_mode(s, o->mode) || resolve_uplinks(s, o))
 		goto out_nodir;
+	if (o->snat.enabled) {
+		s->snat = &o->snat;
+		if (snat_plan_make(&o->snat, s->uplinks, s->n_uplinks, &s->plan))
+			goto out_nodir;
+	}
 	if (mkdir(s->ns_dir, 0700) && errno != EEXIST) {
 		pr_err("cannot create %s: %s", s->ns_dir, strerror(errno));
 		goto out_nodir;
 	}
+	if (load_egress(s))
+		goto fail;
+	if (s->snat && ensure_uplinks(s))
+		goto fail;
 	if (apply_fixes(s))
 		goto fail;
 	if (load_and_attach(s))
+		goto fail;
+	if (s->snat && add_container_port(s))
 		goto fail;
 	json = meta_json(s);
 	if (!json || meta_write(s->dir, json)) {
@@ -635,6 +795,11 @@ int cmd_attach(const struct attach_opts *o)
 		pr_info("  changed: %s of %s %s (%s); detach restores it",
 			offload_names[s->fixes[i].offload], s->fixes[i].ifname,
 			s->fixes[i].now ? "on" : "off", s->fixes[i].why);
+	if (s->snat)
+		pr_info("  SNAT: IPv4 %s, IPv6 %s, ports %u-%u",
+			s->plan.v4_on ? s->plan.v4_str : "off",
+			s->plan.v6_on ? s->plan.v6_str : "off",
+			s->plan.port_min, s->plan.port_max);
 	pr_info("  pins: %s", s->dir);
 	ret = 0;
 	goto out;
@@ -648,6 +813,8 @@ out:
 	free(json);
 	if (s->link_fd >= 0)
 		close(s->link_fd);
+	if (s->ct_fd >= 0)
+		close(s->ct_fd);
 	egress_bpf__destroy(s->skel);
 	target_release(&s->t);
 out_free:
@@ -730,8 +897,7 @@ static int hand_over_fix(const char *ns_dir, const char *self_dir,
 		if (!strcmp(dir, self_dir) || meta_read(dir, buf, sizeof(buf)))
 			continue;
 		m = cJSON_Parse(buf);
-		if (!m || strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "mode")) ?: "",
-				 "native") || !uplinks_contain(m, uplink)) {
+		if (!m || !uplinks_contain(m, uplink)) {
 			cJSON_Delete(m);
 			continue;
 		}
@@ -760,6 +926,69 @@ static int hand_over_fix(const char *ns_dir, const char *self_dir,
 	return done;
 }
 
+/* Does any remaining attachment use SNAT (through uplink, if given)? */
+static int snat_users(const char *ns_dir, const char *uplink)
+{
+	DIR *d = opendir(ns_dir);
+	struct dirent *de;
+	int users = 0;
+
+	while (d && (de = readdir(d))) {
+		char dir[PATH_MAX], buf[META_SIZE];
+		cJSON *m;
+
+		if (strncmp(de->d_name, "if", 2))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
+		if (meta_read(dir, buf, sizeof(buf)))
+			continue;
+		m = cJSON_Parse(buf);
+		if (m && cJSON_GetObjectItem(m, "snat") &&
+		    (!uplink || uplinks_contain(m, uplink)))
+			users++;
+		cJSON_Delete(m);
+	}
+	if (d)
+		closedir(d);
+	return users;
+}
+
+/*
+ * SNAT's part of detach (the attachment's own pins are gone already): stop
+ * the return path to this container, forget its flows, and remove the
+ * shared objects nobody uses any more.
+ */
+static void snat_release(const char *ns_dir, cJSON *m, int ifindex)
+{
+	char path[PATH_MAX];
+	int ct_fd = ct_map_open(ns_dir), purged = 0;
+	cJSON *u;
+
+	del_container_port(ns_dir, ifindex);
+	if (ct_fd >= 0) {
+		purged = ct_purge_ifindex(ct_fd, ifindex);
+		close(ct_fd);
+	}
+	pr_info("  SNAT: removed %d conntrack entries (%d flows); those flows "
+		"now meet the kernel path", purged, purged / 2);
+	cJSON_ArrayForEach(u, cJSON_GetObjectItem(m, "uplinks")) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(u, "ifname"));
+		int up = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(u, "ifindex"));
+
+		if (name && !snat_users(ns_dir, name)) {
+			uplink_remove(ns_dir, up);
+			pr_info("  removed the return-path program from uplink %s",
+				name);
+		}
+	}
+	if (!snat_users(ns_dir, NULL)) {
+		snprintf(path, sizeof(path), "%s/ct", ns_dir);
+		unlink(path);
+		snprintf(path, sizeof(path), "%s/container_ports", ns_dir);
+		unlink(path);
+	}
+}
+
 static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_ino)
 {
 	struct fix fixes[MAX_FIXES];
@@ -786,20 +1015,28 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 		pr_err("cannot remove the pins under %s: %s", dir, strerror(errno));
 		ret = 1;
 	}
+	/* The kernel frees an unpinned link from a workqueue
+	 * (bpf_link_put() defers), so the program may linger a moment. */
 	nl = nl_open_in(-1);
-	if (nl && ifindex && !nl_link_by_index(nl, ifindex, &li) &&
-	    !strcmp(li.name, ifname) && li.xdp_prog_id &&
-	    m && li.xdp_prog_id == (__u32)cJSON_GetNumberValue(
-			cJSON_GetObjectItem(m, "prog_id"))) {
-		pr_err("the program is still attached to %s: another process "
-		       "holds its link open", ifname);
+	for (i = 0; nl && ifindex && m && i < 50; i++) {
+		if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, ifname) ||
+		    li.xdp_prog_id != (__u32)cJSON_GetNumberValue(
+			    cJSON_GetObjectItem(m, "prog_id")))
+			break;
+		usleep(20000);
+	}
+	if (nl && ifindex && m && i == 50) {
+		pr_err("the program is still attached to %s after 1 s: another "
+		       "process holds its link open (bpftool link show)", ifname);
 		ret = 1;
 	}
 	nl_close(nl);
+	if (m && cJSON_GetObjectItem(m, "snat"))
+		snat_release(ns_dir, m, ifindex);
 	for (i = n - 1; i >= 0; i--) {
 		const char *up = NULL;
 
-		if (fixes[i].offload == OFFLOAD_GRO && m) {
+		if (m) {
 			/* "peer of veth uplink NAME: ..." */
 			static char name[IF_NAMESIZE];
 

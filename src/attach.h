@@ -5,6 +5,7 @@
 
 #include "target.h"
 #include "xdp_egress.h"
+#include "snat.h"
 
 enum xdp_mode_req { MODE_AUTO = 0, MODE_NATIVE, MODE_GENERIC };
 
@@ -13,6 +14,7 @@ struct attach_opts {
 	enum xdp_mode_req mode;
 	const char *uplinks[MAX_UPLINKS];
 	int n_uplinks;
+	struct snat_opts snat;
 };
 
 int cmd_attach(const struct attach_opts *o);

@@ -19,6 +19,7 @@
 enum opt_id {
 	O_IFNAME = 256, O_NETNS, O_PID, O_CONTAINER_IF, O_MODE, O_UPLINK,
 	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
+	O_SNAT, O_SNAT_PORTS, O_CT_TIMEOUT, O_CT_SIZE, O_UPLINK_MODE,
 };
 
 struct opt_doc {
@@ -52,6 +53,28 @@ static const struct opt_doc attach_opts_doc[] = {
 	{ O_UPLINK, "uplink", "IFNAME",
 	  "device packets may be redirected to (repeatable); default: the "
 	  "devices of the IPv4 and IPv6 default routes" },
+	{ O_SNAT, "snat", "ADDRESS|auto",
+	  "translate the source of IPv4 (and IPv6: NAT66) egress to ADDRESS, "
+	  "or with auto to the uplink's own addresses, like MASQUERADE; give "
+	  "it twice for one IPv4 and one IPv6 address. Replies come back "
+	  "through an XDP program on the uplink, straight to the container. "
+	  "Turns the container's tx-checksumming off" },
+	{ O_SNAT_PORTS, "snat-ports", "MIN-MAX",
+	  "translated TCP/UDP source ports and ICMP ids; default 16384-32767, "
+	  "below Linux's default ip_local_port_range (32768-60999) so that "
+	  "the host's own connections never collide; a range that overlaps "
+	  "the host's is refused" },
+	{ O_CT_TIMEOUT, "ct-timeout", "NAME=SECONDS",
+	  "idle timeout of a tracked flow (repeatable): tcp_syn (60), "
+	  "tcp_est (7440), tcp_close (10), udp (30), udp_stream (180), "
+	  "icmp (30)" },
+	{ O_CT_SIZE, "ct-size", "ENTRIES",
+	  "conntrack table size, two entries per flow (default 262144); used "
+	  "when the first SNAT attachment of this namespace creates it. When "
+	  "it is full, new flows take the kernel path" },
+	{ O_UPLINK_MODE, "uplink-mode", "native|generic",
+	  "XDP mode of the return-path program on the uplink (default native, "
+	  "falling back to generic)" },
 	COMMON_OPTS, { 0 }
 };
 
@@ -82,7 +105,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "attach", "attach TARGET [--mode native|generic] [--uplink IFNAME]...",
+	{ "attach", "attach TARGET [--mode native|generic] [--uplink IFNAME]... "
+	  "[--snat ADDRESS|auto [--snat-ports MIN-MAX]]",
 	  "Attach the egress fast path to a container's host-side veth.",
 	  attach_opts_doc },
 	{ "detach", "detach TARGET | --all",
@@ -186,9 +210,9 @@ static int parse_int(const char *s, const char *what, long min, long max,
 int main(int argc, char **argv)
 {
 	const struct command *c;
-	struct option lopts[16];
+	struct option lopts[24];
 	struct attach_opts ao = {};
-	int json = 0, all = 0, n = 0, opt;
+	int json = 0, all = 0, n = 0, opt, snat_extra = 0;
 	long watch = 0, count = 0, v;
 	const struct opt_doc *o;
 
@@ -211,6 +235,7 @@ int main(int argc, char **argv)
 					    NULL, o->id };
 	lopts[n] = (struct option){ 0 };
 	libbpf_set_print(libbpf_print);
+	snat_opts_defaults(&ao.snat);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
 		switch (opt) {
@@ -240,6 +265,35 @@ int main(int argc, char **argv)
 			}
 			ao.uplinks[ao.n_uplinks++] = optarg;
 			break;
+		case O_SNAT:
+			if (ao.snat.n_addrs == 2) {
+				pr_err("--snat at most twice (one IPv4, one IPv6)");
+				return 2;
+			}
+			ao.snat.enabled = 1;
+			ao.snat.addrs[ao.snat.n_addrs++] = optarg;
+			break;
+		case O_SNAT_PORTS: ao.snat.ports = optarg; break;
+		case O_CT_TIMEOUT:
+			snat_extra = 1;
+			if (snat_parse_timeout(optarg, ao.snat.timeouts))
+				return 2;
+			break;
+		case O_CT_SIZE:
+			snat_extra = 1;
+			if (parse_int(optarg, "--ct-size", 16, 1 << 26, &v))
+				return 2;
+			ao.snat.ct_size = v;
+			break;
+		case O_UPLINK_MODE:
+			snat_extra = 1;
+			if (strcmp(optarg, "native") && strcmp(optarg, "generic")) {
+				pr_err("--uplink-mode '%s': use native or generic",
+				       optarg);
+				return 2;
+			}
+			ao.snat.uplink_generic = !strcmp(optarg, "generic");
+			break;
 		case O_JSON: json = 1; log_quiet = 1; break;
 		case O_ALL: all = 1; break;
 		case O_WATCH:
@@ -267,8 +321,15 @@ int main(int argc, char **argv)
 		       "to enter namespaces); run it with sudo", c->name);
 		return 1;
 	}
-	if (!strcmp(c->name, "attach"))
+	if (!strcmp(c->name, "attach")) {
+		if (!ao.snat.enabled && (snat_extra || ao.snat.ports)) {
+			pr_err("--snat-ports, --ct-timeout, --ct-size and "
+			       "--uplink-mode configure SNAT: add --snat auto (or "
+			       "--snat ADDRESS)");
+			return 2;
+		}
 		return cmd_attach(&ao);
+	}
 	if (!strcmp(c->name, "detach")) {
 		if (all && (ao.spec.ifname || ao.spec.netns || ao.spec.pid)) {
 			pr_err("--all detaches everything: give it no TARGET");

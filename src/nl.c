@@ -291,3 +291,54 @@ int nl_default_route_dev(struct mnl_socket *nl, int family)
 		return 0;
 	return r.ifindex;
 }
+
+struct addr_ctx {
+	int (*cb)(const struct addr_info *a, void *arg);
+	void *arg;
+	int stopped;
+};
+
+static int addr_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	struct addr_ctx *c = arg;
+	struct addr_info a = {};
+	struct nlattr *at;
+	int have = 0;
+
+	if (c->stopped)
+		return MNL_CB_OK;
+	a.family = ifa->ifa_family;
+	a.ifindex = ifa->ifa_index;
+	a.scope = ifa->ifa_scope;
+	a.prefixlen = ifa->ifa_prefixlen;
+	mnl_attr_for_each(at, nlh, sizeof(*ifa)) {
+		int t = mnl_attr_get_type(at);
+		unsigned len = mnl_attr_get_payload_len(at);
+
+		/* IFA_LOCAL is the address itself on point-to-point links. */
+		if ((t == IFA_LOCAL || (t == IFA_ADDRESS && !have)) &&
+		    len <= sizeof(a.addr)) {
+			memcpy(a.addr, mnl_attr_get_payload(at), len);
+			have = 1;
+		}
+	}
+	if (have && c->cb(&a, c->arg))
+		c->stopped = 1;
+	return MNL_CB_OK;
+}
+
+int nl_addr_dump(struct mnl_socket *nl, int family,
+		 int (*cb)(const struct addr_info *a, void *arg), void *arg)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct addr_ctx c = { cb, arg, 0 };
+	struct ifaddrmsg *ifa;
+
+	nlh->nlmsg_type = RTM_GETADDR;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = family;
+	return nl_talk(nl, nlh, addr_cb, &c);
+}

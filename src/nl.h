@@ -39,4 +39,14 @@ int nl_nsid_of(struct mnl_socket *nl, int target_netns_fd);
 /* Ifindex of the device of the main-table default route, or 0. */
 int nl_default_route_dev(struct mnl_socket *nl, int family);
 
+/* Every address of one family (AF_UNSPEC: all), on every device. */
+struct addr_info {
+	int family;
+	int ifindex;
+	unsigned char scope;     /* RT_SCOPE_* */
+	unsigned char prefixlen;
+	unsigned char addr[16];
+};
+int nl_addr_dump(struct mnl_socket *nl, int family,
+		 int (*cb)(const struct addr_info *a, void *arg), void *arg);
 #endif
