@@ -44,6 +44,13 @@ enum egress_counter {
 		"snat_new_flows",                                              \
 	}
 
+/* Is this counter a reason for XDP_PASS? */
+static inline int counter_is_pass(int id)
+{
+	return (id >= CNT_PASS_NON_IP && id <= CNT_PASS_L4_OTHER) ||
+	       (id >= CNT_PASS_KERNEL_FLOW && id <= CNT_PASS_ICMP_OTHER);
+}
+
 struct counter_val {
 	__u64 packets;
 	__u64 bytes;

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "snat.h"
 #include "log.h"
 #include "netns.h"
 #include "nl.h"
@@ -24,6 +25,7 @@
 #include "xdp_egress.h"
 
 static const char *counter_names[CNT_MAX] = EGRESS_COUNTER_NAMES;
+static const char *in_counter_names[IN_MAX] = INGRESS_COUNTER_NAMES;
 
 const char *counter_name(int id)
 {
@@ -146,6 +148,124 @@ static const char *link_state(cJSON *m)
 	return st;
 }
 
+/* --- what SNAT shares per namespace: conntrack and uplink programs --- */
+
+static int this_ns_dir(char *out, size_t len)
+{
+	char root[PATH_MAX];
+	int self;
+
+	if (pins_root(root, sizeof(root)))
+		return -1;
+	self = netns_open_self();
+	pins_ns_dir(out, len, root, netns_inode(self));
+	close(self);
+	return 0;
+}
+
+static int read_in_counters(const char *dir, struct counter_val *out)
+{
+	char path[PATH_MAX];
+	int ncpu = libbpf_num_possible_cpus(), fd, c;
+	struct counter_val *vals;
+	__u32 id;
+
+	memset(out, 0, sizeof(*out) * IN_MAX);
+	snprintf(path, sizeof(path), "%s/ingress_stats", dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0 || ncpu <= 0)
+		return -1;
+	vals = calloc(ncpu, sizeof(*vals));
+	for (id = 0; vals && id < IN_MAX; id++) {
+		if (bpf_map_lookup_elem(fd, &id, vals))
+			continue;
+		for (c = 0; c < ncpu; c++) {
+			out[id].packets += vals[c].packets;
+			out[id].bytes += vals[c].bytes;
+		}
+	}
+	free(vals);
+	close(fd);
+	return 0;
+}
+
+/* JSON of the conntrack table and the return-path programs, or NULL. */
+static cJSON *shared_json(void)
+{
+	char ns_dir[PATH_MAX], buf[META_SIZE];
+	struct counter_val in[IN_MAX];
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info);
+	cJSON *doc, *arr;
+	struct dirent *de;
+	int fd, id;
+	DIR *d;
+
+	if (this_ns_dir(ns_dir, sizeof(ns_dir)))
+		return NULL;
+	fd = ct_map_open(ns_dir);
+	if (fd < 0)
+		return NULL;
+	doc = cJSON_CreateObject();
+	bpf_obj_get_info_by_fd(fd, &info, &info_len);
+	cJSON_AddNumberToObject(doc, "conntrack_entries", (double)ct_count(fd));
+	cJSON_AddNumberToObject(doc, "conntrack_max_entries", info.max_entries);
+	close(fd);
+	arr = cJSON_AddArrayToObject(doc, "return_paths");
+	d = opendir(ns_dir);
+	while (d && (de = readdir(d))) {
+		char dir[PATH_MAX];
+		cJSON *o, *cnt;
+
+		if (strncmp(de->d_name, "up", 2))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
+		o = meta_read(dir, buf, sizeof(buf)) ? NULL : cJSON_Parse(buf);
+		if (!o)
+			o = cJSON_CreateObject();
+		read_in_counters(dir, in);
+		cnt = cJSON_AddObjectToObject(o, "counters");
+		for (id = 0; id < IN_MAX; id++) {
+			cJSON *v = cJSON_AddObjectToObject(cnt, in_counter_names[id]);
+
+			cJSON_AddNumberToObject(v, "packets", (double)in[id].packets);
+			cJSON_AddNumberToObject(v, "bytes", (double)in[id].bytes);
+		}
+		cJSON_AddItemToArray(arr, o);
+	}
+	if (d)
+		closedir(d);
+	return doc;
+}
+
+static void print_shared(void)
+{
+	cJSON *doc = shared_json(), *o, *c;
+	int id;
+
+	if (!doc)
+		return;
+	printf("conntrack: %.0f entries (%.0f flows) of %.0f\n",
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "conntrack_entries")),
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "conntrack_entries")) / 2,
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "conntrack_max_entries")));
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "return_paths")) {
+		printf("return path on uplink %s (%s mode)\n", mstr(o, "ifname"),
+		       mstr(o, "mode"));
+		c = cJSON_GetObjectItem(o, "counters");
+		for (id = 0; id < IN_MAX; id++) {
+			cJSON *v = cJSON_GetObjectItem(c, in_counter_names[id]);
+			double pk = cJSON_GetNumberValue(cJSON_GetObjectItem(v, "packets"));
+
+			if (pk || id == IN_REDIRECTED)
+				printf("  %-22s %12.0f %16.0f\n", in_counter_names[id],
+				       pk, cJSON_GetNumberValue(
+					       cJSON_GetObjectItem(v, "bytes")));
+		}
+	}
+	cJSON_Delete(doc);
+}
+
 /* --- the TARGET filter --- */
 
 static int target_dir(const struct target_spec *spec, char *out, size_t len)
@@ -192,6 +312,9 @@ int cmd_status(int json)
 			cJSON_AddStringToObject(m, "pins", a[i].dir);
 			cJSON_AddItemToArray(arr, m);
 		}
+		cJSON *sh = shared_json();
+		if (sh)
+			cJSON_AddItemToObject(doc, "snat", sh);
 		char *s = cJSON_Print(doc);
 		printf("%s\n", s);
 		free(s);
@@ -201,6 +324,7 @@ int cmd_status(int json)
 	}
 	if (!n)
 		printf("nothing attached in this network namespace\n");
+	print_shared();
 	for (i = 0; i < n; i++) {
 		cJSON *m = a[i].meta, *o;
 
@@ -219,6 +343,15 @@ int cmd_status(int json)
 			printf("  fix: %s %s on %s (%s)\n", mstr(o, "offload"),
 			       cJSON_IsTrue(cJSON_GetObjectItem(o, "now")) ? "on" : "off",
 			       mstr(o, "ifname"), mstr(o, "why"));
+		o = cJSON_GetObjectItem(m, "snat");
+		if (o)
+			printf("  SNAT: IPv4 %s, IPv6 %s, ports %.0f-%.0f, return "
+			       "path %s\n",
+			       cJSON_GetStringValue(cJSON_GetObjectItem(o, "ipv4")) ?: "off",
+			       cJSON_GetStringValue(cJSON_GetObjectItem(o, "ipv6")) ?: "off",
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(o, "port_min")),
+			       cJSON_GetNumberValue(cJSON_GetObjectItem(o, "port_max")),
+			       mstr(o, "return_path"));
 		printf("  redirect errors: %s\n", mstr(m, "redirect_errors"));
 		printf("  program id %.0f, pins %s\n",
 		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id")),
@@ -249,8 +382,9 @@ static void print_counters(const char *title, const struct counter_val *c)
 	__u64 passed = 0;
 	int id;
 
-	for (id = CNT_PASS_NON_IP; id <= CNT_PASS_L4_OTHER; id++)
-		passed += c[id].packets;
+	for (id = 0; id < CNT_MAX; id++)
+		if (counter_is_pass(id))
+			passed += c[id].packets;
 	printf("%s\n", title);
 	printf("  %-18s %14s %16s\n", "counter", "packets", "bytes");
 	for (id = 0; id < CNT_MAX; id++) {
@@ -309,6 +443,12 @@ static int stats_once(const char *only, int json)
 			cJSON_AddItemToArray(arr, o);
 		}
 		cJSON_AddItemToObject(doc, "total", counters_json(total));
+		if (!only) {
+			cJSON *sh = shared_json();
+
+			if (sh)
+				cJSON_AddItemToObject(doc, "snat", sh);
+		}
 		s = cJSON_Print(doc);
 		printf("%s\n", s);
 		free(s);
@@ -325,6 +465,8 @@ static int stats_once(const char *only, int json)
 		}
 		if (n > 1)
 			print_counters("total", total);
+		if (!only)
+			print_shared();
 	}
 	free_attachments(a, n);
 	return 0;
@@ -360,8 +502,9 @@ static int stats_watch(const char *only, int interval, int count, int json)
 					continue;
 				rp = (double)(c[CNT_REDIRECTED].packets - p[CNT_REDIRECTED].packets) / interval;
 				rb = (double)(c[CNT_REDIRECTED].bytes - p[CNT_REDIRECTED].bytes) * 8 / 1e6 / interval;
-				for (k = CNT_PASS_NON_IP; k <= CNT_PASS_L4_OTHER; k++)
-					pp += (double)(c[k].packets - p[k].packets) / interval;
+				for (k = 0; k < CNT_MAX; k++)
+					if (counter_is_pass(k))
+						pp += (double)(c[k].packets - p[k].packets) / interval;
 				dp = (double)(c[CNT_DROP_MALFORMED].packets -
 					      p[CNT_DROP_MALFORMED].packets) / interval;
 				if (json)
