@@ -1011,6 +1011,19 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	pr_info("detaching xdp-egress from %s", ifname);
 	/* Detach first, so that no packet meets restored offloads while the
 	 * program still runs. Unpinning drops the link's last reference. */
+	/* Detach the XDP link itself first: unpinning alone lets the kernel
+	 * free it later from a workqueue (bpf_link_put() defers). */
+	{
+		char lp[PATH_MAX];
+		int lfd;
+
+		snprintf(lp, sizeof(lp), "%s/link", dir);
+		lfd = bpf_obj_get(lp);
+		if (lfd >= 0) {
+			bpf_link_detach(lfd);
+			close(lfd);
+		}
+	}
 	if (pins_remove_dir(dir)) {
 		pr_err("cannot remove the pins under %s: %s", dir, strerror(errno));
 		ret = 1;
@@ -1084,6 +1097,22 @@ int cmd_detach(const struct target_spec *spec, int all)
 			pr_info("nothing attached in this network namespace");
 		pins_prune(ns_dir, root);
 		return ret;
+	}
+	/* A device that is gone (container removed) is found by its record,
+	 * without calling its absence an error. */
+	if (spec->ifname && !find_dir_by_ifname(ns_dir, spec->ifname, dir, sizeof(dir))) {
+		struct mnl_socket *nl = nl_open_in(-1);
+		struct link_info li;
+		int gone = nl && nl_link_by_name(nl, spec->ifname, &li) && errno == ENODEV;
+
+		nl_close(nl);
+		if (gone) {
+			pr_info("(%s is gone; removing what was left of its attachment)",
+				spec->ifname);
+			ret = detach_dir(dir, ns_dir, self_ino);
+			pins_prune(ns_dir, root);
+			return ret;
+		}
 	}
 	if (target_resolve(spec, &t)) {
 		/* The device may be gone (container removed): find it by name. */

@@ -237,6 +237,7 @@ int main(int argc, char **argv)
 	libbpf_set_print(libbpf_print);
 	snat_opts_defaults(&ao.snat);
 	optind = 2;
+	opterr = 0; /* our own messages, with the xdp-egress: prefix */
 	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
 		switch (opt) {
 		case O_IFNAME: ao.spec.ifname = optarg; break;
@@ -307,7 +308,22 @@ int main(int argc, char **argv)
 		case 'v': case O_VERBOSE: log_verbose++; break;
 		case 'h': case O_HELP: command_help(c); return 0;
 		default:
-			fprintf(stderr, "see `xdp-egress %s --help`\n", c->name);
+			if (optopt >= O_IFNAME) {
+				for (o = c->opts; o->name && o->id != optopt; o++)
+					;
+				pr_err("%s: option '--%s' needs a value (%s); see "
+				       "`xdp-egress %s --help`", c->name,
+				       o->name ? o->name : "?",
+				       o->arg ? o->arg : "", c->name);
+			} else if (optopt) {
+				pr_err("%s: option '-%c' is unknown; see "
+				       "`xdp-egress %s --help`", c->name, optopt,
+				       c->name);
+			} else {
+				pr_err("%s: option '%s' is unknown; see "
+				       "`xdp-egress %s --help`", c->name,
+				       argv[optind - 1], c->name);
+			}
 			return 2;
 		}
 	}
