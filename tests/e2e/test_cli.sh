@@ -65,11 +65,15 @@ if xe_capture attach --ifname vc1 --mode native --uplink up0; then
 		(if (.ifindex | type) == "number" then empty else "ifindex" end),
 		(if .mode == "native" then empty else "mode" end),
 		(if (.mode_reason | type) == "string" then empty else "mode_reason" end),
-		(if (.uplinks | type) == "array" then empty else "uplinks" end),
-		(if has("container_if") then empty else "container_if (missing)" end),
-		(if has("container_netns") then empty else "container_netns (missing)" end),
-		(if (.fixes | type) == "array" and all(.fixes[]; type == "string") then empty
-		 else "fixes (want an array of strings)" end)' <<<"$st" 2>&1)
+		(if (.uplinks | type) == "array" and all(.uplinks[]; (.ifname | type) == "string")
+		 then empty else "uplinks (want [{ifname, ifindex}])" end),
+		(if (.container.ifname == "eth0") and ((.container.netns_ino | type) == "number")
+		 then empty else "container {ifname, netns_ino}" end),
+		(if .state == "attached" then empty else "state" end),
+		(if (.fixes | type) == "array" and all(.fixes[]; (.offload | type) == "string"
+		     and (.ifname | type) == "string" and (.was | type) == "boolean"
+		     and (.why | type) == "string") then empty
+		 else "fixes (want [{ifname, offload, was, now, why}])" end)' <<<"$st" 2>&1)
 	if [ -z "$problems" ]; then
 		ok cli_status_schema
 	else
