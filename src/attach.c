@@ -26,6 +26,7 @@
 #include "netns.h"
 #include "pins.h"
 #include "snat.h"
+#include "handover.h"
 #include "egress.skel.h"
 #include "redirect_errors.skel.h"
 
@@ -926,6 +927,30 @@ static int hand_over_fix(const char *ns_dir, const char *self_dir,
 	return done;
 }
 
+/* Before the programs go: the kernel's NAT takes over the live flows. */
+static void handover_report(const char *ns_dir, int ifindex)
+{
+	struct handover_result r;
+	int fd = ct_map_open(ns_dir);
+
+	if (fd < 0)
+		return;
+	if (handover_flows(fd, ifindex, &r)) {
+		pr_warn("cannot open ctnetlink (%s): live flows are not handed to "
+			"the kernel and end now", strerror(r.first_errno));
+	} else if (r.flows) {
+		pr_info("  SNAT: handed %d of %d live flows to the kernel's "
+			"conntrack with their mappings", r.handed, r.flows);
+		if (r.failed)
+			pr_info("  SNAT: %d flows could not be handed over (%s); "
+				"they end now. The kernel carries flows on only with "
+				"NAT set up in this namespace (e.g. iptables -t nat "
+				"-A POSTROUTING -j MASQUERADE)", r.failed,
+				strerror(r.first_errno));
+	}
+	close(fd);
+}
+
 /* Does any remaining attachment use SNAT (through uplink, if given)? */
 static int snat_users(const char *ns_dir, const char *uplink)
 {
@@ -1011,6 +1036,8 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	pr_info("detaching xdp-egress from %s", ifname);
 	/* Detach first, so that no packet meets restored offloads while the
 	 * program still runs. Unpinning drops the link's last reference. */
+	if (m && cJSON_GetObjectItem(m, "snat"))
+		handover_report(ns_dir, ifindex);
 	/* Detach the XDP link itself first: unpinning alone lets the kernel
 	 * free it later from a workqueue (bpf_link_put() defers). */
 	{
