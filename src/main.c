@@ -13,6 +13,8 @@
 #include <bpf/libbpf.h>
 
 #include "attach.h"
+#include "daemon.h"
+#include "docker.h"
 #include "log.h"
 #include "report.h"
 
@@ -20,6 +22,7 @@ enum opt_id {
 	O_IFNAME = 256, O_NETNS, O_PID, O_CONTAINER_IF, O_MODE, O_UPLINK,
 	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
 	O_SNAT, O_SNAT_PORTS, O_CT_TIMEOUT, O_CT_SIZE, O_UPLINK_MODE,
+	O_DOCKER, O_PODMAN, O_ENGINE, O_CONFIG, O_RUN_DIR,
 };
 
 struct opt_doc {
@@ -36,8 +39,16 @@ struct opt_doc {
 	  "the container's network namespace: a name from `ip netns list` "   \
 	  "or a path such as /proc/PID/ns/net" },                              \
 	{ O_PID, "pid", "PID", "a process inside the container" },            \
+	{ O_DOCKER, "docker", "NAME|ID",                                      \
+	  "a running Docker container, found through the Engine API on "      \
+	  "$DOCKER_HOST (unix:// only) or /var/run/docker.sock" },             \
+	{ O_PODMAN, "podman", "NAME|ID",                                      \
+	  "a running podman container, through podman's Docker-compatible "   \
+	  "API on $CONTAINER_HOST (unix:// only) or /run/podman/podman.sock " \
+	  "(`podman system service`)" },                                      \
 	{ O_CONTAINER_IF, "container-if", "IFNAME",                           \
-	  "with --netns/--pid: the container's veth when it has several" }
+	  "with --netns/--pid/--docker/--podman: the container's veth when "  \
+	  "it has several" }
 
 #define COMMON_OPTS                                                           \
 	{ O_VERBOSE, "verbose", NULL, "print debug messages and libbpf logs" }, \
@@ -97,6 +108,22 @@ static const struct opt_doc stats_opts_doc[] = {
 	COMMON_OPTS, { 0 }
 };
 
+static const struct opt_doc daemon_opts_doc[] = {
+	{ O_ENGINE, "engine", "docker|podman",
+	  "whose containers to follow (default docker): Docker through "
+	  "$DOCKER_HOST or /var/run/docker.sock, podman through "
+	  "$CONTAINER_HOST or /run/podman/podman.sock" },
+	{ O_CONFIG, "config", "FILE",
+	  "JSON: {\"networks\": [NAME...], \"options\": {\"snat\": \"auto\", "
+	  "...}}: also attach to containers on these networks, with these "
+	  "attach options (labels override them)" },
+	{ O_RUN_DIR, "run-dir", "DIR",
+	  "where the lock/pid file daemon.pid and the record of attached "
+	  "containers (containers.json) live; default "
+	  "/run/xdp-egress/ENGINE" },
+	COMMON_OPTS, { 0 }
+};
+
 struct command {
 	const char *name;
 	const char *usage;
@@ -118,6 +145,10 @@ static const struct command commands[] = {
 	{ "stats", "stats [TARGET] [--json] [--watch SECONDS [--count N]]",
 	  "Per-interface and total counters: redirected, each pass reason, "
 	  "dropped, redirect errors.", stats_opts_doc },
+	{ "daemon", "daemon [--engine docker|podman] [--config FILE] "
+	  "[--run-dir DIR]",
+	  "Attach to Docker/podman containers as they start, detach as they "
+	  "die.", daemon_opts_doc },
 	{ 0 }
 };
 
@@ -150,11 +181,25 @@ static void command_help(const struct command *c)
 	printf("usage: xdp-egress %s\n\n%s\n\n", c->usage, c->about);
 	if (c->opts == attach_opts_doc || c->opts == detach_opts_doc ||
 	    c->opts == stats_opts_doc)
-		printf("TARGET is one of --ifname, --netns or --pid. Run xdp-egress "
+		printf("TARGET is one of --ifname, --netns, --pid, --docker or "
+		       "--podman. Run xdp-egress "
 		       "in the network namespace that holds the host side "
 		       "(e.g. nsenter --net=/run/netns/HOST xdp-egress ...).\n"
 		       "Pins live under $XDP_EGRESS_BPFFS (default "
 		       "/sys/fs/bpf/xdp-egress).\n\n");
+	if (c->opts == daemon_opts_doc) {
+		print_wrapped("A container asks for xdp-egress with the label "
+			      DAEMON_ENABLE_LABEL "=true (or by being on a "
+			      "--config network) and gives attach options as "
+			      "labels " DAEMON_LABEL_PREFIX "OPTION=VALUE: mode, "
+			      "uplink, snat, snat-ports, ct-timeout, ct-size, "
+			      "uplink-mode, container-if (lists comma-separated), "
+			      "e.g. " DAEMON_LABEL_PREFIX "snat=auto. The daemon "
+			      "runs in the foreground in the host's network "
+			      "namespace and logs to stderr; SIGTERM stops it and "
+			      "leaves every attachment in place.", 0);
+		printf("\n");
+	}
 	printf("options:\n");
 	for (o = c->opts; o->name; o++) {
 		char head[64];
@@ -212,6 +257,7 @@ int main(int argc, char **argv)
 	const struct command *c;
 	struct option lopts[24];
 	struct attach_opts ao = {};
+	struct daemon_opts dop = { .engine = ENGINE_DOCKER };
 	int json = 0, all = 0, n = 0, opt, snat_extra = 0;
 	long watch = 0, count = 0, v;
 	const struct opt_doc *o;
@@ -226,7 +272,7 @@ int main(int argc, char **argv)
 			break;
 	if (!c->name) {
 		pr_err("unknown command '%s'; commands are attach, detach, "
-		       "status, stats (see xdp-egress --help)", argv[1]);
+		       "status, stats, daemon (see xdp-egress --help)", argv[1]);
 		return 2;
 	}
 	for (o = c->opts; o->name; o++, n++)
@@ -248,6 +294,24 @@ int main(int argc, char **argv)
 			ao.spec.pid = (pid_t)v;
 			break;
 		case O_CONTAINER_IF: ao.spec.container_if = optarg; break;
+		case O_DOCKER: case O_PODMAN:
+			if (ao.spec.container) {
+				pr_err("give one --docker or --podman container");
+				return 2;
+			}
+			ao.spec.container = optarg;
+			ao.spec.engine = opt == O_DOCKER ? ENGINE_DOCKER : ENGINE_PODMAN;
+			break;
+		case O_ENGINE:
+			if (strcmp(optarg, "docker") && strcmp(optarg, "podman")) {
+				pr_err("--engine '%s': use docker or podman", optarg);
+				return 2;
+			}
+			dop.engine = !strcmp(optarg, "podman") ? ENGINE_PODMAN
+							       : ENGINE_DOCKER;
+			break;
+		case O_CONFIG: dop.config = optarg; break;
+		case O_RUN_DIR: dop.run_dir = optarg; break;
 		case O_MODE:
 			if (!strcmp(optarg, "native"))
 				ao.mode = MODE_NATIVE;
@@ -347,7 +411,8 @@ int main(int argc, char **argv)
 		return cmd_attach(&ao);
 	}
 	if (!strcmp(c->name, "detach")) {
-		if (all && (ao.spec.ifname || ao.spec.netns || ao.spec.pid)) {
+		if (all && (ao.spec.ifname || ao.spec.netns || ao.spec.pid ||
+			    ao.spec.container)) {
 			pr_err("--all detaches everything: give it no TARGET");
 			return 2;
 		}
@@ -355,5 +420,7 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(c->name, "status"))
 		return cmd_status(json);
+	if (!strcmp(c->name, "daemon"))
+		return cmd_daemon(&dop);
 	return cmd_stats(&ao.spec, json, (int)watch, (int)count);
 }

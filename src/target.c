@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "target.h"
+#include "docker.h"
 #include "netns.h"
 #include "log.h"
 
@@ -16,6 +17,9 @@ const char *target_spec_str(const struct target_spec *spec)
 		snprintf(buf, sizeof(buf), "--ifname %s", spec->ifname);
 	else if (spec->netns)
 		snprintf(buf, sizeof(buf), "--netns %s", spec->netns);
+	else if (spec->container)
+		snprintf(buf, sizeof(buf), "--%s %s", spec->engine == ENGINE_PODMAN ?
+			 "podman" : "docker", spec->container);
 	else
 		snprintf(buf, sizeof(buf), "--pid %d", (int)spec->pid);
 	return buf;
@@ -197,19 +201,22 @@ out:
 int target_resolve(const struct target_spec *spec, struct target *t)
 {
 	struct mnl_socket *hnl;
-	int self, fd, n = !!spec->ifname + !!spec->netns + !!spec->pid;
+	int self, fd, n = !!spec->ifname + !!spec->netns + !!spec->pid +
+			  !!spec->container;
 	int ret = -1;
+	pid_t pid = spec->pid;
 
 	memset(t, 0, sizeof(*t));
 	t->container_netns_fd = -1;
 	if (n != 1) {
 		pr_err("%s: name the container with exactly one of --ifname "
-		       "HOSTVETH, --netns NAME|PATH or --pid PID",
+		       "HOSTVETH, --netns NAME|PATH, --pid PID, --docker NAME "
+		       "or --podman NAME",
 		       n ? "several targets given" : "no target given");
 		return -1;
 	}
 	if (spec->container_if && spec->ifname) {
-		pr_err("--container-if goes with --netns or --pid, not with "
+		pr_err("--container-if goes with --netns, --pid or --docker, not with "
 		       "--ifname (which already names the host side)");
 		return -1;
 	}
@@ -234,14 +241,18 @@ int target_resolve(const struct target_spec *spec, struct target *t)
 			goto out;
 		}
 	} else {
-		if (spec->pid <= 0) {
+		/* A container of an engine is the --pid of its init process. */
+		if (spec->container &&
+		    engine_container_pid(spec->engine, spec->container, &pid))
+			goto out;
+		if (pid <= 0) {
 			pr_err("--pid needs a positive process id");
 			goto out;
 		}
-		fd = netns_open_pid(spec->pid);
+		fd = netns_open_pid(pid);
 		if (fd < 0) {
 			pr_err("cannot open the network namespace of process %d: "
-			       "%s; is the process running?", (int)spec->pid,
+			       "%s; is the process running?", (int)pid,
 			       strerror(errno));
 			goto out;
 		}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * TARGET resolution: from --ifname / --netns / --pid to the host-side device
- * the program attaches to and the container-side device whose offloads
- * attach may have to change.
+ * TARGET resolution: from --ifname / --netns / --pid / --docker / --podman
+ * to the host-side device the program attaches to and the container-side
+ * device whose offloads attach may have to change.
  */
 #ifndef XE_TARGET_H
 #define XE_TARGET_H
@@ -15,6 +15,8 @@ struct target_spec {
 	const char *netns;         /* --netns NAME|PATH */
 	pid_t pid;                 /* --pid */
 	const char *container_if;  /* --container-if, with --netns/--pid */
+	const char *container;     /* --docker / --podman NAME|ID: its pid */
+	int engine;                /* enum engine_kind (docker.h) of container */
 };
 
 struct target {

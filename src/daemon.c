@@ -1,0 +1,886 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The daemon's loop: subscribe to the engine's events first, then reconcile
+ * (attach to running containers that ask for it, detach what died while
+ * the daemon was away), then follow start/die events. Each container it
+ * attached is recorded with its host veth in RUN_DIR/containers.json, since
+ * a dead container's veth is gone and only its name finds the attachment
+ * (`detach --ifname` looks it up in the pinned records).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "daemon.h"
+#include "docker.h"
+#include "log.h"
+#include "netns.h"
+#include "nl.h"
+#include "pins.h"
+#include "target.h"
+
+/* How long one attach or detach child may take before it is killed. */
+#define CHILD_TIMEOUT_MS 60000
+#define RECONNECT_MS 1000
+
+/* Attach options a label xdp-egress.OPTION (or the config's "options")
+ * may carry; the repeatable ones take comma-separated lists in a label. */
+static const struct {
+	const char *name;
+	int repeatable;
+} label_opts[] = {
+	{ "mode", 0 }, { "uplink", 1 }, { "snat", 1 }, { "snat-ports", 0 },
+	{ "ct-timeout", 1 }, { "ct-size", 0 }, { "uplink-mode", 0 },
+	{ "container-if", 0 },
+};
+#define N_LABEL_OPTS (sizeof(label_opts) / sizeof(label_opts[0]))
+
+struct tracked {
+	char id[65];
+	char name[256];
+	char ifname[IF_NAMESIZE];
+	int ifindex;
+	struct tracked *next;
+};
+
+struct daemon {
+	struct engine eng;
+	char run_dir[PATH_MAX];
+	char state_path[PATH_MAX];
+	char pid_path[PATH_MAX];
+	cJSON *networks;   /* config: array of network names, or NULL */
+	cJSON *options;    /* config: object of attach options, or NULL */
+	struct tracked *tracked;
+	int sig_fd;
+	int stop;
+};
+
+static void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void dlog(const char *fmt, ...)
+{
+	char ts[32];
+	time_t now = time(NULL);
+	va_list ap;
+
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	fprintf(stderr, "%s xdp-egress daemon: ", ts);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* ---- the record of what this daemon attached ---- */
+
+static struct tracked *tracked_find(struct daemon *d, const char *id)
+{
+	struct tracked *t;
+
+	for (t = d->tracked; t; t = t->next)
+		if (!strcmp(t->id, id))
+			return t;
+	return NULL;
+}
+
+static void tracked_drop(struct daemon *d, struct tracked *gone)
+{
+	struct tracked **pp;
+
+	for (pp = &d->tracked; *pp; pp = &(*pp)->next)
+		if (*pp == gone) {
+			*pp = gone->next;
+			free(gone);
+			return;
+		}
+}
+
+/* Written to a temporary file and renamed: a crash leaves the old or the
+ * new record, never half of one. */
+static void state_save(struct daemon *d)
+{
+	char tmp[PATH_MAX + 8], *js;
+	cJSON *root = cJSON_CreateObject(), *arr;
+	struct tracked *t;
+	FILE *f;
+
+	arr = cJSON_AddArrayToObject(root, "containers");
+	for (t = d->tracked; t; t = t->next) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "id", t->id);
+		cJSON_AddStringToObject(o, "name", t->name);
+		cJSON_AddStringToObject(o, "ifname", t->ifname);
+		cJSON_AddNumberToObject(o, "ifindex", t->ifindex);
+		cJSON_AddItemToArray(arr, o);
+	}
+	js = cJSON_Print(root);
+	cJSON_Delete(root);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", d->state_path);
+	f = js ? fopen(tmp, "we") : NULL;
+	if (!f || fputs(js, f) < 0 || fputc('\n', f) < 0 || fclose(f) ||
+	    rename(tmp, d->state_path))
+		dlog("cannot write %s: %s; a restarted daemon will not know "
+		     "which veths these containers had", d->state_path,
+		     strerror(errno));
+	free(js);
+}
+
+static void state_load(struct daemon *d)
+{
+	char *text = NULL;
+	size_t cap = 0;
+	cJSON *root, *o;
+	FILE *f = fopen(d->state_path, "re");
+
+	if (!f)
+		return;
+	if (getdelim(&text, &cap, 0, f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	root = cJSON_Parse(text ? text : "");
+	free(text);
+	if (!root) {
+		dlog("%s is not JSON; starting without a record", d->state_path);
+		return;
+	}
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "containers")) {
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(o, "id"));
+		const char *ifname = cJSON_GetStringValue(cJSON_GetObjectItem(o, "ifname"));
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(o, "name"));
+		struct tracked *t;
+
+		if (!id || !ifname || tracked_find(d, id) || !(t = calloc(1, sizeof(*t))))
+			continue;
+		snprintf(t->id, sizeof(t->id), "%s", id);
+		snprintf(t->name, sizeof(t->name), "%s", name ? name : id);
+		snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
+		t->ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "ifindex"));
+		t->next = d->tracked;
+		d->tracked = t;
+	}
+	cJSON_Delete(root);
+}
+
+/* ---- running the CLI's own commands ---- */
+
+struct argv_buf {
+	char *v[64];
+	int n;
+};
+
+static void argv_add(struct argv_buf *a, const char *s)
+{
+	if (a->n < (int)(sizeof(a->v) / sizeof(a->v[0])) - 1)
+		a->v[a->n++] = strdup(s);
+	a->v[a->n] = NULL;
+}
+
+static void argv_free(struct argv_buf *a)
+{
+	while (a->n)
+		free(a->v[--a->n]);
+}
+
+/*
+ * Run `xdp-egress ARGS` (this very binary) as a child, its output logged
+ * line by line with the container's name. A child keeps the daemon free of
+ * BPF objects and of any state a failed attach could leave in a process.
+ * Returns the child's exit status, or -1.
+ */
+static int run_self(struct daemon *d, const char *who, struct argv_buf *a)
+{
+	char line[1024], buf[4096];
+	size_t ll = 0;
+	int p[2], status = 0, waited = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC)) {
+		dlog("%s: pipe: %s", who, strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		dlog("%s: fork: %s", who, strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv("/proc/self/exe", a->v);
+		fprintf(stderr, "cannot run /proc/self/exe: %s\n", strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		struct pollfd pf = { .fd = p[0], .events = POLLIN };
+		ssize_t n;
+		int i;
+
+		if (poll(&pf, 1, CHILD_TIMEOUT_MS) == 0) {
+			dlog("%s: `%s %s` still runs after %d s; killing it", who,
+			     a->v[1], a->v[2], CHILD_TIMEOUT_MS / 1000);
+			kill(pid, SIGKILL);
+			break;
+		}
+		n = read(p[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (buf[i] == '\n' || ll == sizeof(line) - 1) {
+				line[ll] = 0;
+				dlog("  [%s] %s", who, line);
+				ll = 0;
+				if (buf[i] == '\n')
+					continue;
+			}
+			line[ll++] = buf[i];
+		}
+	}
+	if (ll) {
+		line[ll] = 0;
+		dlog("  [%s] %s", who, line);
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	waited = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return waited;
+}
+
+/* ---- which containers, with which options ---- */
+
+static const char *label_of(cJSON *labels, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(labels, key));
+}
+
+static int truthy(const char *v)
+{
+	return v && (!strcasecmp(v, "true") || !strcmp(v, "1") ||
+		     !strcasecmp(v, "yes") || !strcasecmp(v, "on"));
+}
+
+/*
+ * Does the container ask for xdp-egress? Its enable label decides (true or
+ * false); without one, being on a network named in the config does. labels
+ * and networks come from an inspect or a list entry (both have them).
+ * *net gets the matching network's name.
+ */
+static int wanted(struct daemon *d, cJSON *labels, cJSON *networks,
+		  const char **net)
+{
+	const char *en = label_of(labels, DAEMON_ENABLE_LABEL);
+	cJSON *n;
+
+	*net = NULL;
+	if (en)
+		return truthy(en);
+	cJSON_ArrayForEach(n, d->networks) {
+		if (cJSON_IsString(n) && cJSON_GetObjectItem(networks, n->valuestring)) {
+			*net = n->valuestring;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int label_opt_index(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < N_LABEL_OPTS; i++)
+		if (!strcmp(label_opts[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+/* Add --OPT VALUE (each comma-separated item of VALUE when repeatable). */
+static void add_opt(struct argv_buf *a, int i, const char *value)
+{
+	char flag[64], *copy, *item, *save = NULL;
+
+	snprintf(flag, sizeof(flag), "--%s", label_opts[i].name);
+	if (!label_opts[i].repeatable) {
+		argv_add(a, flag);
+		argv_add(a, value);
+		return;
+	}
+	copy = strdup(value);
+	for (item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		while (*item == ' ')
+			item++;
+		argv_add(a, flag);
+		argv_add(a, item);
+	}
+	free(copy);
+}
+
+/* The attach options: the config's, each replaced by a label that names
+ * the same option. Unknown xdp-egress.* labels are reported, not used. */
+static void attach_options(struct daemon *d, const char *who, cJSON *labels,
+			   struct argv_buf *a)
+{
+	size_t plen = strlen(DAEMON_LABEL_PREFIX);
+	cJSON *l, *o;
+	size_t i;
+
+	for (i = 0; i < N_LABEL_OPTS; i++) {
+		char key[64];
+		const char *v;
+
+		snprintf(key, sizeof(key), DAEMON_LABEL_PREFIX "%s", label_opts[i].name);
+		v = label_of(labels, key);
+		if (v) {
+			add_opt(a, (int)i, v);
+			continue;
+		}
+		o = cJSON_GetObjectItem(d->options, label_opts[i].name);
+		if (cJSON_IsString(o)) {
+			add_opt(a, (int)i, o->valuestring);
+		} else if (cJSON_IsArray(o)) {
+			cJSON *e;
+
+			cJSON_ArrayForEach(e, o)
+				if (cJSON_IsString(e))
+					add_opt(a, (int)i, e->valuestring);
+		}
+	}
+	cJSON_ArrayForEach(l, labels) {
+		if (strncmp(l->string, DAEMON_LABEL_PREFIX, plen) ||
+		    !strcmp(l->string, DAEMON_ENABLE_LABEL) ||
+		    label_opt_index(l->string + plen) >= 0)
+			continue;
+		dlog("%s: ignoring label %s: not an attach option (enable, mode, "
+		     "uplink, snat, snat-ports, ct-timeout, ct-size, uplink-mode, "
+		     "container-if)", who, l->string);
+	}
+}
+
+struct mac_match {
+	unsigned char mac[6];
+	char name[IF_NAMESIZE];
+};
+
+static int match_mac(const struct link_info *li, void *arg)
+{
+	struct mac_match *m = arg;
+
+	if (strcmp(li->kind, "veth") || memcmp(li->mac, m->mac, 6))
+		return 0;
+	snprintf(m->name, sizeof(m->name), "%s", li->name);
+	return 1;
+}
+
+/* The container's interface on network net: the one with the MAC address
+ * the engine gave it there. Empty when it cannot be told. */
+static void container_if_on(pid_t pid, cJSON *networks, const char *net,
+			    char *out, size_t len)
+{
+	const char *mac = cJSON_GetStringValue(cJSON_GetObjectItem(
+		cJSON_GetObjectItem(networks, net), "MacAddress"));
+	struct mac_match m = {};
+	struct mnl_socket *nl;
+	unsigned int b[6];
+	int fd, i;
+
+	out[0] = 0;
+	if (!mac || sscanf(mac, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3],
+			   &b[4], &b[5]) != 6)
+		return;
+	for (i = 0; i < 6; i++)
+		m.mac[i] = (unsigned char)b[i];
+	fd = netns_open_pid(pid);
+	if (fd < 0)
+		return;
+	nl = nl_open_in(fd);
+	close(fd);
+	if (!nl)
+		return;
+	nl_link_dump(nl, match_mac, &m);
+	nl_close(nl);
+	snprintf(out, len, "%s", m.name);
+}
+
+/* Is the host veth of this target attached already (by anyone)? */
+static int already_attached(const struct target *t)
+{
+	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX];
+	struct stat st;
+
+	if (pins_root(root, sizeof(root)))
+		return 0;
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t->host_netns_ino);
+	pins_attach_dir(dir, sizeof(dir), ns_dir, t->host.ifindex);
+	return !stat(dir, &st);
+}
+
+static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
+{
+	struct argv_buf a = {};
+	int rc;
+
+	dlog("%s (%.12s) %s: detaching from %s", t->name, t->id, why, t->ifname);
+	argv_add(&a, "xdp-egress");
+	argv_add(&a, "detach");
+	argv_add(&a, "--ifname");
+	argv_add(&a, t->ifname);
+	rc = run_self(d, t->name, &a);
+	argv_free(&a);
+	if (rc)
+		dlog("%s: detach from %s exited %d (see above); forgetting it "
+		     "anyway, `xdp-egress status` shows anything left", t->name,
+		     t->ifname, rc);
+	tracked_drop(d, t);
+	state_save(d);
+	return rc;
+}
+
+/*
+ * A container that runs (or has just started): attach if it asks for it
+ * and is not attached yet; record its veth either way when attached.
+ */
+static void consider(struct daemon *d, const char *id)
+{
+	cJSON *j = engine_inspect(&d->eng, id), *labels, *networks, *state;
+	const char *name, *net;
+	char pidstr[16], cif[IF_NAMESIZE] = "";
+	struct target_spec spec = {};
+	struct argv_buf a = {};
+	struct tracked *tr;
+	struct target t;
+	int i, rc;
+	pid_t pid;
+
+	if (!j)
+		return;
+	name = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Name")) ?: id;
+	if (*name == '/')
+		name++;
+	labels = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Config"), "Labels");
+	networks = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "NetworkSettings"),
+				       "Networks");
+	state = cJSON_GetObjectItem(j, "State");
+	pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(state, "Pid"));
+	id = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Id")) ?: id;
+	if (!wanted(d, labels, networks, &net))
+		goto out;
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(state, "Running")) || pid <= 0) {
+		dlog("%s: not running any more; nothing to attach", name);
+		goto out;
+	}
+	attach_options(d, name, labels, &a);
+	for (i = 0; i + 1 < a.n; i++)
+		if (!strcmp(a.v[i], "--container-if"))
+			spec.container_if = a.v[i + 1];
+	/* On a config network, among several: the interface with that
+	 * network's MAC. */
+	if (!spec.container_if && net && cJSON_GetArraySize(networks) > 1) {
+		container_if_on(pid, networks, net, cif, sizeof(cif));
+		if (cif[0]) {
+			argv_add(&a, "--container-if");
+			argv_add(&a, cif);
+			spec.container_if = cif;
+		}
+	}
+	spec.pid = pid;
+	if (target_resolve(&spec, &t)) {
+		dlog("%s: cannot find its host veth (see above); not attached", name);
+		goto out;
+	}
+	tr = tracked_find(d, id);
+	/* Restarted while the daemon was away: its old veth is gone. */
+	if (tr && tr->ifindex != t.host.ifindex) {
+		detach_tracked(d, tr, "has a new veth");
+		tr = NULL;
+	}
+	if (already_attached(&t)) {
+		if (!tr)
+			dlog("%s (%.12s): %s is attached already; following it",
+			     name, id, t.host.name);
+	} else {
+		struct argv_buf cmd = {};
+
+		dlog("%s (%.12s) %s: attaching to %s", name, id,
+		     net ? "is on a configured network" : "asks for it by label",
+		     t.host.name);
+		argv_add(&cmd, "xdp-egress");
+		argv_add(&cmd, "attach");
+		if (log_verbose)
+			argv_add(&cmd, "--verbose");
+		argv_add(&cmd, "--pid");
+		snprintf(pidstr, sizeof(pidstr), "%d", (int)pid);
+		argv_add(&cmd, pidstr);
+		for (i = 0; i < a.n; i++)
+			argv_add(&cmd, a.v[i]);
+		rc = run_self(d, name, &cmd);
+		argv_free(&cmd);
+		if (rc) {
+			dlog("%s: attach exited %d (see above); not attached", name, rc);
+			target_release(&t);
+			goto out;
+		}
+	}
+	if (!tr && (tr = calloc(1, sizeof(*tr)))) {
+		tr->next = d->tracked;
+		d->tracked = tr;
+	}
+	if (tr) {
+		snprintf(tr->id, sizeof(tr->id), "%s", id);
+		snprintf(tr->name, sizeof(tr->name), "%s", name);
+		snprintf(tr->ifname, sizeof(tr->ifname), "%s", t.host.name);
+		tr->ifindex = t.host.ifindex;
+		state_save(d);
+	}
+	target_release(&t);
+out:
+	argv_free(&a);
+	cJSON_Delete(j);
+}
+
+/*
+ * At start and after each reconnection: attach to running containers that
+ * ask for it, and detach those recorded that no longer run.
+ */
+static int reconcile(struct daemon *d)
+{
+	struct http_response r;
+	struct tracked *t, *next;
+	cJSON *list, *c;
+
+	if (engine_request(&d->eng, "GET", ENGINE_API_PREFIX "/containers/json", &r))
+		return -1;
+	list = r.status == 200 ? cJSON_Parse(r.body) : NULL;
+	if (!cJSON_IsArray(list)) {
+		dlog("%s answered %d to GET /containers/json: %s",
+		     engine_name(d->eng.kind), r.status, engine_error_message(&r));
+		http_response_free(&r);
+		cJSON_Delete(list);
+		return -1;
+	}
+	http_response_free(&r);
+	for (t = d->tracked; t; t = next) {
+		int running = 0;
+
+		next = t->next;
+		cJSON_ArrayForEach(c, list)
+			if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(c, "Id")) ?: "", t->id))
+				running = 1;
+		if (!running)
+			detach_tracked(d, t, "stopped while the daemon was away");
+	}
+	cJSON_ArrayForEach(c, list) {
+		const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(c, "Id"));
+		const char *net;
+		cJSON *nets = cJSON_GetObjectItem(cJSON_GetObjectItem(c,
+					"NetworkSettings"), "Networks");
+
+		if (id && wanted(d, cJSON_GetObjectItem(c, "Labels"), nets, &net))
+			consider(d, id);
+	}
+	cJSON_Delete(list);
+	return 0;
+}
+
+/* One event line from GET /events. */
+static void on_event(struct daemon *d, const char *line)
+{
+	cJSON *ev = cJSON_Parse(line), *actor;
+	const char *type, *action, *id;
+	struct tracked *t;
+
+	if (!ev)
+		return;
+	type = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "Type"));
+	action = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "Action")) ?:
+		 cJSON_GetStringValue(cJSON_GetObjectItem(ev, "status"));
+	actor = cJSON_GetObjectItem(ev, "Actor");
+	id = cJSON_GetStringValue(cJSON_GetObjectItem(actor, "ID")) ?:
+	     cJSON_GetStringValue(cJSON_GetObjectItem(ev, "id"));
+	if (!id || !action || (type && strcmp(type, "container")))
+		goto out;
+	pr_debug("event %s %s", action, id);
+	if (!strcmp(action, "start")) {
+		consider(d, id);
+	} else if (!strcmp(action, "die") || !strcmp(action, "died")) {
+		/* podman's own name for it is "died" */
+		t = tracked_find(d, id);
+		if (t)
+			detach_tracked(d, t, "died");
+	}
+out:
+	cJSON_Delete(ev);
+}
+
+/* ---- setup ---- */
+
+static int lock_pidfile(struct daemon *d)
+{
+	char buf[32];
+	int fd, n;
+
+	if (mkdir(d->run_dir, 0755) && errno != EEXIST) {
+		/* one level of parents, for the default /run/xdp-egress/ENGINE */
+		char parent[PATH_MAX], *slash;
+
+		snprintf(parent, sizeof(parent), "%s", d->run_dir);
+		slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = 0;
+			mkdir(parent, 0755);
+		}
+		if (mkdir(d->run_dir, 0755) && errno != EEXIST) {
+			pr_err("cannot create the run directory %s: %s; give "
+			       "another with --run-dir", d->run_dir, strerror(errno));
+			return -1;
+		}
+	}
+	fd = open(d->pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		pr_err("cannot open %s: %s", d->pid_path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		n = (int)pread(fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = 0;
+		buf[strcspn(buf, "\n")] = 0;
+		pr_err("another xdp-egress daemon (pid %s) holds %s: stop it "
+		       "first (kill -TERM %s), or give this one another --run-dir",
+		       buf[0] ? buf : "?", d->pid_path, buf[0] ? buf : "PID");
+		close(fd);
+		return -1;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) || pwrite(fd, buf, (size_t)n, 0) != n) {
+		pr_err("cannot write %s: %s", d->pid_path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int load_config(struct daemon *d, const char *path)
+{
+	char *text = NULL;
+	size_t cap = 0;
+	cJSON *root, *o;
+	FILE *f = fopen(path, "re");
+	int ret = -1;
+
+	if (!f) {
+		pr_err("cannot open --config %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (getdelim(&text, &cap, 0, f) < 0) {
+		free(text);
+		text = NULL;
+	}
+	fclose(f);
+	root = cJSON_Parse(text ? text : "");
+	free(text);
+	if (!cJSON_IsObject(root)) {
+		pr_err("--config %s is not a JSON object (near '%.20s'); see "
+		       "`xdp-egress daemon --help`", path,
+		       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+		goto out;
+	}
+	cJSON_ArrayForEach(o, root) {
+		if (strcmp(o->string, "networks") && strcmp(o->string, "options")) {
+			pr_err("--config %s: unknown key \"%s\" (known: networks, "
+			       "options)", path, o->string);
+			goto out;
+		}
+	}
+	d->networks = cJSON_DetachItemFromObject(root, "networks");
+	d->options = cJSON_DetachItemFromObject(root, "options");
+	if (d->networks && !cJSON_IsArray(d->networks)) {
+		pr_err("--config %s: \"networks\" must be an array of network "
+		       "names", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(o, d->networks) {
+		if (!cJSON_IsString(o)) {
+			pr_err("--config %s: \"networks\" must hold strings", path);
+			goto out;
+		}
+	}
+	if (d->options && !cJSON_IsObject(d->options)) {
+		pr_err("--config %s: \"options\" must be an object of attach "
+		       "options", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(o, d->options) {
+		int i = label_opt_index(o->string);
+
+		if (i < 0 || (!cJSON_IsString(o) &&
+			      !(cJSON_IsArray(o) && label_opts[i].repeatable))) {
+			pr_err("--config %s: option \"%s\" is not %s", path,
+			       o->string, i < 0 ? "an attach option (mode, uplink, "
+			       "snat, snat-ports, ct-timeout, ct-size, uplink-mode, "
+			       "container-if)" : "a string (or, for uplink, snat and "
+			       "ct-timeout, an array of strings)");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	cJSON_Delete(root);
+	return ret;
+}
+
+static struct http_stream *subscribe(struct daemon *d)
+{
+	/* {"type":["container"]}: start/die are picked here, as podman's
+	 * compat API names die "died" in some versions. */
+	static const char path[] = ENGINE_API_PREFIX
+		"/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D";
+	int fd = engine_connect(&d->eng);
+
+	if (fd < 0)
+		return NULL;
+	/* The stream waits for events: no read timeout. */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ 0 },
+		   sizeof(struct timeval));
+	return http_stream_open_fd(fd, path);
+}
+
+/* Wait ms for a signal; 1 when one came (d->stop is set). */
+static int wait_signal(struct daemon *d, int ms)
+{
+	struct pollfd pf = { .fd = d->sig_fd, .events = POLLIN };
+	struct signalfd_siginfo si;
+
+	if (poll(&pf, 1, ms) <= 0)
+		return 0;
+	if (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		dlog("got %s; stopping (attachments stay in place)",
+		     strsignal((int)si.ssi_signo));
+		d->stop = 1;
+	}
+	return 1;
+}
+
+int cmd_daemon(const struct daemon_opts *o)
+{
+	struct daemon d = { .sig_fd = -1 };
+	struct http_stream *s = NULL;
+	int lock_fd = -1, ret = 1, lost = 0, n_tracked = 0;
+	struct tracked *t;
+	sigset_t mask;
+
+	if (engine_init(&d.eng, o->engine))
+		return 1;
+	if (o->config && load_config(&d, o->config))
+		goto out;
+	if (o->run_dir)
+		snprintf(d.run_dir, sizeof(d.run_dir), "%s", o->run_dir);
+	else
+		snprintf(d.run_dir, sizeof(d.run_dir), DAEMON_RUN_DIR "/%s",
+			 o->engine == ENGINE_PODMAN ? "podman" : "docker");
+	snprintf(d.pid_path, sizeof(d.pid_path), "%s/daemon.pid", d.run_dir);
+	snprintf(d.state_path, sizeof(d.state_path), "%s/containers.json", d.run_dir);
+	lock_fd = lock_pidfile(&d);
+	if (lock_fd < 0)
+		goto out;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	d.sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (d.sig_fd < 0) {
+		pr_err("signalfd: %s", strerror(errno));
+		goto out;
+	}
+	state_load(&d);
+	for (t = d.tracked; t; t = t->next)
+		n_tracked++;
+	dlog("pid %d following %s at %s (%s); run dir %s; %d container(s) "
+	     "recorded; attaching to containers labelled %s=true%s%s",
+	     (int)getpid(), engine_name(d.eng.kind), d.eng.sock, d.eng.origin,
+	     d.run_dir, n_tracked, DAEMON_ENABLE_LABEL,
+	     d.networks ? " or on networks from " : "",
+	     d.networks ? o->config : "");
+	while (!d.stop) {
+		struct pollfd pf[2];
+		char *line;
+		int rc;
+
+		if (!s) {
+			/* Subscribe before reconciling: what happens in between
+			 * waits in the stream. */
+			s = subscribe(&d);
+			if (!s || reconcile(&d)) {
+				http_stream_close(s);
+				s = NULL;
+				if (!lost)
+					dlog("cannot follow %s yet (see above); retrying "
+					     "every %d s", engine_name(d.eng.kind),
+					     RECONNECT_MS / 1000);
+				lost = 1;
+				wait_signal(&d, RECONNECT_MS);
+				continue;
+			}
+			dlog("following %s's events%s", engine_name(d.eng.kind),
+			     lost ? " again" : "");
+			lost = 0;
+		}
+		pf[0] = (struct pollfd){ .fd = http_stream_fd(s), .events = POLLIN };
+		pf[1] = (struct pollfd){ .fd = d.sig_fd, .events = POLLIN };
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[1].revents && wait_signal(&d, 0))
+			continue;
+		if (!pf[0].revents)
+			continue;
+		rc = http_stream_read(s);
+		while ((line = http_stream_line(s)))
+			on_event(&d, line);
+		if (rc <= 0) {
+			dlog("lost %s's event stream (%s); reconnecting",
+			     engine_name(d.eng.kind), rc ? strerror(errno) : "closed");
+			http_stream_close(s);
+			s = NULL;
+			lost = 1;
+		}
+	}
+	ret = 0;
+out:
+	http_stream_close(s);
+	if (d.sig_fd >= 0)
+		close(d.sig_fd);
+	if (lock_fd >= 0) {
+		unlink(d.pid_path);
+		close(lock_fd);
+	}
+	while (d.tracked)
+		tracked_drop(&d, d.tracked);
+	cJSON_Delete(d.networks);
+	cJSON_Delete(d.options);
+	return ret;
+}
