@@ -23,11 +23,12 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             libcjson-dev iproute2 ethtool iperf3 iputils-ping tcpdump jq \
-            python3 procps kmod
+            python3 procps kmod containernetworking-plugins iptables \
+            python3-yaml qemu-system-x86 busybox-static cpio
 
 .SECONDARY:
 .PHONY: all clean deps test unit e2e demo bench bench-quick
-all: $(OUT)/xdp-egress $(UNIT_BINS)
+all: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(UNIT_BINS)
 
 # Installs what is missing, from Debian's repository only.
 deps:
@@ -55,6 +56,10 @@ $(OUT)/src/%.o: src/%.c $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OU
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(OUT)/xdp-egress: src/main.c $(LIB_OBJS) | $(OUT)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+
+# The CNI plugin: the same modules as the CLI, its own main.
+$(OUT)/xdp-egress-cni: cni/xdp-egress-cni.c $(LIB_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS) $(SKELS) | $(OUT)/tests

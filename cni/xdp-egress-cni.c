@@ -1,0 +1,1045 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * xdp-egress-cni: a CNI 1.0.0 chained plugin. Listed after an interface
+ * plugin that makes a veth pair (bridge, ptp), it attaches xdp-egress to the
+ * pod's host-side veth on ADD and detaches it on DEL, with the options of its
+ * own entry in the conflist:
+ *
+ *   {"type": "xdp-egress-cni", "mode": "native|generic|auto",
+ *    "uplink": "eth0" | ["eth0", "eth1"], "snat": "auto" | "ADDR" | [...],
+ *    "snatPorts": "MIN-MAX", "uplinkMode": "native|generic",
+ *    "ctSize": N, "ctTimeouts": {"udp": 30, ...}}
+ *
+ * The runtime runs a plugin in its own (the host's) network namespace, so the
+ * plugin calls cmd_attach()/cmd_detach() directly. Its stdout belongs to the
+ * CNI result: everything the shared code prints (stdout and stderr) goes to a
+ * memfd instead, is copied to stderr for the runtime's log at exit, and its
+ * error lines become the "details" of a CNI error.
+ *
+ * Besides the CNI commands, `xdp-egress-cni --validate FILE` checks a
+ * conflist (or one plugin config) against this plugin's schema without
+ * touching the host; the deploy test runs it on deploy/.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "attach.h"
+#include "log.h"
+#include "netns.h"
+#include "nl.h"
+#include "pins.h"
+#include "snat.h"
+
+#define PLUGIN_TYPE "xdp-egress-cni"
+#define MAX_STDIN (4 << 20)
+/* Attach and detach of one node are serialised: two pods added at once
+ * would otherwise race to create the shared SNAT maps. */
+#define LOCK_PATH "/run/lock/xdp-egress-cni.lock"
+#define LOCK_WAIT_S 30
+
+/* Error codes of the CNI spec (SPEC.md, "Error"), and ours (>= 100). */
+enum cni_code {
+	CNI_ERR_VERSION = 1,        /* incompatible CNI version */
+	CNI_ERR_UNSUPPORTED_FIELD = 2,
+	CNI_ERR_UNKNOWN_CONTAINER = 3,
+	CNI_ERR_ENV = 4,            /* invalid necessary environment variables */
+	CNI_ERR_IO = 5,
+	CNI_ERR_DECODE = 6,         /* failed to decode content */
+	CNI_ERR_CONFIG = 7,         /* invalid network config */
+	CNI_ERR_TRY_AGAIN = 11,
+	XE_ERR_ATTACH = 100,        /* xdp-egress could not attach */
+	XE_ERR_DETACH = 101,        /* xdp-egress could not detach */
+	XE_ERR_CHECK = 102,         /* CHECK: not attached as configured */
+};
+
+static const char *const supported_versions[] = {
+	"0.3.0", "0.3.1", "0.4.0", "1.0.0", NULL
+};
+
+/* Keys of the spec and of the runtimes that a plugin's config may carry;
+ * anything else is refused as an unsupported field (a typo would otherwise
+ * silently change nothing). */
+static const char *const known_keys[] = {
+	"cniVersion", "name", "type", "args", "runtimeConfig", "capabilities",
+	"prevResult", "disableCheck", "disableGC", "dns", "ipam", "ipMasq",
+	"mode", "uplink", "snat", "snatPorts", "uplinkMode", "ctSize",
+	"ctTimeouts", NULL
+};
+
+struct cni_conf {
+	const char *cni_version;
+	const char *name;
+	struct attach_opts ao;
+	cJSON *prev_result;        /* borrowed from the parsed document */
+};
+
+/* ---- output: the real stdout is kept for the result alone ---- */
+
+static int real_stdout = -1, real_stderr = -1, log_fd = -1;
+static const char *cni_version_out = "1.0.0";
+
+/* From here on, whatever the shared code prints lands in log_fd. */
+static void capture_output(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	real_stdout = dup(STDOUT_FILENO);
+	real_stderr = dup(STDERR_FILENO);
+	log_fd = memfd_create("xdp-egress-cni-log", MFD_CLOEXEC);
+	if (real_stdout < 0 || real_stderr < 0 || log_fd < 0)
+		return;
+	dup2(log_fd, STDOUT_FILENO);
+	dup2(log_fd, STDERR_FILENO);
+}
+
+/* Everything captured so far, NUL-terminated (caller frees). */
+static char *captured(void)
+{
+	off_t len;
+	char *buf;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (log_fd < 0)
+		return strdup("");
+	len = lseek(log_fd, 0, SEEK_END);
+	buf = calloc(1, len + 1);
+	if (buf && len > 0 && pread(log_fd, buf, len, 0) != len)
+		buf[0] = 0;
+	return buf;
+}
+
+/* The error lines ("xdp-egress: ...", no warnings) captured since offset
+ * from, joined by "; ", without their prefix. */
+static char *captured_errors(off_t from)
+{
+	char *all = captured(), *out, *line, *save = NULL;
+	size_t n = 0, cap;
+
+	if (!all)
+		return NULL;
+	cap = strlen(all) + 1;
+	out = calloc(1, cap);
+	if (!out)
+		return all;
+	for (line = strtok_r(all + (from < (off_t)strlen(all) ? from : 0), "\n",
+			     &save);
+	     line; line = strtok_r(NULL, "\n", &save)) {
+		const char *p = "xdp-egress: ";
+
+		if (strncmp(line, p, strlen(p)) ||
+		    !strncmp(line + strlen(p), "warning:", 8))
+			continue;
+		n += snprintf(out + n, cap - n, "%s%s", n ? "; " : "",
+			      line + strlen(p));
+	}
+	free(all);
+	return out;
+}
+
+static off_t captured_len(void)
+{
+	fflush(stdout);
+	fflush(stderr);
+	return log_fd < 0 ? 0 : lseek(log_fd, 0, SEEK_END);
+}
+
+/* Give the runtime's log what the shared code said, and the fds back. */
+static void release_output(void)
+{
+	char *all;
+
+	if (log_fd < 0)
+		return;
+	all = captured();
+	dup2(real_stdout, STDOUT_FILENO);
+	dup2(real_stderr, STDERR_FILENO);
+	if (all && *all)
+		fputs(all, stderr);
+	free(all);
+	close(log_fd);
+	log_fd = -1;
+}
+
+static void print_json(cJSON *doc)
+{
+	char *s = cJSON_Print(doc);
+
+	release_output();
+	if (s)
+		printf("%s\n", s);
+	fflush(stdout);
+	free(s);
+}
+
+/* Print a spec-conformant error on stdout; returns the exit status. */
+static int cni_error(int code, const char *details, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int cni_error(int code, const char *details, const char *fmt, ...)
+{
+	char msg[1024];
+	cJSON *e = cJSON_CreateObject();
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(e, "cniVersion", cni_version_out);
+	cJSON_AddNumberToObject(e, "code", code);
+	cJSON_AddStringToObject(e, "msg", msg);
+	if (details && *details)
+		cJSON_AddStringToObject(e, "details", details);
+	print_json(e);
+	fprintf(stderr, "xdp-egress-cni: error %d: %s%s%s\n", code, msg,
+		details && *details ? ": " : "", details ? details : "");
+	cJSON_Delete(e);
+	return 1;
+}
+
+/* ---- configuration ---- */
+
+static int version_supported(const char *v)
+{
+	int i;
+
+	for (i = 0; supported_versions[i]; i++)
+		if (!strcmp(supported_versions[i], v))
+			return 1;
+	return 0;
+}
+
+/* 0.3.x knows no CHECK. */
+static int version_has_check(const char *v)
+{
+	return strcmp(v, "0.4.0") >= 0 && strncmp(v, "0.3", 3);
+}
+
+struct conf_error {
+	int code;
+	char msg[512];
+};
+
+static int conf_fail(struct conf_error *ce, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int conf_fail(struct conf_error *ce, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	ce->code = code;
+	va_start(ap, fmt);
+	vsnprintf(ce->msg, sizeof(ce->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* A string, or an array of at most max strings: into out[]. */
+static int string_list(cJSON *v, const char *key, const char **out, int max,
+		       int *n, struct conf_error *ce)
+{
+	cJSON *it;
+
+	*n = 0;
+	if (cJSON_IsString(v)) {
+		out[(*n)++] = v->valuestring;
+		return 0;
+	}
+	if (!cJSON_IsArray(v))
+		return conf_fail(ce, CNI_ERR_CONFIG, "\"%s\" must be a string or "
+				 "an array of strings", key);
+	cJSON_ArrayForEach(it, v) {
+		if (!cJSON_IsString(it))
+			return conf_fail(ce, CNI_ERR_CONFIG, "\"%s\" must hold "
+					 "strings only", key);
+		if (*n == max)
+			return conf_fail(ce, CNI_ERR_CONFIG, "\"%s\" takes at "
+					 "most %d entries", key, max);
+		out[(*n)++] = it->valuestring;
+	}
+	if (!*n)
+		return conf_fail(ce, CNI_ERR_CONFIG, "\"%s\" is an empty array",
+				 key);
+	return 0;
+}
+
+static int is_address(const char *s)
+{
+	unsigned char buf[16];
+
+	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+/* Call one of the shared parsers, which print their own error; keep it. */
+static int shared_parse_msg(struct conf_error *ce, off_t from, const char *key)
+{
+	char *why = captured_errors(from);
+
+	conf_fail(ce, CNI_ERR_CONFIG, "\"%s\": %s", key,
+		  why && *why ? why : "invalid");
+	free(why);
+	return -1;
+}
+
+/*
+ * Validate one plugin config (the runtime's merged form) and fill c. Nothing
+ * here looks at the host: the same check runs on a conflist in deploy/.
+ */
+static int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
+{
+	cJSON *v, *it;
+	const char *s;
+	int i, n;
+
+	memset(c, 0, sizeof(*c));
+	snat_opts_defaults(&c->ao.snat);
+	if (!cJSON_IsObject(root))
+		return conf_fail(ce, CNI_ERR_CONFIG, "the network config must be "
+				 "a JSON object");
+	cJSON_ArrayForEach(it, root) {
+		for (i = 0; known_keys[i]; i++)
+			if (!strcmp(known_keys[i], it->string))
+				break;
+		if (!known_keys[i]) {
+			char *val = cJSON_PrintUnformatted(it);
+
+			conf_fail(ce, CNI_ERR_UNSUPPORTED_FIELD, "unsupported field "
+				  "\"%s\": %.100s (xdp-egress-cni knows mode, uplink, "
+				  "snat, snatPorts, uplinkMode, ctSize, ctTimeouts)",
+				  it->string, val ? val : "?");
+			free(val);
+			return -1;
+		}
+	}
+	v = cJSON_GetObjectItem(root, "cniVersion");
+	if (!cJSON_IsString(v) || !*v->valuestring)
+		return conf_fail(ce, CNI_ERR_CONFIG, "\"cniVersion\" is missing: "
+				 "the network config must name its CNI version");
+	c->cni_version = v->valuestring;
+	if (!version_supported(c->cni_version))
+		return conf_fail(ce, CNI_ERR_VERSION, "cniVersion \"%s\" is not "
+				 "supported; xdp-egress-cni supports 0.3.0, 0.3.1, "
+				 "0.4.0 and 1.0.0", c->cni_version);
+	v = cJSON_GetObjectItem(root, "name");
+	if (!cJSON_IsString(v) || !*v->valuestring)
+		return conf_fail(ce, CNI_ERR_CONFIG, "\"name\" is missing: the "
+				 "network config must name its network");
+	c->name = v->valuestring;
+	v = cJSON_GetObjectItem(root, "type");
+	if (!cJSON_IsString(v) || !*v->valuestring)
+		return conf_fail(ce, CNI_ERR_CONFIG, "\"type\" is missing");
+
+	v = cJSON_GetObjectItem(root, "mode");
+	if (v) {
+		s = cJSON_GetStringValue(v);
+		if (s && !strcmp(s, "native"))
+			c->ao.mode = MODE_NATIVE;
+		else if (s && !strcmp(s, "generic"))
+			c->ao.mode = MODE_GENERIC;
+		else if (s && !strcmp(s, "auto"))
+			c->ao.mode = MODE_AUTO;
+		else
+			return conf_fail(ce, CNI_ERR_CONFIG, "\"mode\" must be "
+					 "\"native\", \"generic\" or \"auto\"");
+	}
+	v = cJSON_GetObjectItem(root, "uplink");
+	if (v) {
+		if (string_list(v, "uplink", c->ao.uplinks, MAX_UPLINKS,
+				&c->ao.n_uplinks, ce))
+			return -1;
+		for (i = 0; i < c->ao.n_uplinks; i++)
+			if (!*c->ao.uplinks[i] ||
+			    strlen(c->ao.uplinks[i]) >= IF_NAMESIZE ||
+			    strpbrk(c->ao.uplinks[i], "/ \t"))
+				return conf_fail(ce, CNI_ERR_CONFIG, "\"uplink\": "
+						 "'%s' is not an interface name",
+						 c->ao.uplinks[i]);
+	}
+	v = cJSON_GetObjectItem(root, "snat");
+	if (v && !cJSON_IsFalse(v) && !cJSON_IsNull(v)) {
+		if (string_list(v, "snat", c->ao.snat.addrs, 2, &n, ce))
+			return -1;
+		c->ao.snat.n_addrs = n;
+		c->ao.snat.enabled = 1;
+		for (i = 0; i < n; i++)
+			if (strcmp(c->ao.snat.addrs[i], "auto") &&
+			    !is_address(c->ao.snat.addrs[i]))
+				return conf_fail(ce, CNI_ERR_CONFIG, "\"snat\": '%s' "
+						 "is neither \"auto\" nor an IPv4 "
+						 "or IPv6 address",
+						 c->ao.snat.addrs[i]);
+	}
+	v = cJSON_GetObjectItem(root, "snatPorts");
+	if (v) {
+		unsigned int lo, hi;
+		off_t from = captured_len();
+
+		if (!cJSON_IsString(v))
+			return conf_fail(ce, CNI_ERR_CONFIG, "\"snatPorts\" must be "
+					 "a string \"MIN-MAX\"");
+		if (snat_parse_ports(v->valuestring, &lo, &hi))
+			return shared_parse_msg(ce, from, "snatPorts");
+		c->ao.snat.ports = v->valuestring;
+	}
+	v = cJSON_GetObjectItem(root, "uplinkMode");
+	if (v) {
+		s = cJSON_GetStringValue(v);
+		if (!s || (strcmp(s, "native") && strcmp(s, "generic")))
+			return conf_fail(ce, CNI_ERR_CONFIG, "\"uplinkMode\" must "
+					 "be \"native\" or \"generic\"");
+		c->ao.snat.uplink_generic = !strcmp(s, "generic");
+	}
+	v = cJSON_GetObjectItem(root, "ctSize");
+	if (v) {
+		double d = cJSON_GetNumberValue(v);
+
+		if (!cJSON_IsNumber(v) || d != (double)(long)d || d < 16 ||
+		    d > (1 << 26))
+			return conf_fail(ce, CNI_ERR_CONFIG, "\"ctSize\" must be "
+					 "an integer from 16 to %d", 1 << 26);
+		c->ao.snat.ct_size = (unsigned int)d;
+	}
+	v = cJSON_GetObjectItem(root, "ctTimeouts");
+	if (v) {
+		if (!cJSON_IsObject(v))
+			return conf_fail(ce, CNI_ERR_CONFIG, "\"ctTimeouts\" must be "
+					 "an object such as {\"udp\": 30}");
+		cJSON_ArrayForEach(it, v) {
+			char arg[128];
+			off_t from = captured_len();
+			double d = cJSON_GetNumberValue(it);
+
+			if (!cJSON_IsNumber(it) || d != (double)(long)d || d < 0)
+				return conf_fail(ce, CNI_ERR_CONFIG, "\"ctTimeouts\": "
+						 "\"%s\" must be a whole number of "
+						 "seconds", it->string);
+			snprintf(arg, sizeof(arg), "%s=%ld", it->string, (long)d);
+			if (snat_parse_timeout(arg, c->ao.snat.timeouts))
+				return shared_parse_msg(ce, from, "ctTimeouts");
+		}
+	}
+	if (!c->ao.snat.enabled &&
+	    (cJSON_GetObjectItem(root, "snatPorts") ||
+	     cJSON_GetObjectItem(root, "uplinkMode") ||
+	     cJSON_GetObjectItem(root, "ctSize") ||
+	     cJSON_GetObjectItem(root, "ctTimeouts")))
+		return conf_fail(ce, CNI_ERR_CONFIG, "snatPorts, uplinkMode, ctSize "
+				 "and ctTimeouts configure SNAT: add \"snat\": "
+				 "\"auto\" (or an address)");
+	v = cJSON_GetObjectItem(root, "prevResult");
+	if (v && !cJSON_IsObject(v))
+		return conf_fail(ce, CNI_ERR_CONFIG, "\"prevResult\" must be an "
+				 "object (the previous plugin's result)");
+	c->prev_result = v;
+	return 0;
+}
+
+/* ---- the pod's interfaces ---- */
+
+struct cni_env {
+	const char *command, *containerid, *netns, *ifname;
+};
+
+static unsigned long path_inode(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
+}
+
+/* Is name among the interfaces of prevResult that are not in a sandbox? */
+static int prev_has_host_if(cJSON *prev, const char *name)
+{
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
+		const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
+
+		if (n && !strcmp(n, name) && (!sb || !*sb))
+			return 1;
+	}
+	return 0;
+}
+
+/* Does prevResult list the pod's own interface (CNI_IFNAME in CNI_NETNS)? */
+static int prev_has_pod_if(cJSON *prev, const struct cni_env *env)
+{
+	unsigned long want = path_inode(env->netns);
+	cJSON *it;
+
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
+		const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
+
+		if (n && sb && !strcmp(n, env->ifname) &&
+		    (!strcmp(sb, env->netns) || (want && path_inode(sb) == want)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Names of prevResult's host-side interfaces, for messages. */
+static void prev_host_names(cJSON *prev, char *out, size_t len)
+{
+	size_t n = 0;
+	cJSON *it;
+
+	out[0] = 0;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
+		const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
+
+		if (nm && (!sb || !*sb) && n < len)
+			n += snprintf(out + n, len - n, "%s%s", n ? ", " : "", nm);
+	}
+	if (!out[0])
+		snprintf(out, len, "none");
+}
+
+/*
+ * The host side of the pod's interface: resolved from the pod's namespace
+ * (the veth's peer), then required to be one prevResult reports as the
+ * host side, so that we attach to what the previous plugin made.
+ */
+static int find_host_if(const struct cni_conf *c, const struct cni_env *env,
+			char *host, size_t len, char *why, size_t why_len)
+{
+	struct target_spec spec = { .netns = env->netns,
+				    .container_if = env->ifname };
+	char names[256];
+	struct target t;
+	off_t from = captured_len();
+
+	prev_host_names(c->prev_result, names, sizeof(names));
+	if (!prev_has_pod_if(c->prev_result, env)) {
+		snprintf(why, why_len, "prevResult.interfaces does not list the "
+			 "pod's interface %s with sandbox %s (host-side "
+			 "interfaces listed: %s); xdp-egress-cni must follow a "
+			 "plugin that creates the pod's veth pair (bridge, ptp)",
+			 env->ifname, env->netns, names);
+		return -1;
+	}
+	if (target_resolve(&spec, &t)) {
+		char *e = captured_errors(from);
+
+		snprintf(why, why_len, "the host side of %s in %s cannot be found: "
+			 "%s", env->ifname, env->netns, e ? e : "?");
+		free(e);
+		return -1;
+	}
+	snprintf(host, len, "%s", t.host.name);
+	target_release(&t);
+	if (!prev_has_host_if(c->prev_result, host)) {
+		snprintf(why, why_len, "prevResult.interfaces has no host-side "
+			 "interface (without \"sandbox\") paired with the pod's %s: "
+			 "its peer on the host is %s, but prevResult lists %s; "
+			 "xdp-egress-cni must follow the plugin that created the "
+			 "pair (bridge, ptp)", env->ifname, host, names);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- attachments, read from the pins ---- */
+
+struct attachment_info {
+	int found;
+	int ifindex;
+	unsigned int prog_id;
+	char mode[16];
+};
+
+/*
+ * The attachment recorded under ifname in this host namespace, if any, found
+ * by the name in its record so that it is found after the device is gone.
+ * prog_id is 0 unless the device still runs the recorded program.
+ */
+static int attachment_of(const char *ifname, struct attachment_info *ai)
+{
+	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX], buf[META_SIZE];
+	struct mnl_socket *nl;
+	struct link_info li;
+	struct dirent *de;
+	int self, have_link;
+	DIR *d;
+
+	memset(ai, 0, sizeof(*ai));
+	if (pins_root(root, sizeof(root)))
+		return -1;
+	self = netns_open_self();
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
+	close(self);
+	nl = nl_open_in(-1);
+	have_link = nl && !nl_link_by_name(nl, ifname, &li);
+	nl_close(nl);
+	d = opendir(ns_dir);
+	while (d && !ai->found && (de = readdir(d))) {
+		const char *name, *mode;
+		cJSON *m;
+
+		if (strncmp(de->d_name, "if", 2))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
+		if (meta_read(dir, buf, sizeof(buf)))
+			continue;
+		m = cJSON_Parse(buf);
+		name = cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname"));
+		if (name && !strcmp(name, ifname)) {
+			mode = cJSON_GetStringValue(cJSON_GetObjectItem(m, "mode"));
+			ai->found = 1;
+			ai->ifindex = (int)cJSON_GetNumberValue(
+				cJSON_GetObjectItem(m, "ifindex"));
+			ai->prog_id = (unsigned int)cJSON_GetNumberValue(
+				cJSON_GetObjectItem(m, "prog_id"));
+			snprintf(ai->mode, sizeof(ai->mode), "%s", mode ? mode : "?");
+			if (!have_link || li.ifindex != ai->ifindex ||
+			    li.xdp_prog_id != ai->prog_id)
+				ai->prog_id = 0;
+		}
+		cJSON_Delete(m);
+	}
+	if (d)
+		closedir(d);
+	return 0;
+}
+
+/* ---- the lock ---- */
+
+static int lock_fd = -1;
+
+static int take_lock(void)
+{
+	time_t end = time(NULL) + LOCK_WAIT_S;
+
+	mkdir("/run/lock", 0755);
+	lock_fd = open(LOCK_PATH, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd < 0)
+		return -1;
+	while (flock(lock_fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK || time(NULL) >= end)
+			return -1;
+		usleep(50000);
+	}
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int cmd_add(struct cni_conf *c, const struct cni_env *env, cJSON *root)
+{
+	char host[IF_NAMESIZE], why[1024];
+	struct attachment_info ai;
+	cJSON *result;
+	off_t from;
+
+	if (!c->prev_result)
+		return cni_error(CNI_ERR_CONFIG, NULL, "no prevResult in the config: "
+				 "xdp-egress-cni is a chained plugin and must follow "
+				 "the plugin that creates the pod's veth (bridge, ptp) "
+				 "in a conflist");
+	if (find_host_if(c, env, host, sizeof(host), why, sizeof(why)))
+		return cni_error(CNI_ERR_CONFIG, NULL, "%s", why);
+	if (take_lock())
+		return cni_error(CNI_ERR_TRY_AGAIN, NULL, "another xdp-egress "
+				 "operation holds %s for more than %d s; try again "
+				 "later", LOCK_PATH, LOCK_WAIT_S);
+	if (attachment_of(host, &ai) == 0 && ai.found && ai.prog_id) {
+		/* A retried ADD: what it asks for is in place. */
+		fprintf(stderr, "xdp-egress-cni: %s is already attached (%s mode)\n",
+			host, ai.mode);
+	} else {
+		/* A record whose program is gone (an earlier pod's veth of the
+		 * same name): clear it, or attach would refuse. */
+		if (ai.found)
+			cmd_detach(&(struct target_spec){ .ifname = host }, 0);
+		c->ao.spec = (struct target_spec){ .netns = env->netns,
+						   .container_if = env->ifname };
+		from = captured_len();
+		if (cmd_attach(&c->ao)) {
+			char *e = captured_errors(from);
+			int rc = cni_error(XE_ERR_ATTACH, e, "cannot attach "
+					   "xdp-egress to %s (the host side of %s "
+					   "in %s): %.300s", host, env->ifname,
+					   env->netns, e && *e ? e : "see details");
+
+			free(e);
+			return rc;
+		}
+	}
+	/* A chained plugin passes the previous result on unchanged. */
+	result = cJSON_DetachItemFromObject(root, "prevResult");
+	if (cJSON_GetObjectItem(result, "cniVersion"))
+		cJSON_ReplaceItemInObject(result, "cniVersion",
+					  cJSON_CreateString(c->cni_version));
+	else
+		cJSON_AddStringToObject(result, "cniVersion", c->cni_version);
+	print_json(result);
+	cJSON_Delete(result);
+	return 0;
+}
+
+/*
+ * DEL must succeed when there is nothing left to undo (spec: "plugins should
+ * generally complete a DEL action without error even if some resources are
+ * missing"). The host side is found from the pod's namespace while it
+ * exists, else among prevResult's host-side interfaces by the name our
+ * record keeps (the veth may be gone with the pod).
+ */
+static int cmd_del(struct cni_conf *c, const struct cni_env *env)
+{
+	char host[IF_NAMESIZE] = "";
+	struct attachment_info ai = {};
+	struct target t;
+	off_t from;
+	cJSON *it;
+
+	if (take_lock())
+		return cni_error(CNI_ERR_TRY_AGAIN, NULL, "another xdp-egress "
+				 "operation holds %s for more than %d s; try again "
+				 "later", LOCK_PATH, LOCK_WAIT_S);
+	if (env->netns && path_inode(env->netns)) {
+		struct target_spec spec = { .netns = env->netns,
+					    .container_if = env->ifname };
+
+		if (!target_resolve(&spec, &t)) {
+			snprintf(host, sizeof(host), "%s", t.host.name);
+			target_release(&t);
+			if (attachment_of(host, &ai))
+				ai.found = 0;
+		}
+	}
+	if (!ai.found && c->prev_result) {
+		cJSON_ArrayForEach(it, cJSON_GetObjectItem(c->prev_result,
+							   "interfaces")) {
+			const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+			const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
+
+			if (!n || (sb && *sb) || strlen(n) >= IF_NAMESIZE)
+				continue;
+			if (!attachment_of(n, &ai) && ai.found) {
+				snprintf(host, sizeof(host), "%s", n);
+				break;
+			}
+		}
+	}
+	if (!ai.found) {
+		fprintf(stderr, "xdp-egress-cni: DEL %s: nothing attached%s%s\n",
+			env->containerid, host[0] ? " to " : "", host);
+		release_output();
+		return 0;
+	}
+	from = captured_len();
+	if (cmd_detach(&(struct target_spec){ .ifname = host }, 0)) {
+		char *e = captured_errors(from);
+		int rc = cni_error(XE_ERR_DETACH, e, "cannot detach xdp-egress "
+				   "from %s: %.300s", host,
+				   e && *e ? e : "see details");
+
+		free(e);
+		return rc;
+	}
+	release_output();
+	return 0;
+}
+
+static int cmd_check(struct cni_conf *c, const struct cni_env *env)
+{
+	char host[IF_NAMESIZE], why[1024];
+	struct attachment_info ai;
+
+	if (!version_has_check(c->cni_version))
+		return cni_error(CNI_ERR_VERSION, NULL, "CHECK needs cniVersion "
+				 "0.4.0 or later; the config says %s",
+				 c->cni_version);
+	if (!c->prev_result)
+		return cni_error(CNI_ERR_CONFIG, NULL, "CHECK needs prevResult");
+	if (find_host_if(c, env, host, sizeof(host), why, sizeof(why)))
+		return cni_error(CNI_ERR_CONFIG, NULL, "%s", why);
+	if (attachment_of(host, &ai) || !ai.found)
+		return cni_error(XE_ERR_CHECK, NULL, "xdp-egress is not attached "
+				 "to %s (the host side of %s in %s)", host,
+				 env->ifname, env->netns);
+	if (!ai.prog_id)
+		return cni_error(XE_ERR_CHECK, NULL, "xdp-egress's record for %s "
+				 "exists but its program is no longer attached; "
+				 "DEL and ADD the pod again", host);
+	if ((c->ao.mode == MODE_NATIVE && strcmp(ai.mode, "native")) ||
+	    (c->ao.mode == MODE_GENERIC && strcmp(ai.mode, "generic")))
+		return cni_error(XE_ERR_CHECK, NULL, "%s runs xdp-egress in %s mode "
+				 "but the config asks for %s", host, ai.mode,
+				 c->ao.mode == MODE_NATIVE ? "native" : "generic");
+	release_output();
+	return 0;
+}
+
+static int cmd_version(void)
+{
+	cJSON *doc = cJSON_CreateObject(), *arr;
+	int i;
+
+	cJSON_AddStringToObject(doc, "cniVersion", "1.0.0");
+	arr = cJSON_AddArrayToObject(doc, "supportedVersions");
+	for (i = 0; supported_versions[i]; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(supported_versions[i]));
+	print_json(doc);
+	cJSON_Delete(doc);
+	return 0;
+}
+
+/* ---- --validate FILE: a conflist or one config, no host access ---- */
+
+static int validate_one(cJSON *conf, const char *where)
+{
+	struct cni_conf c;
+	struct conf_error ce = {};
+
+	if (conf_parse(conf, &c, &ce))
+		return cni_error(ce.code, NULL, "%s: %s", where, ce.msg);
+	release_output();
+	printf("ok %s: %s, mode %s, snat %s\n", where, c.name,
+	       c.ao.mode == MODE_NATIVE ? "native" :
+	       c.ao.mode == MODE_GENERIC ? "generic" : "auto",
+	       c.ao.snat.enabled ? c.ao.snat.addrs[0] ? c.ao.snat.addrs[0] : "auto"
+				 : "off");
+	return 0;
+}
+
+static int validate_file(const char *path)
+{
+	cJSON *doc, *plugins, *p;
+	char *buf = NULL, where[300];
+	size_t len = 0;
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	int i = 0, found = 0, ret = 0;
+
+	if (!f)
+		return cni_error(CNI_ERR_IO, NULL, "cannot open %s: %s", path,
+				 strerror(errno));
+	buf = malloc(MAX_STDIN + 1);
+	if (buf)
+		len = fread(buf, 1, MAX_STDIN, f);
+	if (f != stdin)
+		fclose(f);
+	if (!buf)
+		return cni_error(CNI_ERR_IO, NULL, "out of memory");
+	buf[len] = 0;
+	doc = cJSON_Parse(buf);
+	free(buf);
+	if (!doc)
+		return cni_error(CNI_ERR_DECODE, NULL, "%s is not valid JSON", path);
+	plugins = cJSON_GetObjectItem(doc, "plugins");
+	if (!plugins) {
+		ret = validate_one(doc, path);
+		cJSON_Delete(doc);
+		return ret;
+	}
+	/* A conflist: the runtime merges cniVersion and name into each. */
+	if (!cJSON_IsArray(plugins) || !cJSON_IsString(cJSON_GetObjectItem(doc, "name")) ||
+	    !cJSON_IsString(cJSON_GetObjectItem(doc, "cniVersion"))) {
+		cJSON_Delete(doc);
+		return cni_error(CNI_ERR_CONFIG, NULL, "%s: a conflist needs "
+				 "\"cniVersion\", \"name\" and a \"plugins\" array",
+				 path);
+	}
+	cJSON_ArrayForEach(p, plugins) {
+		const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(p, "type"));
+
+		i++;
+		if (!type || strcmp(type, PLUGIN_TYPE))
+			continue;
+		found = 1;
+		snprintf(where, sizeof(where), "%s plugins[%d]", path, i - 1);
+		if (i == 1) {
+			ret = cni_error(CNI_ERR_CONFIG, NULL, "%s: xdp-egress-cni is "
+					"the first plugin; it is a chained plugin and "
+					"must follow the one that creates the pod's "
+					"veth (bridge, ptp)", where);
+			break;
+		}
+		cJSON_DeleteItemFromObject(p, "cniVersion");
+		cJSON_DeleteItemFromObject(p, "name");
+		cJSON_AddItemToObject(p, "cniVersion", cJSON_Duplicate(
+			cJSON_GetObjectItem(doc, "cniVersion"), 0));
+		cJSON_AddItemToObject(p, "name", cJSON_Duplicate(
+			cJSON_GetObjectItem(doc, "name"), 0));
+		capture_output();
+		if (validate_one(p, where))
+			ret = 1;
+	}
+	if (!found && !ret)
+		ret = cni_error(CNI_ERR_CONFIG, NULL, "%s has no plugin of type %s",
+				path, PLUGIN_TYPE);
+	cJSON_Delete(doc);
+	return ret;
+}
+
+/* ---- entry ---- */
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	return 0;
+}
+
+static const char *env_str(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static char *read_stdin(size_t *len_out)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap + 1);
+	ssize_t n;
+
+	while (buf && (n = read(STDIN_FILENO, buf + len, cap - len)) > 0) {
+		len += n;
+		if (len == cap) {
+			char *nb;
+
+			if (cap >= MAX_STDIN) {
+				free(buf);
+				return NULL;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap + 1);
+			if (!nb)
+				free(buf);
+			buf = nb;
+		}
+	}
+	if (buf)
+		buf[len] = 0;
+	*len_out = len;
+	return buf;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: xdp-egress-cni            (a CNI plugin: the runtime "
+		"sets CNI_COMMAND and writes the config on stdin)\n"
+		"       xdp-egress-cni --validate FILE|-   (check a conflist or "
+		"plugin config against this plugin's schema)\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct cni_env env = {};
+	struct cni_conf c;
+	struct conf_error ce = {};
+	cJSON *root;
+	char *in;
+	size_t len;
+	int ret;
+
+	libbpf_set_print(libbpf_quiet);
+	if (argc == 3 && !strcmp(argv[1], "--validate")) {
+		capture_output();
+		return validate_file(argv[2]);
+	}
+	if (argc > 1) {
+		usage(!strcmp(argv[1], "--help") ? stdout : stderr);
+		return strcmp(argv[1], "--help") ? 2 : 0;
+	}
+	capture_output();
+	env.command = env_str("CNI_COMMAND");
+	if (!env.command)
+		return cni_error(CNI_ERR_ENV, NULL, "CNI_COMMAND is not set: "
+				 "xdp-egress-cni is run by a container runtime with "
+				 "CNI_COMMAND=ADD|DEL|CHECK|VERSION");
+	if (!strcmp(env.command, "VERSION"))
+		return cmd_version();
+	if (strcmp(env.command, "ADD") && strcmp(env.command, "DEL") &&
+	    strcmp(env.command, "CHECK"))
+		return cni_error(CNI_ERR_ENV, NULL, "CNI_COMMAND '%s' is not ADD, "
+				 "DEL, CHECK or VERSION", env.command);
+
+	in = read_stdin(&len);
+	if (!in)
+		return cni_error(CNI_ERR_IO, NULL, "cannot read the network config "
+				 "from stdin (at most %d bytes)", MAX_STDIN);
+	root = cJSON_Parse(in);
+	if (!root) {
+		const char *at = cJSON_GetErrorPtr();
+
+		ret = cni_error(CNI_ERR_DECODE, NULL, "the network config on stdin "
+				"is not valid JSON (near byte %ld of %zu)",
+				at ? (long)(at - in) : 0L, len);
+		free(in);
+		return ret;
+	}
+	free(in);
+	if (conf_parse(root, &c, &ce)) {
+		if (c.cni_version)
+			cni_version_out = c.cni_version;
+		ret = cni_error(ce.code, NULL, "%s", ce.msg);
+		cJSON_Delete(root);
+		return ret;
+	}
+	cni_version_out = c.cni_version;
+
+	/* The spec's required variables per command. */
+	{
+		char missing[128] = "";
+		int del = !strcmp(env.command, "DEL");
+
+		env.containerid = env_str("CNI_CONTAINERID");
+		env.netns = env_str("CNI_NETNS");
+		env.ifname = env_str("CNI_IFNAME");
+		if (!env.containerid)
+			strcat(missing, " CNI_CONTAINERID");
+		if (!env.netns && !del)
+			strcat(missing, " CNI_NETNS");
+		if (!env.ifname)
+			strcat(missing, " CNI_IFNAME");
+		if (missing[0]) {
+			ret = cni_error(CNI_ERR_ENV, NULL, "missing environment "
+					"variables:%s (required for %s)", missing,
+					env.command);
+			cJSON_Delete(root);
+			return ret;
+		}
+		if (strlen(env.ifname) >= IF_NAMESIZE) {
+			ret = cni_error(CNI_ERR_ENV, NULL, "CNI_IFNAME '%s' is longer "
+					"than an interface name can be", env.ifname);
+			cJSON_Delete(root);
+			return ret;
+		}
+		if (!del && path_inode(env.netns) == 0) {
+			ret = cni_error(CNI_ERR_ENV, NULL, "CNI_NETNS '%s' does not "
+					"exist: %s", env.netns, strerror(errno));
+			cJSON_Delete(root);
+			return ret;
+		}
+	}
+	if (geteuid() != 0) {
+		ret = cni_error(CNI_ERR_ENV, NULL, "xdp-egress-cni needs root "
+				"(CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN)");
+		cJSON_Delete(root);
+		return ret;
+	}
+	if (!strcmp(env.command, "ADD"))
+		ret = cmd_add(&c, &env, root);
+	else if (!strcmp(env.command, "DEL"))
+		ret = cmd_del(&c, &env);
+	else
+		ret = cmd_check(&c, &env);
+	cJSON_Delete(root);
+	return ret;
+}

@@ -1,0 +1,406 @@
+#!/bin/bash
+# The CNI chained plugin, driven the way a container runtime drives it:
+# Debian's real bridge and host-local plugins, then build/xdp-egress-cni,
+# each invoked with CNI_COMMAND/CNI_CONTAINERID/CNI_NETNS/CNI_IFNAME/CNI_PATH
+# and its config on stdin, ADD in list order with the previous result as
+# prevResult, DEL in reverse order with the cached result (as libcni does).
+#
+#   pod ns (per pod)           host ns (the runtime's)                    world ns
+#   eth0 10.231.N.x == vethXXXX -- cni0/cni1 (bridge plugin, gateway .1)
+#                                  up0 192.0.2.1 (SNAT address) ======== eth0 192.0.2.2
+#
+# The world has no route to the pod subnets: a pod reaches it only through
+# SNAT, and the world must see 192.0.2.1 alone. Checks: every ADD/CHECK/DEL
+# result, traffic (ping, UDP, TCP) redirected by XDP from a bridge port, the
+# kernel's MASQUERADE (the bridge plugin's ipMasq) bypassed, concurrent ADDs,
+# DEL twice, DEL after the pod's netns is gone, and bad input answered with a
+# spec-conformant error and no leftovers.
+set -u
+source "$(dirname "$0")/../lib/topo.sh"
+CNI_PLUGIN_DIR=${CNI_PLUGIN_DIR:-/usr/lib/cni}
+CNI_BIN=${CNI_BIN:-$TOPO_ROOT/build/xdp-egress-cni}
+PODS=()   # pod netns names, index = pod number
+
+cni_cleanup() {
+	local p
+	# Pods first (DEL as a runtime would), so that their host-local leases
+	# and iptables chains go too; topo_destroy then removes the namespaces.
+	for p in "${!PODS[@]}"; do
+		[ -e "$TOPO_TMP/pod$p.result" ] && pod_del "$p" >/dev/null 2>&1
+	done
+	topo_destroy
+}
+trap cni_cleanup EXIT
+trap 'exit 1' INT TERM HUP
+need_xe cni
+for f in bridge host-local; do
+	if [ ! -x "$CNI_PLUGIN_DIR/$f" ]; then
+		fail cni_setup "$CNI_PLUGIN_DIR/$f missing (apt-get install containernetworking-plugins; make deps)"
+		exit 1
+	fi
+done
+[ -x "$CNI_BIN" ] || { fail cni_setup "$CNI_BIN not built (run make)"; exit 1; }
+
+topo_create 0 || { fail cni_setup "could not build the namespaces"; exit 1; }
+CNI_PATH_DIR=$TOPO_TMP/cni-bin
+mkdir -p "$CNI_PATH_DIR" "$TOPO_TMP/ipam"
+ln -s "$CNI_PLUGIN_DIR/bridge" "$CNI_PLUGIN_DIR/host-local" "$CNI_PATH_DIR/"
+ln -s "$CNI_BIN" "$CNI_PATH_DIR/xdp-egress-cni"
+
+# conflist NAME BRIDGE SUBNET MODE: a runtime's network, as in deploy/.
+conflist() {
+	cat <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$1",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "$2", "isGateway": true,
+      "isDefaultGateway": true, "ipMasq": true, "hairpinMode": false,
+      "ipam": { "type": "host-local", "dataDir": "$TOPO_TMP/ipam",
+                "ranges": [[{ "subnet": "$3" }]] }
+    },
+    {
+      "type": "xdp-egress-cni", "mode": "$4", "uplink": "up0",
+      "snat": "auto", "snatPorts": "20000-29999"
+    }
+  ]
+}
+EOF
+}
+conflist xe-net-a cni0 10.231.0.0/24 native >"$TOPO_TMP/net-a.conflist"
+conflist xe-net-b cni1 10.231.1.0/24 generic >"$TOPO_TMP/net-b.conflist"
+log "conflist xe-net-a: $(jq -c . "$TOPO_TMP/net-a.conflist")"
+
+# plugin_conf CONFLIST INDEX [PREVRESULT_FILE]: plugin INDEX's config as the
+# runtime hands it over: cniVersion and name merged in, prevResult added.
+plugin_conf() {
+	if [ -n "${3:-}" ]; then
+		jq -c --argjson i "$2" --slurpfile prev "$3" \
+			'. as $l | .plugins[$i] + {cniVersion: $l.cniVersion, name: $l.name, prevResult: $prev[0]}' "$1"
+	else
+		jq -c --argjson i "$2" '. as $l | .plugins[$i] + {cniVersion: $l.cniVersion, name: $l.name}' "$1"
+	fi
+}
+
+# cni_exec COMMAND NETNS CONTAINERID TYPE [ENV...] < conf: one plugin
+# call in the host ns (nsenter, so that bpffs pins persist between calls).
+cni_exec() {
+	local cmd=$1 netns=$2 id=$3 type=$4
+	shift 4
+	timeout -k 5 60 nsenter --net="/run/netns/$TOPO_HOST" env -i \
+		PATH=/usr/sbin:/usr/bin:/sbin:/bin XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
+		CNI_COMMAND="$cmd" CNI_CONTAINERID="$id" CNI_NETNS="$netns" \
+		CNI_IFNAME=eth0 CNI_PATH="$CNI_PATH_DIR" "$@" "$CNI_PATH_DIR/$type"
+}
+
+# pod_add N CONFLIST: ADD every plugin in order; the last result is cached
+# in $TOPO_TMP/podN.result. Sets CNI_ERR to the failing plugin's output.
+pod_add() {
+	local n=$1 list=$2 i count type prev="" out rc
+	count=$(jq '.plugins | length' "$list")
+	echo "$list" >"$TOPO_TMP/pod$n.list"
+	for ((i = 0; i < count; i++)); do
+		type=$(jq -r ".plugins[$i].type" "$list")
+		out=$(plugin_conf "$list" "$i" $prev | cni_exec ADD "/run/netns/${PODS[$n]}" "pod$n" "$type" 2>>"$TOPO_TMP/cni-stderr.log")
+		rc=$?
+		if [ "$rc" -ne 0 ]; then
+			CNI_ERR="$type ADD exited $rc: $out"
+			return 1
+		fi
+		echo "$out" >"$TOPO_TMP/pod$n.r$i"
+		prev=$TOPO_TMP/pod$n.r$i
+	done
+	cp "$prev" "$TOPO_TMP/pod$n.result"
+}
+
+# pod_cmd COMMAND N: CHECK (list order) or DEL (reverse order) with the
+# cached result as prevResult.
+pod_cmd() {
+	local cmd=$1 n=$2 list i count type out rc order
+	list=$(cat "$TOPO_TMP/pod$n.list")
+	count=$(jq '.plugins | length' "$list")
+	if [ "$cmd" = DEL ]; then order=$(seq $((count - 1)) -1 0); else order=$(seq 0 $((count - 1))); fi
+	for i in $order; do
+		type=$(jq -r ".plugins[$i].type" "$list")
+		out=$(plugin_conf "$list" "$i" "$TOPO_TMP/pod$n.result" |
+			cni_exec "$cmd" "/run/netns/${PODS[$n]}" "pod$n" "$type" 2>>"$TOPO_TMP/cni-stderr.log")
+		rc=$?
+		if [ "$rc" -ne 0 ] || { [ "$cmd" = DEL ] && [ -n "$out" ]; }; then
+			CNI_ERR="$type $cmd exited $rc: $out"
+			return 1
+		fi
+	done
+}
+pod_del() { pod_cmd DEL "$1"; }
+
+new_pod() {
+	local n=$1 ns="$TOPO_PREFIX-pod$1"
+	ip netns add "$ns" || return 1
+	TOPO_NS+=("$ns")
+	PODS[$n]=$ns
+}
+
+# host_veth N: the pod's host-side interface from its cached result.
+host_veth() {
+	jq -r '.interfaces[] | select(.sandbox == null and (.name | startswith("veth"))) | .name' "$TOPO_TMP/pod$1.result"
+}
+pod_ip() {
+	jq -r '.ips[0].address | split("/")[0]' "$TOPO_TMP/pod$1.result"
+}
+
+# is_cni_error JSON CODE: a spec-conformant error object with that code.
+is_cni_error() {
+	jq -e --argjson code "$2" '
+		type == "object" and (.cniVersion | type) == "string" and
+		.code == $code and (.msg | type) == "string" and (.msg | length) > 0 and
+		((.details // "") | type) == "string" and
+		(keys - ["cniVersion", "code", "msg", "details"] | length) == 0' \
+		>/dev/null 2>&1 <<<"$1"
+}
+
+# ---- ADD: three pods, two networks (native and generic) -------------------
+
+for n in 1 2 3; do
+	new_pod "$n" || { fail cni_setup "cannot create the pod namespaces"; exit 1; }
+done
+# Pods 1 and 2 are added at once: the plugin serialises attach.
+pod_add 1 "$TOPO_TMP/net-a.conflist" >"$TOPO_TMP/add1.log" 2>&1 &
+p1=$!
+pod_add 2 "$TOPO_TMP/net-a.conflist" >"$TOPO_TMP/add2.log" 2>&1 &
+p2=$!
+wait "$p1"; rc1=$?
+wait "$p2"; rc2=$?
+if [ "$rc1" = 0 ] && [ "$rc2" = 0 ]; then
+	ok cni_add_concurrent
+else
+	fail cni_add_concurrent "ADD of pods 1 and 2 at once: rc $rc1/$rc2: $(cat "$TOPO_TMP"/add[12].log) $(tail -5 "$TOPO_TMP/cni-stderr.log")"
+fi
+if pod_add 3 "$TOPO_TMP/net-b.conflist"; then
+	ok cni_add_generic
+else
+	fail cni_add_generic "$CNI_ERR"
+fi
+
+# The result a chained plugin prints is its prevResult, unchanged.
+for n in 1 2 3; do
+	[ -e "$TOPO_TMP/pod$n.result" ] || continue
+	if jq -e --slurpfile a "$TOPO_TMP/pod$n.r0" '. == $a[0]' "$TOPO_TMP/pod$n.result" >/dev/null; then
+		ok "cni_add_result_pod$n"
+	else
+		fail "cni_add_result_pod$n" "xdp-egress-cni's result differs from the bridge's: $(jq -c . "$TOPO_TMP/pod$n.result")"
+	fi
+done
+
+STATUS=$(xe status --json 2>/dev/null)
+for n in 1 2 3; do
+	[ -e "$TOPO_TMP/pod$n.result" ] || continue
+	v=$(host_veth "$n")
+	want=native
+	[ "$n" = 3 ] && want=generic
+	got=$(jq -r --arg v "$v" '.attachments[] | select(.ifname == $v) | .mode' <<<"$STATUS")
+	master=$(ip -n "$TOPO_HOST" -j link show "$v" | jq -r '.[0].master // "none"')
+	if [ "$got" = "$want" ] && [ "$(jq -r --arg v "$v" '.attachments[] | select(.ifname == $v) | .snat != null' <<<"$STATUS")" = true ]; then
+		ok "cni_attached_pod$n"
+		log "pod$n: $(pod_ip "$n") on $v (bridge port of $master), $got mode, SNAT"
+	else
+		fail "cni_attached_pod$n" "$v: want $want mode with SNAT, status says '$got': $(jq -c '.attachments' <<<"$STATUS")"
+	fi
+done
+
+# CHECK: every plugin of the list, as a runtime does.
+for n in 1 3; do
+	if pod_cmd CHECK "$n"; then ok "cni_check_pod$n"; else fail "cni_check_pod$n" "$CNI_ERR"; fi
+done
+
+# ---- traffic: ping, UDP, TCP from each pod to the world -----------------------
+
+start_iperf_server 5201 || { fail cni_setup "iperf3 server did not start"; exit 1; }
+# The host resolves its next hop once, as a live host has; the pods' first
+# packets then take the fast path too.
+in_host ping -c 1 -W 1 "$TOPO_WORLD_V4" >/dev/null
+ip netns exec "$TOPO_WORLD" tcpdump -i eth0 -n -l -w "$TOPO_TMP/world.pcap" 'ip and not arp' \
+	>/dev/null 2>"$TOPO_TMP/tcpdump.log" &
+TCPDUMP=$!
+TOPO_PIDS+=("$TCPDUMP")
+for ((i = 0; i < 50; i++)); do grep -q listening "$TOPO_TMP/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
+masq_packets() {
+	ip netns exec "$TOPO_HOST" iptables -t nat -L POSTROUTING -v -x -n 2>/dev/null |
+		awk '$3 ~ /^CNI-/ { s += $1 } END { print s + 0 }'
+}
+MASQ0=$(masq_packets)
+
+for n in 1 2 3; do
+	[ -e "$TOPO_TMP/pod$n.result" ] || continue
+	v=$(host_veth "$n")
+	s0=$(stats_json --ifname "$v")
+	tx0=$(tx_packets "${PODS[$n]}" eth0)
+	ping_out=$(ip netns exec "${PODS[$n]}" ping -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V4" 2>&1)
+	ping_rc=$?
+	udp_out=$(ip netns exec "${PODS[$n]}" iperf3 -c "$TOPO_WORLD_V4" -u -b 50M -l 1200 -t 1 -J 2>&1)
+	tcp_out=$(ip netns exec "${PODS[$n]}" iperf3 -c "$TOPO_WORLD_V4" -t 2 -J 2>&1)
+	tcp_rc=$?
+	s1=$(stats_json --ifname "$v")
+	tx=$(($(tx_packets "${PODS[$n]}" eth0) - tx0))
+	red=$(($(counter "$s1" redirected) - $(counter "$s0" redirected)))
+	pass=$(($(pass_total "$s1") - $(pass_total "$s0")))
+	snat_new=$(($(counter "$s1" snat_new_flows) - $(counter "$s0" snat_new_flows)))
+	mbps=$(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e6 | floor' <<<"$tcp_out" 2>/dev/null)
+	udp_n=$(jq -r '.end.sum.packets // 0' <<<"$udp_out" 2>/dev/null)
+	udp_lost=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$udp_out" 2>/dev/null)
+	log "pod$n: sent $tx frames, redirected $red, passed $pass, new SNAT flows $snat_new; TCP ${mbps} Mbit/s, UDP $udp_n datagrams (${udp_lost}% lost)"
+	if [ "$ping_rc" = 0 ] && [ "$tcp_rc" = 0 ] && [ "${mbps:-0}" -ge 50 ] && [ "${udp_n:-0}" -gt 100 ] && [ "${udp_lost:-100}" -lt 20 ]; then
+		ok "cni_traffic_pod$n"
+	else
+		fail "cni_traffic_pod$n" "ping rc $ping_rc ($(grep -o '[0-9]*% packet loss' <<<"$ping_out")), TCP rc $tcp_rc ${mbps:-?} Mbit/s, UDP ${udp_n:-?} datagrams ${udp_lost:-?}% lost"
+	fi
+	if [ "$tx" -gt 100 ] && [ "$red" -ge $((tx - 10)) ] && [ "$snat_new" -ge 3 ]; then
+		ok "cni_redirected_pod$n"
+	else
+		fail "cni_redirected_pod$n" "pod sent $tx frames; redirected $red, passed $pass, new SNAT flows $snat_new; $(counters_brief "$s1")"
+	fi
+done
+sleep 0.5
+kill "$TCPDUMP" 2>/dev/null
+wait "$TCPDUMP" 2>/dev/null
+MASQ=$(($(masq_packets) - MASQ0))
+from_snat=$(tcpdump -n -r "$TOPO_TMP/world.pcap" 'src host 192.0.2.1' 2>/dev/null | wc -l)
+from_pods=$(tcpdump -n -r "$TOPO_TMP/world.pcap" 'src net 10.231.0.0/16' 2>/dev/null | wc -l)
+log "world saw $from_snat packets from 192.0.2.1 and $from_pods from pod addresses; the kernel's MASQUERADE rules counted $MASQ"
+if [ "$from_snat" -gt 1000 ] && [ "$from_pods" = 0 ]; then
+	ok cni_world_sees_snat_only
+else
+	fail cni_world_sees_snat_only "world saw $from_snat packets from the SNAT address and $from_pods from pod addresses"
+fi
+# The bridge plugin's MASQUERADE stays for what the kernel path carries; the
+# traffic itself never met it.
+if [ "$MASQ" -le 10 ]; then
+	ok cni_masquerade_bypassed
+else
+	fail cni_masquerade_bypassed "the kernel's MASQUERADE (ipMasq) translated $MASQ packets"
+fi
+
+# ---- DEL -------------------------------------------------------------------
+
+# CHECK notices an attachment that is gone.
+v1=$(host_veth 1)
+xe detach --ifname "$v1" >/dev/null 2>&1
+out=$(plugin_conf "$(cat "$TOPO_TMP/pod1.list")" 1 "$TOPO_TMP/pod1.result" |
+	cni_exec CHECK "/run/netns/${PODS[1]}" pod1 xdp-egress-cni 2>/dev/null)
+rc=$?
+if [ "$rc" != 0 ] && is_cni_error "$out" 102; then
+	ok cni_check_detects_detach
+else
+	fail cni_check_detects_detach "CHECK after a manual detach exited $rc: $out"
+fi
+
+# DEL in reverse order for every pod (pod 1's attachment is already gone:
+# its DEL must succeed all the same).
+for n in 3 2 1; do
+	v=$(host_veth "$n")
+	if pod_del "$n"; then
+		if [ -z "$(xdp_progs "$TOPO_HOST" | awk -v v="$v" '$1 == v')" ] &&
+			! ip -n "$TOPO_HOST" link show "$v" >/dev/null 2>&1; then
+			ok "cni_del_pod$n"
+		else
+			fail "cni_del_pod$n" "$v still exists or runs XDP after DEL"
+		fi
+	else
+		fail "cni_del_pod$n" "$CNI_ERR"
+	fi
+done
+if pod_del 2 && pod_del 2; then
+	ok cni_del_twice
+else
+	fail cni_del_twice "a repeated DEL failed: $CNI_ERR"
+fi
+# host-local keeps a lock and last_reserved_ip.N; a lease is a file named
+# after its address.
+leases() { ls "$TOPO_TMP/ipam"/xe-net-* 2>/dev/null | grep -E '^[0-9a-f.:]+$'; }
+if no_xdp_anywhere && pins_gone && [ -z "$(leases)" ] &&
+	[ "$(masq_packets; ip netns exec "$TOPO_HOST" iptables -t nat -S 2>/dev/null | grep -c CNI-)" = "0
+0" ]; then
+	ok cni_del_no_leftovers
+else
+	fail cni_del_no_leftovers "after DEL: XDP $(xdp_progs "$TOPO_HOST" | tr '\n' ' '), pins $(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' '), leases $(leases | tr '\n' ' '), nat $(ip netns exec "$TOPO_HOST" iptables -t nat -S 2>/dev/null | grep CNI- | head -3 | tr '\n' ' ')"
+fi
+rm -f "$TOPO_TMP"/pod[123].result
+
+# A pod whose netns is gone before DEL (the kubelet's usual order after a
+# node problem): DEL finds the record by prevResult's interface name.
+new_pod 4 && pod_add 4 "$TOPO_TMP/net-a.conflist" || fail cni_del_after_netns_gone "ADD of pod 4 failed: $CNI_ERR"
+if [ -e "$TOPO_TMP/pod4.result" ]; then
+	ip netns del "${PODS[4]}"
+	TOPO_NS=("${TOPO_NS[@]/${PODS[4]}/}")
+	TOPO_NS=($(printf '%s\n' "${TOPO_NS[@]}" | grep .))
+	if pod_del 4 && no_xdp_anywhere && pins_gone; then
+		ok cni_del_after_netns_gone
+	else
+		fail cni_del_after_netns_gone "DEL after the netns went: ${CNI_ERR:-} pins: $(ls -R "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ')"
+	fi
+	rm -f "$TOPO_TMP/pod4.result"
+fi
+# DEL with no prevResult at all (a runtime that lost its cache).
+out=$(jq -c '.plugins[1] + {cniVersion: "1.0.0", name: "xe-net-a"}' "$TOPO_TMP/net-a.conflist" |
+	cni_exec DEL /run/netns/gone pod9 xdp-egress-cni 2>/dev/null)
+rc=$?
+if [ "$rc" = 0 ] && [ -z "$out" ]; then
+	ok cni_del_without_prevresult
+else
+	fail cni_del_without_prevresult "exited $rc: $out"
+fi
+
+# ---- bad input: a spec-conformant error, exit non-zero, nothing left -----------
+
+new_pod 5
+pod_add 5 "$TOPO_TMP/net-a.conflist" >/dev/null 2>&1
+xe detach --all >/dev/null 2>&1   # pod 5's veth exists; no attachment
+V5=$(host_veth 5)
+# bad NAME CODE ENV_ASSIGNMENTS... < conf: the plugin's ADD must fail with
+# that code and leave no XDP program and no pins.
+bad() {
+	local name=cni_bad_$1 code=$2 out rc
+	shift 2
+	out=$(cni_exec ADD "/run/netns/${PODS[5]}" pod5 xdp-egress-cni "$@" 2>"$TOPO_TMP/bad.err")
+	rc=$?
+	if [ "$rc" != 0 ] && is_cni_error "$out" "$code" && no_xdp_anywhere && pins_gone; then
+		ok "$name"
+		log "$name: $(jq -c '{code, msg}' <<<"$out")"
+	else
+		fail "$name" "want exit != 0, error code $code, nothing attached; got exit $rc, stdout: $(tr '\n' ' ' <<<"$out"), XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ' ')"
+	fi
+}
+GOOD=$(plugin_conf "$TOPO_TMP/net-a.conflist" 1 "$TOPO_TMP/pod5.r0")
+echo '{"cniVersion": "1.0.0", "name": "x", "type": "xdp-egress-cni", "snat": ' | bad invalid_json 6
+jq -c '.prevResult.interfaces |= map(select(.sandbox != null))' <<<"$GOOD" | bad prevresult_no_host_if 7
+jq -c 'del(.prevResult)' <<<"$GOOD" | bad no_prevresult 7
+jq -c '.snatPort = "1-2"' <<<"$GOOD" | bad unsupported_field 2
+jq -c '.mode = "fast"' <<<"$GOOD" | bad invalid_mode 7
+jq -c '.cniVersion = "9.9.9"' <<<"$GOOD" | bad cni_version 1
+jq -c '.snat = "198.51.100.7"' <<<"$GOOD" | bad snat_not_local 100
+jq -c '.uplink = "nosuch0"' <<<"$GOOD" | bad no_such_uplink 100
+echo "$GOOD" | bad missing_env 4 CNI_CONTAINERID= CNI_NETNS=
+echo "$GOOD" | bad netns_missing 4 CNI_NETNS=/run/netns/nonexistent-xe
+echo "$GOOD" | bad bad_command 4 CNI_COMMAND=ADDD
+# An unknown netns / no such interface in the pod: error, nothing attached.
+echo "$GOOD" | bad wrong_ifname 7 CNI_IFNAME=eth9
+# The plugin's stdout is nothing but the result even when attach talks.
+out=$(echo "$GOOD" | cni_exec ADD "/run/netns/${PODS[5]}" pod5 xdp-egress-cni 2>"$TOPO_TMP/add5.err")
+if [ $? = 0 ] && jq -e --slurpfile a "$TOPO_TMP/pod5.r0" '. == $a[0]' <<<"$out" >/dev/null &&
+	grep -q "attached xdp-egress to $V5" "$TOPO_TMP/add5.err"; then
+	ok cni_stdout_only_result
+else
+	fail cni_stdout_only_result "stdout: $(head -c 300 <<<"$out") stderr: $(head -c 300 "$TOPO_TMP/add5.err")"
+fi
+# VERSION
+out=$(echo '{"cniVersion":"1.0.0"}' | cni_exec VERSION "" "" xdp-egress-cni 2>/dev/null)
+if jq -e '.cniVersion == "1.0.0" and (.supportedVersions | index("1.0.0") and index("0.4.0"))' <<<"$out" >/dev/null; then
+	ok cni_version
+else
+	fail cni_version "VERSION printed: $out"
+fi
+pod_del 5 || fail cni_bad_cleanup "$CNI_ERR"
+rm -f "$TOPO_TMP/pod5.result"
+if no_xdp_anywhere && pins_gone; then ok cni_bad_no_leftovers; else fail cni_bad_no_leftovers "XDP or pins left"; fi
+
+exit $((TOPO_FAILED > 0))
