@@ -150,8 +150,10 @@ trap 'log "interrupted"; exit 130' INT TERM
 
 # record WORKLOAD CONTENDER ROUND METRIC VALUE : one figure into the raw file
 record() {
+	local v=$5
+	case "$v" in ''|*[!0-9.eE+-]*) v=null ;; esac   # never write broken JSON
 	printf '{"workload":"%s","contender":"%s","round":%s,"metric":"%s","value":%s}\n' \
-		"$1" "$2" "$3" "$4" "$5" >> "$RAW"
+		"$1" "$2" "$3" "$4" "$v" >> "$RAW"
 }
 note() { # note CONTENDER ROUND TEXT
 	local t=${3//\\/\\\\}
@@ -221,10 +223,14 @@ topo_down() {
 }
 
 # ------------------------------------------------------------- contenders --
-contender_up() { # contender_up NAME N
-	local c=$1 n=$2 i
+# contender_up NAME FIRST LAST: set the contender up for containers
+# FIRST..LAST. The iptables/nftables rules cover every hvN at once (FIRST 1);
+# tc-bpf and xdp attach per host veth, so containers can be added later.
+contender_up() {
+	local c=$1 first=$2 n=$3 i
 	case "$c" in
 	iptables)
+		[ "$first" = 1 ] || return 0
 		# Docker's default bridge: forward container traffic out, accept
 		# replies by conntrack state, masquerade behind the uplink address.
 		ip netns exec "$H" iptables-restore <<-EOF || return 1
@@ -245,6 +251,7 @@ contender_up() { # contender_up NAME N
 		EOF
 		;;
 	nftables)
+		[ "$first" = 1 ] || return 0
 		ip netns exec "$H" nft -f - <<-EOF || return 1
 			table ip xeb {
 				chain forward {
@@ -260,7 +267,7 @@ contender_up() { # contender_up NAME N
 		EOF
 		;;
 	tc-bpf)
-		for i in $(seq "$n"); do
+		for i in $(seq "$first" "$n"); do
 			echo "qdisc add dev hv$i clsact"
 			echo "filter add dev hv$i ingress bpf direct-action obj $B/tc_fib_redirect.bpf.o sec tc"
 		done > "$TMP/tc.batch"
@@ -268,7 +275,7 @@ contender_up() { # contender_up NAME N
 		;;
 	xdp-native|xdp-generic)
 		[ -x "$XDP_EGRESS" ] || { echo "no $XDP_EGRESS (run make)"; return 1; }
-		for i in $(seq "$n"); do
+		for i in $(seq "$first" "$n"); do
 			timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" attach \
 				--ifname "hv$i" --mode "${c#xdp-}" --uplink up0 \
 				> "$TMP/attach.out" 2>&1 || { cat "$TMP/attach.out"; return 1; }
@@ -309,14 +316,16 @@ sink_snap() {
 # measures at the sink over the next DUR seconds, then stops it. Prints
 # "rx_pps host_ns_per_pkt offered_pps" (offered: generator's own count/time).
 window() {
-	local out=$1 a b gp i
+	local out=$1 a b gp st0
 	shift
 	bg_start "$out" timeout -s INT "$(secs + 15)" "$@"
 	gp=$BG_PID
 	sleep 0.3
 	a=$(sink_snap) || { bg_stop "$gp"; return 1; }
+	st0=$(steal_ticks)
 	sleep "$DUR" & wait $!
 	b=$(sink_snap) || { bg_stop "$gp"; return 1; }
+	WINDOW_STEAL_MS=$(( ($(steal_ticks) - st0) * 1000 / CLK_TCK ))
 	# Both generators stop cleanly on SIGTERM and print their count.
 	bg_stop "$gp"
 	grep -q '"sent"' "$out" || { log "generator failed: $(head -c 300 "$out")"; return 1; }
@@ -326,6 +335,11 @@ window() {
 		       printf "%.1f %.1f %.1f\n", dp * 1e9 / dt, dp ? host / dp : 0,
 		              $14 ? $13 * 1e9 / $14 : 0 }'
 }
+
+CLK_TCK=$(getconf CLK_TCK)
+# Hypervisor steal time (all CPUs), in ticks: a window with much of it is
+# suspect, since the meter measures wall-clock time spent in softirqs.
+steal_ticks() { awk '/^cpu / { print $9; exit }' /proc/stat; }
 
 gro_on_all() { # the live generator's frames need NAPI on each host veth
 	local i
@@ -344,21 +358,31 @@ small_window() {
 	record "$name" "$c" "$r" pps "$pps"
 	record "$name" "$c" "$r" host_ns_per_pkt "$ns"
 	record "$name" "$c" "$r" offered_pps "$off"
-	record "$name" "$c" "$r" loss "$(awk -v p="$pps" -v o="$off" 'BEGIN{printf "%.4f", o > 0 && o > p ? 1 - p / o : 0}')"
+	record "$name" "$c" "$r" steal_ms "${WINDOW_STEAL_MS:-0}"
+	record "$name" "$c" "$r" loss "$(awk -v p="$pps" -v o="$off" 'BEGIN{printf "%.4f", (o > 0 && o > p) ? 1 - p / o : 0}')"
 	log "  $name: $(awk -v p="$pps" -v n="$ns" -v o="$off" 'BEGIN{printf "%.3f Mpps (offered %.3f), host %.0f ns/pkt", p/1e6, o/1e6, n}')"
 }
 
+c1_tx() { # "tx_bytes tx_packets" of container 1's eth0
+	ip -n "$P-c1" -s -j link show eth0 | jq -r '.[0].stats64.tx | "\(.bytes) \(.packets)"'
+}
+
 run_tcp() { # run_tcp CONTENDER ROUND
-	local c=$1 r=$2 s sp gbps
+	local c=$1 r=$2 s sp gbps tx0 txb
 	bg_start "$TMP/iperf3.srv" ip netns exec "$W" iperf3 -s -B 198.18.0.2 -p 5201
 	sp=$BG_PID
 	sleep 0.3
 	for s in $TCP_STREAMS; do
+		tx0=$(c1_tx)
 		if timeout "$(secs + 20)" ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 \
 			-t "$TCP_DUR" -P "$s" -J > "$TMP/iperf3.json" 2>&1; then
 			gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$TMP/iperf3.json" 2>/dev/null)
 			record "tcp$s" "$c" "$r" gbps "${gbps:-null}"
-			log "  tcp$s: $gbps Gbit/s"
+			# Bytes per packet leaving the container's eth0: ~65k with
+			# TSO/GSO super-packets, ~1.5k when every segment goes alone.
+			txb=$(echo "$tx0 $(c1_tx)" | awk '{ d = $4 - $2; printf "%.0f", (d > 0) ? ($3 - $1) / d : 0 }')
+			record "tcp$s" "$c" "$r" c1_tx_bytes_per_pkt "$txb"
+			log "  tcp$s: $(printf '%.2f' "$gbps") Gbit/s, container sends $txb bytes/packet"
 		else
 			note "$c" "$r" "tcp$s: iperf3 failed: $(jq -r '.error // empty' "$TMP/iperf3.json" 2>/dev/null | head -c 200)"
 			log "  tcp$s: iperf3 failed"
@@ -411,13 +435,13 @@ xdp_counters() { # after the windows: why packets did or did not take the fast p
 	if timeout 20 nsenter --net="/run/netns/$H" "$XDP_EGRESS" stats --json \
 		> "$TMP/stats.json" 2>/dev/null; then
 		printf '{"stats":%s,"contender":"%s","round":%s}\n' \
-			"$(jq -c . "$TMP/stats.json" 2>/dev/null || echo null)" "$c" "$r" >> "$RAW"
+			"$(jq -c '{total}' "$TMP/stats.json" 2>/dev/null || echo null)" "$c" "$r" >> "$RAW"
 	fi
 }
 
 # One contender, one round: fresh topology, every workload, teardown.
 run_contender() {
-	local c=$1 r=$2 ok=0 i s t0=$SECONDS
+	local c=$1 r=$2 ok=0 i s t0=$SECONDS attached
 	log "round $r: $c"
 	if ! topo_up "$NCONT" > "$TMP/topo.out" 2>&1; then
 		log "  topology failed: $(head -c 300 "$TMP/topo.out")"
@@ -425,7 +449,10 @@ run_contender() {
 		topo_down
 		return 1
 	fi
-	if ! contender_up "$c" "$NCONT" > "$TMP/contender.out" 2>&1; then
+	# Only container 1 has the contender at first; the scale workload adds
+	# the others, so the single-container figures are not paying for 127
+	# other attachments, and scale shows what N attachments cost.
+	if ! contender_up "$c" 1 1 > "$TMP/contender.out" 2>&1; then
 		log "  $c set-up failed: $(head -c 400 "$TMP/contender.out")"
 		note "$c" "$r" "set-up failed: $(head -c 300 "$TMP/contender.out" | tr '\n' ' ')"
 		topo_down
@@ -477,8 +504,14 @@ run_contender() {
 			small_window cpu_live "$c" "$r" xdp_live_gen "$TMP/targets.1" "$CPU_RATE"
 		fi
 		if want scale; then
+			attached=1
 			for s in $SCALES; do
 				[ "$s" = 1 ] && continue
+				if ! contender_up "$c" $((attached + 1)) "$s" > "$TMP/contender.out" 2>&1; then
+					note "$c" "$r" "scale_$s: set-up failed: $(head -c 200 "$TMP/contender.out" | tr '\n' ' ')"
+					break
+				fi
+				attached=$s
 				head -n "$s" "$TMP/targets.all" > "$TMP/targets.$s"
 				small_window "scale_$s" "$c" "$r" xdp_live_gen "$TMP/targets.$s"
 			done

@@ -19,6 +19,9 @@ import sys
 BASE = "iptables"
 CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic"]
 
+# figures whose ratio to iptables means nothing
+NO_RATIO = {"loss", "c1_tx_bytes_per_pkt", "host_cpu_share", "steal_ms"}
+
 # short names for the chart's x axis
 SHORT = {"small_sock": "small-sock", "small_live": "small-live", "tcp1": "tcp-1",
          "tcp4": "tcp-4", "lat_udp": "lat-udp-p99", "lat_tcp": "lat-tcp-p99",
@@ -43,6 +46,8 @@ SECONDARY = [
     ("small_live", "loss", False, "small, live: loss", "%", 100),
     ("lat_udp", "p50_us", False, "latency UDP p50", "us", 1),
     ("lat_tcp", "p50_us", False, "latency TCP p50", "us", 1),
+    ("tcp1", "c1_tx_bytes_per_pkt", True, "tcp 1: container bytes/packet", "B", 1),
+    ("small_live", "host_cpu_share", False, "small, live: host path share of a CPU", "%", 100),
     ("cpu_sock", "pps", True, "cpu, socket: rate held", "Mpps", 1e-6),
     ("cpu_live", "pps", True, "cpu, live: rate held", "Mpps", 1e-6),
 ]
@@ -95,6 +100,13 @@ def main():
         elif o.get("value") is not None:
             figs.setdefault(o["workload"], {}).setdefault(o["contender"], {}) \
                 .setdefault(o["metric"], {})[o["round"]] = o["value"]
+
+    # Derived: the share of one CPU the host path used (pps x ns/pkt). With
+    # the live generator everything runs on the generator's CPU, so this
+    # says how much of that CPU the path took, the rest being generator+sink.
+    for c, d in figs.get("small_live", {}).items():
+        pps, ns = d.get("pps", {}), d.get("host_ns_per_pkt", {})
+        d["host_cpu_share"] = {r: pps[r] * ns[r] / 1e9 for r in pps if r in ns}
 
     scales = [s for s in a.scales.split() if s != "1"]
     primary = dict(PRIMARY)
@@ -185,7 +197,8 @@ def main():
         txt = ("%.3f" % v) if abs(v) < 10 else ("%.1f" % v) if abs(v) < 100 else ("%.0f" % v)
         if s["spread"] is not None and len(s["rounds"]) > 1:
             txt += " ±%.0f%%" % (50 * s["spread"])
-        if c != BASE and c != "ceiling" and s["ratio_to_iptables"] is not None:
+        if c != BASE and c != "ceiling" and s["ratio_to_iptables"] is not None \
+                and m not in NO_RATIO:
             txt += " (%.2fx)" % s["ratio_to_iptables"]
         return txt
 
@@ -257,6 +270,9 @@ def main():
             r = s and s["ratio_to_iptables"]
             vals.append((r if hi else 1 / r) if r else float("nan"))
         rows.append((SHORT.get(w, w.replace("_", "-")), vals))
+    if rows and not any(v == v for _l, vals in rows for v in vals):
+        print("report: no ratio to iptables to chart (was iptables run?)", file=sys.stderr)
+        rows = []
     if rows:
         dat = os.path.join(a.out, ".chart.dat.tmp")
         with open(dat, "w") as f:
@@ -287,6 +303,8 @@ plot %s
         try:
             subprocess.run(["gnuplot"], input=gp, text=True, check=True, timeout=60,
                            capture_output=True)
+        except subprocess.CalledProcessError as e:
+            print("report: gnuplot failed: %s" % (e.stderr or e), file=sys.stderr)
         except Exception as e:
             print("report: gnuplot failed: %s" % e, file=sys.stderr)
         finally:
