@@ -88,10 +88,22 @@ static __always_inline void ct_update_state(struct ct_entry *orig,
 	if (p->l4_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 
-		if (th->rst || th->fin)
-			orig->state = CT_CLOSING;
-		else if (dir == CT_DIR_REPLY && orig->state == CT_NEW)
+		if (th->rst || th->fin) {
+			if (orig->state != CT_CLOSING) {
+				orig->state = CT_CLOSING;
+				/* The timer may be armed for tcp_est: bring
+				 * it forward to tcp_close. */
+				bpf_timer_start(&orig->timer,
+						(__u64)orig->timeout_s[CT_TO_TCP_CLOSE] *
+						NSEC_PER_SEC, 0);
+			}
+		} else if (dir == CT_DIR_ORIG && th->syn && !th->ack &&
+			   orig->state == CT_CLOSING) {
+			/* A new connection on the same tuple starts over. */
+			orig->state = CT_NEW;
+		} else if (dir == CT_DIR_REPLY && orig->state == CT_NEW) {
 			orig->state = CT_ESTABLISHED;
+		}
 	} else if (dir == CT_DIR_REPLY && orig->state == CT_NEW) {
 		orig->state = CT_ESTABLISHED;
 	}

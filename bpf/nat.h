@@ -139,6 +139,16 @@ struct snat_config {
 
 #define SNAT_PORT_TRIES 32
 
+/* Scratch space for the entries snat_egress() inserts: a struct ct_entry
+ * on the stack would leave xdp_egress no room under the 512-byte limit.
+ * Plain bytes: a per-CPU map may not hold a bpf_timer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u8[sizeof(struct ct_entry)]);
+} ct_scratch SEC(".maps");
+
 /*
  * Reserve a reply key (a free translated port for this remote) and insert
  * the reply entry. Returns the port (network order) or 0 when no port is
@@ -194,14 +204,20 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 				       __u32 *new_flow)
 {
 	struct ct_key okey, rkey;
-	struct ct_entry *e;
-	struct ct_entry ne = {};
+	struct ct_entry *e, *ne;
+	__u32 zero = 0;
 	int full = 0;
 	__be16 port;
 
-	if (ct_key_of(p, &okey) || (p->l4_proto != IPPROTO_TCP &&
-				    p->l4_proto != IPPROTO_UDP && !okey.sport))
+	if (ct_key_of(p, &okey))
 		return CNT_PASS_ICMP_OTHER;
+	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) {
+		__u8 type = ((struct icmp_echo_hdr *)p->l4)->type;
+
+		/* Only echo requests start a flow (id 0 included). */
+		if (type != 8 && type != 128)
+			return CNT_PASS_ICMP_OTHER;
+	}
 	e = bpf_map_lookup_elem(&ct, &okey);
 	if (e && e->dir == CT_DIR_ORIG) {
 		ct_update_state(e, p, CT_DIR_ORIG);
@@ -218,35 +234,39 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 	if (cfg->check_kernel && kernel_owns_flow(ctx, &okey))
 		return CNT_PASS_KERNEL_FLOW;
 
+	ne = bpf_map_lookup_elem(&ct_scratch, &zero);
+	if (!ne)
+		return CNT_PASS_CT_FULL;
 	/* Reply entry first: it reserves the port. */
+	__builtin_memset(ne, 0, sizeof(*ne));
 	__builtin_memset(&rkey, 0, sizeof(rkey));
 	rkey.family = okey.family;
 	rkey.proto = okey.proto;
 	__builtin_memcpy(rkey.saddr, okey.daddr, 16);
 	__builtin_memcpy(rkey.daddr, cfg->addr, 16);
 	rkey.sport = okey.dport;
-	ne.dir = CT_DIR_REPLY;
-	ne.ifindex = ctx->ingress_ifindex;
-	__builtin_memcpy(ne.nat_addr, okey.saddr, 16);
-	ne.nat_port = okey.sport;
-	__builtin_memcpy(ne.container_mac, p->eth->h_source, 6);
-	__builtin_memcpy(ne.host_mac, p->eth->h_dest, 6);
-	ne.other = okey;
-	port = snat_reserve_port(&rkey, &ne, &okey, cfg, &full);
+	ne->dir = CT_DIR_REPLY;
+	ne->ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(ne->nat_addr, okey.saddr, 16);
+	ne->nat_port = okey.sport;
+	__builtin_memcpy(ne->container_mac, p->eth->h_source, 6);
+	__builtin_memcpy(ne->host_mac, p->eth->h_dest, 6);
+	ne->other = okey;
+	port = snat_reserve_port(&rkey, ne, &okey, cfg, &full);
 	if (!port)
 		return CNT_PASS_CT_FULL;
 
 	/* Then the orig entry, which owns the expiry timer. */
-	__builtin_memset(&ne, 0, sizeof(ne));
-	ne.dir = CT_DIR_ORIG;
-	ne.state = CT_NEW;
-	ne.last_seen_ns = bpf_ktime_get_ns();
-	ne.ifindex = ctx->ingress_ifindex;
-	__builtin_memcpy(ne.nat_addr, cfg->addr, 16);
-	ne.nat_port = port;
-	__builtin_memcpy(ne.timeout_s, cfg->timeout_s, sizeof(ne.timeout_s));
-	ne.other = rkey;
-	if (bpf_map_update_elem(&ct, &okey, &ne, BPF_NOEXIST)) {
+	__builtin_memset(ne, 0, sizeof(*ne));
+	ne->dir = CT_DIR_ORIG;
+	ne->state = CT_NEW;
+	ne->last_seen_ns = bpf_ktime_get_ns();
+	ne->ifindex = ctx->ingress_ifindex;
+	__builtin_memcpy(ne->nat_addr, cfg->addr, 16);
+	ne->nat_port = port;
+	__builtin_memcpy(ne->timeout_s, cfg->timeout_s, sizeof(ne->timeout_s));
+	ne->other = rkey;
+	if (bpf_map_update_elem(&ct, &okey, ne, BPF_NOEXIST)) {
 		/* Full, or another CPU created the same flow just now. */
 		bpf_map_delete_elem(&ct, &rkey);
 		e = bpf_map_lookup_elem(&ct, &okey);

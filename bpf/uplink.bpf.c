@@ -210,6 +210,8 @@ static __always_inline int icmp_error_v6(struct packet *p, __u64 len)
 		/* ICMPv6 has a pseudo header too: every inner checksum does. */
 		csum_replace16((__sum16 *)inner_sum, (__be32 *)&in->saddr, new_addr);
 		csum_replace2((__sum16 *)inner_sum, *inner_port, new_port);
+		if (in->nexthdr == IPPROTO_UDP)
+			udp_csum_fixup_zero((__sum16 *)inner_sum);
 		csum_replace2(&oh->checksum, old_sum, *inner_sum);
 	}
 	csum_replace2(&oh->checksum, *inner_port, new_port);
