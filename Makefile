@@ -24,7 +24,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             libcjson-dev iproute2 ethtool iperf3 iputils-ping tcpdump jq \
             python3 procps kmod containernetworking-plugins iptables \
-            python3-yaml qemu-system-x86 busybox-static cpio
+            python3-yaml patchelf qemu-system-x86 busybox-static cpio
 
 .SECONDARY:
 .PHONY: all clean deps test unit e2e demo bench bench-quick

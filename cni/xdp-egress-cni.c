@@ -809,8 +809,9 @@ static int validate_one(cJSON *conf, const char *where)
 
 	if (conf_parse(conf, &c, &ce))
 		return cni_error(ce.code, NULL, "%s: %s", where, ce.msg);
-	release_output();
-	printf("ok %s: %s, mode %s, snat %s\n", where, c.name,
+	/* Still capturing (more entries may follow): the real stdout. */
+	dprintf(real_stdout >= 0 ? real_stdout : STDOUT_FILENO,
+		"ok %s: %s, mode %s, snat %s\n", where, c.name,
 	       c.ao.mode == MODE_NATIVE ? "native" :
 	       c.ao.mode == MODE_GENERIC ? "generic" : "auto",
 	       c.ao.snat.enabled ? c.ao.snat.addrs[0] ? c.ao.snat.addrs[0] : "auto"
@@ -845,6 +846,7 @@ static int validate_file(const char *path)
 	if (!plugins) {
 		ret = validate_one(doc, path);
 		cJSON_Delete(doc);
+		release_output();
 		return ret;
 	}
 	/* A conflist: the runtime merges cniVersion and name into each. */
@@ -876,14 +878,16 @@ static int validate_file(const char *path)
 			cJSON_GetObjectItem(doc, "cniVersion"), 0));
 		cJSON_AddItemToObject(p, "name", cJSON_Duplicate(
 			cJSON_GetObjectItem(doc, "name"), 0));
-		capture_output();
-		if (validate_one(p, where))
+		if (validate_one(p, where)) {
 			ret = 1;
+			break;
+		}
 	}
 	if (!found && !ret)
 		ret = cni_error(CNI_ERR_CONFIG, NULL, "%s has no plugin of type %s",
 				path, PLUGIN_TYPE);
 	cJSON_Delete(doc);
+	release_output();
 	return ret;
 }
 
