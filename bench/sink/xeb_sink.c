@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * xeb_sink --ifname DEV [--port N] [--mode native|generic]
+ * xeb_sink --ifname DEV [--port N] [--mode native|generic] [--host-netns PATH]
  *
  * Runs in the world namespace. Attaches the counting XDP sink to DEV and the
  * softirq meter, prints "ready" and then, on every SIGUSR1, one line:
- *   t_ns rx_packets rx_bytes other_packets net_sirq_ns sink_poll_ns
+ *   t_ns rx_packets rx_bytes other_packets net_sirq_ns sink_poll_ns foreign_poll_ns
  * summed over CPUs (t_ns is CLOCK_MONOTONIC). SIGTERM/SIGINT detach and exit.
  * Rates come from differences of two lines, so nothing needs resetting.
  */
@@ -24,7 +24,7 @@
 #include "xeb_sink.skel.h"
 
 struct sink_cpu {
-	__u64 rx_packets, rx_bytes, other_packets, net_sirq_ns, sink_poll_ns;
+	__u64 rx_packets, rx_bytes, other_packets, net_sirq_ns, sink_poll_ns, foreign_poll_ns;
 	__u64 sirq_start, last_mark;
 };
 
@@ -51,14 +51,16 @@ static int dump(int map_fd, int ncpu)
 		sum.other_packets += v[i].other_packets;
 		sum.net_sirq_ns += v[i].net_sirq_ns;
 		sum.sink_poll_ns += v[i].sink_poll_ns;
+		sum.foreign_poll_ns += v[i].foreign_poll_ns;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	printf("%llu %llu %llu %llu %llu %llu\n",
+	printf("%llu %llu %llu %llu %llu %llu %llu\n",
 	       (unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec,
 	       (unsigned long long)sum.rx_packets, (unsigned long long)sum.rx_bytes,
 	       (unsigned long long)sum.other_packets,
 	       (unsigned long long)sum.net_sirq_ns,
-	       (unsigned long long)sum.sink_poll_ns);
+	       (unsigned long long)sum.sink_poll_ns,
+	       (unsigned long long)sum.foreign_poll_ns);
 	fflush(stdout);
 	free(v);
 	return 0;
@@ -70,16 +72,18 @@ int main(int argc, char **argv)
 		{ "ifname", required_argument, NULL, 'i' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "host-netns", required_argument, NULL, 'H' },
 		{ 0 },
 	};
 	__u32 xdp_flags = XDP_FLAGS_DRV_MODE;
-	const char *ifname = NULL;
+	const char *ifname = NULL, *host_ns = NULL;
 	struct xeb_sink_bpf *skel;
 	int port = 9, ifindex, ncpu, c, err = 1;
-	struct stat st;
+	struct stat st, hst = {};
 
-	while ((c = getopt_long(argc, argv, "i:p:m:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:p:m:H:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'H': host_ns = optarg; break;
 		case 'i': ifname = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'm':
@@ -87,7 +91,8 @@ int main(int argc, char **argv)
 							       : XDP_FLAGS_DRV_MODE;
 			break;
 		default:
-			fprintf(stderr, "usage: xeb_sink --ifname DEV [--port N] [--mode native|generic]\n");
+			fprintf(stderr, "usage: xeb_sink --ifname DEV [--port N] [--mode native|generic]\n"
+					"                [--host-netns PATH]\n");
 			return 2;
 		}
 	}
@@ -100,6 +105,10 @@ int main(int argc, char **argv)
 		perror("xeb_sink: stat /proc/self/ns/net");
 		return 1;
 	}
+	if (host_ns && stat(host_ns, &hst)) {
+		fprintf(stderr, "xeb_sink: --host-netns %s: %s\n", host_ns, strerror(errno));
+		return 2;
+	}
 	ncpu = libbpf_num_possible_cpus();
 	skel = xeb_sink_bpf__open();
 	if (!skel) {
@@ -109,6 +118,7 @@ int main(int argc, char **argv)
 	skel->rodata->sink_port = port;
 	skel->rodata->sink_ifindex = ifindex;
 	skel->rodata->sink_netns_ino = st.st_ino;
+	skel->rodata->host_netns_ino = hst.st_ino;
 	if (xeb_sink_bpf__load(skel) || xeb_sink_bpf__attach(skel)) {
 		fprintf(stderr, "xeb_sink: loading/attaching the meter failed\n");
 		goto out;
