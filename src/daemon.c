@@ -309,6 +309,12 @@ static int wanted(struct daemon *d, cJSON *labels, cJSON *networks,
 	return 0;
 }
 
+static int is_off(const char *v)
+{
+	return !strcasecmp(v, "off") || !strcasecmp(v, "none") ||
+	       !strcasecmp(v, "false") || !strcmp(v, "0");
+}
+
 static int label_opt_index(const char *name)
 {
 	size_t i;
@@ -355,11 +361,21 @@ static void attach_options(struct daemon *d, const char *who, cJSON *labels,
 
 		snprintf(key, sizeof(key), DAEMON_LABEL_PREFIX "%s", label_opts[i].name);
 		v = label_of(labels, key);
+		o = cJSON_GetObjectItem(d->options, label_opts[i].name);
+		/* The engines masquerade their bridge networks: without SNAT a
+		 * redirected packet leaves with the container's private source
+		 * and its replies never come back. "off" opts out. */
+		if (!strcmp(label_opts[i].name, "snat")) {
+			if (!v && !o)
+				v = "auto";
+			if ((v && is_off(v)) || (!v && cJSON_IsString(o) &&
+						 is_off(o->valuestring)))
+				continue;
+		}
 		if (v) {
 			add_opt(a, (int)i, v);
 			continue;
 		}
-		o = cJSON_GetObjectItem(d->options, label_opts[i].name);
 		if (cJSON_IsString(o)) {
 			add_opt(a, (int)i, o->valuestring);
 		} else if (cJSON_IsArray(o)) {
@@ -441,9 +457,26 @@ static int already_attached(const struct target *t)
 
 static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
 {
+	struct mnl_socket *nl = nl_open_in(-1);
 	struct argv_buf a = {};
+	struct link_info li;
 	int rc;
 
+	/* podman names host veths veth0, veth1...: once a dead container's
+	 * veth is gone its name may already belong to a new container's, which
+	 * `detach --ifname` would find instead. */
+	if (nl && !nl_link_by_name(nl, t->ifname, &li) && t->ifindex &&
+	    li.ifindex != t->ifindex) {
+		dlog("%s (%.12s) %s, but its veth %s (ifindex %d) is gone and the "
+		     "name now belongs to ifindex %d: not detaching by that name; "
+		     "`xdp-egress status` shows the leftover attachment", t->name,
+		     t->id, why, t->ifname, t->ifindex, li.ifindex);
+		nl_close(nl);
+		tracked_drop(d, t);
+		state_save(d);
+		return 1;
+	}
+	nl_close(nl);
 	dlog("%s (%.12s) %s: detaching from %s", t->name, t->id, why, t->ifname);
 	argv_add(&a, "xdp-egress");
 	argv_add(&a, "detach");

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE /* strcasestr */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -538,6 +539,8 @@ struct http_stream {
 	int ended;
 };
 
+static int stream_decode(struct http_stream *s);
+
 struct http_stream *http_stream_open_fd(int fd, const char *path)
 {
 	struct http_stream *s = calloc(1, sizeof(*s));
@@ -583,6 +586,11 @@ struct http_stream *http_stream_open_fd(int fd, const char *path)
 		       engine_error_message(&r));
 		goto bad;
 	}
+	/* Events that came with the head. */
+	if (s->raw.len && stream_decode(s)) {
+		pr_err("the engine's answer to GET %s has a malformed body", path);
+		goto bad;
+	}
 	return s;
 bad:
 	http_stream_close(s);
@@ -594,24 +602,12 @@ int http_stream_fd(const struct http_stream *s)
 	return s->fd;
 }
 
-int http_stream_read(struct http_stream *s)
+/* Decode what came so far. 0, or -1 with errno. */
+static int stream_decode(struct http_stream *s)
 {
-	char chunk[16384];
 	size_t off = 0;
-	ssize_t n;
 	int rc;
 
-	if (s->ended)
-		return 0;
-	n = read(s->fd, chunk, sizeof(chunk));
-	if (n < 0)
-		return errno == EINTR ? 1 : -1;
-	if (n == 0) {
-		s->ended = 1;
-		return 0;
-	}
-	if (buf_add(&s->raw, chunk, (size_t)n))
-		return -1;
 	rc = body_decode(&s->d, s->raw.p, s->raw.len, &off, &s->body);
 	buf_consume(&s->raw, off);
 	if (rc < 0) {
@@ -626,7 +622,26 @@ int http_stream_read(struct http_stream *s)
 		errno = EMSGSIZE;
 		return -1;
 	}
-	return 1;
+	return 0;
+}
+
+int http_stream_read(struct http_stream *s)
+{
+	char chunk[16384];
+	ssize_t n;
+
+	if (s->ended)
+		return 0;
+	n = read(s->fd, chunk, sizeof(chunk));
+	if (n < 0)
+		return errno == EINTR ? 1 : -1;
+	if (n == 0) {
+		s->ended = 1;
+		return 0;
+	}
+	if (buf_add(&s->raw, chunk, (size_t)n) || stream_decode(s))
+		return -1;
+	return s->ended ? 0 : 1;
 }
 
 char *http_stream_line(struct http_stream *s)

@@ -23,6 +23,7 @@ enum opt_id {
 	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
 	O_SNAT, O_SNAT_PORTS, O_CT_TIMEOUT, O_CT_SIZE, O_UPLINK_MODE,
 	O_DOCKER, O_PODMAN, O_ENGINE, O_CONFIG, O_RUN_DIR,
+	O_TAP,
 };
 
 struct opt_doc {
@@ -46,6 +47,9 @@ struct opt_doc {
 	  "a running podman container, through podman's Docker-compatible "   \
 	  "API on $CONTAINER_HOST (unix:// only) or /run/podman/podman.sock " \
 	  "(`podman system service`)" },                                      \
+	{ O_TAP, "tap", "IFNAME",                                             \
+	  "a VM's tap device (qemu -netdev tap): the guest's egress is its "  \
+	  "receive path. The guest's offloads are its own: see README, VMs" }, \
 	{ O_CONTAINER_IF, "container-if", "IFNAME",                           \
 	  "with --netns/--pid/--docker/--podman: the container's veth when "  \
 	  "it has several" }
@@ -181,7 +185,7 @@ static void command_help(const struct command *c)
 	printf("usage: xdp-egress %s\n\n%s\n\n", c->usage, c->about);
 	if (c->opts == attach_opts_doc || c->opts == detach_opts_doc ||
 	    c->opts == stats_opts_doc)
-		printf("TARGET is one of --ifname, --netns, --pid, --docker or "
+		printf("TARGET is one of --ifname, --tap, --netns, --pid, --docker or "
 		       "--podman. Run xdp-egress "
 		       "in the network namespace that holds the host side "
 		       "(e.g. nsenter --net=/run/netns/HOST xdp-egress ...).\n"
@@ -194,7 +198,11 @@ static void command_help(const struct command *c)
 			      "labels " DAEMON_LABEL_PREFIX "OPTION=VALUE: mode, "
 			      "uplink, snat, snat-ports, ct-timeout, ct-size, "
 			      "uplink-mode, container-if (lists comma-separated), "
-			      "e.g. " DAEMON_LABEL_PREFIX "snat=auto. The daemon "
+			      "e.g. " DAEMON_LABEL_PREFIX "mode=native. SNAT "
+			      "defaults to auto, as the engines masquerade their "
+			      "bridge networks (without it replies would not come "
+			      "back); " DAEMON_LABEL_PREFIX "snat=off turns it "
+			      "off. The daemon "
 			      "runs in the foreground in the host's network "
 			      "namespace and logs to stderr; SIGTERM stops it and "
 			      "leaves every attachment in place.", 0);
@@ -286,7 +294,15 @@ int main(int argc, char **argv)
 	opterr = 0; /* our own messages, with the xdp-egress: prefix */
 	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
 		switch (opt) {
-		case O_IFNAME: ao.spec.ifname = optarg; break;
+		case O_IFNAME: case O_TAP:
+			if (ao.spec.ifname) {
+				pr_err("several targets given: name one of "
+				       "--ifname or --tap");
+				return 2;
+			}
+			ao.spec.ifname = optarg;
+			ao.spec.tap = opt == O_TAP;
+			break;
 		case O_NETNS: ao.spec.netns = optarg; break;
 		case O_PID:
 			if (parse_int(optarg, "--pid", 1, INT_MAX, &v))
