@@ -463,18 +463,30 @@ static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
 	int rc;
 
 	/* podman names host veths veth0, veth1...: once a dead container's
-	 * veth is gone its name may already belong to a new container's, which
-	 * `detach --ifname` would find instead. */
+	 * veth is gone its name may already belong to a new container's veth.
+	 * If that one is attached, `detach --ifname` would detach it: leave
+	 * the old record to `status`. If not, detach --ifname finds the old
+	 * record by name. */
 	if (nl && !nl_link_by_name(nl, t->ifname, &li) && t->ifindex &&
 	    li.ifindex != t->ifindex) {
-		dlog("%s (%.12s) %s, but its veth %s (ifindex %d) is gone and the "
-		     "name now belongs to ifindex %d: not detaching by that name; "
-		     "`xdp-egress status` shows the leftover attachment", t->name,
-		     t->id, why, t->ifname, t->ifindex, li.ifindex);
-		nl_close(nl);
-		tracked_drop(d, t);
-		state_save(d);
-		return 1;
+		struct target other = { .host = li };
+		int self = netns_open_self();
+
+		other.host_netns_ino = netns_inode(self);
+		close(self);
+		dlog("%s (%.12s) %s; its veth %s (ifindex %d) is gone and the "
+		     "name now belongs to ifindex %d", t->name, t->id, why,
+		     t->ifname, t->ifindex, li.ifindex);
+		if (already_attached(&other)) {
+			dlog("%s: ifindex %d is attached itself: not detaching by "
+			     "that name; `xdp-egress status` shows the leftover "
+			     "attachment of ifindex %d", t->name, li.ifindex,
+			     t->ifindex);
+			nl_close(nl);
+			tracked_drop(d, t);
+			state_save(d);
+			return 1;
+		}
 	}
 	nl_close(nl);
 	dlog("%s (%.12s) %s: detaching from %s", t->name, t->id, why, t->ifname);
@@ -552,9 +564,8 @@ static void consider(struct daemon *d, const char *id)
 		tr = NULL;
 	}
 	if (already_attached(&t)) {
-		if (!tr)
-			dlog("%s (%.12s): %s is attached already; following it",
-			     name, id, t.host.name);
+		dlog("%s (%.12s): %s is attached already%s", name, id,
+		     t.host.name, tr ? "" : "; following it");
 	} else {
 		struct argv_buf cmd = {};
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -77,12 +78,16 @@ struct attachment {
 static int list_attachments(struct attachment **out, const char *only_dir)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX], buf[META_SIZE];
+	const char *env = getenv("XDP_EGRESS_BPFFS");
 	struct attachment *a;
 	struct dirent *de;
-	int self, n = 0;
+	int self, n = 0, root_existed;
+	struct stat st;
 	DIR *d;
 
 	*out = NULL;
+	/* pins_root() creates the root: note whether it was there. */
+	root_existed = !stat(env && *env ? env : "/sys/fs/bpf/xdp-egress", &st);
 	if (pins_root(root, sizeof(root)))
 		return -1;
 	self = netns_open_self();
@@ -107,9 +112,10 @@ static int list_attachments(struct attachment **out, const char *only_dir)
 	}
 	if (d)
 		closedir(d);
-	/* An empty folder left by a failed `status` call is not state. */
-	rmdir(ns_dir);
-	if (strcmp(root, "/sys/fs/bpf"))
+	/* Remove only the root this call created: an empty ns folder or root
+	 * may be an attach in progress (mkdir, then pins), which an rmdir
+	 * here would make fail with ENOENT. */
+	if (!root_existed && strcmp(root, "/sys/fs/bpf"))
 		rmdir(root);
 	*out = a;
 	return n;
@@ -537,7 +543,7 @@ int cmd_stats(const struct target_spec *spec, int json, int watch, int count)
 	char dir[PATH_MAX];
 	const char *only = NULL;
 
-	if (spec->ifname || spec->netns || spec->pid) {
+	if (spec->ifname || spec->netns || spec->pid || spec->container) {
 		if (target_dir(spec, dir, sizeof(dir)))
 			return 1;
 		only = dir;

@@ -1,0 +1,315 @@
+#!/bin/bash
+# Docker: a real dockerd in the host namespace, containers from a local
+# busybox rootfs on docker0 (the host veth is a bridge port) and Docker's own
+# MASQUERADE. The CLI attaches by container name with --snat auto: ping, UDP
+# and TCP reach the world through XDP, the world sees the same source as
+# with Docker's NAT and never a container address, stats show the redirects,
+# detach restores everything. Bad inputs fail with a clear message and leave
+# nothing. Then the daemon: reconcile at start, attach on start by label or
+# config network, detach on stop, a lock against a second daemon, a restart
+# that does not interrupt traffic, and what changed while it was away.
+set -u
+source "$(dirname "$0")/../lib/topo.sh"
+source "$(dirname "$0")/../lib/engines.sh"
+trap 'eng_cleanup; topo_destroy' EXIT
+trap 'exit 1' INT TERM HUP
+need_xe docker
+engines_need docker dockerd "$DOCKER_CLI"
+
+topo_create 0 || { fail docker_setup "could not build the namespaces"; exit 1; }
+docker_up || exit 1
+ok docker_setup
+W=$TOPO_WORLD_V4
+UPLINK_ADDR=192.0.2.1
+GW=${DOCKER_BIP%/*}
+
+run_c() { dk run -d --name "$1" "${@:2}" "${ENG_USR_VOLUME[@]}" local/bb sleep 3600 >/dev/null; }
+pid_of() { dk inspect -f '{{.State.Pid}}' "$1"; }
+prog_id() { ip -n "$TOPO_HOST" -d -j link show "$1" | jq '.[0].xdp.prog.id // .[0].xdp.attached[0].prog.id // 0'; }
+in_cns() { local p=$1; shift; nsenter --net="/proc/$p/ns/net" "$@"; }
+
+run_c c1 || { fail docker_setup "docker run c1 failed"; exit 1; }
+C1_PID=$(pid_of c1)
+C1_IF=$(hostif_of_pid "$C1_PID")
+C1_ID=$(dk inspect -f '{{.Id}}' c1)
+start_iperf_server 5201 || { fail docker_setup "iperf3 server did not start in the world"; exit 1; }
+
+# ---- Docker's own NAT first: what the world sees without xdp-egress ----
+capture_start "$ENG_DIR/kernel.pcap" "icmp"
+sleep 1
+dk exec c1 ping -c 2 -W 2 "$W" >/dev/null
+capture_stop
+KERNEL_SRC=$(tcpdump -nr "$ENG_DIR/kernel.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
+KERNEL_TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null | jq '.end.sum_received.bits_per_second // 0')
+log "Docker's MASQUERADE: world sees source $KERNEL_SRC; TCP $(awk -v b="$KERNEL_TCP" 'BEGIN{printf "%.2f", b/1e9}') Gbit/s"
+
+BEFORE_OFFLOADS=$(in_cns "$C1_PID" ethtool -k eth0)
+
+# ---- attach by name ----
+if xe_capture attach --docker c1 --snat auto --mode native; then
+	ok docker_attach_by_name
+else
+	fail docker_attach_by_name "attach --docker c1 --snat auto exited $XE_RC: $XE_ERR"
+fi
+st=$(xe status --json 2>/dev/null)
+if [ "$(jq -r '.attachments[0].ifname' <<<"$st")" = "$C1_IF" ] &&
+	[ "$(ip -n "$TOPO_HOST" -j link show "$C1_IF" | jq -r '.[0].master')" = docker0 ]; then
+	ok docker_attached_to_bridge_port
+else
+	fail docker_attached_to_bridge_port "want the attachment on $C1_IF, a port of docker0; status: $(tr -d '\n\t' <<<"$st"); link: $(ip -n "$TOPO_HOST" -br link show "$C1_IF")"
+fi
+if xe stats --docker "${C1_ID:0:12}" --json >/dev/null 2>&1; then
+	ok docker_stats_by_id_prefix
+else
+	fail docker_stats_by_id_prefix "stats --docker ${C1_ID:0:12} failed"
+fi
+
+# ---- traffic: the gateway's ARP goes to the bridge; ping, UDP, TCP ----
+in_cns "$C1_PID" ip neigh flush all
+ip -n "$TOPO_HOST" neigh flush all
+capture_start "$ENG_DIR/other.pcap" "ip and not src host $UPLINK_ADDR and not src host $W"
+capture_start "$ENG_DIR/snat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"
+sleep 1
+s0=$(stats_json --docker c1)
+if dk exec c1 ping -c 3 -W 2 "$W" >/dev/null; then
+	ok docker_ping
+else
+	fail docker_ping "ping from c1 to the world failed: $(counters_brief "$(stats_json --docker c1)")"
+fi
+s1=$(stats_json --docker c1)
+if in_cns "$C1_PID" ip neigh show "$GW" | grep -q lladdr &&
+	[ "$(counter "$s1" pass_non_ip)" -ge 1 ]; then
+	ok docker_gateway_arp_via_bridge
+else
+	fail docker_gateway_arp_via_bridge "c1 has no neighbour entry for $GW or no ARP was passed: $(in_cns "$C1_PID" ip neigh) $(counters_brief "$s1")"
+fi
+if [ "$(counter "$s1" redirected)" -ge 2 ]; then
+	ok docker_ping_redirected
+else
+	fail docker_ping_redirected "want >= 2 redirected after 3 pings (one may meet an unresolved neighbour): $(counters_brief "$s1")"
+fi
+
+UDP=$(dk exec c1 iperf3 -c "$W" -u -b 20M -l 1000 -t 2 -J 2>/dev/null)
+udp_pkts=$(jq '.end.sum.packets // 0' <<<"$UDP")
+udp_lost=$(jq '.end.sum.lost_percent // 100' <<<"$UDP")
+s2=$(stats_json --docker c1)
+udp_redir=$(($(counter "$s2" redirected) - $(counter "$s1" redirected)))
+if [ "$udp_pkts" -gt 1000 ] && awk -v l="$udp_lost" 'BEGIN{exit !(l < 10)}'; then
+	ok docker_udp
+else
+	fail docker_udp "iperf3 -u from c1: $udp_pkts datagrams, $udp_lost% lost"
+fi
+# the datagrams plus a few control segments, minus unresolved-neighbour ones
+if [ "$udp_redir" -ge $((udp_pkts * 9 / 10)) ]; then
+	ok docker_udp_redirected
+else
+	fail docker_udp_redirected "$udp_pkts datagrams sent, $udp_redir redirected: $(counters_brief "$s2")"
+fi
+
+TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null)
+tcp_bytes=$(jq '.end.sum_received.bytes // 0' <<<"$TCP")
+XDP_TCP=$(jq '.end.sum_received.bits_per_second // 0' <<<"$TCP")
+s3=$(stats_json --docker c1)
+tcp_redir=$(($(counter "$s3" redirected bytes) - $(counter "$s2" redirected bytes)))
+if [ "$tcp_bytes" -gt 1000000 ]; then
+	ok docker_tcp
+	log "xdp-egress: TCP $(awk -v b="$XDP_TCP" 'BEGIN{printf "%.2f", b/1e9}') Gbit/s ($tcp_bytes bytes; Docker's NAT: $(awk -v b="$KERNEL_TCP" 'BEGIN{printf "%.2f", b/1e9}'))"
+else
+	fail docker_tcp "iperf3 TCP from c1 moved $tcp_bytes bytes: $(head -c 300 <<<"$TCP")"
+fi
+if [ "$tcp_redir" -ge $((tcp_bytes * 9 / 10)) ]; then
+	ok docker_tcp_redirected
+else
+	fail docker_tcp_redirected "$tcp_bytes bytes received by the world, $tcp_redir bytes redirected: $(counters_brief "$s3")"
+fi
+capture_stop
+
+# ---- what the world saw ----
+n_other=$(capture_count "$ENG_DIR/other.pcap" "")
+n_icmp=$(capture_count "$ENG_DIR/snat.pcap" icmp)
+n_udp=$(capture_count "$ENG_DIR/snat.pcap" udp)
+n_syn=$(capture_count "$ENG_DIR/snat.pcap" tcp)
+if [ "$n_other" = 0 ] && [ "$n_icmp" -ge 3 ] && [ "$n_udp" -ge 1000 ] && [ "$n_syn" -ge 1 ]; then
+	ok docker_world_sees_only_snat_address
+else
+	fail docker_world_sees_only_snat_address "from $UPLINK_ADDR: $n_icmp ICMP, $n_udp UDP, $n_syn SYN; from other sources: $n_other ($(tcpdump -nr "$ENG_DIR/other.pcap" 2>/dev/null | head -3 | tr '\n' ' '))"
+fi
+XDP_SRC=$(tcpdump -nr "$ENG_DIR/snat.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
+if [ -n "$XDP_SRC" ] && [ "$XDP_SRC" = "$KERNEL_SRC" ]; then
+	ok docker_snat_same_source_as_masquerade
+else
+	fail docker_snat_same_source_as_masquerade "Docker's MASQUERADE gave '$KERNEL_SRC', xdp-egress '$XDP_SRC'"
+fi
+
+# ---- detach by name ----
+if xe_capture detach --docker c1 && no_xdp_anywhere && pins_gone &&
+	[ "$(in_cns "$C1_PID" ethtool -k eth0)" = "$BEFORE_OFFLOADS" ]; then
+	ok docker_detach_by_name
+else
+	fail docker_detach_by_name "detach --docker c1 exited $XE_RC ($XE_ERR); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';') pins: $(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') offloads changed: $(diff <(echo "$BEFORE_OFFLOADS") <(in_cns "$C1_PID" ethtool -k eth0) | grep '^[<>]' | tr '\n\t' '  ')"
+fi
+if dk exec c1 ping -c 2 -W 2 "$W" >/dev/null; then
+	ok docker_kernel_path_after_detach
+else
+	fail docker_kernel_path_after_detach "c1 cannot reach the world through Docker's NAT after detach"
+fi
+
+# ---- bad inputs ----
+# bad NAME MENTION [VAR=VALUE...] -- XE ARGS: fails, says so, leaves nothing.
+bad() {
+	local t=docker_bad_$1 mention=$2 envs=() first
+	shift 2
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	# Assignments before a function call reach the commands it runs.
+	if [ ${#envs[@]} -gt 0 ]; then
+		eval "${envs[*]} xe_capture \"\$@\""
+	else
+		xe_capture "$@"
+	fi
+	first=${XE_ERR%%$'\n'*}
+	if [ "$XE_RC" -ne 0 ] && [[ "$first" == xdp-egress:* ]] && grep -qiE -- "$mention" <<<"$XE_ERR" &&
+		no_xdp_anywhere && pins_gone; then
+		ok "$t"
+		log "${envs[*]} $*: $first"
+	else
+		fail "$t" "${envs[*]} $* exited $XE_RC, want non-zero, a first line 'xdp-egress: ...' mentioning /$mention/ and nothing left; stderr: $(tr '\n' ' ' <<<"$XE_ERR"); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
+	fi
+}
+python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$ENG_DIR/refusing.sock"
+dk create --name stopped local/bb sleep 3600 >/dev/null
+dk run -d --name hostnet --network host local/bb sleep 3600 >/dev/null
+bad no_such_container "no container 'nosuch'" -- attach --docker nosuch --snat auto
+bad socket_missing "no Docker socket at" "DOCKER_HOST=unix://$ENG_DIR/none.sock" -- attach --docker c1
+bad socket_refusing "refuses connections" "DOCKER_HOST=unix://$ENG_DIR/refusing.sock" -- attach --docker c1
+bad tcp_docker_host "unix socket" "DOCKER_HOST=tcp://127.0.0.1:2375" -- attach --docker c1
+bad not_running "not running" -- attach --docker stopped
+bad host_network "host's network" -- attach --docker hostnet
+bad bad_name "not a container name" -- attach --docker "c1/../x"
+bad stats_no_such_container "no container 'nosuch'" -- stats --docker nosuch
+bad detach_not_attached "not attached" -- detach --docker c1
+dk rm -f stopped hostnet >/dev/null
+
+# ---- the daemon ----
+dk network create --subnet 10.212.0.0/24 xenet >/dev/null
+printf '{"networks": ["xenet"], "options": {"mode": "native"}}\n' >"$ENG_DIR/daemon.json"
+run_c lab0 --label xdp-egress.enable=true   # runs before the daemon starts
+if daemon_start --config "$ENG_DIR/daemon.json"; then
+	ok docker_daemon_starts
+else
+	fail docker_daemon_starts "no 'following ... events' in its log: $(tail -5 "$DAEMON_LOG" | tr '\n' ' ')"
+fi
+LAB0_IF=$(hostif_of_pid "$(pid_of lab0)")
+check docker_daemon_reconcile_attach "lab0 (labelled, running before the daemon) is not attached: $(attached_ifnames | tr '\n' ' ')" \
+	wait_until 10 is_attached "$LAB0_IF"
+
+run_c lab1 --label xdp-egress.enable=true --label xdp-egress.mode=generic
+LAB1_PID=$(pid_of lab1)
+LAB1_IF=$(hostif_of_pid "$LAB1_PID")
+check docker_daemon_attach_on_start "lab1 (labelled) was not attached within 10 s: $(tail -5 "$DAEMON_LOG" | tr '\n' ' ')" \
+	wait_until 10 is_attached "$LAB1_IF"
+st=$(xe status --json 2>/dev/null)
+if jq -e --arg i "$LAB1_IF" '.attachments[] | select(.ifname == $i) | .mode == "generic" and (.snat != null)' <<<"$st" >/dev/null 2>&1; then
+	ok docker_daemon_label_options
+else
+	fail docker_daemon_label_options "want lab1 in generic mode (label) with SNAT (the daemon's default): $(jq -c --arg i "$LAB1_IF" '.attachments[] | select(.ifname == $i)' <<<"$st")"
+fi
+
+run_c net1 --network xenet
+NET1_IF=$(hostif_of_pid "$(pid_of net1)")
+check docker_daemon_config_network "net1 (on config network xenet) was not attached within 10 s" \
+	wait_until 10 is_attached "$NET1_IF"
+if jq -e --arg i "$NET1_IF" '.attachments[] | select(.ifname == $i) | .mode == "native"' <<<"$(xe status --json 2>/dev/null)" >/dev/null; then
+	ok docker_daemon_config_options
+else
+	fail docker_daemon_config_options "want net1 in native mode (config options)"
+fi
+run_c net2 --network xenet --label xdp-egress.enable=false
+run_c plain
+sleep 3
+NET2_IF=$(hostif_of_pid "$(pid_of net2)")
+PLAIN_IF=$(hostif_of_pid "$(pid_of plain)")
+check docker_daemon_label_opt_out "net2 (xdp-egress.enable=false on a config network) got attached" not_attached "$NET2_IF"
+check docker_daemon_ignores_unlabelled "plain (no label, default network) got attached" not_attached "$PLAIN_IF"
+if dk exec net1 ping -c 2 -W 2 "$W" >/dev/null && dk exec lab0 ping -c 2 -W 2 "$W" >/dev/null; then
+	ok docker_daemon_attached_containers_reach_world
+else
+	fail docker_daemon_attached_containers_reach_world "net1 or lab0 cannot reach the world: $(counters_brief "$(stats_json)")"
+fi
+
+# A second daemon with the same run dir is refused by the lock.
+out=$(timeout 10 nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
+	"$XE_BIN" daemon --run-dir "$DAEMON_RUN" 2>&1)
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q "another xdp-egress daemon (pid $DAEMON_PID)" <<<"$out"; then
+	ok docker_daemon_lock
+	log "second daemon: $out"
+else
+	fail docker_daemon_lock "a second daemon exited $rc: $out"
+fi
+
+# Restart the daemon while lab1 sends: nothing is interrupted.
+PROG_BEFORE=$(prog_id "$LAB1_IF")
+r0=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
+dk exec lab1 ping -c 40 -i 0.1 -W 2 "$W" >"$ENG_DIR/restart-ping.txt" 2>&1 &
+PING_PID=$!
+sleep 1
+daemon_stop
+rc=$?
+if [ "$rc" = 0 ] && [ ! -e "$DAEMON_RUN/daemon.pid" ] && grep -q "attachments stay" "$DAEMON_LOG"; then
+	ok docker_daemon_sigterm
+else
+	fail docker_daemon_sigterm "SIGTERM: exit $rc, pid file $(ls "$DAEMON_RUN" 2>&1 | tr '\n' ' ')"
+fi
+if is_attached "$LAB0_IF" && is_attached "$LAB1_IF" && is_attached "$NET1_IF" &&
+	[ "$(prog_id "$LAB1_IF")" = "$PROG_BEFORE" ]; then
+	ok docker_daemon_exit_keeps_attachments
+else
+	fail docker_daemon_exit_keeps_attachments "after the daemon exited: attached $(attached_ifnames | tr '\n' ' '), lab1 prog $(prog_id "$LAB1_IF") (was $PROG_BEFORE)"
+fi
+sleep 1
+from=$(wc -l <"$DAEMON_LOG")
+daemon_start --config "$ENG_DIR/daemon.json"
+wait "$PING_PID"
+r1=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
+if grep -q " 0% packet loss" "$ENG_DIR/restart-ping.txt" && [ "$((r1 - r0))" -ge 36 ] &&
+	[ "$(prog_id "$LAB1_IF")" = "$PROG_BEFORE" ] &&
+	daemon_log_since "$from" "lab1 .*attached already"; then
+	ok docker_daemon_restart_no_interruption
+else
+	fail docker_daemon_restart_no_interruption "ping across the restart: $(grep -E 'loss' "$ENG_DIR/restart-ping.txt"); redirected $((r1 - r0)) (want >= 36); prog $(prog_id "$LAB1_IF") (was $PROG_BEFORE); log: $(tail -n +"$((from + 1))" "$DAEMON_LOG" | head -5 | tr '\n' ' ')"
+fi
+
+# Detach on stop: the veth is gone, the record finds the attachment.
+dk stop -t 0 lab1 >/dev/null
+check docker_daemon_detach_on_stop "lab1 still attached 10 s after docker stop: $(attached_ifnames | tr '\n' ' ')" \
+	wait_until 10 not_attached "$LAB1_IF"
+if ! jq -e --arg i "$LAB1_IF" '.containers[] | select(.ifname == $i)' "$DAEMON_RUN/containers.json" >/dev/null 2>&1; then
+	ok docker_daemon_record_updated
+else
+	fail docker_daemon_record_updated "containers.json still lists $LAB1_IF"
+fi
+
+# Restarted container: new veth, attached again; the old one detached.
+dk restart -t 0 lab0 >/dev/null
+LAB0_NEW_IF=$(hostif_of_pid "$(pid_of lab0)")
+if wait_until 10 is_attached "$LAB0_NEW_IF" && not_attached "$LAB0_IF"; then
+	ok docker_daemon_container_restart
+else
+	fail docker_daemon_container_restart "after docker restart lab0: attached $(attached_ifnames | tr '\n' ' '), want $LAB0_NEW_IF and not $LAB0_IF"
+fi
+
+# Stopped while the daemon was away: reconciled at its next start.
+daemon_stop
+dk stop -t 0 net1 >/dev/null
+daemon_start --config "$ENG_DIR/daemon.json"
+check docker_daemon_reconcile_detach "net1 (stopped while the daemon was down) is still attached" \
+	wait_until 10 not_attached "$NET1_IF"
+daemon_stop
+
+# Everything the daemon attached can be detached; nothing else is left.
+xe detach --all >/dev/null 2>&1
+check docker_nothing_left "XDP programs or pins left after detach --all" eval 'no_xdp_anywhere && pins_gone'
+log "daemon log: $(grep -c . "$DAEMON_LOG") lines"
+
+exit $((TOPO_FAILED > 0))
