@@ -154,6 +154,24 @@ else
 	fail docker_kernel_path_after_detach "c1 cannot reach the world through Docker's NAT after detach"
 fi
 
+# Generic mode on the same bridge port.
+if xe_capture attach --docker c1 --snat auto --mode generic; then
+	g0=$(stats_json --docker c1)
+	TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null)
+	tcp_bytes=$(jq '.end.sum_received.bytes // 0' <<<"$TCP")
+	g1=$(stats_json --docker c1)
+	g_redir=$(($(counter "$g1" redirected bytes) - $(counter "$g0" redirected bytes)))
+	if [ "$tcp_bytes" -gt 1000000 ] && [ "$g_redir" -ge $((tcp_bytes * 9 / 10)) ]; then
+		ok docker_generic_tcp
+		log "xdp-egress generic: TCP $(jq '.end.sum_received.bits_per_second / 1e7 | floor / 100' <<<"$TCP") Gbit/s"
+	else
+		fail docker_generic_tcp "generic mode: $tcp_bytes bytes received, $g_redir redirected: $(counters_brief "$g1")"
+	fi
+	xe detach --docker c1 >/dev/null 2>&1
+else
+	fail docker_generic_tcp "attach --docker c1 --mode generic exited $XE_RC: $XE_ERR"
+fi
+
 # ---- bad inputs ----
 # bad NAME MENTION [VAR=VALUE...] -- XE ARGS: fails, says so, leaves nothing.
 bad() {
@@ -305,6 +323,27 @@ dk stop -t 0 net1 >/dev/null
 daemon_start --config "$ENG_DIR/daemon.json"
 check docker_daemon_reconcile_detach "net1 (stopped while the daemon was down) is still attached" \
 	wait_until 10 not_attached "$NET1_IF"
+
+# dockerd restarts under the daemon (its containers stop with it): the
+# daemon detaches them, waits for the engine, reconnects and goes on.
+LAB0_IF=$LAB0_NEW_IF
+from=$(wc -l <"$DAEMON_LOG")
+dockerd_stop
+if wait_until 10 daemon_log_since "$from" "lost Docker's event stream" &&
+	wait_until 10 not_attached "$LAB0_IF" && kill -0 "$DAEMON_PID" 2>/dev/null; then
+	ok docker_daemon_engine_gone
+else
+	fail docker_daemon_engine_gone "after dockerd stopped: daemon alive: $(kill -0 "$DAEMON_PID" 2>/dev/null && echo yes || echo no); attached: $(attached_ifnames | tr '\n' ' '); log: $(tail -n +"$((from + 1))" "$DAEMON_LOG" | head -4 | tr '\n' ' ')"
+fi
+dockerd_start
+dk start lab0 >/dev/null
+LAB0_IF=$(hostif_of_pid "$(pid_of lab0)")
+if wait_until 20 daemon_log_since "$from" "following Docker's events again" &&
+	wait_until 10 is_attached "$LAB0_IF"; then
+	ok docker_daemon_reconnects
+else
+	fail docker_daemon_reconnects "after dockerd came back: attached $(attached_ifnames | tr '\n' ' '), want $LAB0_IF; log: $(tail -n +"$((from + 1))" "$DAEMON_LOG" | tail -4 | tr '\n' ' ')"
+fi
 daemon_stop
 
 # Everything the daemon attached can be detached; nothing else is left.

@@ -89,6 +89,14 @@ else
 	fail podman_detach_by_name "detach --podman p1 exited $XE_RC ($XE_ERR); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
 fi
 
+# A podman socket also serves as DOCKER_HOST.
+if DOCKER_HOST=$SOCK xe_capture attach --docker p1 --snat auto && is_attached "$P1_IF" &&
+	DOCKER_HOST=$SOCK xe_capture detach --docker p1 && not_attached "$P1_IF"; then
+	ok podman_socket_as_docker_host
+else
+	fail podman_socket_as_docker_host "attach/detach --docker p1 with DOCKER_HOST=$SOCK exited $XE_RC: $XE_ERR"
+fi
+
 # ---- bad inputs ----
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$ENG_DIR/refusing.sock"
 bad() {

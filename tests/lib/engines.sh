@@ -105,28 +105,40 @@ docker_up() {
 	remember_created /run/docker/plugins
 	remember_created /run/docker
 	ENG_CGROUPS+=("$TOPO_PREFIX-docker")
-	nsenter --net="/run/netns/$TOPO_HOST" dockerd \
-		--data-root "$DOCKER_D/data" --exec-root "$DOCKER_D/x" \
-		-H "unix://$DOCKER_D/docker.sock" --pidfile "$DOCKER_D/docker.pid" \
-		--bip "$DOCKER_BIP" --cgroup-parent "/$TOPO_PREFIX-docker" \
-		--log-level warn >"$DOCKER_D/dockerd.log" 2>&1 &
-	DOCKERD_PID=$!
 	export DOCKER_HOST=unix://$DOCKER_D/docker.sock
-	if ! wait_until 60 dk version >/dev/null 2>&1; then
-		fail docker_setup "dockerd did not answer on $DOCKER_HOST within 60 s: $(tail -5 "$DOCKER_D/dockerd.log" | tr '\n' ' ')"
-		return 1
-	fi
+	dockerd_start || return 1
 	if ! dk import "$ENG_DIR/bb.tar" local/bb >/dev/null; then
 		fail docker_setup "docker import of the busybox rootfs failed"
 		return 1
 	fi
 }
 
+# dockerd_start: (re)starts dockerd on the same folders.
+dockerd_start() {
+	nsenter --net="/run/netns/$TOPO_HOST" dockerd \
+		--data-root "$DOCKER_D/data" --exec-root "$DOCKER_D/x" \
+		-H "unix://$DOCKER_D/docker.sock" --pidfile "$DOCKER_D/docker.pid" \
+		--bip "$DOCKER_BIP" --cgroup-parent "/$TOPO_PREFIX-docker" \
+		--shutdown-timeout 2 --log-level warn >>"$DOCKER_D/dockerd.log" 2>&1 &
+	DOCKERD_PID=$!
+	if ! wait_until 60 dk version >/dev/null 2>&1; then
+		fail docker_setup "dockerd did not answer on $DOCKER_HOST within 60 s: $(tail -5 "$DOCKER_D/dockerd.log" | tr '\n' ' ')"
+		return 1
+	fi
+}
+
 docker_down() {
-	local i ids m
+	local ids
 	[ -n "$DOCKERD_PID" ] || return 0
 	ids=$(dk ps -aq 2>/dev/null)
 	[ -n "$ids" ] && dk rm -f $ids >/dev/null 2>&1
+	dockerd_stop
+}
+
+# dockerd_stop: SIGTERM (it stops its containers), SIGKILL after 30 s.
+dockerd_stop() {
+	local i m
+	[ -n "$DOCKERD_PID" ] || return 0
 	kill -TERM "$DOCKERD_PID" 2>/dev/null
 	for ((i = 0; i < 150; i++)); do
 		kill -0 "$DOCKERD_PID" 2>/dev/null || break
