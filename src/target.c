@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <net/if_arp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include "target.h"
 #include "docker.h"
@@ -14,7 +17,8 @@ const char *target_spec_str(const struct target_spec *spec)
 	static char buf[300];
 
 	if (spec->ifname)
-		snprintf(buf, sizeof(buf), "--ifname %s", spec->ifname);
+		snprintf(buf, sizeof(buf), "--%s %s", spec->tap ? "tap" : "ifname",
+			 spec->ifname);
 	else if (spec->netns)
 		snprintf(buf, sizeof(buf), "--netns %s", spec->netns);
 	else if (spec->container)
@@ -49,6 +53,54 @@ static int is_attachable_kind(const struct link_info *li)
 	return !strcmp(li->kind, "veth") || !strcmp(li->kind, "tun");
 }
 
+/* A tun device in layer-3 mode (IFF_TUN) carries bare IP packets, which
+ * the program would parse as Ethernet: only a tap (ARPHRD_ETHER) will do. */
+static int check_tap_mode(const char *ifname)
+{
+	struct ifreq ifr = {};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), err;
+
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	err = fd < 0 || ioctl(fd, SIOCGIFHWADDR, &ifr);
+	if (fd >= 0)
+		close(fd);
+	if (err) {
+		pr_err("cannot read the link type of '%s': %s", ifname,
+		       strerror(errno));
+		return -1;
+	}
+	if (ifr.ifr_hwaddr.sa_family != ARPHRD_ETHER) {
+		pr_err("'%s' is a tun device in layer-3 mode (IP packets without "
+		       "an Ethernet header): xdp-egress needs a tap (qemu's "
+		       "-netdev tap, or ip tuntap add dev NAME mode tap)", ifname);
+		return -1;
+	}
+	return 0;
+}
+
+/* --tap: a VM's tap device, here. */
+static int resolve_tap(const char *ifname, struct mnl_socket *hnl,
+		       struct target *t)
+{
+	if (nl_link_by_name(hnl, ifname, &t->host)) {
+		pr_err("no tap device '%s' in this network namespace (inode %lu): "
+		       "is the VM running? (qemu -netdev tap,ifname=%s makes it; "
+		       "ip tuntap add dev %s mode tap makes a persistent one), or "
+		       "run xdp-egress in the namespace that holds it (nsenter "
+		       "--net=/run/netns/NAME)", ifname, t->host_netns_ino, ifname,
+		       ifname);
+		return -1;
+	}
+	if (strcmp(t->host.kind, "tun")) {
+		pr_err("'%s' is a %s device, not a tap: --tap names a VM's tap "
+		       "device; for a container use --ifname HOSTVETH, --netns "
+		       "or --pid", ifname,
+		       t->host.kind[0] ? t->host.kind : "physical/loopback");
+		return -1;
+	}
+	return check_tap_mode(ifname);
+}
+
 /* --ifname: the device is here; find its peer's namespace. */
 static int resolve_host_ifname(const char *ifname, struct mnl_socket *hnl,
 			       struct target *t)
@@ -70,7 +122,7 @@ static int resolve_host_ifname(const char *ifname, struct mnl_socket *hnl,
 		return -1;
 	}
 	if (!strcmp(t->host.kind, "tun"))
-		return 0;
+		return check_tap_mode(ifname);
 	if (t->host.link_netnsid < 0) {
 		pr_err("the peer of '%s' is in this same namespace, so '%s' is not "
 		       "the host side of a container: name the veth whose peer is "
@@ -229,7 +281,8 @@ int target_resolve(const struct target_spec *spec, struct target *t)
 		return -1;
 	}
 	if (spec->ifname) {
-		ret = resolve_host_ifname(spec->ifname, hnl, t);
+		ret = spec->tap ? resolve_tap(spec->ifname, hnl, t)
+				: resolve_host_ifname(spec->ifname, hnl, t);
 		goto out;
 	}
 	if (spec->netns) {

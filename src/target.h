@@ -15,6 +15,7 @@ struct target_spec {
 	const char *netns;         /* --netns NAME|PATH */
 	pid_t pid;                 /* --pid */
 	const char *container_if;  /* --container-if, with --netns/--pid */
+	int tap;                   /* --tap: ifname must be a VM's tap device */
 	const char *container;     /* --docker / --podman NAME|ID: its pid */
 	int engine;                /* enum engine_kind (docker.h) of container */
 };
