@@ -227,6 +227,9 @@ static int run_self(struct daemon *d, const char *who, struct argv_buf *a)
 
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* Its own process group: a Ctrl-C meant for the daemon must not
+		 * kill an attach halfway (the daemon finishes it, then stops). */
+		setpgid(0, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		execv("/proc/self/exe", a->v);

@@ -208,6 +208,31 @@ bad stats_no_such_container "no container 'nosuch'" -- stats --docker nosuch
 bad detach_not_attached "not attached" -- detach --docker c1
 dk rm -f stopped hostnet >/dev/null
 
+# The daemon's own bad inputs: a config it cannot use stops it at once; an
+# engine that is not there yet is waited for.
+printf '{"networks": "xenet"}\n' >"$ENG_DIR/bad.json"
+out=$(timeout 10 nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
+	--run-dir "$ENG_DIR/bad-run" --config "$ENG_DIR/bad.json" 2>&1)
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q '"networks" must be an array' <<<"$out"; then
+	ok docker_daemon_bad_config
+	log "daemon --config bad.json: $out"
+else
+	fail docker_daemon_bad_config "exit $rc: $out"
+fi
+DOCKER_HOST=unix://$ENG_DIR/none.sock nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
+	--run-dir "$ENG_DIR/bad-run" 2>"$ENG_DIR/wait.log" &
+WAIT_PID=$!
+if wait_until 10 grep -q "retrying every" "$ENG_DIR/wait.log" && grep -q "no Docker socket at" "$ENG_DIR/wait.log" &&
+	kill -0 "$WAIT_PID" 2>/dev/null; then
+	ok docker_daemon_waits_for_engine
+else
+	fail docker_daemon_waits_for_engine "with no engine the daemon $(kill -0 "$WAIT_PID" 2>/dev/null && echo runs || echo exited) and said: $(tr '\n' ' ' <"$ENG_DIR/wait.log")"
+fi
+kill -TERM "$WAIT_PID" 2>/dev/null
+wait "$WAIT_PID"
+check docker_daemon_sigterm_while_waiting "the waiting daemon did not exit 0 on SIGTERM" [ "$?" = 0 ]
+
 # ---- the daemon ----
 dk network create --subnet 10.212.0.0/24 xenet >/dev/null
 printf '{"networks": ["xenet"], "options": {"mode": "native"}}\n' >"$ENG_DIR/daemon.json"
