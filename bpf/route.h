@@ -10,6 +10,14 @@
 #include "parse.h"
 
 
+/*
+ * The L3 device the kernel would route this frame as: 0 means the ingress
+ * device itself; a bridge port (Docker's docker0, CNI's bridge) gives the
+ * bridge, because br_pass_frame_up() makes the bridge the frame's device,
+ * so ip rules on iif and the bridge's forwarding setting apply.
+ */
+const volatile __u32 l3_ifindex = 0;
+
 /* Uplinks this attachment may redirect to, keyed by ifindex. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
@@ -76,7 +84,7 @@ static __always_inline int route_lookup(struct xdp_md *ctx, struct packet *p,
 	if (p->eth->h_dest[0] & 1)
 		return CNT_PASS_LOCAL;
 	fib.l4_protocol = p->l4_proto;
-	fib.ifindex = in_ifindex;
+	fib.ifindex = l3_ifindex ? l3_ifindex : in_ifindex;
 	fill_ports(&fib, p);
 	if (p->l3_proto == ETH_P_IP) {
 		struct iphdr *iph = p->ip4;

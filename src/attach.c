@@ -555,6 +555,19 @@ static int load_egress(struct attach_state *s)
 	s->skel = egress_bpf__open();
 	if (!s->skel)
 		goto fail;
+	if (s->t.host.master) {
+		struct mnl_socket *nl = nl_open_in(-1);
+		struct link_info br;
+
+		if (nl && !nl_link_by_index(nl, s->t.host.master, &br) &&
+		    !strcmp(br.kind, "bridge")) {
+			s->skel->rodata->l3_ifindex = br.ifindex;
+			pr_info("  %s is a port of bridge %s: routes are looked up "
+				"as the bridge's, as the kernel does", s->t.host.name,
+				br.name);
+		}
+		nl_close(nl);
+	}
 	if (s->snat) {
 		s->skel->rodata->snat_v4_on = pl->v4_on;
 		s->skel->rodata->snat_v6_on = pl->v6_on;
@@ -1155,6 +1168,17 @@ int cmd_detach(const struct target_spec *spec, int all)
 		return 1;
 	}
 	pins_attach_dir(dir, sizeof(dir), ns_dir, t.host.ifindex);
+	if (stat(dir, &st) && spec->ifname &&
+	    !find_dir_by_ifname(ns_dir, spec->ifname, dir, sizeof(dir))) {
+		/* The name was reused (podman's veth0, veth1...): the record is
+		 * of a device that is gone, and this one is a newcomer. */
+		pr_info("(%s is a new device; removing what was left of the "
+			"attachment of the previous %s)", spec->ifname, spec->ifname);
+		ret = detach_dir(dir, ns_dir, self_ino);
+		target_release(&t);
+		pins_prune(ns_dir, root);
+		return ret;
+	}
 	if (stat(dir, &st)) {
 		pr_err("%s is not attached (no pins in %s); `xdp-egress status` "
 		       "lists what is", t.host.name, dir);
