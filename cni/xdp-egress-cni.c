@@ -129,15 +129,16 @@ static char *captured(void)
 static char *captured_errors(off_t from)
 {
 	char *all = captured(), *out, *line, *save = NULL;
-	size_t n = 0, cap;
+	size_t n = 0, cap, len;
 
 	if (!all)
 		return NULL;
-	cap = strlen(all) + 1;
+	len = strlen(all);
+	cap = len + 1;
 	out = calloc(1, cap);
 	if (!out)
 		return all;
-	for (line = strtok_r(all + (from < (off_t)strlen(all) ? from : 0), "\n",
+	for (line = strtok_r(all + (from < (off_t)len ? (size_t)from : len), "\n",
 			     &save);
 	     line; line = strtok_r(NULL, "\n", &save)) {
 		const char *p = "xdp-egress: ";

@@ -214,6 +214,18 @@ for n in 1 3; do
 	if pod_cmd CHECK "$n"; then ok "cni_check_pod$n"; else fail "cni_check_pod$n" "$CNI_ERR"; fi
 done
 
+# A runtime that retries ADD (e.g. after a timeout) gets the same result.
+if [ -e "$TOPO_TMP/pod2.result" ]; then
+	out=$(plugin_conf "$TOPO_TMP/net-a.conflist" 1 "$TOPO_TMP/pod2.r0" |
+		cni_exec ADD "/run/netns/${PODS[2]}" pod2 xdp-egress-cni 2>/dev/null)
+	if [ $? = 0 ] && jq -e --slurpfile a "$TOPO_TMP/pod2.r0" '. == $a[0]' <<<"$out" >/dev/null 2>&1 &&
+		[ "$(xdp_progs "$TOPO_HOST" | grep -c "^$(host_veth 2) ")" = 1 ]; then
+		ok cni_add_retry
+	else
+		fail cni_add_retry "a repeated ADD printed: $out"
+	fi
+fi
+
 # ---- traffic: ping, UDP, TCP from each pod to the world -----------------------
 
 start_iperf_server 5201 || { fail cni_setup "iperf3 server did not start"; exit 1; }
