@@ -118,7 +118,7 @@ bg_stop() { # bg_stop PID... : TERM, then KILL after 2 s, and reap
 	for p in "$@"; do
 		[ -n "$p" ] || continue
 		kill -TERM "$p" 2>/dev/null
-		for i in $(seq 20); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		for i in $(seq 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.02; done
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 		BG_PIDS=$(echo " $BG_PIDS " | sed "s/ $p / /")
@@ -292,10 +292,10 @@ sink_start() { # sink_start NS IFNAME HOST_NS
 		--host-netns "/run/netns/$3"
 	SINK_PID=$BG_PID
 	local i
-	for i in $(seq 50); do
+	for i in $(seq 200); do
 		grep -q '^ready' "$SINK_OUT" 2>/dev/null && return 0
 		kill -0 "$SINK_PID" 2>/dev/null || break
-		sleep 0.1
+		sleep 0.025
 	done
 	log "sink did not start: $(head -c 300 "$SINK_OUT")"
 	return 1
@@ -367,6 +367,15 @@ small_window() {
 	log "  $name: $(awk -v p="$pps" -v n="$ns" -v o="$off" 'BEGIN{printf "%.3f Mpps (offered %.3f), host %.0f ns/pkt", p/1e6, o/1e6, n}')"
 }
 
+wait_listen() { # wait_listen tcp|udp PORT : a server in the world is ready (<= 3 s)
+	local i
+	for i in $(seq 60); do
+		ip netns exec "$W" ss -Hln"${1:0:1}" "sport = :$2" 2>/dev/null | grep -q . && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 c1_tx() { # "tx_bytes tx_packets" of container 1's eth0
 	ip -n "$P-c1" -s -j link show eth0 | jq -r '.[0].stats64.tx | "\(.bytes) \(.packets)"'
 }
@@ -375,7 +384,7 @@ run_tcp() { # run_tcp CONTENDER ROUND
 	local c=$1 r=$2 s sp gbps tx0 txb
 	bg_start "$TMP/iperf3.srv" ip netns exec "$W" iperf3 -s -B 198.18.0.2 -p 5201
 	sp=$BG_PID
-	sleep 0.3
+	wait_listen tcp 5201
 	for s in $TCP_STREAMS; do
 		tx0=$(c1_tx)
 		if timeout "$(secs + 20)" ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 \
@@ -406,7 +415,8 @@ run_latency() { # run_latency CONTENDER ROUND
 			-i 198.18.0.2 -p "$port" $([ "$proto" = tcp ] && echo --tcp)
 		pids="$pids $BG_PID"
 	done
-	sleep 0.3
+	wait_listen udp 11111
+	wait_listen tcp 11112
 	for proto in udp tcp; do
 		port=11111
 		[ "$proto" = tcp ] && port=11112
