@@ -737,7 +737,7 @@ static void rollback(struct attach_state *s)
 		pins_prune(s->ns_dir, s->root);
 }
 
-int cmd_attach(const struct attach_opts *o)
+static int attach_locked(const struct attach_opts *o)
 {
 	struct attach_state *s = calloc(1, sizeof(*s));
 	struct stat st;
@@ -1105,7 +1105,7 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	return ret;
 }
 
-int cmd_detach(const struct target_spec *spec, int all)
+static int detach_locked(const struct target_spec *spec, int all)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX];
 	unsigned long self_ino;
@@ -1190,4 +1190,41 @@ int cmd_detach(const struct target_spec *spec, int all)
 	target_release(&t);
 	pins_prune(ns_dir, root);
 	return ret;
+}
+
+/* attach and detach run one at a time per pin root: they share the
+ * conntrack map, the uplink programs and the records of other attachments. */
+static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
+{
+	char root[PATH_MAX];
+	int fd, ret;
+
+	if (pins_root(root, sizeof(root)))
+		return 1;
+	fd = pins_lock(root);
+	if (fd < 0)
+		return 1;
+	ret = fn(arg, all);
+	close(fd);
+	return ret;
+}
+
+static int attach_fn(const void *arg, int unused)
+{
+	return attach_locked(arg);
+}
+
+static int detach_fn(const void *arg, int all)
+{
+	return detach_locked(arg, all);
+}
+
+int cmd_attach(const struct attach_opts *o)
+{
+	return with_lock(attach_fn, o, 0);
+}
+
+int cmd_detach(const struct target_spec *spec, int all)
+{
+	return with_lock(detach_fn, spec, all);
 }

@@ -7,6 +7,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <sys/file.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
@@ -196,4 +198,30 @@ void pins_prune(const char *ns_dir, const char *root)
 	rmdir(ns_dir);
 	if (strcmp(root, "/sys/fs/bpf"))
 		rmdir(root);
+}
+
+int pins_lock(const char *root)
+{
+	const char *path = "/run/lock/xdp-egress.lock";
+	int fd, waited = 0;
+
+	/* Outside bpffs (which holds no regular files); one lock for every
+	 * pin root: attach and detach take milliseconds. */
+	(void)root;
+	mkdir("/run/lock", 0755);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		pr_err("cannot open the lock %s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (flock(fd, LOCK_EX | LOCK_NB)) {
+		if (errno != EWOULDBLOCK || waited++ == 600) {
+			pr_err("another xdp-egress has held %s for over a minute; "
+			       "is one stuck? (fuser %s)", path, path);
+			close(fd);
+			return -1;
+		}
+		usleep(100000);
+	}
+	return fd;
 }

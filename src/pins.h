@@ -34,6 +34,9 @@ int meta_read(const char *dir, char *buf, size_t len);
 
 /* Remove every pin in dir and the folder (pins_prune handles the parents). */
 int pins_remove_dir(const char *dir);
+/* Serialize attach/detach on root (the CLI, the daemon's children and the
+ * CNI plugin alike): returns a held lock fd, or -1 (printed). */
+int pins_lock(const char *root);
 /* Remove dir (and root) if they hold nothing. */
 void pins_prune(const char *ns_dir, const char *root);
 
