@@ -291,3 +291,304 @@ wait_listen() {
 	done
 	return 1
 }
+
+# ---- SNAT (attach --snat): return routes, far side, traffic tools ------
+#
+# For SNAT the world must not know the container subnets: only translated
+# traffic can then get an answer. Helpers for the tests/e2e/test_snat*.sh.
+
+TOPO_SNAT_V4=192.0.2.1     # the host's uplink addresses: what SNAT uses
+TOPO_SNAT_V6=fd01::1
+TOPO_FAR=$TOPO_PREFIX-far  # made by topo_add_far
+TOPO_FAR_V4=203.0.113.2
+TOPO_FAR_V6=fd02::2
+
+# topo_world_no_return: the world forgets its routes to the containers.
+topo_world_no_return() {
+	ip -n "$TOPO_WORLD" route del 10.200.0.0/16 2>/dev/null
+	ip -n "$TOPO_WORLD" -6 route del fd00::/16 2>/dev/null
+	! ip -n "$TOPO_WORLD" route get 10.200.1.2 >/dev/null 2>&1
+}
+
+# topo_add_far MTU: a namespace behind the world, reached through a link of
+# MTU bytes (203.0.113.2/24, fd02::2/64; the world forwards to it), so the
+# world answers big DF packets with "fragmentation needed"/"packet too big"
+# and packets with TTL 1 with "time exceeded".
+topo_add_far() {
+	local mtu=${1:-1280}
+	_topo_ns_add "$TOPO_FAR" || return 1
+	ip netns exec "$TOPO_FAR" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+		net.ipv6.conf.default.accept_dad=0
+	ip netns exec "$TOPO_WORLD" sysctl -qw net.ipv4.ip_forward=1 \
+		net.ipv6.conf.all.forwarding=1
+	ip -n "$TOPO_WORLD" link add eth1 type veth peer name eth0 netns "$TOPO_FAR" || return 1
+	ip -n "$TOPO_WORLD" addr add 203.0.113.1/24 dev eth1
+	ip -n "$TOPO_WORLD" addr add fd02::1/64 dev eth1 nodad
+	ip -n "$TOPO_WORLD" link set eth1 mtu "$mtu" up
+	ip -n "$TOPO_FAR" addr add "$TOPO_FAR_V4/24" dev eth0
+	ip -n "$TOPO_FAR" addr add "$TOPO_FAR_V6/64" dev eth0 nodad
+	ip -n "$TOPO_FAR" link set eth0 mtu "$mtu" up
+	ip -n "$TOPO_FAR" route add default via 203.0.113.1
+	ip -n "$TOPO_FAR" -6 route add default via fd02::1
+	local i
+	for ((i = 0; i < 30; i++)); do
+		ip netns exec "$TOPO_WORLD" ping -c 1 -W 0.2 "$TOPO_FAR_V6" >/dev/null 2>&1 && break
+	done
+}
+
+# topo_warm_neigh: the host resolves its next hop to the world (v4 and v6),
+# so that a container's first packet finds the neighbour XDP needs.
+topo_warm_neigh() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		in_host ping -c 1 -W 0.3 "$TOPO_WORLD_V4" >/dev/null 2>&1 && break
+	done
+	for ((i = 0; i < 20; i++)); do
+		in_host ping -6 -c 1 -W 0.3 "$TOPO_WORLD_V6" >/dev/null 2>&1 && break
+	done
+}
+
+# snat_ct_entries JSON: .snat.conntrack_entries of `stats --json` (-1: none).
+snat_ct_entries() {
+	jq -r '.snat.conntrack_entries // -1' <<<"$1" 2>/dev/null || echo -1
+}
+# return_counter JSON NAME: a packet counter of the first return path.
+return_counter() {
+	jq -r --arg n "$2" '.snat.return_paths[0].counters[$n].packets // 0' <<<"$1" 2>/dev/null || echo 0
+}
+# host_nat_rules on|off: a MASQUERADE rule for the containers in the host ns
+# (v4 and v6), as Docker and CNI hosts have. off removes the nat tables
+# altogether (iptables-nft): an empty table would keep its NAT hooks.
+host_nat_rules() {
+	if [ "$1" = on ]; then
+		in_host iptables -t nat -A POSTROUTING -s 10.200.0.0/16 -o up0 -j MASQUERADE &&
+			in_host ip6tables -t nat -A POSTROUTING -s fd00::/16 -o up0 -j MASQUERADE
+	else
+		in_host nft delete table ip nat 2>/dev/null
+		in_host nft delete table ip6 nat 2>/dev/null
+		return 0
+	fi
+}
+# masquerade_packets: packets the host's IPv4 MASQUERADE rule has seen
+# (the first packet of each connection the kernel translated).
+masquerade_packets() {
+	in_host iptables -t nat -L POSTROUTING -v -x -n 2>/dev/null |
+		awk '$3 == "MASQUERADE" { s += $1 } END { print s + 0 }'
+}
+
+# world_capture_start FILTER: tcpdump in the world on eth0, one line per
+# packet matching FILTER, into $TOPO_TMP/capture.txt. world_capture_stop
+# ends it; then capture.txt holds what was seen.
+world_capture_start() {
+	: >"$TOPO_TMP/capture.txt"
+	bg "$TOPO_WORLD" tcpdump -l -nn -i eth0 -s 128 "$1" >"$TOPO_TMP/capture.txt" 2>"$TOPO_TMP/capture.err"
+	CAPTURE_PID=$BG_PID
+	local i
+	for ((i = 0; i < 50; i++)); do
+		grep -q 'listening on' "$TOPO_TMP/capture.err" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+world_capture_stop() {
+	sleep 0.2
+	kill "$CAPTURE_PID" 2>/dev/null
+	wait "$CAPTURE_PID" 2>/dev/null
+}
+
+# snat_tools: writes the Python traffic tools to $SNAT_TOOLS; run them with
+# `py_in NS SUBCOMMAND ...` (NS: ${TOPO_C[n]}, $TOPO_WORLD, ...). Subcommands:
+#   server udp|tcp PORT PEERS_FILE [v6]  echo server (TCP: short messages);
+#                                        each new peer "ADDR PORT" is
+#                                        appended to PEERS_FILE (remove the
+#                                        file to start a new count)
+#   udp HOST PORT SPORT_MIN COUNT ROUNDS GAP
+#                                        COUNT sockets bound to SPORT_MIN..,
+#                                        all open at once; ROUNDS rounds of
+#                                        one datagram per socket, GAP s apart
+#   tcp HOST PORT COUNT HOLD_S [SPORT]   COUNT connections open at once, one
+#                                        echo each, closed after HOLD_S s
+#   stream HOST PORT SECONDS USER_TIMEOUT_MS
+#                                        sends for SECONDS (TCP_USER_TIMEOUT
+#                                        bounds a stall)
+# Each client prints one JSON line.
+SNAT_TOOLS=$TOPO_TMP/snat_tools.py
+PY3=$(command -v /usr/bin/python3 || command -v python3)
+py_in() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$PY3" "$SNAT_TOOLS" "$@"
+}
+snat_tools() {
+	cat >"$SNAT_TOOLS" <<'PYEOF'
+import json, os, selectors, socket, sys, time
+
+def fam(host):
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+def out(d):
+    print(json.dumps(d), flush=True)
+
+def server(proto, port, peers_file, v6):
+    af = socket.AF_INET6 if v6 == "v6" else socket.AF_INET
+    any_addr = "::" if v6 == "v6" else "0.0.0.0"
+    state = {"seen": set(), "f": None}
+    def note(peer):
+        # A test starts a new count by removing the file.
+        try:
+            same = os.stat(peers_file).st_ino == os.fstat(state["f"].fileno()).st_ino
+        except (OSError, AttributeError):
+            same = False
+        if not same:
+            state["seen"] = set()
+            state["f"] = open(peers_file, "a", buffering=1)
+        key = (peer[0], peer[1])
+        if key not in state["seen"]:
+            state["seen"].add(key)
+            state["f"].write("%s %d\n" % key)
+    if proto == "udp":
+        s = socket.socket(af, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.bind((any_addr, port))
+        while True:
+            data, peer = s.recvfrom(2048)
+            note(peer)
+            try:
+                s.sendto(data, peer)
+            except OSError:
+                pass  # no route back to an untranslated source
+    sel = selectors.DefaultSelector()
+    s = socket.socket(af, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((any_addr, port))
+    s.listen(1024)
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+    while True:
+        for key, _ in sel.select():
+            if key.fileobj is s:
+                try:
+                    c, peer = s.accept()
+                except OSError:
+                    continue
+                note(peer)
+                c.setblocking(False)
+                sel.register(c, selectors.EVENT_READ)
+                continue
+            c = key.fileobj
+            try:
+                data = c.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(c)
+                c.close()
+            elif len(data) < 64:
+                try:
+                    c.send(data)
+                except OSError:
+                    pass
+
+def udp(host, port, sport_min, count, rounds, gap):
+    socks, bind_err = [], 0
+    for i in range(count):
+        s = socket.socket(fam(host), socket.SOCK_DGRAM)
+        try:
+            s.bind(("", sport_min + i))
+        except OSError:
+            bind_err += 1
+            s.close()
+            continue
+        s.setblocking(False)
+        socks.append(s)
+    sel = selectors.DefaultSelector()
+    for s in socks:
+        sel.register(s, selectors.EVENT_READ)
+    answered, replies, send_err = set(), 0, 0
+    for r in range(rounds):
+        for s in socks:
+            try:
+                s.sendto(b"r%d" % r, (host, port))
+            except OSError:
+                send_err += 1
+        end = time.monotonic() + gap
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            for key, _ in sel.select(left):
+                try:
+                    while True:
+                        key.fileobj.recv(2048)
+                        replies += 1
+                        answered.add(key.fileobj.getsockname()[1])
+                except OSError:
+                    pass
+    ports = set(s.getsockname()[1] for s in socks)
+    out({"sockets": len(socks), "bind_errors": bind_err, "send_errors": send_err,
+         "answered": len(answered), "replies": replies,
+         "unanswered_ports": sorted(ports - answered)[:10]})
+
+def tcp(host, port, count, hold, sport):
+    conns, errors, echoed = [], [], 0
+    for i in range(count):
+        s = socket.socket(fam(host), socket.SOCK_STREAM)
+        s.settimeout(5)
+        try:
+            if sport:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("", sport + i))
+            s.connect((host, port))
+            conns.append(s)
+        except OSError as e:
+            errors.append(str(e))
+            s.close()
+    for s in conns:
+        try:
+            s.send(b"x")
+            if s.recv(16) == b"x":
+                echoed += 1
+        except OSError as e:
+            errors.append(str(e))
+    time.sleep(hold)
+    for s in conns:
+        s.close()
+    out({"connected": len(conns), "echoed": echoed, "errors": errors[:5]})
+
+def stream(host, port, seconds, user_timeout_ms):
+    s = socket.socket(fam(host), socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT, user_timeout_ms)
+    s.settimeout(5)
+    t0 = time.monotonic()
+    sent, err, last = 0, None, 0.0
+    buf = b"z" * 65536
+    try:
+        s.connect((host, port))
+        s.settimeout(None)
+        while time.monotonic() - t0 < seconds:
+            sent += s.send(buf)
+            last = time.monotonic() - t0
+    except OSError as e:
+        err = e.strerror or str(e)
+    out({"sent": sent, "elapsed": round(time.monotonic() - t0, 2),
+         "last_send": round(last, 2), "error": err})
+
+a = sys.argv[1:]
+if a[0] == "server":
+    server(a[1], int(a[2]), a[3], a[4] if len(a) > 4 else "v4")
+elif a[0] == "udp":
+    udp(a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5]), float(a[6]))
+elif a[0] == "tcp":
+    tcp(a[1], int(a[2]), int(a[3]), float(a[4]), int(a[5]) if len(a) > 5 else 0)
+elif a[0] == "stream":
+    stream(a[1], int(a[2]), float(a[3]), int(a[4]))
+PYEOF
+}
+# start_py_server udp|tcp PORT PEERS_FILE [v6]: a tools server in the world,
+# waits until it listens.
+start_py_server() {
+	bg "$TOPO_WORLD" "$PY3" "$SNAT_TOOLS" server "$@" 2>>"$TOPO_TMP/py-server.err"
+	wait_listen "$TOPO_WORLD" "$2" "$1"
+}
