@@ -581,6 +581,10 @@ for t in iperf3 sockperf jq ethtool nft iptables-restore tc gnuplot; do
 done
 if [ ! -x "$XDP_EGRESS" ]; then
 	log "warning: $XDP_EGRESS missing: xdp contenders will fail (run make)"
+else
+	# Run a private copy: a rebuild of build/ during the run must not
+	# swap or remove the binary under a contender.
+	cp "$XDP_EGRESS" "$TMP/xdp-egress" && XDP_EGRESS=$TMP/xdp-egress
 fi
 log "rounds $ROUNDS, window ${DUR}s, workloads $ONLY, containers $NCONT, contenders $CONTENDERS"
 
