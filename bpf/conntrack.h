@@ -4,7 +4,8 @@
  * namespace and by the uplink program (the map is pinned by name in the
  * namespace's pin folder). Each flow has an orig and a reply entry; the orig
  * entry carries a bpf_timer that deletes both once the flow has been idle
- * for its protocol/state timeout, so the table drains without a daemon.
+ * for its protocol/state timeout (see the sweeper below), so the table
+ * drains without a daemon.
  */
 #ifndef XDP_EGRESS_CONNTRACK_H
 #define XDP_EGRESS_CONNTRACK_H
@@ -49,35 +50,76 @@ static __always_inline __u64 ct_timeout_ns(const struct ct_key *key,
 	return (__u64)e->timeout_s[idx] * NSEC_PER_SEC;
 }
 
-/* Expiry: delete both directions if idle long enough, else check later. */
-static int ct_timer_fired(void *map, struct ct_key *key, struct ct_entry *e)
+/*
+ * Expiry. One sweeper timer per namespace (not one per flow: on 6.18
+ * bpf_timer_init() fails with -ENOMEM for bursts of new flows, and a flow
+ * whose timer failed would never leave). Every SWEEP_INTERVAL it walks the
+ * table and deletes both entries of every flow idle past its timeout. Its
+ * map is pinned beside the ct map, so every program shares one sweeper; the
+ * first program that sees a new flow starts it.
+ */
+#define SWEEP_INTERVAL_NS (1ULL * NSEC_PER_SEC)
+
+struct bpf_map;
+
+struct sweeper {
+	struct bpf_timer timer;
+	__u64 runs;              /* sweeps done, for the curious */
+	__u64 expired;           /* flows deleted */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sweeper);
+} ct_sweeper SEC(".maps");
+
+struct sweep_ctx {
+	__u64 now;
+	__u64 expired;
+};
+
+static long ct_sweep_one(struct bpf_map *map, struct ct_key *key,
+			 struct ct_entry *e, struct sweep_ctx *sc)
 {
-	__u64 now = bpf_ktime_get_ns();
-	__u64 to = ct_timeout_ns(key, e);
-	__u64 idle = now - e->last_seen_ns;
 	struct ct_key other;
 
-	if (idle >= to) {
-		other = e->other;
-		bpf_map_delete_elem(map, &other);
-		bpf_map_delete_elem(map, key);
+	if (e->dir != CT_DIR_ORIG)
 		return 0;
-	}
-	bpf_timer_start(&e->timer, to - idle, 0);
+	if (sc->now - e->last_seen_ns < ct_timeout_ns(key, e))
+		return 0;
+	other = e->other;
+	bpf_map_delete_elem(map, &other);
+	bpf_map_delete_elem(map, key);
+	sc->expired++;
 	return 0;
 }
 
-/* Arm the orig entry's expiry timer (once, when the flow is created). */
-static __always_inline void ct_arm_timer(struct ct_key *key)
+static int ct_sweeper_fired(void *map, __u32 *key, struct sweeper *sw)
 {
-	struct ct_entry *e = bpf_map_lookup_elem(&ct, key);
+	struct sweep_ctx sc = { .now = bpf_ktime_get_ns() };
 
-	if (!e)
+	bpf_for_each_map_elem(&ct, ct_sweep_one, &sc, 0);
+	sw->runs++;
+	sw->expired += sc.expired;
+	bpf_timer_start(&sw->timer, SWEEP_INTERVAL_NS, 0);
+	return 0;
+}
+
+/* Start the sweeper if nobody has (cheap when it runs: one failed init). */
+static __always_inline void ct_sweeper_ensure(void)
+{
+	__u32 zero = 0;
+	struct sweeper *sw = bpf_map_lookup_elem(&ct_sweeper, &zero);
+
+	if (!sw)
 		return;
-	if (bpf_timer_init(&e->timer, &ct, CLOCK_MONOTONIC))
+	/* -EBUSY: already initialised, so already running. */
+	if (bpf_timer_init(&sw->timer, &ct_sweeper, CLOCK_MONOTONIC))
 		return;
-	bpf_timer_set_callback(&e->timer, ct_timer_fired);
-	bpf_timer_start(&e->timer, ct_timeout_ns(key, e), 0);
+	bpf_timer_set_callback(&sw->timer, ct_sweeper_fired);
+	bpf_timer_start(&sw->timer, SWEEP_INTERVAL_NS, 0);
 }
 
 /* TCP flags that move the state on; called for packets of both directions. */
@@ -89,14 +131,8 @@ static __always_inline void ct_update_state(struct ct_entry *orig,
 		struct tcphdr *th = p->l4;
 
 		if (th->rst || th->fin) {
-			if (orig->state != CT_CLOSING) {
-				orig->state = CT_CLOSING;
-				/* The timer may be armed for tcp_est: bring
-				 * it forward to tcp_close. */
-				bpf_timer_start(&orig->timer,
-						(__u64)orig->timeout_s[CT_TO_TCP_CLOSE] *
-						NSEC_PER_SEC, 0);
-			}
+			/* The sweeper then applies tcp_close. */
+			orig->state = CT_CLOSING;
 		} else if (dir == CT_DIR_ORIG && th->syn && !th->ack &&
 			   orig->state == CT_CLOSING) {
 			/* A new connection on the same tuple starts over. */

@@ -140,8 +140,7 @@ struct snat_config {
 #define SNAT_PORT_TRIES 32
 
 /* Scratch space for the entries snat_egress() inserts: a struct ct_entry
- * on the stack would leave xdp_egress no room under the 512-byte limit.
- * Plain bytes: a per-CPU map may not hold a bpf_timer. */
+ * on the stack would leave xdp_egress no room under the 512-byte limit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -256,7 +255,7 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 	if (!port)
 		return CNT_PASS_CT_FULL;
 
-	/* Then the orig entry, which owns the expiry timer. */
+	/* Then the orig entry, which carries the flow's state and expiry. */
 	__builtin_memset(ne, 0, sizeof(*ne));
 	ne->dir = CT_DIR_ORIG;
 	ne->state = CT_NEW;
@@ -275,7 +274,7 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 		nat_rewrite(p, 1, e->nat_addr, e->nat_port);
 		return PARSE_OK;
 	}
-	ct_arm_timer(&okey);
+	ct_sweeper_ensure();
 	*new_flow = 1;
 	nat_rewrite(p, 1, cfg->addr, port);
 	return PARSE_OK;

@@ -110,7 +110,6 @@ enum ct_timeout {
 #define CT_TIMEOUT_DEFAULTS { 60, 7440, 10, 30, 180, 30 }
 
 struct ct_entry {
-	struct bpf_timer timer;   /* orig entry only: expiry / GC */
 	__u64 last_seen_ns;       /* bpf_ktime_get_ns() of the last packet */
 	__u32 timeout_s[CT_TO_MAX];
 	__u32 ifindex;            /* the container's host-side veth */

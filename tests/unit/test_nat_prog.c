@@ -729,8 +729,9 @@ static const struct step full_steps[] = {
 	{ "v4_udp_flow1_translated_at_max", EG, AGAIN("v4_udp_flow1"), .seq = 3 },
 };
 
-/* Expiry: every timeout 1 s. Flows created at t=0; refresh_a is refreshed
- * at 0.6 s, so its first timer (1 s) re-arms instead of deleting. */
+/* Expiry: every timeout 2 s; the sweeper runs every second, so a flow goes
+ * between its timeout and one second later. Flows created at t=0;
+ * refresh_a is refreshed at 1.2 s, so it outlives the others. */
 static const struct step expiry_steps[] = {
 	{ "v4_udp", EG, V4, UDP(20000, 53), NEW(PORT_KEEP) },
 	{ "v6_tcp_syn", EG, V6, TCP(40000, 80, TH_SYN), NEW(PORT_MAPPED) },
@@ -740,19 +741,18 @@ static const struct step expiry_steps[] = {
 	{ "v4_udp_refresh_a", EG, V4, UDP(20003, 53), NEW(PORT_KEEP) },
 	{ "v4_udp_idle_b", EG, V4, UDP(20004, 53), NEW(PORT_KEEP) },
 	{ "all_entries_present", COUNT(12) },
-	{ "wait_0.6s", WAIT(600) },
+	{ "wait_1.2s", WAIT(1200) },
 	{ "v4_udp_refresh_a_again", EG, AGAIN("v4_udp_refresh_a"), .seq = 2 },
-	{ "wait_to_1.3s", WAIT(700) },
-	{ "refreshed_flow_survives_first_timer", PRESENT("v4_udp_refresh_a", true) },
-	{ "idle_flow_expired_after_1s", PRESENT("v4_udp_idle_b", false) },
-	{ "only_refreshed_flow_left_at_1.3s", COUNT(2) },
-	{ "wait_to_3s", WAIT(1700) },
-	{ "table_empty_after_3s", COUNT(0) },
+	{ "wait_to_3.5s", WAIT(2300) },
+	{ "refreshed_flow_survives", PRESENT("v4_udp_refresh_a", true) },
+	{ "idle_flow_expired_after_timeout", PRESENT("v4_udp_idle_b", false) },
+	{ "only_refreshed_flow_left_at_3.5s", COUNT(2) },
+	{ "wait_to_5.5s", WAIT(2000) },
+	{ "table_empty_after_5.5s", COUNT(0) },
 };
 
 /* Closing: tcp_est 30 s, tcp_close 1 s (others 1 s). An established
- * connection whose timer was re-armed for tcp_est is then closed: it must
- * go after tcp_close, not after tcp_est. */
+ * connection that is then closed must go after tcp_close, not tcp_est. */
 static const struct step closing_steps[] = {
 	{ "v4_tcp_syn", EG, V4, TCP(20000, 443, TH_SYN), NEW(PORT_KEEP) },
 	{ "v4_tcp_synack", UP, REPLY("v4_tcp_syn"), .tcp_flags = SYNACK, STATE(CT_ESTABLISHED) },
@@ -778,7 +778,7 @@ struct scenario {
 static const struct scenario scenarios[] = {
 	{ "nat", STEPS(nat_steps), CT_TIMEOUT_DEFAULTS, 0, true },
 	{ "full", STEPS(full_steps), CT_TIMEOUT_DEFAULTS, 5, false },
-	{ "expiry", STEPS(expiry_steps), { 1, 1, 1, 1, 1, 1 }, 0, true },
+	{ "expiry", STEPS(expiry_steps), { 2, 2, 2, 2, 2, 2 }, 0, true },
 	{ "closing", STEPS(closing_steps), { 1, 30, 1, 1, 1, 1 }, 0, true },
 };
 
