@@ -501,47 +501,71 @@ static int pin_fd(int fd, const char *dir, const char *name)
 	return bpf_obj_pin(fd, path);
 }
 
+/* Redirect errors: one pair of tracepoint programs per host namespace,
+ * pinned in ns_dir/errors, loaded by the first attachment. */
 static void start_error_counting(struct attach_state *s)
 {
 	struct redirect_errors_bpf *e;
 	struct bpf_link *l1 = NULL, *l2 = NULL;
-	char p1[PATH_MAX], p2[PATH_MAX];
+	char dir[PATH_MAX], p1[PATH_MAX], p2[PATH_MAX], pm[PATH_MAX];
+	struct stat st;
 	int err;
 
-	e = redirect_errors_bpf__open();
-	if (!e) {
-		snprintf(s->err_counting, sizeof(s->err_counting),
-			 "unavailable: cannot open tracepoint programs");
+	snprintf(dir, sizeof(dir), "%s/errors", s->ns_dir);
+	snprintf(s->err_counting, sizeof(s->err_counting),
+		 "counted by tracepoints xdp_redirect_err and xdp_devmap_xmit");
+	if (!stat(dir, &st))
 		return;
-	}
-	e->rodata->watched_prog_id = s->prog_id;
-	e->rodata->watched_ifindex = s->t.host.ifindex;
+	e = redirect_errors_bpf__open();
+	if (!e)
+		goto fail;
 	e->rodata->watched_netns_ino = (__u32)s->t.host_netns_ino;
-	err = bpf_map__reuse_fd(e->maps.egress_stats,
-				bpf_map__fd(s->skel->maps.egress_stats));
-	if (!err)
-		err = redirect_errors_bpf__load(e);
+	err = redirect_errors_bpf__load(e);
 	if (!err) {
 		l1 = bpf_program__attach(e->progs.count_redirect_err);
 		l2 = bpf_program__attach(e->progs.count_devmap_drops);
 	}
-	snprintf(p1, sizeof(p1), "%s/err_link_redirect", s->dir);
-	snprintf(p2, sizeof(p2), "%s/err_link_devmap", s->dir);
-	if (err || !l1 || !l2 || bpf_link__pin(l1, p1) || bpf_link__pin(l2, p2)) {
-		unlink(p1);
-		unlink(p2);
-		snprintf(s->err_counting, sizeof(s->err_counting),
-			 "unavailable: tp_btf xdp_redirect_err/xdp_devmap_xmit "
-			 "could not be attached");
-		pr_warn("redirect errors will not be counted: the xdp "
-			"tracepoints could not be attached");
-	} else {
-		snprintf(s->err_counting, sizeof(s->err_counting),
-			 "counted by tracepoints xdp_redirect_err and xdp_devmap_xmit");
+	snprintf(p1, sizeof(p1), "%s/link_redirect_err", dir);
+	snprintf(p2, sizeof(p2), "%s/link_devmap_xmit", dir);
+	snprintf(pm, sizeof(pm), "%s/redirect_errs", dir);
+	if (err || !l1 || !l2 || (mkdir(dir, 0700) && errno != EEXIST) ||
+	    bpf_link__pin(l1, p1) || bpf_link__pin(l2, p2) ||
+	    bpf_map__pin(e->maps.redirect_errs, pm)) {
+		pins_remove_dir(dir);
+		bpf_link__destroy(l1);
+		bpf_link__destroy(l2);
+		redirect_errors_bpf__destroy(e);
+		goto fail;
 	}
 	bpf_link__destroy(l1); /* pinned links outlive their fds */
 	bpf_link__destroy(l2);
 	redirect_errors_bpf__destroy(e);
+	return;
+fail:
+	snprintf(s->err_counting, sizeof(s->err_counting),
+		 "unavailable: tp_btf xdp_redirect_err/xdp_devmap_xmit could "
+		 "not be attached");
+	pr_warn("redirect errors will not be counted: the xdp tracepoints "
+		"could not be attached");
+}
+
+/* With no attachment left in the namespace, its shared pins go too. */
+static void ns_cleanup_if_unused(const char *ns_dir)
+{
+	char dir[PATH_MAX];
+	struct dirent *de;
+	DIR *d = opendir(ns_dir);
+	int used = 0;
+
+	while (d && (de = readdir(d)))
+		if (!strncmp(de->d_name, "if", 2))
+			used = 1;
+	if (d)
+		closedir(d);
+	if (used)
+		return;
+	snprintf(dir, sizeof(dir), "%s/errors", ns_dir);
+	pins_remove_dir(dir);
 }
 
 /* Open and load the egress program with this attachment's SNAT settings;
@@ -579,10 +603,18 @@ static int load_egress(struct attach_state *s)
 		for (i = 0; i < CT_TO_MAX; i++)
 			s->skel->rodata->ct_timeouts[i] = s->snat->timeouts[i];
 		s->ct_fd = ct_map_open(s->ns_dir);
-		if (s->ct_fd >= 0)
+		if (s->ct_fd >= 0) {
+			int sw = sweeper_map_open(s->ns_dir);
+
 			bpf_map__reuse_fd(s->skel->maps.ct, s->ct_fd);
-		else
+			/* One sweeper for the one table. */
+			if (sw >= 0) {
+				bpf_map__reuse_fd(s->skel->maps.ct_sweeper, sw);
+				close(sw);
+			}
+		} else {
 			bpf_map__set_max_entries(s->skel->maps.ct, s->snat->ct_size);
+		}
 	} else {
 		/* Unused without SNAT: keep it tiny. */
 		bpf_map__set_max_entries(s->skel->maps.ct, 1);
@@ -598,6 +630,12 @@ static int load_egress(struct attach_state *s)
 			return -1;
 		}
 		s->ct_created = 1;
+		snprintf(path, sizeof(path), "%s/ct_sweeper", s->ns_dir);
+		if (bpf_obj_pin(bpf_map__fd(s->skel->maps.ct_sweeper), path)) {
+			pr_err("cannot pin the conntrack sweeper at %s: %s", path,
+			       strerror(errno));
+			return -1;
+		}
 	}
 	return 0;
 fail:
@@ -730,11 +768,15 @@ static void rollback(struct attach_state *s)
 
 		snprintf(path, sizeof(path), "%s/ct", s->ns_dir);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/ct_sweeper", s->ns_dir);
+		unlink(path);
 		snprintf(path, sizeof(path), "%s/container_ports", s->ns_dir);
 		unlink(path);
 	}
-	if (s->ns_dir[0])
+	if (s->ns_dir[0]) {
+		ns_cleanup_if_unused(s->ns_dir);
 		pins_prune(s->ns_dir, s->root);
+	}
 }
 
 static int attach_locked(const struct attach_opts *o)
@@ -1022,6 +1064,8 @@ static void snat_release(const char *ns_dir, cJSON *m, int ifindex)
 	if (!snat_users(ns_dir, NULL)) {
 		snprintf(path, sizeof(path), "%s/ct", ns_dir);
 		unlink(path);
+		snprintf(path, sizeof(path), "%s/ct_sweeper", ns_dir);
+		unlink(path);
 		snprintf(path, sizeof(path), "%s/container_ports", ns_dir);
 		unlink(path);
 	}
@@ -1135,6 +1179,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			closedir(d);
 		if (!count)
 			pr_info("nothing attached in this network namespace");
+		ns_cleanup_if_unused(ns_dir);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1150,6 +1195,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
 			ret = detach_dir(dir, ns_dir, self_ino);
+			ns_cleanup_if_unused(ns_dir);
 			pins_prune(ns_dir, root);
 			return ret;
 		}
@@ -1161,9 +1207,11 @@ static int detach_locked(const struct target_spec *spec, int all)
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
 			ret = detach_dir(dir, ns_dir, self_ino);
+			ns_cleanup_if_unused(ns_dir);
 			pins_prune(ns_dir, root);
 			return ret;
 		}
+		ns_cleanup_if_unused(ns_dir);
 		pins_prune(ns_dir, root);
 		return 1;
 	}
@@ -1176,6 +1224,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			"attachment of the previous %s)", spec->ifname, spec->ifname);
 		ret = detach_dir(dir, ns_dir, self_ino);
 		target_release(&t);
+		ns_cleanup_if_unused(ns_dir);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1183,11 +1232,13 @@ static int detach_locked(const struct target_spec *spec, int all)
 		pr_err("%s is not attached (no pins in %s); `xdp-egress status` "
 		       "lists what is", t.host.name, dir);
 		target_release(&t);
+		ns_cleanup_if_unused(ns_dir);
 		pins_prune(ns_dir, root);
 		return 1;
 	}
 	ret = detach_dir(dir, ns_dir, self_ino);
 	target_release(&t);
+	ns_cleanup_if_unused(ns_dir);
 	pins_prune(ns_dir, root);
 	return ret;
 }

@@ -33,6 +33,31 @@ const char *counter_name(int id)
 	return id >= 0 && id < CNT_MAX ? counter_names[id] : "?";
 }
 
+/* The namespace's tracepoint programs count per ifindex (attach.c). */
+static void redirect_errors_read(const char *dir, struct counter_val *out)
+{
+	char path[PATH_MAX], ns_dir[PATH_MAX], *slash;
+	int ncpu = libbpf_num_possible_cpus(), fd, c;
+	__u32 ifindex;
+	__u64 *vals;
+
+	snprintf(ns_dir, sizeof(ns_dir), "%s", dir);
+	slash = strrchr(ns_dir, '/');
+	if (!slash || sscanf(slash + 1, "if%u", &ifindex) != 1 || ncpu <= 0)
+		return;
+	*slash = 0;
+	snprintf(path, sizeof(path), "%s/errors/redirect_errs", ns_dir);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (vals && !bpf_map_lookup_elem(fd, &ifindex, vals))
+		for (c = 0; c < ncpu; c++)
+			out->packets += vals[c];
+	free(vals);
+	close(fd);
+}
+
 int counters_read(const char *dir, struct counter_val *out)
 {
 	char path[PATH_MAX];
@@ -63,6 +88,7 @@ int counters_read(const char *dir, struct counter_val *out)
 	}
 	free(vals);
 	close(fd);
+	redirect_errors_read(dir, &out[CNT_REDIRECT_ERR]);
 	return 0;
 }
 

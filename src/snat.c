@@ -286,6 +286,11 @@ int ct_map_open(const char *ns_dir)
 	return open_pin(ns_dir, "ct");
 }
 
+int sweeper_map_open(const char *ns_dir)
+{
+	return open_pin(ns_dir, "ct_sweeper");
+}
+
 int ports_map_open(const char *ns_dir)
 {
 	return open_pin(ns_dir, "container_ports");
@@ -341,6 +346,11 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up,
 	if (!skel)
 		goto load_fail;
 	bpf_map__reuse_fd(skel->maps.ct, ct_fd);
+	ports_fd = sweeper_map_open(ns_dir);
+	if (ports_fd >= 0) {
+		bpf_map__reuse_fd(skel->maps.ct_sweeper, ports_fd);
+		close(ports_fd);
+	}
 	ports_fd = ports_map_open(ns_dir);
 	if (ports_fd >= 0) {
 		bpf_map__reuse_fd(skel->maps.container_ports, ports_fd);

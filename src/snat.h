@@ -48,6 +48,7 @@ int snat_plan_make(const struct snat_opts *o, const struct link_info *uplinks,
 /* Shared per-namespace objects (pins in ns_dir). */
 int ct_map_open(const char *ns_dir);           /* fd or -1 when absent */
 int ports_map_open(const char *ns_dir);
+int sweeper_map_open(const char *ns_dir);   /* the ct expiry timer's map */
 /* Load (or reuse) the uplink program on up. *created tells whether this
  * call attached it. Prints errors. */
 int uplink_ensure(const char *ns_dir, const struct link_info *up,
