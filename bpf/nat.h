@@ -35,7 +35,7 @@ extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 
 #define BPF_F_CURRENT_NETNS_ (-1)
 
-/* Does the kernel's conntrack already know this flow? */
+/* Does the kernel's conntrack know this tuple, in either direction? */
 static __always_inline int kernel_owns_flow(struct xdp_md *ctx,
 					    const struct ct_key *k)
 {
@@ -153,7 +153,8 @@ struct {
  * the reply entry. Returns the port (network order) or 0 when no port is
  * free; *full is set when the map itself is full.
  */
-static __always_inline __be16 snat_reserve_port(struct ct_key *rkey,
+static __always_inline __be16 snat_reserve_port(struct xdp_md *ctx,
+						struct ct_key *rkey,
 						struct ct_entry *rentry,
 						const struct ct_key *okey,
 						const struct snat_config *cfg,
@@ -166,8 +167,9 @@ static __always_inline __be16 snat_reserve_port(struct ct_key *rkey,
 
 	/* Keep the original port when it lies in the range and is free, as
 	 * the kernel's NAT does. */
-	if (orig >= cfg->port_min && orig <= cfg->port_max) {
-		rkey->dport = okey->sport;
+	rkey->dport = okey->sport;
+	if (orig >= cfg->port_min && orig <= cfg->port_max &&
+	    !(cfg->check_kernel && kernel_owns_flow(ctx, rkey))) {
 		err = bpf_map_update_elem(&ct, rkey, rentry, BPF_NOEXIST);
 		if (!err)
 			return rkey->dport;
@@ -181,6 +183,10 @@ static __always_inline __be16 snat_reserve_port(struct ct_key *rkey,
 		__u16 port = cfg->port_min + (__u16)((start + i * 7919) % range);
 
 		rkey->dport = bpf_htons(port);
+		/* The kernel's NAT or the host itself may use this port
+		 * towards this remote: its reply tuple would be ours. */
+		if (cfg->check_kernel && kernel_owns_flow(ctx, rkey))
+			continue;
 		err = bpf_map_update_elem(&ct, rkey, rentry, BPF_NOEXIST);
 		if (!err)
 			return rkey->dport;
@@ -251,7 +257,7 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 	__builtin_memcpy(ne->container_mac, p->eth->h_source, 6);
 	__builtin_memcpy(ne->host_mac, p->eth->h_dest, 6);
 	ne->other = okey;
-	port = snat_reserve_port(&rkey, ne, &okey, cfg, &full);
+	port = snat_reserve_port(ctx, &rkey, ne, &okey, cfg, &full);
 	if (!port)
 		return CNT_PASS_CT_FULL;
 
