@@ -291,11 +291,14 @@ out:
  *   or, since 5.13, GRO.
  * - csum: native XDP on the uplink (the return path) loses the partial
  *   checksums of the skbs the peer sends, as on the container side.
+ * - tso: generic XDP on the uplink (--uplink-mode generic) would redirect
+ *   the peer's GSO super-packets into a container veth whose MTU they
+ *   exceed, where they are dropped.
  * The "why" of both starts with "peer of veth uplink NAME:", which detach
  * uses to hand the fix to another attachment still using that uplink.
  */
 static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
-			   int gro, int csum)
+			   int gro, int csum, int tso)
 {
 	struct mnl_socket *nl = nl_open_in(-1);
 	struct mnl_socket *pnl = NULL;
@@ -331,6 +334,12 @@ static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
 			 "partial checksums of what the peer sends", up->name);
 		ret = fix_apply(s, fd, peer.name, OFFLOAD_TX_CSUM, 0, why);
 	}
+	if (!ret && tso) {
+		snprintf(why, sizeof(why),
+			 "peer of veth uplink %s: generic XDP there cannot "
+			 "redirect the GSO super-packets the peer sends", up->name);
+		ret = fix_apply(s, fd, peer.name, OFFLOAD_TSO, 0, why);
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -346,7 +355,8 @@ static int apply_fixes(struct attach_state *s)
 
 	for (i = 0; i < s->n_uplinks; i++)
 		if (fix_uplink_peer(s, &s->uplinks[i], s->native,
-				    s->snat && s->uplink_native))
+				    s->snat && s->uplink_native,
+				    s->snat && !s->uplink_native))
 			return -1;
 	if (!t->has_container)
 		return 0;
