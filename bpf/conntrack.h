@@ -62,6 +62,8 @@ static __always_inline __u64 ct_timeout_ns(const struct ct_key *key,
 
 struct bpf_map;
 
+#define READ_ONCE_U64(x) (*(volatile __u64 *)&(x))
+
 struct sweeper {
 	struct bpf_timer timer;
 	__u64 runs;              /* sweeps done, for the curious */
@@ -84,10 +86,14 @@ static long ct_sweep_one(struct bpf_map *map, struct ct_key *key,
 			 struct ct_entry *e, struct sweep_ctx *sc)
 {
 	struct ct_key other;
+	__u64 last;
 
 	if (e->dir != CT_DIR_ORIG)
 		return 0;
-	if (sc->now - e->last_seen_ns < ct_timeout_ns(key, e))
+	/* A packet on another CPU may have touched the flow after the sweep
+	 * began: last_seen then lies after now, and the flow is busy. */
+	last = READ_ONCE_U64(e->last_seen_ns);
+	if (last >= sc->now || sc->now - last < ct_timeout_ns(key, e))
 		return 0;
 	other = e->other;
 	bpf_map_delete_elem(map, &other);
