@@ -81,8 +81,17 @@ int xdp_egress(struct xdp_md *ctx)
 	rc = parse_packet(ctx, &p);
 	if (rc == PARSE_OK)
 		rc = route_lookup(ctx, &p, &fib);
-	if (rc == PARSE_OK)
+	if (rc == CNT_PASS_NO_NEIGH) {
+		/* The kernel resolves the next hop with this packet. With
+		 * SNAT it must leave translated, or the container's address
+		 * leaks: translate it (attach set accept_local on this veth,
+		 * so the kernel forwards a packet with the host's address as
+		 * its source) and pass it on. */
+		if (snat_stage(ctx, &p) == PARSE_OK)
+			rc = CNT_PASS_NO_NEIGH;
+	} else if (rc == PARSE_OK) {
 		rc = snat_stage(ctx, &p);
+	}
 	if (rc == PARSE_OK) {
 		route_forward(&p, &fib);
 		count(CNT_REDIRECTED, len);

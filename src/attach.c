@@ -358,6 +358,20 @@ static int apply_fixes(struct attach_state *s)
 				    s->snat && s->uplink_native,
 				    s->snat && !s->uplink_native))
 			return -1;
+	/* With SNAT the egress program translates the packet it passes for
+	 * neighbour resolution; the kernel forwards a packet whose source is
+	 * one of its own addresses only with accept_local on the ingress
+	 * device (fib_validate_source()). */
+	if (s->snat && s->plan.v4_on) {
+		int self = netns_open_self(), rc;
+
+		rc = fix_apply(s, self, t->host.name, OFFLOAD_ACCEPT_LOCAL, 1,
+			       "SNAT: the first packet to an unresolved next hop "
+			       "leaves translated through the kernel");
+		close(self);
+		if (rc)
+			return -1;
+	}
 	if (!t->has_container)
 		return 0;
 	if (s->snat && s->uplink_native &&
