@@ -1020,6 +1020,11 @@ static void handover_report(const char *ns_dir, int ifindex)
 	} else if (r.flows) {
 		pr_info("  SNAT: handed %d of %d live flows to the kernel's "
 			"conntrack with their mappings", r.handed, r.flows);
+		if (r.no_nat)
+			pr_info("  SNAT: %d flows end now: this namespace has no "
+				"NAT rule for the kernel to carry them on (e.g. "
+				"iptables -t nat -A POSTROUTING -j MASQUERADE)",
+				r.no_nat);
 		if (r.failed)
 			pr_info("  SNAT: %d flows could not be handed over (%s); "
 				"they end now. The kernel carries flows on only with "

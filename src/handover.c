@@ -21,6 +21,9 @@
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tcp.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter.h>
+#include <stdio.h>
 #include <bpf/bpf.h>
 
 #include "handover.h"
@@ -128,8 +131,88 @@ static int ct_new(struct mnl_socket *nl, const struct ct_key *okey,
 	return ret < 0 ? -1 : 0;
 }
 
+/* ---- is there NAT in this namespace for the kernel to carry flows on? ---- */
+
+struct nat_chains {
+	int v4, v6;
+};
+
+static int chain_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+	struct nat_chains *nc = arg;
+	const struct nlattr *a, *h;
+	int is_nat = 0, postrouting = 0;
+
+	mnl_attr_for_each(a, nlh, sizeof(*nfg)) {
+		if (mnl_attr_get_type(a) == NFTA_CHAIN_TYPE &&
+		    !strcmp(mnl_attr_get_str(a), "nat"))
+			is_nat = 1;
+		if (mnl_attr_get_type(a) == NFTA_CHAIN_HOOK) {
+			mnl_attr_for_each_nested(h, a)
+				if (mnl_attr_get_type(h) == NFTA_HOOK_HOOKNUM &&
+				    ntohl(mnl_attr_get_u32(h)) == NF_INET_POST_ROUTING)
+					postrouting = 1;
+		}
+	}
+	if (is_nat && postrouting) {
+		if (nfg->nfgen_family == NFPROTO_IPV4 || nfg->nfgen_family == NFPROTO_INET)
+			nc->v4 = 1;
+		if (nfg->nfgen_family == NFPROTO_IPV6 || nfg->nfgen_family == NFPROTO_INET)
+			nc->v6 = 1;
+	}
+	return MNL_CB_OK;
+}
+
+/* A source-NAT chain (nftables, which iptables-nft also writes) or the
+ * legacy iptables nat table: without one the kernel cannot translate. */
+int kernel_nat_present(int family)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nat_chains nc = { 0, 0 };
+	struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	unsigned int seq = time(NULL);
+	int ret;
+	FILE *f;
+
+	if (nl && mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) == 0) {
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETCHAIN;
+		nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+		nlh->nlmsg_seq = seq;
+		nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+		nfg->nfgen_family = NFPROTO_UNSPEC;
+		nfg->version = NFNETLINK_V0;
+		if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) >= 0) {
+			while ((ret = mnl_socket_recvfrom(nl, buf, sizeof(buf))) > 0) {
+				ret = mnl_cb_run(buf, ret, seq,
+						 mnl_socket_get_portid(nl), chain_cb, &nc);
+				if (ret <= MNL_CB_STOP)
+					break;
+			}
+		}
+	}
+	if (nl)
+		mnl_socket_close(nl);
+	f = fopen(family == AF_INET ? "/proc/net/ip_tables_names"
+				    : "/proc/net/ip6_tables_names", "r");
+	if (f) {
+		char name[64];
+
+		while (fscanf(f, "%63s", name) == 1)
+			if (!strcmp(name, "nat"))
+				*(family == AF_INET ? &nc.v4 : &nc.v6) = 1;
+		fclose(f);
+	}
+	return family == AF_INET ? nc.v4 : nc.v6;
+}
+
 int handover_flows(int ct_fd, __u32 ifindex, struct handover_result *res)
 {
+	int nat4 = kernel_nat_present(AF_INET), nat6 = kernel_nat_present(AF_INET6);
+
 	struct ct_key key, next, *prev = NULL;
 	struct mnl_socket *nl;
 	struct ct_entry e;
@@ -153,6 +236,12 @@ int handover_flows(int ct_fd, __u32 ifindex, struct handover_result *res)
 		if (e.state == CT_CLOSING)
 			continue; /* ending anyway */
 		res->flows++;
+		/* Without NAT the kernel cannot carry the flow on, and an entry
+		 * would only keep the 5-tuple from xdp-egress after a new attach. */
+		if (!(key.family == AF_INET ? nat4 : nat6)) {
+			res->no_nat++;
+			continue;
+		}
 		idx = key.proto == IPPROTO_TCP ?
 			(e.state == CT_ESTABLISHED ? CT_TO_TCP_EST : CT_TO_TCP_SYN) :
 		      key.proto == IPPROTO_UDP ?
