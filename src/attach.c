@@ -75,6 +75,8 @@ struct attach_state {
 	int uplink_created[MAX_UPLINKS];
 	int uplink_native;             /* the return path redirects natively */
 	int port_added;                /* in container_ports */
+	char l3_name[IF_NAMESIZE];     /* device the kernel routes as: the
+					* host veth, or its bridge */
 };
 
 /* ---- fixes: change an offload, remember it, undo it ---- */
@@ -364,10 +366,20 @@ static int apply_fixes(struct attach_state *s)
 	 * device (fib_validate_source()). */
 	if (s->snat && s->plan.v4_on) {
 		int self = netns_open_self(), rc;
+		char why[200];
 
-		rc = fix_apply(s, self, t->host.name, OFFLOAD_ACCEPT_LOCAL, 1,
-			       "SNAT: the first packet to an unresolved next hop "
-			       "leaves translated through the kernel");
+		/* On a bridge port the kernel routes the frame as the bridge's
+		 * (br_pass_frame_up()), so the bridge is where it matters; the
+		 * bridge is shared, so its fix is handed over at detach. */
+		if (strcmp(s->l3_name, t->host.name))
+			snprintf(why, sizeof(why), "SNAT on bridge %s: the first "
+				 "packet to an unresolved next hop leaves "
+				 "translated through the kernel", s->l3_name);
+		else
+			snprintf(why, sizeof(why), "SNAT: the first packet to an "
+				 "unresolved next hop leaves translated through "
+				 "the kernel");
+		rc = fix_apply(s, self, s->l3_name, OFFLOAD_ACCEPT_LOCAL, 1, why);
 		close(self);
 		if (rc)
 			return -1;
@@ -430,6 +442,7 @@ static char *meta_json(const struct attach_state *s)
 	cJSON_AddStringToObject(m, "ifname", s->t.host.name);
 	cJSON_AddNumberToObject(m, "ifindex", s->t.host.ifindex);
 	cJSON_AddStringToObject(m, "kind", s->t.host.kind);
+	cJSON_AddStringToObject(m, "l3_ifname", s->l3_name);
 	cJSON_AddStringToObject(m, "mode", mode_name(s->native));
 	cJSON_AddStringToObject(m, "mode_reason", s->mode_reason);
 	cJSON_AddNumberToObject(m, "prog_id", s->prog_id);
@@ -610,6 +623,7 @@ static int load_egress(struct attach_state *s)
 		if (nl && !nl_link_by_index(nl, s->t.host.master, &br) &&
 		    !strcmp(br.kind, "bridge")) {
 			s->skel->rodata->l3_ifindex = br.ifindex;
+			snprintf(s->l3_name, sizeof(s->l3_name), "%s", br.name);
 			pr_info("  %s is a port of bridge %s: routes are looked up "
 				"as the bridge's, as the kernel does", s->t.host.name,
 				br.name);
@@ -816,6 +830,7 @@ static int attach_locked(const struct attach_opts *o)
 	s->ct_fd = -1;
 	if (target_resolve(&o->spec, &s->t))
 		goto out_free;
+	snprintf(s->l3_name, sizeof(s->l3_name), "%s", s->t.host.name);
 	if (pins_root(s->root, sizeof(s->root)))
 		goto out;
 	pins_ns_dir(s->ns_dir, sizeof(s->ns_dir), s->root, s->t.host_netns_ino);
@@ -958,7 +973,7 @@ static int uplinks_contain(cJSON *m, const char *ifname)
  * undoing it. Returns 1 when handed over.
  */
 static int hand_over_fix(const char *ns_dir, const char *self_dir,
-			 const struct fix *f, const char *uplink)
+			 const struct fix *f, const char *uplink, int bridge)
 {
 	DIR *d = opendir(ns_dir);
 	struct dirent *de;
@@ -977,7 +992,10 @@ static int hand_over_fix(const char *ns_dir, const char *self_dir,
 		if (!strcmp(dir, self_dir) || meta_read(dir, buf, sizeof(buf)))
 			continue;
 		m = cJSON_Parse(buf);
-		if (!m || !uplinks_contain(m, uplink)) {
+		if (!m || !(bridge ? cJSON_GetObjectItem(m, "snat") &&
+				     !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
+					     m, "l3_ifname")) ?: "", uplink)
+				   : uplinks_contain(m, uplink))) {
 			cJSON_Delete(m);
 			continue;
 		}
@@ -992,7 +1010,7 @@ static int hand_over_fix(const char *ns_dir, const char *self_dir,
 		cJSON_AddItemToArray(arr, o);
 		js = cJSON_PrintUnformatted(m);
 		if (js && !meta_write(dir, js)) {
-			pr_info("  kept %s %s on %s: %s still redirects to %s",
+			pr_info("  kept %s %s on %s: %s still needs it (%s)",
 				offload_names[f->offload], f->now ? "on" : "off",
 				f->ifname,
 				cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")),
@@ -1161,6 +1179,7 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 		snat_release(ns_dir, m, ifindex);
 	for (i = n - 1; i >= 0; i--) {
 		const char *up = NULL;
+		int bridge = 0;
 
 		if (m) {
 			/* "peer of veth uplink NAME: ..." */
@@ -1168,8 +1187,10 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 
 			if (sscanf(fixes[i].why, "peer of veth uplink %15[^:]", name) == 1)
 				up = name;
+			else if (sscanf(fixes[i].why, "SNAT on bridge %15[^:]", name) == 1)
+				up = name, bridge = 1;
 		}
-		if (up && hand_over_fix(ns_dir, dir, &fixes[i], up))
+		if (up && hand_over_fix(ns_dir, dir, &fixes[i], up, bridge))
 			continue;
 		if (fix_undo(&fixes[i], self_ino, 1) < 0)
 			ret = 1;
