@@ -432,6 +432,19 @@ static const char *mode_name(int native)
 	return native ? "native" : "generic";
 }
 
+static cJSON *fix_json(const struct fix *f)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "ifname", f->ifname);
+	cJSON_AddNumberToObject(o, "netns_ino", (double)f->netns_ino);
+	cJSON_AddStringToObject(o, "offload", offload_names[f->offload]);
+	cJSON_AddBoolToObject(o, "was", f->was);
+	cJSON_AddBoolToObject(o, "now", f->now);
+	cJSON_AddStringToObject(o, "why", f->why);
+	return o;
+}
+
 static char *meta_json(const struct attach_state *s)
 {
 	cJSON *m = cJSON_CreateObject(), *arr, *o;
@@ -477,14 +490,7 @@ static char *meta_json(const struct attach_state *s)
 	for (i = 0; i < s->n_fixes; i++) {
 		const struct fix *f = &s->fixes[i];
 
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "ifname", f->ifname);
-		cJSON_AddNumberToObject(o, "netns_ino", (double)f->netns_ino);
-		cJSON_AddStringToObject(o, "offload", offload_names[f->offload]);
-		cJSON_AddBoolToObject(o, "was", f->was);
-		cJSON_AddBoolToObject(o, "now", f->now);
-		cJSON_AddStringToObject(o, "why", f->why);
-		cJSON_AddItemToArray(arr, o);
+		cJSON_AddItemToArray(arr, fix_json(f));
 	}
 	out = cJSON_PrintUnformatted(m);
 	cJSON_Delete(m);
@@ -983,7 +989,7 @@ static int hand_over_fix(const char *ns_dir, const char *self_dir,
 		return 0;
 	while (!done && (de = readdir(d))) {
 		char dir[PATH_MAX], buf[META_SIZE];
-		cJSON *m, *arr, *o;
+		cJSON *m, *arr;
 		char *js;
 
 		if (strncmp(de->d_name, "if", 2))
@@ -1000,14 +1006,7 @@ static int hand_over_fix(const char *ns_dir, const char *self_dir,
 			continue;
 		}
 		arr = cJSON_GetObjectItem(m, "fixes");
-		o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "ifname", f->ifname);
-		cJSON_AddNumberToObject(o, "netns_ino", (double)f->netns_ino);
-		cJSON_AddStringToObject(o, "offload", offload_names[f->offload]);
-		cJSON_AddBoolToObject(o, "was", f->was);
-		cJSON_AddBoolToObject(o, "now", f->now);
-		cJSON_AddStringToObject(o, "why", f->why);
-		cJSON_AddItemToArray(arr, o);
+		cJSON_AddItemToArray(arr, fix_json(f));
 		js = cJSON_PrintUnformatted(m);
 		if (js && !meta_write(dir, js)) {
 			pr_info("  kept %s %s on %s: %s still needs it (%s)",

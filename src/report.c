@@ -58,27 +58,23 @@ static void redirect_errors_read(const char *dir, struct counter_val *out)
 	close(fd);
 }
 
-int counters_read(const char *dir, struct counter_val *out)
+/* Sum a pinned per-CPU array of struct counter_val over every CPU. */
+static int percpu_counters_read(const char *path, struct counter_val *out,
+				__u32 n)
 {
-	char path[PATH_MAX];
-	int ncpu = libbpf_num_possible_cpus();
+	int ncpu = libbpf_num_possible_cpus(), fd, c;
 	struct counter_val *vals;
 	__u32 id;
-	int fd, c;
 
-	if (ncpu <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/egress_stats", dir);
+	memset(out, 0, sizeof(*out) * n);
 	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -1;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals) {
-		close(fd);
+	if (fd < 0 || ncpu <= 0) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
 	}
-	memset(out, 0, sizeof(*out) * CNT_MAX);
-	for (id = 0; id < CNT_MAX; id++) {
+	vals = calloc(ncpu, sizeof(*vals));
+	for (id = 0; vals && id < n; id++) {
 		if (bpf_map_lookup_elem(fd, &id, vals))
 			continue;
 		for (c = 0; c < ncpu; c++) {
@@ -88,6 +84,16 @@ int counters_read(const char *dir, struct counter_val *out)
 	}
 	free(vals);
 	close(fd);
+	return 0;
+}
+
+int counters_read(const char *dir, struct counter_val *out)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/egress_stats", dir);
+	if (percpu_counters_read(path, out, CNT_MAX))
+		return -1;
 	redirect_errors_read(dir, &out[CNT_REDIRECT_ERR]);
 	return 0;
 }
@@ -198,27 +204,9 @@ static int this_ns_dir(char *out, size_t len)
 static int read_in_counters(const char *dir, struct counter_val *out)
 {
 	char path[PATH_MAX];
-	int ncpu = libbpf_num_possible_cpus(), fd, c;
-	struct counter_val *vals;
-	__u32 id;
 
-	memset(out, 0, sizeof(*out) * IN_MAX);
 	snprintf(path, sizeof(path), "%s/ingress_stats", dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0 || ncpu <= 0)
-		return -1;
-	vals = calloc(ncpu, sizeof(*vals));
-	for (id = 0; vals && id < IN_MAX; id++) {
-		if (bpf_map_lookup_elem(fd, &id, vals))
-			continue;
-		for (c = 0; c < ncpu; c++) {
-			out[id].packets += vals[c].packets;
-			out[id].bytes += vals[c].bytes;
-		}
-	}
-	free(vals);
-	close(fd);
-	return 0;
+	return percpu_counters_read(path, out, IN_MAX);
 }
 
 /* JSON of the conntrack table and the return-path programs, or NULL. */
