@@ -166,8 +166,10 @@ mac_of() { printf '02:%02x:00:00:%02x:%02x' "$1" $(($2 >> 8)) $(($2 & 255)); }
 # -------------------------------------------------------------- topology --
 # topo_up N: containers $P-c1..N (eth0 10.201.i.2/24, gateway 10.201.i.1 on
 # host veth hv<i>), host $H (forwarding on, uplink up0 198.18.0.1/24) and
-# world $W (wl0 198.18.0.2/24, route back to 10.201.0.0/16). Neighbours are
-# static so that no ARP timing shows in any figure.
+# world $W (wl0 198.18.0.2/24). The world has no route back to 10.201.0.0/16:
+# the NAT contenders must translate or fail (only tc-bpf, which has no NAT,
+# adds one: contender_up). Neighbours are static so that no ARP timing shows
+# in any figure.
 topo_up() {
 	local n=$1 i ns hb=$TMP/host.batch
 	for ns in $H $W $(seq -f "$P-c%g" 1 "$n"); do
@@ -194,7 +196,6 @@ topo_up() {
 		link set lo up
 		link set wl0 up
 		addr add 198.18.0.2/24 dev wl0
-		route add 10.201.0.0/16 via 198.18.0.1
 		neigh replace 198.18.0.1 lladdr $UP0_MAC dev wl0 nud permanent
 	EOF
 	# NAPI on wl0 without XDP: redirected frames are accepted, uplink TSO stays.
@@ -226,6 +227,10 @@ topo_down() {
 # contender_up NAME FIRST LAST: set the contender up for containers
 # FIRST..LAST. The iptables/nftables rules cover every hvN at once (FIRST 1);
 # tc-bpf and xdp attach per host veth, so containers can be added later.
+# All but tc-bpf translate the source to up0's address (MASQUERADE, or
+# xdp-egress --snat auto: one conntrack table and one uplink program shared by
+# every attachment of the host namespace); tc-bpf does no NAT, so it alone
+# gets a route back in the world.
 contender_up() {
 	local c=$1 first=$2 n=$3 i
 	case "$c" in
@@ -267,6 +272,9 @@ contender_up() {
 		EOF
 		;;
 	tc-bpf)
+		if [ "$first" = 1 ]; then
+			ip -n "$W" route add 10.201.0.0/16 via 198.18.0.1 || return 1
+		fi
 		for i in $(seq "$first" "$n"); do
 			echo "qdisc add dev hv$i clsact"
 			echo "filter add dev hv$i ingress bpf direct-action obj $B/tc_fib_redirect.bpf.o sec tc"
@@ -277,7 +285,7 @@ contender_up() {
 		[ -x "$XDP_EGRESS" ] || { echo "no $XDP_EGRESS (run make)"; return 1; }
 		for i in $(seq "$first" "$n"); do
 			timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" attach \
-				--ifname "hv$i" --mode "${c#xdp-}" --uplink up0 \
+				--ifname "hv$i" --mode "${c#xdp-}" --uplink up0 --snat auto \
 				> "$TMP/attach.out" 2>&1 || { cat "$TMP/attach.out"; return 1; }
 		done
 		;;
@@ -286,10 +294,22 @@ contender_up() {
 
 # --------------------------------------------------------------- the sink --
 SINK_PID=
-sink_start() { # sink_start NS IFNAME HOST_NS
+# The source the sink accepts for the flood: the NAT contenders' traffic must
+# leave as up0's address, tc-bpf's as the containers'. Anything else is
+# counted apart (wrong_src) and not as received, so an untranslated flood
+# shows as loss.
+src_net_of() {
+	case "$1" in
+	tc-bpf) echo 10.201.0.0/16 ;;
+	ceiling) echo 0.0.0.0/0 ;;
+	*) echo 198.18.0.1/32 ;;
+	esac
+}
+
+sink_start() { # sink_start NS IFNAME HOST_NS SRC_NET
 	SINK_OUT=$TMP/sink.$1.out
 	bg_start "$SINK_OUT" ip netns exec "$1" "$B/xeb_sink" --ifname "$2" \
-		--host-netns "/run/netns/$3"
+		--host-netns "/run/netns/$3" --src-net "$4"
 	SINK_PID=$BG_PID
 	local i
 	for i in $(seq 200); do
@@ -302,7 +322,7 @@ sink_start() { # sink_start NS IFNAME HOST_NS
 }
 
 # sink_snap: prints "t_ns rx_packets rx_bytes other net_sirq_ns sink_poll_ns
-# foreign_poll_ns"
+# foreign_poll_ns wrong_src_packets"
 sink_snap() {
 	local before i
 	before=$(wc -l < "$SINK_OUT")
@@ -316,8 +336,9 @@ sink_snap() {
 
 # window GEN_OUT GENCMD... : runs a generator, lets it warm up for 0.3 s,
 # measures at the sink over the next DUR seconds, then stops it. Prints
-# "rx_pps host_ns_per_pkt offered_pps foreign_ns_per_pkt" (offered: the
-# generator's own count/time; foreign: other namespaces' polls, left out).
+# "rx_pps host_ns_per_pkt offered_pps foreign_ns_per_pkt wrong_src" (offered:
+# the generator's own count/time; foreign: other namespaces' polls, left out;
+# wrong_src: the share of the flood that arrived from an unexpected source).
 window() {
 	local out=$1 a b gp st0
 	shift
@@ -333,10 +354,11 @@ window() {
 	bg_stop "$gp"
 	grep -q '"sent"' "$out" || { log "generator failed: $(head -c 300 "$out")"; return 1; }
 	echo "$a $b $(grep '"sent"' "$out" | jq -r '"\(.sent) \(.elapsed_ns)"')" |
-		awk '{ dt = $8 - $1; dp = $9 - $2;
-		       host = ($12 - $13 - $14) - ($5 - $6 - $7);
-		       printf "%.1f %.1f %.1f %.1f\n", dp * 1e9 / dt, dp ? host / dp : 0,
-		              $16 ? $15 * 1e9 / $16 : 0, dp ? ($14 - $7) / dp : 0 }'
+		awk '{ dt = $9 - $1; dp = $10 - $2; dw = $16 - $8;
+		       host = ($13 - $14 - $15) - ($5 - $6 - $7);
+		       printf "%.1f %.1f %.1f %.1f %.6f\n", dp * 1e9 / dt, dp ? host / dp : 0,
+		              $18 ? $17 * 1e9 / $18 : 0, dp ? ($15 - $7) / dp : 0,
+		              (dp + dw) ? dw / (dp + dw) : 0 }'
 }
 
 CLK_TCK=$(getconf CLK_TCK)
@@ -353,16 +375,21 @@ gro_on_all() { # the live generator's frames need NAPI on each host veth
 # small_window NAME CONTENDER ROUND GEN TARGETS [RATE [GEN-ARGS...]] : one
 # small-packet window; records pps, loss and host ns/packet.
 small_window() {
-	local name=$1 c=$2 r=$3 gen=$4 tg=$5 rate=${6:-0} res pps ns off fns
+	local name=$1 c=$2 r=$3 gen=$4 tg=$5 rate=${6:-0} res pps ns off fns wsrc
 	shift 6 2>/dev/null || shift $#
 	res=$(window "$TMP/gen.out" "$B/$gen" --targets "$tg" --dst 198.18.0.2 \
 		--duration "$(secs + 5)" --rate "$rate" "$@") || { note "$c" "$r" "$name: no result"; return 1; }
-	read -r pps ns off fns <<< "$res"
+	read -r pps ns off fns wsrc <<< "$res"
 	record "$name" "$c" "$r" pps "$pps"
 	record "$name" "$c" "$r" host_ns_per_pkt "$ns"
 	record "$name" "$c" "$r" offered_pps "$off"
 	record "$name" "$c" "$r" steal_ms "${WINDOW_STEAL_MS:-0}"
 	record "$name" "$c" "$r" foreign_ns_per_pkt "$fns"
+	record "$name" "$c" "$r" wrong_src "$wsrc"
+	if awk -v w="$wsrc" 'BEGIN { exit !(w > 0) }'; then
+		note "$c" "$r" "$name: $(awk -v w="$wsrc" 'BEGIN { printf "%.2f%%", w * 100 }') of the flood reached the world with a source outside $(src_net_of "$c") (counted as lost)"
+		log "  $name: WARNING: $wsrc of the flood arrived with a source outside $(src_net_of "$c")"
+	fi
 	record "$name" "$c" "$r" loss "$(awk -v p="$pps" -v o="$off" 'BEGIN{printf "%.4f", (o > 0 && o > p) ? 1 - p / o : 0}')"
 	log "  $name: $(awk -v p="$pps" -v n="$ns" -v o="$off" 'BEGIN{printf "%.3f Mpps (offered %.3f), host %.0f ns/pkt", p/1e6, o/1e6, n}')"
 }
@@ -453,10 +480,25 @@ xdp_counters() { # after the windows: why packets did or did not take the fast p
 	fi
 }
 
+# The machine may be shared: before each contender, the 1-minute load
+# average (this run's own work counts in it) and the named network
+# namespaces that are not this run's and hold a process (other sessions'
+# tests; empty leftovers do not count).
+record_load() { # record_load CONTENDER ROUND
+	local la others=0 ns
+	la=$(awk '{ print $1 }' /proc/loadavg)
+	for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }' | grep -v "^$P-"); do
+		[ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && others=$((others + 1))
+	done
+	printf '{"load":{"loadavg1":%s,"other_netns":%s},"contender":"%s","round":%s}\n' \
+		"${la:-null}" "${others:-null}" "$1" "$2" >> "$RAW"
+}
+
 # One contender, one round: fresh topology, every workload, teardown.
 run_contender() {
 	local c=$1 r=$2 ok=0 i s t0=$SECONDS attached
 	log "round $r: $c"
+	record_load "$c" "$r"
 	if ! topo_up "$NCONT" > "$TMP/topo.out" 2>&1; then
 		log "  topology failed: $(head -c 300 "$TMP/topo.out")"
 		note "$c" "$r" "topology failed"
@@ -498,7 +540,7 @@ run_contender() {
 	# for the packet-rate windows; GRO on wl0 keeps NAPI there meanwhile.
 	# Socket-path workloads first, with the host veths as the kernel made them.
 	if want small || want cpu; then
-		sink_start "$W" wl0 "$H" || { note "$c" "$r" "sink failed"; topo_down; return 1; }
+		sink_start "$W" wl0 "$H" "$(src_net_of "$c")" || { note "$c" "$r" "sink failed"; topo_down; return 1; }
 		want small && small_window small_sock "$c" "$r" udp_flood "$TMP/targets.1"
 		want cpu && [ "$QUICK" = 0 ] &&
 			small_window cpu_sock "$c" "$r" udp_flood "$TMP/targets.1" "$CPU_RATE"
@@ -509,7 +551,7 @@ run_contender() {
 
 	# Live-frame workloads: GRO on gives every host veth NAPI.
 	if want small || want cpu || want scale; then
-		sink_start "$W" wl0 "$H" || { note "$c" "$r" "sink failed"; topo_down; return 1; }
+		sink_start "$W" wl0 "$H" "$(src_net_of "$c")" || { note "$c" "$r" "sink failed"; topo_down; return 1; }
 		gro_on_all
 		if want small || want scale; then
 			small_window small_live "$c" "$r" xdp_live_gen "$TMP/targets.1"
@@ -566,7 +608,7 @@ run_ceiling() {
 		addr add 198.18.1.1/24 dev sk0
 	EOF
 	echo "/run/netns/$P-g eth0 198.18.1.2 $WL0_MAC" > "$TMP/targets.ceil"
-	sink_start "$P-s" sk0 "$P-g" || { netns_del_all; return 1; }
+	sink_start "$P-s" sk0 "$P-g" "$(src_net_of ceiling)" || { netns_del_all; return 1; }
 	small_window small_sock "$c" "$r" udp_flood "$TMP/targets.ceil"
 	small_window small_live "$c" "$r" xdp_live_gen "$TMP/targets.ceil"
 	bg_stop "$SINK_PID"

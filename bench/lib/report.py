@@ -20,7 +20,11 @@ BASE = "iptables"
 CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic"]
 
 # figures whose ratio to iptables means nothing
-NO_RATIO = {"loss", "c1_tx_bytes_per_pkt", "host_cpu_share", "steal_ms"}
+NO_RATIO = {"loss", "c1_tx_bytes_per_pkt", "host_cpu_share", "steal_ms", "wrong_src"}
+
+# the source address the sink accepts for each contender's flood (run.sh)
+EXPECTED_SRC = {"iptables": "198.18.0.1", "nftables": "198.18.0.1", "tc-bpf": "10.201.0.0/16",
+                "xdp-native": "198.18.0.1", "xdp-generic": "198.18.0.1"}
 
 # short names for the chart's x axis
 SHORT = {"small_sock": "small-sock", "small_live": "small-live", "tcp1": "tcp-1",
@@ -79,7 +83,7 @@ def main():
     ap.add_argument("--command", default="bench/run.sh")
     a = ap.parse_args()
 
-    figs, notes, stats, offloads = {}, [], {}, {}
+    figs, notes, stats, offloads, load = {}, [], {}, {}, []
     for line in open(a.raw):
         line = line.strip()
         if not line:
@@ -90,6 +94,8 @@ def main():
             continue
         if "note" in o:
             notes.append(o)
+        elif "load" in o:
+            load.append(dict(o["load"], contender=o["contender"], round=o["round"]))
         elif "offloads" in o:
             offloads[o["contender"]] = o["offloads"]
         elif "stats" in o:
@@ -146,6 +152,16 @@ def main():
             s = summary(w, c, m, hi)
             if s:
                 results.setdefault(w, {}).setdefault(c, {})[m] = s
+    # the sink's source check: per contender, the largest share of a flood
+    # window that arrived from an unexpected source (0: all translated)
+    wrong = {}
+    for w, d in figs.items():
+        if w == "diag_no_rewrite":
+            continue
+        for c, m in d.items():
+            for r, v in m.get("wrong_src", {}).items():
+                if c in EXPECTED_SRC:
+                    wrong[c] = max(wrong.get(c, 0), v or 0)
     diag = {}
     for c, d in figs.get("diag_no_rewrite", {}).items():
         diag[c] = {k: list(v.values())[0] for k, v in d.items()}
@@ -171,6 +187,9 @@ def main():
             "host_ns_per_pkt": "NET_RX+NET_TX softirq ns on all CPUs, minus the "
                                "sink device's own NAPI polls, per received packet",
             "loss": "1 - received / offered (generator's count over its whole run)",
+            "wrong_src": "share of the flood that reached the sink with a source other "
+                         "than expected (NAT contenders: 198.18.0.1, tc-bpf: 10.201/16); "
+                         "such packets are not counted as received",
             "gbps": "iperf3 sum_received, container -> world",
             "p50_us/p99_us": "sockperf ping-pong round trip, 64-byte messages",
             "ceiling": "generator -> veth -> sink with nothing between",
@@ -179,8 +198,11 @@ def main():
         },
         "results": results,
         "diag_no_rewrite": diag,
+        "source_check": {c: {"expected_src": EXPECTED_SRC[c], "max_wrong_src_share": v}
+                         for c, v in wrong.items()},
         "xdp_egress_stats_last_round": stats,
         "container_eth0_offloads": offloads,
+        "load_before_each_contender": load,
         "notes": notes,
     }
     os.makedirs(a.out, exist_ok=True)
@@ -249,6 +271,36 @@ def main():
             "%s: tso %s, tx-csum %s" % (c, o.get("tcp-segmentation-offload", "?"),
                                          o.get("tx-checksumming", "?"))
             for c, o in offloads.items()) + ".")
+        L.append("")
+    if any(c in cols for c in ("iptables", "nftables", "xdp-native", "xdp-generic")):
+        nat = [c for c in cols if c != "tc-bpf"]
+        L.append("Same job: %s translate the containers' source to the uplink's 198.18.0.1 "
+                 "(iptables/nftables MASQUERADE; xdp-egress `attach --snat auto`, its replies "
+                 "coming back through the XDP program on the uplink), and the world has no route "
+                 "back to the containers, so an untranslated flow fails." % ", ".join(nat)
+                 + (" **tc-bpf does no NAT**: it forwards the containers' own addresses and "
+                    "the world routes 10.201.0.0/16 back to the host for it alone, so its "
+                    "figures are for routing without translation." if "tc-bpf" in cols else ""))
+        L.append("")
+    if wrong:
+        L.append("Source check at the sink (every flood window): " + "; ".join(
+            "%s %s" % (c, "all from %s" % EXPECTED_SRC[c] if not wrong[c] else
+                       "up to %.2f%% from elsewhere (not counted)" % (100 * wrong[c]))
+            for c in cols if c in wrong) + ".")
+        L.append("")
+    la = [x["loadavg1"] for x in load if x.get("loadavg1") is not None]
+    on = [x["other_netns"] for x in load if x.get("other_netns") is not None]
+    fr = [v for w, d in figs.items() for c, m in d.items()
+          for v in m.get("foreign_ns_per_pkt", {}).values() if v is not None]
+    if la:
+        L.append("Machine load before each contender: 1-min load average median %.2f, max %.2f "
+                 "(this run's own work included); other sessions' network "
+                 "namespaces with processes in them %s%s." % (
+                     med(la), max(la),
+                     "never" if not any(on) else "before %d of %d contenders (up to %d)" % (
+                         sum(1 for x in on if x), len(on), max(on)),
+                     "; their NAPI polls left out of host cpu/pkt: median %.1f, max %.1f "
+                     "ns/pkt" % (med(fr), max(fr)) if fr else ""))
         L.append("")
     if notes:
         L.append("Notes: " + "; ".join("%s r%s: %s" % (n["contender"], n["round"], n["note"]) for n in notes))

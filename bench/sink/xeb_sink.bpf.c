@@ -4,7 +4,8 @@
  *
  * xeb_sink_xdp: on the world end of the uplink veth, counts and drops the
  * benchmark's UDP flood (destination port sink_port) and passes everything
- * else (TCP, latency probes, ARP). Native XDP also gives that veth NAPI, which
+ * else (TCP, latency probes, ARP). Flood packets from an unexpected source
+ * (src_net) are counted apart: an untranslated flood is not a result. Native XDP also gives that veth NAPI, which
  * a veth needs to accept XDP_REDIRECTed frames (drivers/net/veth.c,
  * veth_xdp_xmit).
  *
@@ -33,6 +34,14 @@ const volatile __u16 sink_port = 9;
 const volatile __u32 sink_ifindex = 0;
 const volatile __u32 sink_netns_ino = 0;
 const volatile __u32 host_netns_ino = 0; /* 0: charge every other poll to the host */
+/*
+ * Source check: a flood packet whose source is outside src_net/src_mask is
+ * counted apart (wrong_src_packets) and dropped, not counted as received, so
+ * a NAT contender that does not translate shows as loss, never as speed.
+ * src_mask 0: any source.
+ */
+const volatile __u32 src_net = 0;  /* network byte order */
+const volatile __u32 src_mask = 0; /* network byte order */
 
 struct sink_cpu {
 	__u64 rx_packets;   /* flood packets counted and dropped */
@@ -41,6 +50,7 @@ struct sink_cpu {
 	__u64 net_sirq_ns;  /* NET_RX + NET_TX softirq time */
 	__u64 sink_poll_ns; /* part of it spent polling the sink device */
 	__u64 foreign_poll_ns; /* polls of devices in other namespaces */
+	__u64 wrong_src_packets; /* flood packets from outside src_net, dropped */
 	__u64 sirq_start;   /* scratch: current softirq run started */
 	__u64 last_mark;    /* scratch: last napi_poll event */
 };
@@ -78,6 +88,10 @@ int xeb_sink_xdp(struct xdp_md *ctx)
 	udp = (void *)(iph + 1);
 	if ((void *)(udp + 1) > data_end || udp->dest != bpf_htons(sink_port))
 		goto pass;
+	if ((iph->saddr & src_mask) != src_net) {
+		s->wrong_src_packets++;
+		return XDP_DROP;
+	}
 	s->rx_packets++;
 	s->rx_bytes += data_end - data;
 	return XDP_DROP;

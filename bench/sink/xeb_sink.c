@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * xeb_sink --ifname DEV [--port N] [--mode native|generic] [--host-netns PATH]
+ *          [--src-net ADDR/PREFIX]
  *
  * Runs in the world namespace. Attaches the counting XDP sink to DEV and the
  * softirq meter, prints "ready" and then, on every SIGUSR1, one line:
  *   t_ns rx_packets rx_bytes other_packets net_sirq_ns sink_poll_ns foreign_poll_ns
+ *   wrong_src_packets
  * summed over CPUs (t_ns is CLOCK_MONOTONIC). SIGTERM/SIGINT detach and exit.
  * Rates come from differences of two lines, so nothing needs resetting.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +28,7 @@
 
 struct sink_cpu {
 	__u64 rx_packets, rx_bytes, other_packets, net_sirq_ns, sink_poll_ns, foreign_poll_ns;
+	__u64 wrong_src_packets;
 	__u64 sirq_start, last_mark;
 };
 
@@ -52,15 +56,17 @@ static int dump(int map_fd, int ncpu)
 		sum.net_sirq_ns += v[i].net_sirq_ns;
 		sum.sink_poll_ns += v[i].sink_poll_ns;
 		sum.foreign_poll_ns += v[i].foreign_poll_ns;
+		sum.wrong_src_packets += v[i].wrong_src_packets;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	printf("%llu %llu %llu %llu %llu %llu %llu\n",
+	printf("%llu %llu %llu %llu %llu %llu %llu %llu\n",
 	       (unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec,
 	       (unsigned long long)sum.rx_packets, (unsigned long long)sum.rx_bytes,
 	       (unsigned long long)sum.other_packets,
 	       (unsigned long long)sum.net_sirq_ns,
 	       (unsigned long long)sum.sink_poll_ns,
-	       (unsigned long long)sum.foreign_poll_ns);
+	       (unsigned long long)sum.foreign_poll_ns,
+	       (unsigned long long)sum.wrong_src_packets);
 	fflush(stdout);
 	free(v);
 	return 0;
@@ -73,17 +79,20 @@ int main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "host-netns", required_argument, NULL, 'H' },
+		{ "src-net", required_argument, NULL, 's' },
 		{ 0 },
 	};
 	__u32 xdp_flags = XDP_FLAGS_DRV_MODE;
-	const char *ifname = NULL, *host_ns = NULL;
+	const char *ifname = NULL, *host_ns = NULL, *src = NULL;
+	__u32 src_net = 0, src_mask = 0;
 	struct xeb_sink_bpf *skel;
 	int port = 9, ifindex, ncpu, c, err = 1;
 	struct stat st, hst = {};
 
-	while ((c = getopt_long(argc, argv, "i:p:m:H:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "i:p:m:H:s:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H': host_ns = optarg; break;
+		case 's': src = optarg; break;
 		case 'i': ifname = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'm':
@@ -92,7 +101,7 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "usage: xeb_sink --ifname DEV [--port N] [--mode native|generic]\n"
-					"                [--host-netns PATH]\n");
+					"                [--host-netns PATH] [--src-net ADDR/PREFIX]\n");
 			return 2;
 		}
 	}
@@ -100,6 +109,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xeb_sink: no such interface '%s' in this namespace\n",
 			ifname ? ifname : "");
 		return 2;
+	}
+	if (src) {
+		char buf[32], *slash;
+		struct in_addr a;
+		int plen = 32;
+
+		snprintf(buf, sizeof(buf), "%s", src);
+		slash = strchr(buf, '/');
+		if (slash) {
+			*slash = 0;
+			plen = atoi(slash + 1);
+		}
+		if (!inet_aton(buf, &a) || plen < 0 || plen > 32) {
+			fprintf(stderr, "xeb_sink: --src-net wants ADDR/PREFIX, not '%s'\n", src);
+			return 2;
+		}
+		src_mask = plen ? htonl(~0U << (32 - plen)) : 0;
+		src_net = a.s_addr & src_mask;
 	}
 	if (stat("/proc/self/ns/net", &st)) {
 		perror("xeb_sink: stat /proc/self/ns/net");
@@ -119,6 +146,8 @@ int main(int argc, char **argv)
 	skel->rodata->sink_ifindex = ifindex;
 	skel->rodata->sink_netns_ino = st.st_ino;
 	skel->rodata->host_netns_ino = hst.st_ino;
+	skel->rodata->src_net = src_net;
+	skel->rodata->src_mask = src_mask;
 	if (xeb_sink_bpf__load(skel) || xeb_sink_bpf__attach(skel)) {
 		fprintf(stderr, "xeb_sink: loading/attaching the meter failed\n");
 		goto out;
