@@ -9,7 +9,9 @@
 #
 # Workloads: small (64-byte UDP, socket and live-frame generators), tcp
 # (iperf3, 1 and 4 streams), latency (sockperf UDP/TCP ping-pong), cpu (host
-# CPU ns per packet at a fixed offered rate), scale (1/16/128 containers).
+# CPU ns per packet at a fixed offered rate), scale (1/16/128 containers),
+# ct (xdp only, full mode: live frames with 1k and 100k flows in the
+# conntrack table).
 # Contenders: iptables (the baseline, ratio 1.0), nftables, tc-bpf,
 # xdp-native, xdp-generic.
 #
@@ -29,14 +31,14 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 ARGS="$*"
 QUICK=0
 ROUNDS=
-ONLY=small,tcp,latency,cpu,scale
+ONLY=
 CONTENDERS=iptables,nftables,tc-bpf,xdp-native,xdp-generic
 DUR=
 OUT=$BENCH/results
 CPU_RATE=${XEB_CPU_RATE:-150000}
 
 usage() {
-	sed -n '5,16p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '5,17p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -54,13 +56,17 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+# ct runs in full mode only (it adds ~30 s, and quick mode is near 3 min),
+# unless asked for with --only.
 if [ "$QUICK" = 1 ]; then
+	: "${ONLY:=small,tcp,latency,cpu,scale}"
 	: "${ROUNDS:=3}" "${DUR:=0.5}"
 	SCALES="1 16"
 	LAT_DUR=1
 	LAT_PARALLEL=1
 	TCP_STREAMS="1 4"
 else
+	: "${ONLY:=small,tcp,latency,cpu,scale,ct}"
 	: "${ROUNDS:=3}" "${DUR:=4}"
 	SCALES="1 16 128"
 	LAT_DUR=3
@@ -75,8 +81,8 @@ case "$ROUNDS" in ''|*[!0-9]*) echo "run.sh: --rounds wants a number" >&2; exit 
 
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 for w in ${ONLY//,/ }; do
-	case "$w" in small|tcp|latency|cpu|scale) ;; *)
-		echo "run.sh: unknown workload '$w' (small, tcp, latency, cpu, scale)" >&2; exit 2 ;;
+	case "$w" in small|tcp|latency|cpu|scale|ct) ;; *)
+		echo "run.sh: unknown workload '$w' (small, tcp, latency, cpu, scale, ct)" >&2; exit 2 ;;
 	esac
 done
 for c in ${CONTENDERS//,/ }; do
@@ -470,6 +476,48 @@ run_latency() { # run_latency CONTENDER ROUND
 	done
 }
 
+# ct: the live-frame window with CT_FLOWS synthetic established flows
+# (two entries each) in the shared conntrack table, xdp contenders only.
+# The kernel contenders would need `conntrack -I` entries; not measured.
+# gen/ct_fill writes them straight into the pinned map with long timeouts,
+# so the sweeper walks them every second but never expires them. Its walk
+# is a bpf_timer callback (HRTIMER softirq), which the sink's meter (NET_RX
+# and NET_TX only) does not count: it shows in Mpps only, as CPU taken from
+# the generator and sink. The flows are removed again before scale.
+CT_FLOWS="1000 100000"
+ct_label() { case "$1" in *000) echo "$(( $1 / 1000 ))k" ;; *) echo "$1" ;; esac; }
+run_ct() { # run_ct CONTENDER ROUND
+	local c=$1 r=$2 n have=0 map ino out
+	case "$c" in xdp-*) ;; *) return 0 ;; esac
+	ino=$(stat -L -c %i "/run/netns/$H") || return 1
+	map=$BPFFS/ns$ino/ct
+	if [ ! -e "$map" ]; then note "$c" "$r" "ct: no map at $map"; return 1; fi
+	for n in $CT_FLOWS; do
+		[ "$n" -gt "$have" ] || continue
+		if ! out=$("$B/ct_fill" --map "$map" --first "$have" --count $((n - have)) \
+			--nat-addr 198.18.0.1 2>&1); then
+			note "$c" "$r" "ct_$(ct_label "$n"): fill failed: ${out:0:200}"
+			log "  ct fill failed: $out"
+			break
+		fi
+		have=$n
+		record "ct_$(ct_label "$n")" "$c" "$r" fill_ms \
+			"$(echo "$out" | jq -r '.elapsed_ns / 1e6')"
+		# Let the sweeper walk the full table at least once first.
+		sleep 1.1
+		small_window "ct_$(ct_label "$n")" "$c" "$r" xdp_live_gen "$TMP/targets.1"
+	done
+	[ "$have" -gt 0 ] || return 0
+	# Deleting them also checks that none expired or went missing meanwhile.
+	out=$("$B/ct_fill" --map "$map" --count "$have" --delete 2>&1)
+	n=$(echo "$out" | jq -r '.entries' 2>/dev/null)
+	if [ "$n" != $((2 * have)) ]; then
+		note "$c" "$r" "ct: $((2 * have)) synthetic entries written, ${n:-?} found at the end"
+		log "  ct: WARNING: $((2 * have)) entries written, ${n:-?} found at the end"
+	fi
+	return 0
+}
+
 xdp_counters() { # after the windows: why packets did or did not take the fast path
 	local c=$1 r=$2
 	case "$c" in xdp-*) ;; *) return 0 ;; esac
@@ -550,15 +598,16 @@ run_contender() {
 	want latency && run_latency "$c" "$r"
 
 	# Live-frame workloads: GRO on gives every host veth NAPI.
-	if want small || want cpu || want scale; then
+	if want small || want cpu || want scale || want ct; then
 		sink_start "$W" wl0 "$H" "$(src_net_of "$c")" || { note "$c" "$r" "sink failed"; topo_down; return 1; }
 		gro_on_all
-		if want small || want scale; then
+		if want small || want scale || want ct; then
 			small_window small_live "$c" "$r" xdp_live_gen "$TMP/targets.1"
 		fi
 		if want cpu; then
 			small_window cpu_live "$c" "$r" xdp_live_gen "$TMP/targets.1" "$CPU_RATE"
 		fi
+		want ct && run_ct "$c" "$r"
 		if want scale; then
 			attached=1
 			for s in $SCALES; do

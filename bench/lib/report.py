@@ -122,6 +122,12 @@ def main():
     for s in scales:
         secondary.append(("scale_%s" % s, "host_ns_per_pkt", False,
                           "scale %s: host cpu/pkt" % s, "ns", 1))
+    # ct: live frames (1 container) with N synthetic flows in the table, xdp only
+    for n in ("1k", "100k"):
+        primary["ct_%s" % n] = ("pps", True, "ct, %s flows in table (live, 1 container)" % n,
+                                "Mpps", 1e-6)
+        secondary.append(("ct_%s" % n, "host_ns_per_pkt", False,
+                          "ct %s: host cpu/pkt" % n, "ns", 1))
     contenders = [c for c in CONTENDERS if any(c in figs.get(w, {}) for w in figs)]
 
     def summary(w, c, m, higher):
@@ -321,7 +327,8 @@ def main():
             s = results[w].get(c, {}).get(m)
             r = s and s["ratio_to_iptables"]
             vals.append((r if hi else 1 / r) if r else float("nan"))
-        rows.append((SHORT.get(w, w.replace("_", "-")), vals))
+        if any(v == v for v in vals):   # not rows with no ratio (ct: xdp only)
+            rows.append((SHORT.get(w, w.replace("_", "-")), vals))
     if rows and not any(v == v for _l, vals in rows for v in vals):
         print("report: no ratio to iptables to chart (was iptables run?)", file=sys.stderr)
         rows = []
