@@ -46,16 +46,19 @@ static __always_inline void count(__u32 id, __u64 bytes)
 static __always_inline int snat_stage(struct xdp_md *ctx, struct packet *p)
 {
 	struct snat_config cfg = {};
+	struct ct_key okey;
 	__u32 new_flow = 0;
 	int rc, i;
 
+	if (p->l3_proto == ETH_P_IP ? !snat_v4_on : !snat_v6_on)
+		return PARSE_OK;
+	rc = snat_translate(p, &okey);
+	if (rc != SNAT_NO_FLOW)
+		return rc;
+	/* A new flow: only now is the configuration needed. */
 	if (p->l3_proto == ETH_P_IP) {
-		if (!snat_v4_on)
-			return PARSE_OK;
 		cfg.addr[0] = snat_v4_addr;
 	} else {
-		if (!snat_v6_on)
-			return PARSE_OK;
 		for (i = 0; i < 4; i++)
 			cfg.addr[i] = snat_v6_addr[i];
 	}
@@ -64,7 +67,7 @@ static __always_inline int snat_stage(struct xdp_md *ctx, struct packet *p)
 	for (i = 0; i < CT_TO_MAX; i++)
 		cfg.timeout_s[i] = ct_timeouts[i];
 	cfg.check_kernel = snat_check_kernel_ct;
-	rc = snat_egress(ctx, p, &cfg, &new_flow);
+	rc = snat_create(ctx, p, &okey, &cfg, &new_flow);
 	if (new_flow)
 		count(CNT_SNAT_NEW, 0);
 	return rc;

@@ -139,7 +139,7 @@ struct snat_config {
 
 #define SNAT_PORT_TRIES 32
 
-/* Scratch space for the entries snat_egress() inserts: a struct ct_entry
+/* Scratch space for the entries snat_create() inserts: a struct ct_entry
  * on the stack would leave xdp_egress no room under the 512-byte limit. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -199,22 +199,16 @@ static __always_inline __be16 snat_reserve_port(struct xdp_md *ctx,
 	return 0;
 }
 
-/*
- * Translate an egress packet: returns PARSE_OK after rewriting, or the pass
- * reason. A new flow is created only where the container starts it (TCP SYN,
- * UDP, ICMP echo request) and the kernel does not already track it.
- */
-static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
-				       const struct snat_config *cfg,
-				       __u32 *new_flow)
-{
-	struct ct_key okey, rkey;
-	struct ct_entry *e, *ne;
-	__u32 zero = 0;
-	int full = 0;
-	__be16 port;
+/* snat_translate() found no flow: snat_create() may start one. */
+#define SNAT_NO_FLOW (CNT_MAX + 1)
 
-	if (ct_key_of(p, &okey))
+/* The per-packet part: translate a packet of a known flow. Returns PARSE_OK,
+ * a pass reason, or SNAT_NO_FLOW. */
+static __always_inline int snat_translate(struct packet *p, struct ct_key *okey)
+{
+	struct ct_entry *e;
+
+	if (ct_key_of(p, okey))
 		return CNT_PASS_ICMP_OTHER;
 	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) {
 		__u8 type = ((struct icmp_echo_hdr *)p->l4)->type;
@@ -223,12 +217,31 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 		if (type != 8 && type != 128)
 			return CNT_PASS_ICMP_OTHER;
 	}
-	e = bpf_map_lookup_elem(&ct, &okey);
+	e = bpf_map_lookup_elem(&ct, okey);
 	if (e && e->dir == CT_DIR_ORIG) {
 		ct_update_state(e, p, CT_DIR_ORIG);
 		nat_rewrite(p, 1, e->nat_addr, e->nat_port);
 		return PARSE_OK;
 	}
+	return SNAT_NO_FLOW;
+}
+
+/*
+ * A packet without a flow: start one where the container starts it (TCP
+ * SYN, UDP, ICMP echo request) and the kernel does not already track it.
+ * Only here is the attachment's SNAT configuration needed.
+ */
+static __always_inline int snat_create(struct xdp_md *ctx, struct packet *p,
+				       struct ct_key *okey,
+				       const struct snat_config *cfg,
+				       __u32 *new_flow)
+{
+	struct ct_key rkey;
+	struct ct_entry *e, *ne;
+	__u32 zero = 0;
+	int full = 0;
+	__be16 port;
+
 	if (p->l4_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 
@@ -236,7 +249,7 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 		if (!th->syn || th->ack)
 			return CNT_PASS_KERNEL_FLOW;
 	}
-	if (cfg->check_kernel && kernel_owns_flow(ctx, &okey))
+	if (cfg->check_kernel && kernel_owns_flow(ctx, okey))
 		return CNT_PASS_KERNEL_FLOW;
 
 	ne = bpf_map_lookup_elem(&ct_scratch, &zero);
@@ -245,19 +258,19 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 	/* Reply entry first: it reserves the port. */
 	__builtin_memset(ne, 0, sizeof(*ne));
 	__builtin_memset(&rkey, 0, sizeof(rkey));
-	rkey.family = okey.family;
-	rkey.proto = okey.proto;
-	__builtin_memcpy(rkey.saddr, okey.daddr, 16);
+	rkey.family = okey->family;
+	rkey.proto = okey->proto;
+	__builtin_memcpy(rkey.saddr, okey->daddr, 16);
 	__builtin_memcpy(rkey.daddr, cfg->addr, 16);
-	rkey.sport = okey.dport;
+	rkey.sport = okey->dport;
 	ne->dir = CT_DIR_REPLY;
 	ne->ifindex = ctx->ingress_ifindex;
-	__builtin_memcpy(ne->nat_addr, okey.saddr, 16);
-	ne->nat_port = okey.sport;
+	__builtin_memcpy(ne->nat_addr, okey->saddr, 16);
+	ne->nat_port = okey->sport;
 	__builtin_memcpy(ne->container_mac, p->eth->h_source, 6);
 	__builtin_memcpy(ne->host_mac, p->eth->h_dest, 6);
-	ne->other = okey;
-	port = snat_reserve_port(ctx, &rkey, ne, &okey, cfg, &full);
+	ne->other = *okey;
+	port = snat_reserve_port(ctx, &rkey, ne, okey, cfg, &full);
 	if (!port)
 		return CNT_PASS_CT_FULL;
 
@@ -271,10 +284,10 @@ static __always_inline int snat_egress(struct xdp_md *ctx, struct packet *p,
 	ne->nat_port = port;
 	__builtin_memcpy(ne->timeout_s, cfg->timeout_s, sizeof(ne->timeout_s));
 	ne->other = rkey;
-	if (bpf_map_update_elem(&ct, &okey, ne, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(&ct, okey, ne, BPF_NOEXIST)) {
 		/* Full, or another CPU created the same flow just now. */
 		bpf_map_delete_elem(&ct, &rkey);
-		e = bpf_map_lookup_elem(&ct, &okey);
+		e = bpf_map_lookup_elem(&ct, okey);
 		if (!e || e->dir != CT_DIR_ORIG)
 			return CNT_PASS_CT_FULL;
 		nat_rewrite(p, 1, e->nat_addr, e->nat_port);
