@@ -569,14 +569,34 @@ struct attachment_info {
  * by the name in its record so that it is found after the device is gone.
  * prog_id is 0 unless the device still runs the recorded program.
  */
+struct attachment_query {
+	const char *ifname;
+	struct attachment_info *ai;
+};
+
+static int record_of(const char *dir, cJSON *m, void *arg)
+{
+	struct attachment_query *q = arg;
+	const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname"));
+	const char *mode = cJSON_GetStringValue(cJSON_GetObjectItem(m, "mode"));
+
+	if (!name || strcmp(name, q->ifname))
+		return 0;
+	q->ai->found = 1;
+	q->ai->ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+	q->ai->prog_id = (unsigned int)cJSON_GetNumberValue(
+		cJSON_GetObjectItem(m, "prog_id"));
+	snprintf(q->ai->mode, sizeof(q->ai->mode), "%s", mode ? mode : "?");
+	return 1;
+}
+
 static int attachment_of(const char *ifname, struct attachment_info *ai)
 {
-	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX], buf[META_SIZE];
+	struct attachment_query q = { ifname, ai };
+	char root[PATH_MAX], ns_dir[PATH_MAX];
 	struct mnl_socket *nl;
 	struct link_info li;
-	struct dirent *de;
 	int self, have_link;
-	DIR *d;
 
 	memset(ai, 0, sizeof(*ai));
 	if (pins_root(root, sizeof(root)))
@@ -587,34 +607,10 @@ static int attachment_of(const char *ifname, struct attachment_info *ai)
 	nl = nl_open_in(-1);
 	have_link = nl && !nl_link_by_name(nl, ifname, &li);
 	nl_close(nl);
-	d = opendir(ns_dir);
-	while (d && !ai->found && (de = readdir(d))) {
-		const char *name, *mode;
-		cJSON *m;
-
-		if (strncmp(de->d_name, "if", 2))
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
-		if (meta_read(dir, buf, sizeof(buf)))
-			continue;
-		m = cJSON_Parse(buf);
-		name = cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname"));
-		if (name && !strcmp(name, ifname)) {
-			mode = cJSON_GetStringValue(cJSON_GetObjectItem(m, "mode"));
-			ai->found = 1;
-			ai->ifindex = (int)cJSON_GetNumberValue(
-				cJSON_GetObjectItem(m, "ifindex"));
-			ai->prog_id = (unsigned int)cJSON_GetNumberValue(
-				cJSON_GetObjectItem(m, "prog_id"));
-			snprintf(ai->mode, sizeof(ai->mode), "%s", mode ? mode : "?");
-			if (!have_link || li.ifindex != ai->ifindex ||
-			    li.xdp_prog_id != ai->prog_id)
-				ai->prog_id = 0;
-		}
-		cJSON_Delete(m);
-	}
-	if (d)
-		closedir(d);
+	pins_foreach_record(ns_dir, record_of, &q);
+	if (ai->found && (!have_link || li.ifindex != ai->ifindex ||
+			  li.xdp_prog_id != ai->prog_id))
+		ai->prog_id = 0;
 	return 0;
 }
 

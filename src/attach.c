@@ -925,40 +925,30 @@ out_free:
 
 /* ---- detach ---- */
 
-struct meta_match {
+/* Find the attachment folder whose record names ifname (device gone). */
+struct name_match {
 	const char *ifname;
-	char found[PATH_MAX];
+	char *out;
+	size_t len;
 };
 
-/* Find the attachment folder whose record names ifname (device gone). */
+static int record_named(const char *dir, cJSON *m, void *arg)
+{
+	struct name_match *nm = arg;
+
+	if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")) ?: "",
+		   nm->ifname))
+		return 0;
+	snprintf(nm->out, nm->len, "%s", dir);
+	return 1;
+}
+
 static int find_dir_by_ifname(const char *ns_dir, const char *ifname,
 			      char *out, size_t len)
 {
-	DIR *d = opendir(ns_dir);
-	struct dirent *de;
-	int found = -1;
+	struct name_match nm = { ifname, out, len };
 
-	if (!d)
-		return -1;
-	while (found && (de = readdir(d))) {
-		char dir[PATH_MAX], buf[META_SIZE];
-		cJSON *m;
-
-		if (strncmp(de->d_name, "if", 2))
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
-		if (meta_read(dir, buf, sizeof(buf)))
-			continue;
-		m = cJSON_Parse(buf);
-		if (m && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")) ?: "",
-				 ifname)) {
-			snprintf(out, len, "%s", dir);
-			found = 0;
-		}
-		cJSON_Delete(m);
-	}
-	closedir(d);
-	return found;
+	return pins_foreach_record(ns_dir, record_named, &nm) ? 0 : -1;
 }
 
 static int uplinks_contain(cJSON *m, const char *ifname)
@@ -978,49 +968,46 @@ static int uplinks_contain(cJSON *m, const char *ifname)
  * redirects to that uplink. Hand it over to one that remains instead of
  * undoing it. Returns 1 when handed over.
  */
-static int hand_over_fix(const char *ns_dir, const char *self_dir,
-			 const struct fix *f, const char *uplink, int bridge)
+struct hand_over {
+	const char *self_dir;
+	const struct fix *f;
+	const char *dev;   /* the uplink, or the bridge */
+	int bridge;
+};
+
+static int take_over_fix(const char *dir, cJSON *m, void *arg)
 {
-	DIR *d = opendir(ns_dir);
-	struct dirent *de;
-	int done = 0;
+	struct hand_over *h = arg;
+	const struct fix *f = h->f;
+	int needs;
+	char *js;
 
-	if (!d)
+	if (!strcmp(dir, h->self_dir))
 		return 0;
-	while (!done && (de = readdir(d))) {
-		char dir[PATH_MAX], buf[META_SIZE];
-		cJSON *m, *arr;
-		char *js;
+	needs = h->bridge ? cJSON_GetObjectItem(m, "snat") &&
+			    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
+				    m, "l3_ifname")) ?: "", h->dev)
+			  : uplinks_contain(m, h->dev);
+	if (!needs)
+		return 0;
+	cJSON_AddItemToArray(cJSON_GetObjectItem(m, "fixes"), fix_json(f));
+	js = cJSON_PrintUnformatted(m);
+	needs = js && !meta_write(dir, js);
+	if (needs)
+		pr_info("  kept %s %s on %s: %s still needs it (%s)",
+			offload_names[f->offload], f->now ? "on" : "off", f->ifname,
+			cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")),
+			h->dev);
+	free(js);
+	return needs;
+}
 
-		if (strncmp(de->d_name, "if", 2))
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
-		if (!strcmp(dir, self_dir) || meta_read(dir, buf, sizeof(buf)))
-			continue;
-		m = cJSON_Parse(buf);
-		if (!m || !(bridge ? cJSON_GetObjectItem(m, "snat") &&
-				     !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
-					     m, "l3_ifname")) ?: "", uplink)
-				   : uplinks_contain(m, uplink))) {
-			cJSON_Delete(m);
-			continue;
-		}
-		arr = cJSON_GetObjectItem(m, "fixes");
-		cJSON_AddItemToArray(arr, fix_json(f));
-		js = cJSON_PrintUnformatted(m);
-		if (js && !meta_write(dir, js)) {
-			pr_info("  kept %s %s on %s: %s still needs it (%s)",
-				offload_names[f->offload], f->now ? "on" : "off",
-				f->ifname,
-				cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")),
-				uplink);
-			done = 1;
-		}
-		free(js);
-		cJSON_Delete(m);
-	}
-	closedir(d);
-	return done;
+static int hand_over_fix(const char *ns_dir, const char *self_dir,
+			 const struct fix *f, const char *dev, int bridge)
+{
+	struct hand_over h = { self_dir, f, dev, bridge };
+
+	return pins_foreach_record(ns_dir, take_over_fix, &h);
 }
 
 /* Before the programs go: the kernel's NAT takes over the live flows. */
@@ -1053,30 +1040,27 @@ static void handover_report(const char *ns_dir, int ifindex)
 }
 
 /* Does any remaining attachment use SNAT (through uplink, if given)? */
+struct snat_count {
+	const char *uplink;
+	int users;
+};
+
+static int count_snat_user(const char *dir, cJSON *m, void *arg)
+{
+	struct snat_count *c = arg;
+
+	if (cJSON_GetObjectItem(m, "snat") &&
+	    (!c->uplink || uplinks_contain(m, c->uplink)))
+		c->users++;
+	return 0;
+}
+
 static int snat_users(const char *ns_dir, const char *uplink)
 {
-	DIR *d = opendir(ns_dir);
-	struct dirent *de;
-	int users = 0;
+	struct snat_count c = { uplink, 0 };
 
-	while (d && (de = readdir(d))) {
-		char dir[PATH_MAX], buf[META_SIZE];
-		cJSON *m;
-
-		if (strncmp(de->d_name, "if", 2))
-			continue;
-		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
-		if (meta_read(dir, buf, sizeof(buf)))
-			continue;
-		m = cJSON_Parse(buf);
-		if (m && cJSON_GetObjectItem(m, "snat") &&
-		    (!uplink || uplinks_contain(m, uplink)))
-			users++;
-		cJSON_Delete(m);
-	}
-	if (d)
-		closedir(d);
-	return users;
+	pins_foreach_record(ns_dir, count_snat_user, &c);
+	return c.users;
 }
 
 /*

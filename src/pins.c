@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <cjson/cJSON.h>
 
 #include "pins.h"
 #include "log.h"
@@ -167,6 +168,33 @@ int meta_read(const char *dir, char *buf, size_t len)
 	val[META_SIZE - 1] = 0;
 	snprintf(buf, len, "%s", val);
 	return 0;
+}
+
+int pins_foreach_record(const char *ns_dir,
+			int (*fn)(const char *dir, struct cJSON *record, void *arg),
+			void *arg)
+{
+	DIR *d = opendir(ns_dir);
+	struct dirent *de;
+	int ret = 0;
+
+	while (!ret && d && (de = readdir(d))) {
+		char dir[PATH_MAX], buf[META_SIZE];
+		cJSON *m;
+
+		if (strncmp(de->d_name, "if", 2))
+			continue;
+		snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
+		if (meta_read(dir, buf, sizeof(buf)))
+			continue;
+		m = cJSON_Parse(buf);
+		if (m)
+			ret = fn(dir, m, arg);
+		cJSON_Delete(m);
+	}
+	if (d)
+		closedir(d);
+	return ret;
 }
 
 int pins_remove_dir(const char *dir)

@@ -32,6 +32,16 @@ int meta_write(const char *dir, const char *json);
 /* Read dir/meta into buf; -1 when absent. */
 int meta_read(const char *dir, char *buf, size_t len);
 
+/*
+ * Call fn(dir, record, arg) for every attachment folder (if*) of ns_dir
+ * whose record parses; stops when fn returns non-zero and returns that.
+ * record is a cJSON object, freed after fn returns.
+ */
+struct cJSON;
+int pins_foreach_record(const char *ns_dir,
+			int (*fn)(const char *dir, struct cJSON *record, void *arg),
+			void *arg);
+
 /* Remove every pin in dir and the folder (pins_prune handles the parents). */
 int pins_remove_dir(const char *dir);
 /* Serialize attach/detach on root (the CLI, the daemon's children and the
