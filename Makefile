@@ -68,7 +68,7 @@ $(OUT)/xdp-egress: src/main.c $(LIB_OBJS) | $(OUT)
 $(OUT)/xdp-egress-cni: cni/xdp-egress-cni.c $(LIB_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(OUT)/tests/%: tests/unit/%.c tests/unit/unit.h $(LIB_OBJS) $(SKELS) | $(OUT)/tests
+$(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(SKELS) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) -o $@ $(LDLIBS)
 
 test: deps
