@@ -49,7 +49,7 @@ static inline __u16 csum_fold(__u32 sum)
 	return (__u16)sum;
 }
 
-static int run_cmd(const char *cmd, char *why, size_t why_len)
+static inline int run_cmd(const char *cmd, char *why, size_t why_len)
 {
 	char line[512];
 	int rc;
@@ -64,7 +64,7 @@ static int run_cmd(const char *cmd, char *why, size_t why_len)
 	return -1;
 }
 
-static int write_sysctl(const char *path, const char *val, char *why, size_t why_len)
+static inline int write_sysctl(const char *path, const char *val, char *why, size_t why_len)
 {
 	int fd = open(path, O_WRONLY);
 	ssize_t n;
@@ -94,7 +94,7 @@ static inline const char *action_name(int a)
 	}
 }
 
-static int first_diff(const __u8 *a, const __u8 *b, size_t len)
+static inline int first_diff(const __u8 *a, const __u8 *b, size_t len)
 {
 	size_t i;
 
