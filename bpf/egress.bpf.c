@@ -1,18 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The egress program: attached to the host side of a container's veth (or a
- * VM's tap), it runs on the container's *transmit* path, because that is the
- * host device's receive. Stages, each in its own header:
+ * The egress programs, attached to the host side of a container's veth (or
+ * a VM's tap). They run on the container's *transmit* path, because that is
+ * the host device's receive. Stages, each in its own header:
  *
  *   parse.h -> route.h (bpf_fib_lookup) -> nat.h (SNAT, conntrack.h)
- *           -> route.h (TTL, MACs) -> XDP_REDIRECT (devmap)
+ *           -> route.h (TTL, MACs) -> redirect to the uplink
  *
- * Whatever a stage cannot finish safely goes to the kernel with XDP_PASS and a
- * counted reason, untouched; only malformed frames are dropped.
+ * Two programs run these stages; `attach --mode` picks one:
+ * - xdp_egress (native or generic XDP): XDP_REDIRECT through a devmap. The
+ *   cheapest per packet, but native XDP on a veth costs the container its
+ *   TSO (veth_fix_features()), so bulk TCP crosses it one MTU at a time.
+ * - tc_egress (tcx ingress, --mode tc): bpf_redirect() of the skb, GSO
+ *   super-packet and partial checksum kept (skb_nat.h), so the container
+ *   keeps TSO and checksum offload.
+ *
+ * Whatever a stage cannot finish safely goes to the kernel (XDP_PASS /
+ * TC_ACT_OK) with a counted reason, untouched; only malformed frames are
+ * dropped.
  */
+#include <linux/pkt_cls.h>
+
 #include "parse.h"
 #include "route.h"
 #include "nat.h"
+#include "skb_nat.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -43,31 +55,36 @@ static __always_inline void count(__u32 id, __u64 bytes)
 	}
 }
 
-static __always_inline int snat_stage(struct xdp_md *ctx, struct packet *p)
+/* SNAT stage: find (or start) the flow's translation; the caller rewrites.
+ * Returns PARSE_OK with *to filled in (to->addr 0 when SNAT is off for this
+ * family), or a pass reason. cfg is the caller's: to->addr may point into it. */
+static __always_inline int snat_stage(void *ctx, int is_skb, struct packet *p,
+				      struct snat_config *cfg, struct nat_to *to)
 {
-	struct snat_config cfg = {};
 	struct ct_key okey;
 	__u32 new_flow = 0;
 	int rc, i;
 
+	to->addr = 0;
 	if (p->l3_proto == ETH_P_IP ? !snat_v4_on : !snat_v6_on)
 		return PARSE_OK;
-	rc = snat_translate(p, &okey);
+	rc = snat_translate(p, &okey, to);
 	if (rc != SNAT_NO_FLOW)
 		return rc;
 	/* A new flow: only now is the configuration needed. */
+	__builtin_memset(cfg, 0, sizeof(*cfg));
 	if (p->l3_proto == ETH_P_IP) {
-		cfg.addr[0] = snat_v4_addr;
+		cfg->addr[0] = snat_v4_addr;
 	} else {
 		for (i = 0; i < 4; i++)
-			cfg.addr[i] = snat_v6_addr[i];
+			cfg->addr[i] = snat_v6_addr[i];
 	}
-	cfg.port_min = snat_port_min;
-	cfg.port_max = snat_port_max;
+	cfg->port_min = snat_port_min;
+	cfg->port_max = snat_port_max;
 	for (i = 0; i < CT_TO_MAX; i++)
-		cfg.timeout_s[i] = ct_timeouts[i];
-	cfg.check_kernel = snat_check_kernel_ct;
-	rc = snat_create(ctx, p, &okey, &cfg, &new_flow);
+		cfg->timeout_s[i] = ct_timeouts[i];
+	cfg->check_kernel = snat_check_kernel_ct;
+	rc = snat_create(ctx, is_skb, p, &okey, cfg, &new_flow, to);
 	if (new_flow)
 		count(CNT_SNAT_NEW, 0);
 	return rc;
@@ -78,22 +95,26 @@ int xdp_egress(struct xdp_md *ctx)
 {
 	__u64 len = ctx->data_end - ctx->data;
 	struct bpf_fib_lookup fib;
+	struct snat_config cfg;
+	struct nat_to to;
 	struct packet p;
 	int rc;
 
 	rc = parse_packet(ctx, &p);
 	if (rc == PARSE_OK)
-		rc = route_lookup(ctx, &p, &fib);
-	if (rc == CNT_PASS_NO_NEIGH) {
-		/* The kernel resolves the next hop with this packet. With
-		 * SNAT it must leave translated, or the container's address
-		 * leaks: translate it (attach set accept_local on this veth,
-		 * so the kernel forwards a packet with the host's address as
-		 * its source) and pass it on. */
-		if (snat_stage(ctx, &p) == PARSE_OK)
-			rc = CNT_PASS_NO_NEIGH;
-	} else if (rc == PARSE_OK) {
-		rc = snat_stage(ctx, &p);
+		rc = route_lookup(ctx, &p, &fib, 0);
+	if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
+		int route_rc = rc;
+
+		rc = snat_stage(ctx, 0, &p, &cfg, &to);
+		if (rc == PARSE_OK && to.addr)
+			nat_rewrite(&p, 1, to.addr, to.port);
+		/* No next hop yet: the kernel resolves it with this packet.
+		 * With SNAT it leaves translated, or the container's address
+		 * leaks (attach set accept_local on this veth, so the kernel
+		 * forwards a packet with the host's address as its source). */
+		if (rc == PARSE_OK)
+			rc = route_rc;
 	}
 	if (rc == PARSE_OK) {
 		route_forward(&p, &fib);
@@ -104,4 +125,49 @@ int xdp_egress(struct xdp_md *ctx)
 	}
 	count(rc, len);
 	return rc == CNT_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
+}
+
+/* Headers the parser reads: Ethernet + VLAN + IPv6 + TCP with options. */
+#define TC_PULL_LEN (14 + 4 + 40 + 60)
+
+SEC("tc")
+int tc_egress(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	struct bpf_fib_lookup fib;
+	struct snat_config cfg;
+	struct nat_to to;
+	struct packet p;
+	int rc;
+
+	/* The stack's own skbs carry their headers in the linear part; make
+	 * sure of it for anything else (a no-op when they are). */
+	if ((void *)(long)skb->data + TC_PULL_LEN > (void *)(long)skb->data_end)
+		bpf_skb_pull_data(skb, len < TC_PULL_LEN ? len : TC_PULL_LEN);
+	rc = parse_frame(&p, (void *)(long)skb->data, (void *)(long)skb->data_end,
+			 len, skb->ingress_ifindex);
+	if (rc == PARSE_OK)
+		rc = route_lookup(skb, &p, &fib, 1);
+	if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
+		int route_rc = rc;
+
+		rc = snat_stage(skb, 1, &p, &cfg, &to);
+		if (rc == PARSE_OK) {
+			if (route_rc == PARSE_OK)
+				route_forward(&p, &fib);
+			if (to.addr && skb_nat_rewrite(skb, &p, &to)) {
+				count(CNT_DROP_MALFORMED, len);
+				return TC_ACT_SHOT;
+			}
+			rc = route_rc;
+		}
+	}
+	if (rc == PARSE_OK) {
+		count(CNT_REDIRECTED, len);
+		if (skb->gso_size)
+			count(CNT_GSO, len);
+		return bpf_redirect(fib.ifindex, 0);
+	}
+	count(rc, len);
+	return rc == CNT_DROP_MALFORMED ? TC_ACT_SHOT : TC_ACT_OK;
 }

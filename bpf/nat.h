@@ -31,13 +31,19 @@ extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx,
 					 __u32 tuple__sz,
 					 struct bpf_ct_opts_xe *opts,
 					 __u32 opts__sz) __ksym;
+extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb_ctx,
+					 struct bpf_sock_tuple *bpf_tuple,
+					 __u32 tuple__sz,
+					 struct bpf_ct_opts_xe *opts,
+					 __u32 opts__sz) __ksym;
 extern void bpf_ct_release(struct nf_conn *ct) __ksym;
 
 #define BPF_F_CURRENT_NETNS_ (-1)
 
-/* Does the kernel's conntrack know this tuple, in either direction? */
-static __always_inline int kernel_owns_flow(struct xdp_md *ctx,
-					    const struct ct_key *k)
+/* Does the kernel's conntrack know this tuple, in either direction? ctx is
+ * an xdp_md, or an __sk_buff when is_skb (the tc program). */
+static __always_inline int kernel_owns_flow(void *ctx, const struct ct_key *k,
+					    int is_skb)
 {
 	struct bpf_ct_opts_xe opts = { .netns_id = BPF_F_CURRENT_NETNS_,
 				       .l4proto = k->proto };
@@ -60,7 +66,10 @@ static __always_inline int kernel_owns_flow(struct xdp_md *ctx,
 		tup.ipv6.dport = k->dport;
 		sz = sizeof(tup.ipv6);
 	}
-	c = bpf_xdp_ct_lookup(ctx, &tup, sz, &opts, sizeof(opts));
+	if (is_skb)
+		c = bpf_skb_ct_lookup(ctx, &tup, sz, &opts, sizeof(opts));
+	else
+		c = bpf_xdp_ct_lookup(ctx, &tup, sz, &opts, sizeof(opts));
 	if (!c)
 		return 0;
 	bpf_ct_release(c);
@@ -153,7 +162,7 @@ struct {
  * the reply entry. Returns the port (network order) or 0 when no port is
  * free; *full is set when the map itself is full.
  */
-static __always_inline __be16 snat_reserve_port(struct xdp_md *ctx,
+static __always_inline __be16 snat_reserve_port(void *ctx, int is_skb,
 						struct ct_key *rkey,
 						struct ct_entry *rentry,
 						const struct ct_key *okey,
@@ -169,7 +178,7 @@ static __always_inline __be16 snat_reserve_port(struct xdp_md *ctx,
 	 * the kernel's NAT does. */
 	rkey->dport = okey->sport;
 	if (orig >= cfg->port_min && orig <= cfg->port_max &&
-	    !(cfg->check_kernel && kernel_owns_flow(ctx, rkey))) {
+	    !(cfg->check_kernel && kernel_owns_flow(ctx, rkey, is_skb))) {
 		err = bpf_map_update_elem(&ct, rkey, rentry, BPF_NOEXIST);
 		if (!err)
 			return rkey->dport;
@@ -185,7 +194,7 @@ static __always_inline __be16 snat_reserve_port(struct xdp_md *ctx,
 		rkey->dport = bpf_htons(port);
 		/* The kernel's NAT or the host itself may use this port
 		 * towards this remote: its reply tuple would be ours. */
-		if (cfg->check_kernel && kernel_owns_flow(ctx, rkey))
+		if (cfg->check_kernel && kernel_owns_flow(ctx, rkey, is_skb))
 			continue;
 		err = bpf_map_update_elem(&ct, rkey, rentry, BPF_NOEXIST);
 		if (!err)
@@ -202,9 +211,18 @@ static __always_inline __be16 snat_reserve_port(struct xdp_md *ctx,
 /* snat_translate() found no flow: snat_create() may start one. */
 #define SNAT_NO_FLOW (CNT_MAX + 1)
 
-/* The per-packet part: translate a packet of a known flow. Returns PARSE_OK,
- * a pass reason, or SNAT_NO_FLOW. */
-static __always_inline int snat_translate(struct packet *p, struct ct_key *okey)
+/* Where a flow's packets go: the translated source address and port. The
+ * caller rewrites the packet (nat_rewrite() in XDP, skb_nat_rewrite() in tc,
+ * whose checksum rules differ). */
+struct nat_to {
+	const __be32 *addr;      /* into the ct entry or the snat_config */
+	__be16 port;
+};
+
+/* The per-packet part: look up the translation of a known flow. Returns
+ * PARSE_OK (*to filled in), a pass reason, or SNAT_NO_FLOW. */
+static __always_inline int snat_translate(struct packet *p, struct ct_key *okey,
+					  struct nat_to *to)
 {
 	struct ct_entry *e;
 
@@ -220,7 +238,8 @@ static __always_inline int snat_translate(struct packet *p, struct ct_key *okey)
 	e = bpf_map_lookup_elem(&ct, okey);
 	if (e && e->dir == CT_DIR_ORIG) {
 		ct_update_state(e, p, CT_DIR_ORIG);
-		nat_rewrite(p, 1, e->nat_addr, e->nat_port);
+		to->addr = e->nat_addr;
+		to->port = e->nat_port;
 		return PARSE_OK;
 	}
 	return SNAT_NO_FLOW;
@@ -231,10 +250,10 @@ static __always_inline int snat_translate(struct packet *p, struct ct_key *okey)
  * SYN, UDP, ICMP echo request) and the kernel does not already track it.
  * Only here is the attachment's SNAT configuration needed.
  */
-static __always_inline int snat_create(struct xdp_md *ctx, struct packet *p,
+static __always_inline int snat_create(void *ctx, int is_skb, struct packet *p,
 				       struct ct_key *okey,
 				       const struct snat_config *cfg,
-				       __u32 *new_flow)
+				       __u32 *new_flow, struct nat_to *to)
 {
 	struct ct_key rkey;
 	struct ct_entry *e, *ne;
@@ -249,7 +268,7 @@ static __always_inline int snat_create(struct xdp_md *ctx, struct packet *p,
 		if (!th->syn || th->ack)
 			return CNT_PASS_KERNEL_FLOW;
 	}
-	if (cfg->check_kernel && kernel_owns_flow(ctx, okey))
+	if (cfg->check_kernel && kernel_owns_flow(ctx, okey, is_skb))
 		return CNT_PASS_KERNEL_FLOW;
 
 	ne = bpf_map_lookup_elem(&ct_scratch, &zero);
@@ -264,13 +283,13 @@ static __always_inline int snat_create(struct xdp_md *ctx, struct packet *p,
 	__builtin_memcpy(rkey.daddr, cfg->addr, 16);
 	rkey.sport = okey->dport;
 	ne->dir = CT_DIR_REPLY;
-	ne->ifindex = ctx->ingress_ifindex;
+	ne->ifindex = p->ifindex;
 	__builtin_memcpy(ne->nat_addr, okey->saddr, 16);
 	ne->nat_port = okey->sport;
 	__builtin_memcpy(ne->container_mac, p->eth->h_source, 6);
 	__builtin_memcpy(ne->host_mac, p->eth->h_dest, 6);
 	ne->other = *okey;
-	port = snat_reserve_port(ctx, &rkey, ne, okey, cfg, &full);
+	port = snat_reserve_port(ctx, is_skb, &rkey, ne, okey, cfg, &full);
 	if (!port)
 		return CNT_PASS_CT_FULL;
 
@@ -279,7 +298,7 @@ static __always_inline int snat_create(struct xdp_md *ctx, struct packet *p,
 	ne->dir = CT_DIR_ORIG;
 	ne->state = CT_NEW;
 	ne->last_seen_ns = bpf_ktime_get_ns();
-	ne->ifindex = ctx->ingress_ifindex;
+	ne->ifindex = p->ifindex;
 	__builtin_memcpy(ne->nat_addr, cfg->addr, 16);
 	ne->nat_port = port;
 	__builtin_memcpy(ne->timeout_s, cfg->timeout_s, sizeof(ne->timeout_s));
@@ -290,12 +309,14 @@ static __always_inline int snat_create(struct xdp_md *ctx, struct packet *p,
 		e = bpf_map_lookup_elem(&ct, okey);
 		if (!e || e->dir != CT_DIR_ORIG)
 			return CNT_PASS_CT_FULL;
-		nat_rewrite(p, 1, e->nat_addr, e->nat_port);
+		to->addr = e->nat_addr;
+		to->port = e->nat_port;
 		return PARSE_OK;
 	}
 	ct_sweeper_ensure();
 	*new_flow = 1;
-	nat_rewrite(p, 1, cfg->addr, port);
+	to->addr = cfg->addr;
+	to->port = port;
 	return PARSE_OK;
 }
 

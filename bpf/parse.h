@@ -51,7 +51,10 @@ struct vlan_hdr_ {
 /* What the parser found. l3 points at the IP header, l4 at the L4 header. */
 struct packet {
 	void *data;
-	void *data_end;
+	void *data_end;          /* end of what the program can read directly */
+	__u32 len;               /* the whole frame (an skb may be longer than
+				  * its linear part: GSO super-packets) */
+	__u32 ifindex;           /* the device it arrived on */
 	struct ethhdr *eth;
 	__u16 l3_proto;          /* host order ETH_P_IP / ETH_P_IPV6 */
 	struct iphdr *ip4;
@@ -112,7 +115,7 @@ static __always_inline int parse_ipv4(struct packet *p, void *l3)
 	ihl_len = iph->ihl * 4;
 	tot_len = bpf_ntohs(iph->tot_len);
 	/* The frame may carry Ethernet padding after the IP packet, never less. */
-	if (tot_len < ihl_len || l3 + tot_len > end)
+	if (tot_len < ihl_len || (l3 - p->data) + tot_len > p->len)
 		return CNT_DROP_MALFORMED;
 	p->ip4 = iph;
 	p->l4_proto = iph->protocol;
@@ -132,7 +135,7 @@ static __always_inline int parse_ipv6(struct packet *p, void *l3)
 		return CNT_DROP_MALFORMED;
 	if (ip6h->version != 6)
 		return CNT_DROP_MALFORMED;
-	if (l3 + sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len) > end)
+	if ((l3 - p->data) + sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len) > p->len)
 		return CNT_DROP_MALFORMED;
 	p->ip6 = ip6h;
 	p->l4_proto = ip6h->nexthdr;
@@ -150,17 +153,22 @@ static __always_inline int parse_ipv6(struct packet *p, void *l3)
 	return parse_l4(p, l3 + sizeof(*ip6h));
 }
 
-/* Parse the frame in ctx into p. Returns PARSE_OK or a counter id. */
-static __always_inline int parse_packet(struct xdp_md *ctx, struct packet *p)
+/*
+ * Parse the frame [data, data_end) of len bytes in all (len > data_end -
+ * data for an skb whose payload lies in pages) into p. Returns PARSE_OK or a
+ * counter id.
+ */
+static __always_inline int parse_frame(struct packet *p, void *data,
+				       void *data_end, __u32 len, __u32 ifindex)
 {
-	void *data = (void *)(long)ctx->data;
-	void *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
 	void *l3 = data + sizeof(*eth);
 	__u16 proto;
 
 	p->data = data;
 	p->data_end = data_end;
+	p->len = len;
+	p->ifindex = ifindex;
 	p->eth = eth;
 	p->ip4 = 0;
 	p->ip6 = 0;
@@ -190,6 +198,16 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct packet *p)
 	if (proto == ETH_P_IPV6)
 		return parse_ipv6(p, l3);
 	return CNT_PASS_NON_IP;
+}
+
+/* XDP: the whole frame is in [data, data_end). */
+static __always_inline int parse_packet(struct xdp_md *ctx, struct packet *p)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+
+	return parse_frame(p, data, data_end, data_end - data,
+			   ctx->ingress_ifindex);
 }
 
 #endif

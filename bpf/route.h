@@ -73,11 +73,11 @@ static __always_inline int fib_pass_reason(int rc)
  * reason and leaves the frame untouched, so the kernel sees what the
  * container sent.
  */
-static __always_inline int route_lookup(struct xdp_md *ctx, struct packet *p,
-					struct bpf_fib_lookup *fibp)
+static __always_inline int route_lookup(void *ctx, struct packet *p,
+					struct bpf_fib_lookup *fibp, int is_skb)
 {
 	struct bpf_fib_lookup fib = {};
-	__u32 in_ifindex = ctx->ingress_ifindex;
+	__u32 in_ifindex = p->ifindex;
 	int rc;
 
 	/* Frames to a group MAC are never forwarded by the kernel either. */
@@ -99,7 +99,9 @@ static __always_inline int route_lookup(struct xdp_md *ctx, struct packet *p,
 			return CNT_PASS_TTL;
 		fib.family = AF_INET;
 		fib.tos = iph->tos;
-		fib.tot_len = bpf_ntohs(iph->tot_len);
+		/* An skb leaves tot_len 0: the kernel then checks the MTU
+		 * with is_skb_forwardable(), which knows GSO packets. */
+		fib.tot_len = is_skb ? 0 : bpf_ntohs(iph->tot_len);
 		fib.ipv4_src = iph->saddr;
 		fib.ipv4_dst = iph->daddr;
 	} else {
@@ -109,7 +111,7 @@ static __always_inline int route_lookup(struct xdp_md *ctx, struct packet *p,
 			return CNT_PASS_TTL;
 		fib.family = AF_INET6;
 		fib.flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0FFFFFFF);
-		fib.tot_len = sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
+		fib.tot_len = is_skb ? 0 : sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
 		__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, 16);
 		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, 16);
 	}

@@ -30,6 +30,7 @@ enum egress_counter {
 	CNT_PASS_CT_FULL,       /* SNAT: conntrack table full, or no free port */
 	CNT_PASS_ICMP_OTHER,    /* SNAT: ICMP other than echo request */
 	CNT_SNAT_NEW,           /* SNAT: new translations (not a packet outcome) */
+	CNT_GSO,                /* tc mode: GSO super-packets among the redirected */
 	CNT_MAX,
 };
 
@@ -41,7 +42,7 @@ enum egress_counter {
 		"pass_too_big", "pass_fib_fail", "pass_not_uplink",            \
 		"pass_l4_other", "drop_malformed", "redirect_err",             \
 		"pass_kernel_flow", "pass_ct_full", "pass_icmp_other",         \
-		"snat_new_flows",                                              \
+		"snat_new_flows", "redirected_gso",                            \
 	}
 
 /* Is this counter a reason for XDP_PASS? */
