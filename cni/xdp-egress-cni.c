@@ -5,7 +5,7 @@
  * pod's host-side veth on ADD and detaches it on DEL, with the options of its
  * own entry in the conflist:
  *
- *   {"type": "xdp-egress-cni", "mode": "native|generic|auto",
+ *   {"type": "xdp-egress-cni", "mode": "native|generic|tc|auto",
  *    "uplink": "eth0" | ["eth0", "eth1"], "snat": "auto" | "ADDR" | [...],
  *    "snatPorts": "MIN-MAX", "uplinkMode": "native|generic",
  *    "ctSize": N, "ctTimeouts": {"udp": 30, ...}}
@@ -350,11 +350,14 @@ static int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
 			c->ao.mode = MODE_NATIVE;
 		else if (s && !strcmp(s, "generic"))
 			c->ao.mode = MODE_GENERIC;
+		else if (s && !strcmp(s, "tc"))
+			c->ao.mode = MODE_TC;
 		else if (s && !strcmp(s, "auto"))
 			c->ao.mode = MODE_AUTO;
 		else
 			return conf_fail(ce, CNI_ERR_CONFIG, "\"mode\" must be "
-					 "\"native\", \"generic\" or \"auto\"");
+					 "\"native\", \"generic\", \"tc\" or "
+					 "\"auto\"");
 	}
 	v = cJSON_GetObjectItem(root, "uplink");
 	if (v) {

@@ -43,6 +43,13 @@ unsigned int veth_native_max_mtu(void)
 	return (unsigned int)(page - VETH_XDP_HEADROOM - SKB_SHINFO_SIZE - ETH_HLEN_);
 }
 
+/* tcx (kernel 6.6) postdates the uapi headers and libbpf of Debian 12;
+ * bpf_link_create() passes these through unchanged. */
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
+#define XE_BPF_TCX_INGRESS 46
+
 struct fix {
 	unsigned long netns_ino;
 	char ifname[IF_NAMESIZE];
@@ -55,7 +62,8 @@ struct fix {
 
 struct attach_state {
 	struct target t;
-	int native;
+	int native;                    /* native XDP (else generic, or tc) */
+	int tc;                        /* the tcx program instead of XDP */
 	char mode_reason[256];
 	struct link_info uplinks[MAX_UPLINKS];
 	int n_uplinks;
@@ -204,6 +212,13 @@ static int choose_mode(struct attach_state *s, enum xdp_mode_req req)
 		s->native = 0;
 		snprintf(s->mode_reason, sizeof(s->mode_reason),
 			 "requested with --mode generic");
+		break;
+	case MODE_TC:
+		s->native = 0;
+		s->tc = 1;
+		snprintf(s->mode_reason, sizeof(s->mode_reason),
+			 "requested with --mode tc: the container keeps TSO and "
+			 "checksum offload");
 		break;
 	default:
 		s->native = !why[0];
@@ -391,6 +406,10 @@ static int apply_fixes(struct attach_state *s)
 		      "return path: XDP_REDIRECT into this veth needs NAPI on "
 		      "the container side"))
 		return -1;
+	/* The tc program keeps the skb: GSO and partial checksums survive,
+	 * and its SNAT rewrite updates partial checksums correctly. */
+	if (s->tc)
+		return 0;
 	if (s->native || s->snat) {
 		/* Native XDP consumes the skb: CHECKSUM_PARTIAL is lost and
 		 * the L4 checksum on the wire would be wrong. */
@@ -427,9 +446,9 @@ static int apply_fixes(struct attach_state *s)
 
 /* ---- meta record ---- */
 
-static const char *mode_name(int native)
+static const char *mode_name(const struct attach_state *s)
 {
-	return native ? "native" : "generic";
+	return s->tc ? "tc" : s->native ? "native" : "generic";
 }
 
 static cJSON *fix_json(const struct fix *f)
@@ -456,7 +475,7 @@ static char *meta_json(const struct attach_state *s)
 	cJSON_AddNumberToObject(m, "ifindex", s->t.host.ifindex);
 	cJSON_AddStringToObject(m, "kind", s->t.host.kind);
 	cJSON_AddStringToObject(m, "l3_ifname", s->l3_name);
-	cJSON_AddStringToObject(m, "mode", mode_name(s->native));
+	cJSON_AddStringToObject(m, "mode", mode_name(s));
 	cJSON_AddStringToObject(m, "mode_reason", s->mode_reason);
 	cJSON_AddNumberToObject(m, "prog_id", s->prog_id);
 	cJSON_AddNumberToObject(m, "attached_at", (double)time(NULL));
@@ -741,6 +760,7 @@ static int load_and_attach(struct attach_state *s)
 	LIBBPF_OPTS(bpf_link_create_opts, lopts);
 	struct bpf_prog_info info = {};
 	__u32 info_len = sizeof(info);
+	struct bpf_program *prog;
 	int i, map_fd;
 
 	map_fd = bpf_map__fd(s->skel->maps.tx_ports);
@@ -755,25 +775,39 @@ static int load_and_attach(struct attach_state *s)
 			return -1;
 		}
 	}
-	lopts.flags = s->native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
-	s->link_fd = bpf_link_create(bpf_program__fd(s->skel->progs.xdp_egress),
-				     s->t.host.ifindex, BPF_XDP, &lopts);
+	prog = s->tc ? s->skel->progs.tc_egress : s->skel->progs.xdp_egress;
+	if (s->tc) {
+		/* tcx: first in line, ahead of other tc programs (Cilium's
+		 * included), which see only what this one passes. */
+		lopts.flags = BPF_F_BEFORE;
+		s->link_fd = bpf_link_create(bpf_program__fd(prog),
+					     s->t.host.ifindex, (enum bpf_attach_type)XE_BPF_TCX_INGRESS,
+					     &lopts);
+	} else {
+		lopts.flags = s->native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
+		s->link_fd = bpf_link_create(bpf_program__fd(prog),
+					     s->t.host.ifindex, BPF_XDP, &lopts);
+	}
 	if (s->link_fd < 0) {
 		int err = errno;
 
-		if (err == EBUSY || err == EEXIST)
+		if (s->tc)
+			pr_err("attaching the tc program to %s failed: %s "
+			       "(tcx needs kernel 6.6 or later; use --mode "
+			       "native or generic on older kernels)",
+			       s->t.host.name, strerror(err));
+		else if (err == EBUSY || err == EEXIST)
 			pr_err("%s already has an XDP program in this mode; "
 			       "remove it first (ip link set dev %s xdp off)",
 			       s->t.host.name, s->t.host.name);
 		else
 			pr_err("attaching XDP in %s mode to %s failed: %s%s",
-			       mode_name(s->native), s->t.host.name,
+			       mode_name(s), s->t.host.name,
 			       strerror(err),
 			       s->native ? "; try --mode generic" : "");
 		return -1;
 	}
-	if (bpf_obj_get_info_by_fd(bpf_program__fd(s->skel->progs.xdp_egress),
-				   &info, &info_len) == 0)
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &info_len) == 0)
 		s->prog_id = info.id;
 	if (mkdir(s->dir, 0700) && errno != EEXIST) {
 		pr_err("cannot create %s: %s", s->dir, strerror(errno));
@@ -786,7 +820,12 @@ static int load_and_attach(struct attach_state *s)
 		       s->dir, strerror(errno));
 		return -1;
 	}
-	start_error_counting(s);
+	if (s->tc)
+		snprintf(s->err_counting, sizeof(s->err_counting),
+			 "not counted in tc mode: a failed bpf_redirect() drops "
+			 "the skb in the stack (ip -s link show the uplink)");
+	else
+		start_error_counting(s);
 	return 0;
 }
 
@@ -848,7 +887,7 @@ static int attach_locked(const struct attach_opts *o)
 		s->dir[0] = 0; /* not ours to remove */
 		goto out;
 	}
-	if (s->t.host.xdp_prog_id) {
+	if (s->t.host.xdp_prog_id && o->mode != MODE_TC) {
 		pr_err("%s already has an XDP program (id %u) that xdp-egress did "
 		       "not attach; remove it (ip link set dev %s xdp off) or "
 		       "choose another interface", s->t.host.name,
@@ -884,7 +923,7 @@ static int attach_locked(const struct attach_opts *o)
 		goto fail;
 	}
 	pr_info("attached xdp-egress to %s (ifindex %d) in %s mode: %s",
-		s->t.host.name, s->t.host.ifindex, mode_name(s->native),
+		s->t.host.name, s->t.host.ifindex, mode_name(s),
 		s->mode_reason);
 	if (s->t.has_container)
 		pr_info("  container side: %s (netns inode %lu)",

@@ -7,7 +7,9 @@
 #include "xdp_egress.h"
 #include "snat.h"
 
-enum xdp_mode_req { MODE_AUTO = 0, MODE_NATIVE, MODE_GENERIC };
+/* MODE_TC is not XDP at all: the same stages as a tcx ingress program on
+ * the skb, which keeps the container's TSO and checksum offload. */
+enum xdp_mode_req { MODE_AUTO = 0, MODE_NATIVE, MODE_GENERIC, MODE_TC };
 
 struct attach_opts {
 	struct target_spec spec;

@@ -60,11 +60,14 @@ struct opt_doc {
 
 static const struct opt_doc attach_opts_doc[] = {
 	TARGET_OPTS,
-	{ O_MODE, "mode", "native|generic",
-	  "XDP mode. native runs in the veth driver (fastest; turns off the "
-	  "container's tx-checksumming, the kernel drops its TSO); generic runs "
-	  "on the skb (keeps checksum offload, turns off TSO). Default: native "
-	  "when its checks pass, else generic, and `status` says why" },
+	{ O_MODE, "mode", "native|generic|tc",
+	  "data path. native: XDP in the veth driver (fewest CPU cycles per "
+	  "packet; turns off the container's tx-checksumming, and the kernel "
+	  "drops its TSO, so bulk TCP goes one MTU at a time); generic: XDP on "
+	  "the skb (turns off TSO); tc: the same stages as a tcx program on the "
+	  "skb (the container keeps TSO and checksum offload: best for bulk "
+	  "TCP). Default: native when its checks pass, else generic, and "
+	  "`status` says why" },
 	{ O_UPLINK, "uplink", "IFNAME",
 	  "device packets may be redirected to (repeatable); default: the "
 	  "devices of the IPv4 and IPv6 default routes" },
@@ -136,7 +139,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "attach", "attach TARGET [--mode native|generic] [--uplink IFNAME]... "
+	{ "attach", "attach TARGET [--mode native|generic|tc] [--uplink IFNAME]... "
 	  "[--snat ADDRESS|auto [--snat-ports MIN-MAX]]",
 	  "Attach the egress fast path to a container's host-side veth.",
 	  attach_opts_doc },
@@ -333,9 +336,11 @@ int main(int argc, char **argv)
 				ao.mode = MODE_NATIVE;
 			else if (!strcmp(optarg, "generic"))
 				ao.mode = MODE_GENERIC;
+			else if (!strcmp(optarg, "tc"))
+				ao.mode = MODE_TC;
 			else {
-				pr_err("--mode '%s' is not a mode: use native or "
-				       "generic", optarg);
+				pr_err("--mode '%s' is not a mode: use native, "
+				       "generic or tc", optarg);
 				return 2;
 			}
 			break;

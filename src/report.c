@@ -168,6 +168,20 @@ static const char *mstr(cJSON *m, const char *k)
 }
 
 /* Is the recorded program still the one on the device? */
+/* Is program id prog among the tcx ingress programs of ifindex? */
+static int tcx_has_prog(int ifindex, __u32 prog)
+{
+	__u32 ids[64], cnt = 64, i;
+
+	if (bpf_prog_query(ifindex, (enum bpf_attach_type)46 /* BPF_TCX_INGRESS */,
+			   0, NULL, ids, &cnt))
+		return 0;
+	for (i = 0; i < cnt && i < 64; i++)
+		if (ids[i] == prog)
+			return 1;
+	return 0;
+}
+
 static const char *link_state(cJSON *m)
 {
 	struct mnl_socket *nl = nl_open_in(-1);
@@ -180,7 +194,8 @@ static const char *link_state(cJSON *m)
 		return "unknown";
 	if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, mstr(m, "ifname")))
 		st = "interface gone (run detach to clean up)";
-	else if (li.xdp_prog_id != prog)
+	else if (!strcmp(mstr(m, "mode"), "tc") ? !tcx_has_prog(ifindex, prog)
+						 : li.xdp_prog_id != prog)
 		st = "program replaced or removed by someone else";
 	nl_close(nl);
 	return st;

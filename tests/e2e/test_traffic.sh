@@ -1,5 +1,7 @@
 #!/bin/bash
-# Container egress carried by XDP_REDIRECT, in native and generic mode:
+# Container egress carried by the fast path, in native and generic XDP mode
+# and in tc mode (where the container keeps TSO: GSO super-packets must be
+# redirected whole, the redirected_gso counter shows them):
 # ping (v4, v6), UDP (v4, v6) and TCP (v4, v6) from the container reach the
 # world; for each flow the redirected counter grows by (almost) every frame
 # the container sent, the pass counters stay near zero (a few ARP/ND and
@@ -91,7 +93,7 @@ check_tcp() {
 	fi
 }
 
-for mode in native generic; do
+for mode in native generic tc; do
 	t=traffic_$mode
 	if ! xe_capture attach --ifname vc1 --mode "$mode" --uplink up0; then
 		fail "${t}_attach" "attach exited $XE_RC: $XE_ERR"
@@ -99,6 +101,7 @@ for mode in native generic; do
 	fi
 	ok "${t}_attach"
 	sed 's/^/#   /' <<<"$XE_OUT"
+	prog=$(attached_prog_id vc1)
 	ip netns exec "$TOPO_WORLD" nstat -n
 	csum0=$(nstat_csum_errors "$TOPO_WORLD")
 
@@ -114,6 +117,16 @@ for mode in native generic; do
 	check_tcp "${t}_tcp4"
 	flow "${t}_tcp6" iperf3 -6 -c "$TOPO_WORLD_V6" -t 2 -J
 	check_tcp "${t}_tcp6"
+	if [ "$mode" = tc ]; then
+		tso=$(offload "$C" eth0 tcp-segmentation-offload)
+		csum=$(offload "$C" eth0 tx-checksumming)
+		check "${t}_container_keeps_offloads" "container eth0: tcp-segmentation-offload $tso, tx-checksumming $csum (tc mode must leave both on)" \
+			test "$tso" = on -a "$csum" = on
+		gso=$(counter "$(stats_json)" redirected_gso)
+		check "${t}_gso_redirected" "redirected_gso is ${gso:-?} after TCP: the container's super-packets did not take the fast path whole" \
+			test "${gso:-0}" -gt 100
+		log "redirected_gso: $gso super-packets"
+	fi
 
 	ip netns exec "$TOPO_WORLD" nstat -az | grep -E 'CsumErrors|TcpInSegs|UdpInDatagrams|Udp6InDatagrams' | sed 's/^/#   world nstat: /'
 	csum=$(($(nstat_csum_errors "$TOPO_WORLD") - csum0))
@@ -125,10 +138,10 @@ for mode in native generic; do
 
 	xe stats --ifname vc1 | sed 's/^/#   /'
 	if xe_capture detach --ifname vc1; then
-		if no_xdp_anywhere && pins_gone; then
+		if no_xdp_anywhere && pins_gone && prog_gone "$prog"; then
 			ok "${t}_detach"
 		else
-			fail "${t}_detach" "detach left an XDP program or pins behind"
+			fail "${t}_detach" "detach left an XDP program, pins or program $prog behind"
 		fi
 	else
 		fail "${t}_detach" "detach exited $XE_RC: $XE_ERR"

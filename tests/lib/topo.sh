@@ -236,6 +236,21 @@ no_xdp_anywhere() {
 		[ "$(xdp_prog_count "$ns")" = 0 ] || return 1
 	done
 }
+# prog_gone ID: no BPF program with this id is loaded any more (the kernel
+# frees a detached program after an RCU grace period: wait up to 2 s).
+prog_gone() {
+	local i
+	for i in $(seq 20); do
+		bpftool prog show id "$1" >/dev/null 2>&1 || return 0
+		sleep 0.1
+	done
+	return 1
+}
+# attached_prog_id IFNAME: the program id `status --json` records for IFNAME.
+attached_prog_id() {
+	xe status --json 2>/dev/null |
+		jq -r --arg i "$1" '[.attachments[] | select(.ifname == $i) | .prog_id][0] // 0'
+}
 # pins_gone: the pin root is absent or empty.
 pins_gone() {
 	[ ! -e "$XDP_EGRESS_BPFFS" ] || [ -z "$(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null)" ]
