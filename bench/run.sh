@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# xdp-egress benchmark: a container's egress through five paths, side by side,
+# xdp-egress benchmark: a container's egress through six paths, side by side,
 # interleaved, in one run.
 #
 #   bench/run.sh [--quick] [--rounds N] [--only WORKLOAD[,WORKLOAD...]]
@@ -13,7 +13,8 @@
 # ct (xdp only, full mode: live frames with 1k and 100k flows in the
 # conntrack table).
 # Contenders: iptables (the baseline, ratio 1.0), nftables, tc-bpf,
-# xdp-native, xdp-generic.
+# xdp-native, xdp-generic, xe-tc (xdp-egress --mode tc: its stages as a tcx
+# program, container TSO kept).
 #
 # Everything runs in network namespaces named xeb-<pid>-*, made and deleted by
 # this script; the machine's own namespace is never changed, and traffic only
@@ -32,7 +33,7 @@ ARGS="$*"
 QUICK=0
 ROUNDS=
 ONLY=
-CONTENDERS=iptables,nftables,tc-bpf,xdp-native,xdp-generic
+CONTENDERS=iptables,nftables,tc-bpf,xdp-native,xdp-generic,xe-tc
 DUR=
 OUT=$BENCH/results
 CPU_RATE=${XEB_CPU_RATE:-150000}
@@ -86,7 +87,7 @@ for w in ${ONLY//,/ }; do
 	esac
 done
 for c in ${CONTENDERS//,/ }; do
-	case "$c" in iptables|nftables|tc-bpf|xdp-native|xdp-generic) ;; *)
+	case "$c" in iptables|nftables|tc-bpf|xdp-native|xdp-generic|xe-tc) ;; *)
 		echo "run.sh: unknown contender '$c'" >&2; exit 2 ;;
 	esac
 done
@@ -287,11 +288,11 @@ contender_up() {
 		done > "$TMP/tc.batch"
 		ip netns exec "$H" tc -batch "$TMP/tc.batch" || return 1
 		;;
-	xdp-native|xdp-generic)
+	xdp-native|xdp-generic|xe-tc)
 		[ -x "$XDP_EGRESS" ] || { echo "no $XDP_EGRESS (run make)"; return 1; }
 		for i in $(seq "$first" "$n"); do
 			timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" attach \
-				--ifname "hv$i" --mode "${c#xdp-}" --uplink up0 --snat auto \
+				--ifname "hv$i" --mode "${c#*-}" --uplink up0 --snat auto \
 				> "$TMP/attach.out" 2>&1 || { cat "$TMP/attach.out"; return 1; }
 		done
 		;;
@@ -488,7 +489,7 @@ CT_FLOWS="1000 100000"
 ct_label() { case "$1" in *000) echo "$(( $1 / 1000 ))k" ;; *) echo "$1" ;; esac; }
 run_ct() { # run_ct CONTENDER ROUND
 	local c=$1 r=$2 n have=0 map ino out
-	case "$c" in xdp-*) ;; *) return 0 ;; esac
+	case "$c" in xdp-*|xe-*) ;; *) return 0 ;; esac
 	ino=$(stat -L -c %i "/run/netns/$H") || return 1
 	map=$BPFFS/ns$ino/ct
 	if [ ! -e "$map" ]; then note "$c" "$r" "ct: no map at $map"; return 1; fi
@@ -520,7 +521,7 @@ run_ct() { # run_ct CONTENDER ROUND
 
 xdp_counters() { # after the windows: why packets did or did not take the fast path
 	local c=$1 r=$2
-	case "$c" in xdp-*) ;; *) return 0 ;; esac
+	case "$c" in xdp-*|xe-*) ;; *) return 0 ;; esac
 	if timeout 20 nsenter --net="/run/netns/$H" "$XDP_EGRESS" stats --json \
 		> "$TMP/stats.json" 2>/dev/null; then
 		printf '{"stats":%s,"contender":"%s","round":%s}\n' \
