@@ -64,6 +64,8 @@ struct attach_state {
 	struct target t;
 	int native;                    /* native XDP (else generic, or tc) */
 	int tc;                        /* the tcx program instead of XDP */
+	int adaptive;                  /* --mode auto: tc, native XDP on demand */
+	char native_blocked[400];      /* auto: why native XDP cannot attach */
 	char mode_reason[256];
 	struct link_info uplinks[MAX_UPLINKS];
 	int n_uplinks;
@@ -212,6 +214,17 @@ static int choose_mode(struct attach_state *s, enum xdp_mode_req req)
 		s->native = 0;
 		snprintf(s->mode_reason, sizeof(s->mode_reason),
 			 "requested with --mode generic");
+		break;
+	case MODE_AUTO:
+		s->native = 0;
+		s->tc = 1;
+		s->adaptive = 1;
+		snprintf(s->native_blocked, sizeof(s->native_blocked), "%s", why);
+		snprintf(s->mode_reason, sizeof(s->mode_reason),
+			 "requested with --mode auto: the tc path (container keeps "
+			 "TSO), with native XDP in front while small packets "
+			 "dominate (`xdp-egress tune` or the daemon decides)%s",
+			 why[0] ? "; native XDP is not possible here (see status)" : "");
 		break;
 	case MODE_TC:
 		s->native = 0;
@@ -371,7 +384,8 @@ static int apply_fixes(struct attach_state *s)
 	int i, uplink_csum = 1;
 
 	for (i = 0; i < s->n_uplinks; i++)
-		if (fix_uplink_peer(s, &s->uplinks[i], s->native,
+		if (fix_uplink_peer(s, &s->uplinks[i],
+				    s->native || (s->adaptive && !s->native_blocked[0]),
 				    s->snat && s->uplink_native,
 				    s->snat && !s->uplink_native))
 			return -1;
@@ -448,7 +462,7 @@ static int apply_fixes(struct attach_state *s)
 
 static const char *mode_name(const struct attach_state *s)
 {
-	return s->tc ? "tc" : s->native ? "native" : "generic";
+	return s->adaptive ? "auto" : s->tc ? "tc" : s->native ? "native" : "generic";
 }
 
 static cJSON *fix_json(const struct fix *f)
@@ -477,6 +491,14 @@ static char *meta_json(const struct attach_state *s)
 	cJSON_AddStringToObject(m, "l3_ifname", s->l3_name);
 	cJSON_AddStringToObject(m, "mode", mode_name(s));
 	cJSON_AddStringToObject(m, "mode_reason", s->mode_reason);
+	if (s->adaptive) {
+		o = cJSON_AddObjectToObject(m, "auto");
+		cJSON_AddStringToObject(o, "state", "tc");
+		cJSON_AddNumberToObject(o, "since", (double)time(NULL));
+		cJSON_AddStringToObject(o, "why", "attached");
+		if (s->native_blocked[0])
+			cJSON_AddStringToObject(o, "native_blocked", s->native_blocked);
+	}
 	cJSON_AddNumberToObject(m, "prog_id", s->prog_id);
 	cJSON_AddNumberToObject(m, "attached_at", (double)time(NULL));
 	cJSON_AddStringToObject(m, "redirect_errors", s->err_counting);
@@ -813,7 +835,9 @@ static int load_and_attach(struct attach_state *s)
 		pr_err("cannot create %s: %s", s->dir, strerror(errno));
 		return -1;
 	}
-	if (pin_fd(s->link_fd, s->dir, "link") ||
+	if ((s->adaptive && pin_fd(bpf_program__fd(s->skel->progs.xdp_egress),
+				   s->dir, "xdp_prog")) ||
+	    pin_fd(s->link_fd, s->dir, "link") ||
 	    pin_fd(bpf_map__fd(s->skel->maps.egress_stats), s->dir, "egress_stats") ||
 	    pin_fd(map_fd, s->dir, "tx_ports")) {
 		pr_err("cannot pin the program's link and maps under %s: %s",
@@ -1140,6 +1164,21 @@ static void snat_release(const char *ns_dir, cJSON *m, int ifindex)
 	}
 }
 
+/* Detach the bpf_link pinned at dir/name (if any) and unpin it. */
+static void link_detach_pin(const char *dir, const char *name)
+{
+	char lp[PATH_MAX];
+	int lfd;
+
+	snprintf(lp, sizeof(lp), "%s/%s", dir, name);
+	lfd = bpf_obj_get(lp);
+	if (lfd >= 0) {
+		bpf_link_detach(lfd);
+		close(lfd);
+		unlink(lp);
+	}
+}
+
 static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_ino)
 {
 	struct fix fixes[MAX_FIXES];
@@ -1164,19 +1203,11 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	 * program still runs. Unpinning drops the link's last reference. */
 	if (m && cJSON_GetObjectItem(m, "snat"))
 		handover_report(ns_dir, ifindex);
-	/* Detach the XDP link itself first: unpinning alone lets the kernel
-	 * free it later from a workqueue (bpf_link_put() defers). */
-	{
-		char lp[PATH_MAX];
-		int lfd;
-
-		snprintf(lp, sizeof(lp), "%s/link", dir);
-		lfd = bpf_obj_get(lp);
-		if (lfd >= 0) {
-			bpf_link_detach(lfd);
-			close(lfd);
-		}
-	}
+	/* Detach the links themselves first (auto mode's native XDP link, then
+	 * the main one): unpinning alone lets the kernel free them later from
+	 * a workqueue (bpf_link_put() defers). */
+	link_detach_pin(dir, "xdp_link");
+	link_detach_pin(dir, "link");
 	if (pins_remove_dir(dir)) {
 		pr_err("cannot remove the pins under %s: %s", dir, strerror(errno));
 		ret = 1;
@@ -1350,4 +1381,134 @@ int cmd_attach(const struct attach_opts *o)
 int cmd_detach(const struct target_spec *spec, int all)
 {
 	return with_lock(detach_fn, spec, all);
+}
+
+/* ---- auto mode: native XDP in front of the tc program, on demand ---- */
+
+#define AUTO_FIX_WHY "auto mode: native XDP in front loses partial checksums; " \
+		     "the container's stack completes them while it is there"
+
+struct switch_args {
+	const char *dir;
+	int native;
+	const char *why;
+};
+
+/* Replace the record's "fixes" with s's. */
+static void fixes_to_json(cJSON *m, const struct attach_state *s)
+{
+	cJSON *arr = cJSON_CreateArray();
+	int i;
+
+	for (i = 0; i < s->n_fixes; i++)
+		cJSON_AddItemToArray(arr, fix_json(&s->fixes[i]));
+	cJSON_ReplaceItemInObject(m, "fixes", arr);
+}
+
+static int auto_switch_locked(const void *arg, int unused)
+{
+	const struct switch_args *a = arg;
+	struct attach_state *s = calloc(1, sizeof(*s));
+	char buf[META_SIZE], path[PATH_MAX];
+	cJSON *m = NULL, *au, *c;
+	const char *state, *cname;
+	unsigned long self_ino, c_ino;
+	int ret = -1, ifindex, i, fd = -1, lfd = -1, cfd = -1;
+
+	if (!s)
+		return -1;
+	if (meta_read(a->dir, buf, sizeof(buf)) || !(m = cJSON_Parse(buf))) {
+		ret = 1; /* detached meanwhile */
+		goto out;
+	}
+	au = cJSON_GetObjectItem(m, "auto");
+	state = cJSON_GetStringValue(cJSON_GetObjectItem(au, "state"));
+	if (!au || !state || !strcmp(state, a->native ? "native" : "tc") ||
+	    (a->native && cJSON_GetObjectItem(au, "native_blocked"))) {
+		ret = 1;
+		goto out;
+	}
+	ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+	c = cJSON_GetObjectItem(m, "container");
+	cname = cJSON_GetStringValue(cJSON_GetObjectItem(c, "ifname"));
+	c_ino = (unsigned long)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "netns_ino"));
+	s->n_fixes = fixes_from_json(m, s->fixes, MAX_FIXES);
+	cfd = netns_open_self();
+	self_ino = cfd >= 0 ? netns_inode(cfd) : 0;
+	if (cfd >= 0)
+		close(cfd);
+	cfd = -1;
+
+	if (a->native) {
+		LIBBPF_OPTS(bpf_link_create_opts, lopts);
+
+		/* Checksums first: a partial one must never meet native XDP. */
+		if (cname) {
+			cfd = netns_fd_for(c_ino, self_ino);
+			if (cfd < 0 || fix_apply(s, cfd, cname, OFFLOAD_TX_CSUM, 0,
+						 AUTO_FIX_WHY))
+				goto out;
+		}
+		snprintf(path, sizeof(path), "%s/xdp_prog", a->dir);
+		fd = bpf_obj_get(path);
+		lopts.flags = XDP_FLAGS_DRV_MODE;
+		if (fd >= 0)
+			lfd = bpf_link_create(fd, ifindex, BPF_XDP, &lopts);
+		if (lfd < 0 || pin_fd(lfd, a->dir, "xdp_link")) {
+			pr_err("auto: cannot put native XDP on ifindex %d: %s", ifindex,
+			       strerror(errno));
+			for (i = 0; i < s->n_fixes; i++)
+				if (!strcmp(s->fixes[i].why, AUTO_FIX_WHY))
+					fix_undo(&s->fixes[i], self_ino, 0);
+			goto out;
+		}
+	} else {
+		link_detach_pin(a->dir, "xdp_link");
+		/* Then give the container its checksum offload (and so TSO)
+		 * back. */
+		for (i = 0; i < s->n_fixes; i++) {
+			if (strcmp(s->fixes[i].why, AUTO_FIX_WHY))
+				continue;
+			fix_undo(&s->fixes[i], self_ino, 0);
+			memmove(&s->fixes[i], &s->fixes[i + 1],
+				(s->n_fixes - i - 1) * sizeof(s->fixes[0]));
+			s->n_fixes--;
+			i--;
+		}
+	}
+	fixes_to_json(m, s);
+	cJSON_ReplaceItemInObject(au, "state", cJSON_CreateString(a->native ? "native" : "tc"));
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		cJSON_ReplaceItemInObject(au, "since",
+					  cJSON_CreateNumber(ts.tv_sec + ts.tv_nsec / 1e9));
+	}
+	cJSON_ReplaceItemInObject(au, "why", cJSON_CreateString(a->why));
+	{
+		char *json = cJSON_PrintUnformatted(m);
+
+		ret = json && !meta_write(a->dir, json) ? 0 : -1;
+		if (ret)
+			pr_err("auto: cannot update the record under %s", a->dir);
+		free(json);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (lfd >= 0)
+		close(lfd);
+	if (cfd >= 0)
+		close(cfd);
+	cJSON_Delete(m);
+	free(s);
+	return ret;
+}
+
+int auto_switch(const char *dir, int native, const char *why)
+{
+	struct switch_args a = { .dir = dir, .native = native, .why = why };
+
+	return with_lock(auto_switch_locked, &a, 0);
 }

@@ -7,9 +7,16 @@
 #include "xdp_egress.h"
 #include "snat.h"
 
-/* MODE_TC is not XDP at all: the same stages as a tcx ingress program on
- * the skb, which keeps the container's TSO and checksum offload. */
-enum xdp_mode_req { MODE_AUTO = 0, MODE_NATIVE, MODE_GENERIC, MODE_TC };
+/*
+ * MODE_DEFAULT (no --mode): native when its checks pass, else generic.
+ * MODE_TC is not XDP at all: the same stages as a tcx ingress program on
+ * the skb, which keeps the container's TSO and checksum offload.
+ * MODE_AUTO: tc, plus native XDP in front of it while the interface's
+ * traffic is small packets (`xdp-egress tune` or the daemon decides; see
+ * auto.c).
+ */
+enum xdp_mode_req { MODE_DEFAULT = 0, MODE_NATIVE, MODE_GENERIC, MODE_TC,
+		    MODE_AUTO };
 
 struct attach_opts {
 	struct target_spec spec;
@@ -26,5 +33,14 @@ int cmd_detach(const struct target_spec *spec, int all);
 /* Largest container MTU native XDP on a veth accepts for a non-frags
  * program (veth_xdp_set() in drivers/net/veth.c, kernel >= 5.x). */
 unsigned int veth_native_max_mtu(void);
+
+/*
+ * auto mode: put native XDP in front of the tc program of the attachment
+ * in dir (native = 1) or remove it (0), with the container-side checksum
+ * fix native XDP needs; takes the attach lock. why goes into the record.
+ * Returns 0, 1 when nothing was to do (already so, or not an auto
+ * attachment), -1 on error (printed; the attachment stays as it was).
+ */
+int auto_switch(const char *dir, int native, const char *why);
 
 #endif

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 
 #include "daemon.h"
+#include "auto.h"
 #include "docker.h"
 #include "log.h"
 #include "netns.h"
@@ -831,8 +832,22 @@ static int wait_signal(struct daemon *d, int ms)
 	return 1;
 }
 
+/* The tuner's window in the daemon (`xdp-egress tune --interval` alone
+ * can be shorter). */
+#define TUNE_MS 1000
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
 int cmd_daemon(const struct daemon_opts *o)
 {
+	struct auto_tuner *tuner = NULL;
+	long long last_tune;
 	struct daemon d = { .sig_fd = -1 };
 	struct http_stream *s = NULL;
 	int lock_fd = -1, ret = 1, lost = 0, n_tracked = 0;
@@ -873,6 +888,8 @@ int cmd_daemon(const struct daemon_opts *o)
 	     d.run_dir, n_tracked, DAEMON_ENABLE_LABEL,
 	     d.networks ? " or on networks from " : "",
 	     d.networks ? o->config : "");
+	tuner = auto_tuner_new(TUNE_MS);
+	last_tune = mono_ms();
 	while (!d.stop) {
 		struct pollfd pf[2];
 		char *line;
@@ -899,8 +916,14 @@ int cmd_daemon(const struct daemon_opts *o)
 		}
 		pf[0] = (struct pollfd){ .fd = http_stream_fd(s), .events = POLLIN };
 		pf[1] = (struct pollfd){ .fd = d.sig_fd, .events = POLLIN };
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		rc = poll(pf, 2, tuner ? TUNE_MS : -1);
+		if (rc < 0 && errno != EINTR)
 			break;
+		/* auto mode's tuner: one window a second, between events. */
+		if (tuner && mono_ms() - last_tune >= TUNE_MS) {
+			auto_tuner_tick(tuner);
+			last_tune = mono_ms();
+		}
 		if (pf[1].revents && wait_signal(&d, 0))
 			continue;
 		if (!pf[0].revents)
@@ -929,5 +952,6 @@ out:
 		tracked_drop(&d, d.tracked);
 	cJSON_Delete(d.networks);
 	cJSON_Delete(d.options);
+	auto_tuner_free(tuner);
 	return ret;
 }

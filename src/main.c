@@ -17,13 +17,14 @@
 #include "docker.h"
 #include "log.h"
 #include "report.h"
+#include "auto.h"
 
 enum opt_id {
 	O_IFNAME = 256, O_NETNS, O_PID, O_CONTAINER_IF, O_MODE, O_UPLINK,
 	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
 	O_SNAT, O_SNAT_PORTS, O_CT_TIMEOUT, O_CT_SIZE, O_UPLINK_MODE,
 	O_DOCKER, O_PODMAN, O_ENGINE, O_CONFIG, O_RUN_DIR,
-	O_TAP,
+	O_TAP, O_INTERVAL,
 };
 
 struct opt_doc {
@@ -60,14 +61,16 @@ struct opt_doc {
 
 static const struct opt_doc attach_opts_doc[] = {
 	TARGET_OPTS,
-	{ O_MODE, "mode", "native|generic|tc",
+	{ O_MODE, "mode", "native|generic|tc|auto",
 	  "data path. native: XDP in the veth driver (fewest CPU cycles per "
 	  "packet; turns off the container's tx-checksumming, and the kernel "
 	  "drops its TSO, so bulk TCP goes one MTU at a time); generic: XDP on "
 	  "the skb (turns off TSO); tc: the same stages as a tcx program on the "
 	  "skb (the container keeps TSO and checksum offload: best for bulk "
-	  "TCP). Default: native when its checks pass, else generic, and "
-	  "`status` says why" },
+	  "TCP); auto: tc, with native XDP put in front while the traffic is "
+	  "small packets and taken away when bulk comes (`xdp-egress tune` or "
+	  "the daemon watches and switches). Default: native when its checks "
+	  "pass, else generic, and `status` says why" },
 	{ O_UPLINK, "uplink", "IFNAME",
 	  "device packets may be redirected to (repeatable); default: the "
 	  "devices of the IPv4 and IPv6 default routes" },
@@ -131,6 +134,15 @@ static const struct opt_doc daemon_opts_doc[] = {
 	COMMON_OPTS, { 0 }
 };
 
+static const struct opt_doc tune_opts_doc[] = {
+	{ O_INTERVAL, "interval", "SECONDS",
+	  "length of one measuring window (default 1; decimals allowed, "
+	  "0.05-60). A switch needs 3 windows in a row that ask for it and 5 "
+	  "windows since the last switch" },
+	{ O_COUNT, "count", "N", "stop after N windows (default: until Ctrl-C)" },
+	COMMON_OPTS, { 0 }
+};
+
 struct command {
 	const char *name;
 	const char *usage;
@@ -139,7 +151,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "attach", "attach TARGET [--mode native|generic|tc] [--uplink IFNAME]... "
+	{ "attach", "attach TARGET [--mode native|generic|tc|auto] [--uplink IFNAME]... "
 	  "[--snat ADDRESS|auto [--snat-ports MIN-MAX]]",
 	  "Attach the egress fast path to a container's host-side veth.",
 	  attach_opts_doc },
@@ -155,7 +167,12 @@ static const struct command commands[] = {
 	{ "daemon", "daemon [--engine docker|podman] [--config FILE] "
 	  "[--run-dir DIR]",
 	  "Attach to Docker/podman containers as they start, detach as they "
-	  "die.", daemon_opts_doc },
+	  "die; tunes --mode auto attachments like `tune`.", daemon_opts_doc },
+	{ "tune", "tune [--interval SECONDS] [--count N]",
+	  "Watch this namespace's --mode auto attachments and put native XDP "
+	  "in front of their tc program while their traffic is small packets "
+	  "(fewest cycles per packet), tc alone while it is bulk (TSO kept).",
+	  tune_opts_doc },
 	{ 0 }
 };
 
@@ -271,6 +288,7 @@ int main(int argc, char **argv)
 	struct daemon_opts dop = { .engine = ENGINE_DOCKER };
 	int json = 0, all = 0, n = 0, opt, snat_extra = 0;
 	long watch = 0, count = 0, v;
+	double interval = 1;
 	const struct opt_doc *o;
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
@@ -283,7 +301,7 @@ int main(int argc, char **argv)
 			break;
 	if (!c->name) {
 		pr_err("unknown command '%s'; commands are attach, detach, "
-		       "status, stats, daemon (see xdp-egress --help)", argv[1]);
+		       "status, stats, daemon, tune (see xdp-egress --help)", argv[1]);
 		return 2;
 	}
 	for (o = c->opts; o->name; o++, n++)
@@ -338,9 +356,11 @@ int main(int argc, char **argv)
 				ao.mode = MODE_GENERIC;
 			else if (!strcmp(optarg, "tc"))
 				ao.mode = MODE_TC;
+			else if (!strcmp(optarg, "auto"))
+				ao.mode = MODE_AUTO;
 			else {
 				pr_err("--mode '%s' is not a mode: use native, "
-				       "generic or tc", optarg);
+				       "generic, tc or auto", optarg);
 				return 2;
 			}
 			break;
@@ -390,6 +410,19 @@ int main(int argc, char **argv)
 			if (parse_int(optarg, "--count", 1, 1000000, &count))
 				return 2;
 			break;
+		case O_INTERVAL: {
+			char *end;
+
+			errno = 0;
+			interval = strtod(optarg, &end);
+			if (errno || end == optarg || *end || interval < 0.05 ||
+			    interval > 60) {
+				pr_err("--interval '%s': give seconds between 0.05 "
+				       "and 60 (e.g. 0.5)", optarg);
+				return 2;
+			}
+			break;
+		}
 		case 'v': case O_VERBOSE: log_verbose++; break;
 		case 'h': case O_HELP: command_help(c); return 0;
 		default:
@@ -443,5 +476,7 @@ int main(int argc, char **argv)
 		return cmd_status(json);
 	if (!strcmp(c->name, "daemon"))
 		return cmd_daemon(&dop);
+	if (!strcmp(c->name, "tune"))
+		return cmd_tune((int)(interval * 1000 + 0.5), (int)count);
 	return cmd_stats(&ao.spec, json, (int)watch, (int)count);
 }

@@ -194,8 +194,8 @@ static const char *link_state(cJSON *m)
 		return "unknown";
 	if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, mstr(m, "ifname")))
 		st = "interface gone (run detach to clean up)";
-	else if (!strcmp(mstr(m, "mode"), "tc") ? !tcx_has_prog(ifindex, prog)
-						 : li.xdp_prog_id != prog)
+	else if (!strcmp(mstr(m, "mode"), "tc") || !strcmp(mstr(m, "mode"), "auto")
+			 ? !tcx_has_prog(ifindex, prog) : li.xdp_prog_id != prog)
 		st = "program replaced or removed by someone else";
 	nl_close(nl);
 	return st;
@@ -372,6 +372,20 @@ int cmd_status(int json)
 			printf("  container side: %s (netns inode %.0f)\n",
 			       mstr(o, "ifname"),
 			       cJSON_GetNumberValue(cJSON_GetObjectItem(o, "netns_ino")));
+		o = cJSON_GetObjectItem(m, "auto");
+		if (o) {
+			time_t since = (time_t)cJSON_GetNumberValue(
+				cJSON_GetObjectItem(o, "since"));
+
+			printf("  auto: now %s (%s), for %lds\n",
+			       !strcmp(mstr(o, "state"), "native")
+				       ? "native XDP in front of the tc program"
+				       : "the tc program alone",
+			       mstr(o, "why"), (long)(time(NULL) - since));
+			if (cJSON_GetObjectItem(o, "native_blocked"))
+				printf("  auto: stays on tc: %s\n",
+				       mstr(o, "native_blocked"));
+		}
 		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "uplinks"))
 			printf("  uplink: %s\n", mstr(o, "ifname"));
 		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "fixes"))

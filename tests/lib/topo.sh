@@ -260,6 +260,16 @@ pins_gone() {
 offloads() {
 	ip netns exec "$1" ethtool -k "$2"
 }
+# offload_snapshot: the offloads of container 1, the world and the host's
+# vc1 / up0: what a detach must leave as it found them.
+offload_snapshot() {
+	{
+		offloads "${TOPO_C[1]}" eth0
+		offloads "$TOPO_WORLD" eth0
+		offloads "$TOPO_HOST" vc1
+		offloads "$TOPO_HOST" up0
+	} 2>&1
+}
 # offload NS IFNAME FEATURE: on|off
 offload() {
 	ip netns exec "$1" ethtool -k "$2" | awk -v f="$3:" '$1 == f { print $2 }'

@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * auto mode's tuner. An `attach --mode auto` attachment runs the tc program
+ * (the container keeps TSO: bulk TCP crosses in 64 KB super-packets) and has
+ * the XDP program pinned beside it. Native XDP costs the fewest cycles per
+ * packet, but on a veth it takes the container's TSO away
+ * (veth_fix_features()), so it only pays while the traffic is small
+ * packets. Every window the tuner reads what the fast path carried:
+ *
+ *   on tc:     small packets (mean <= AUTO_SMALL_BYTES, almost no GSO) at
+ *              >= AUTO_MIN_PPS          -> native XDP in front
+ *   on native: MTU-sized frames (mean >= AUTO_BULK_BYTES: a bulk sender that
+ *              lost its TSO) at >= AUTO_MIN_PPS -> back to tc alone
+ *
+ * A switch needs AUTO_VOTES windows in a row and AUTO_DWELL_WINDOWS since
+ * the last one, so mixed traffic does not flap. Switching is hitless: the tc
+ * program stays attached and carries whatever XDP does not (auto_switch()).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "attach.h"
+#include "auto.h"
+#include "log.h"
+#include "netns.h"
+#include "pins.h"
+#include "xdp_egress.h"
+
+#define AUTO_MIN_PPS 20000.0      /* below this the cycles do not matter */
+#define AUTO_SMALL_BYTES 512.0    /* mean frame size that counts as small */
+#define AUTO_BULK_BYTES 1024.0    /* mean frame size that counts as bulk */
+#define AUTO_GSO_SHARE 0.01       /* more GSO than this: TSO is in use */
+#define AUTO_VOTES 3
+#define AUTO_DWELL_WINDOWS 5
+#define AUTO_MAX 1024
+
+struct auto_entry {
+	char dir[PATH_MAX];
+	__u64 pkts, bytes, gso;
+	double t;
+	int votes;
+	int seen;                 /* in the last walk */
+};
+
+struct auto_tuner {
+	int interval_ms;
+	int n;
+	struct auto_entry e[AUTO_MAX];
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct auto_tuner *auto_tuner_new(int interval_ms)
+{
+	struct auto_tuner *t = calloc(1, sizeof(*t));
+
+	if (t)
+		t->interval_ms = interval_ms;
+	return t;
+}
+
+void auto_tuner_free(struct auto_tuner *t)
+{
+	free(t);
+}
+
+/* Sum the per-CPU egress counters of the attachment in dir. */
+static int read_fast_path(const char *dir, __u64 *pkts, __u64 *bytes, __u64 *gso)
+{
+	int ncpu = libbpf_num_possible_cpus(), fd, i;
+	struct counter_val *v;
+	char path[PATH_MAX];
+	__u32 key;
+
+	if (ncpu <= 0)
+		return -1;
+	v = calloc(ncpu, sizeof(*v));
+	snprintf(path, sizeof(path), "%s/egress_stats", dir);
+	fd = bpf_obj_get(path);
+	if (!v || fd < 0) {
+		free(v);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*pkts = *bytes = *gso = 0;
+	key = CNT_REDIRECTED;
+	if (!bpf_map_lookup_elem(fd, &key, v))
+		for (i = 0; i < ncpu; i++) {
+			*pkts += v[i].packets;
+			*bytes += v[i].bytes;
+		}
+	key = CNT_GSO;
+	if (!bpf_map_lookup_elem(fd, &key, v))
+		for (i = 0; i < ncpu; i++)
+			*gso += v[i].packets;
+	close(fd);
+	free(v);
+	return 0;
+}
+
+static struct auto_entry *entry_for(struct auto_tuner *t, const char *dir)
+{
+	int i;
+
+	for (i = 0; i < t->n; i++)
+		if (!strcmp(t->e[i].dir, dir))
+			return &t->e[i];
+	if (t->n == AUTO_MAX)
+		return NULL;
+	memset(&t->e[t->n], 0, sizeof(t->e[0]));
+	snprintf(t->e[t->n].dir, PATH_MAX, "%s", dir);
+	return &t->e[t->n++];
+}
+
+static int tick_one(const char *dir, cJSON *m, void *arg)
+{
+	struct auto_tuner *t = arg;
+	cJSON *au = cJSON_GetObjectItem(m, "auto");
+	const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(au, "state"));
+	const char *ifname = cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname"));
+	double since = cJSON_GetNumberValue(cJSON_GetObjectItem(au, "since"));
+	double now = now_s(), dt, pps, mean, gso_share;
+	struct auto_entry *e;
+	__u64 p, b, g;
+	int native, want, rc;
+	char why[200];
+
+	if (!au || !state)
+		return 0;
+	e = entry_for(t, dir);
+	if (!e || read_fast_path(dir, &p, &b, &g))
+		return 0;
+	e->seen = 1;
+	if (!e->t || p < e->pkts) {
+		e->pkts = p, e->bytes = b, e->gso = g, e->t = now;
+		return 0;
+	}
+	dt = now - e->t;
+	if (dt <= 0)
+		return 0;
+	pps = (p - e->pkts) / dt;
+	mean = p > e->pkts ? (double)(b - e->bytes) / (p - e->pkts) : 0;
+	gso_share = p > e->pkts ? (double)(g - e->gso) / (p - e->pkts) : 0;
+	e->pkts = p, e->bytes = b, e->gso = g, e->t = now;
+
+	native = !strcmp(state, "native");
+	if (pps < AUTO_MIN_PPS) {
+		e->votes = 0;
+		return 0;
+	}
+	if (native)
+		want = mean < AUTO_BULK_BYTES;
+	else
+		want = mean <= AUTO_SMALL_BYTES && gso_share < AUTO_GSO_SHARE &&
+		       !cJSON_GetObjectItem(au, "native_blocked");
+	if (want == native) {
+		e->votes = 0;
+		return 0;
+	}
+	if (++e->votes < AUTO_VOTES ||
+	    now - since < AUTO_DWELL_WINDOWS * t->interval_ms / 1000.0)
+		return 0;
+	e->votes = 0;
+	snprintf(why, sizeof(why), "%s: %.0f pps, mean %.0f B, %.1f%% GSO over "
+		 "the last %d windows of %d ms",
+		 want ? "small packets" : "bulk, MTU-sized frames", pps, mean,
+		 gso_share * 100, AUTO_VOTES, t->interval_ms);
+	rc = auto_switch(dir, want, why);
+	if (!rc)
+		pr_info("%s: %s (%s)", ifname ? ifname : dir,
+			want ? "native XDP in front of the tc program"
+			     : "back to the tc program alone", why);
+	return 0;
+}
+
+void auto_tuner_tick(struct auto_tuner *t)
+{
+	char root[PATH_MAX], ns_dir[PATH_MAX];
+	int fd = netns_open_self(), i;
+	unsigned long ino;
+
+	if (fd < 0)
+		return;
+	ino = netns_inode(fd);
+	close(fd);
+	if (pins_root(root, sizeof(root)))
+		return;
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, ino);
+	for (i = 0; i < t->n; i++)
+		t->e[i].seen = 0;
+	pins_foreach_record(ns_dir, tick_one, t);
+	/* Forget attachments that are gone. */
+	for (i = 0; i < t->n; i++)
+		if (!t->e[i].seen)
+			t->e[i--] = t->e[--t->n];
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+int cmd_tune(int interval_ms, int count)
+{
+	struct auto_tuner *t = auto_tuner_new(interval_ms);
+	struct timespec ts = { interval_ms / 1000, (interval_ms % 1000) * 1000000L };
+	int i;
+
+	if (!t)
+		return 1;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	pr_info("tuning the auto-mode attachments of this namespace every %d ms "
+		"(Ctrl-C stops)", interval_ms);
+	for (i = 0; !stop && (!count || i < count); i++) {
+		auto_tuner_tick(t);
+		nanosleep(&ts, NULL);
+	}
+	auto_tuner_free(t);
+	return 0;
+}

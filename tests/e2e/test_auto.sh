@@ -1,0 +1,170 @@
+#!/bin/bash
+# attach --mode auto with SNAT, and `xdp-egress tune` switching it, with a
+# world that has no route back to the container (only translated traffic
+# is answered):
+# - attach puts the tc program on vc1 alone; the container keeps TSO and
+#   tx-checksumming; without a tuner it stays so under any traffic;
+# - with `tune` running, a small-packet UDP flood puts native XDP in front
+#   (status says why, the container's checksum offload goes off, the
+#   datagrams arrive, no checksum errors in the world);
+# - bulk TCP takes it back to tc alone (TSO back on, GSO super-packets on
+#   the fast path, the transfer runs at full speed);
+# - detach while native XDP is in front removes both programs, every pin,
+#   and restores every offload;
+# - a container whose MTU native XDP cannot take: auto stays on tc and
+#   status says why;
+# - bad tune input fails with a clear message.
+set -u
+source "$(dirname "$0")/../lib/topo.sh"
+trap topo_destroy EXIT
+trap 'exit 1' INT TERM HUP
+need_xe auto
+
+MIN_TCP_MBPS=100
+
+topo_create 1 || { fail auto_setup "could not build the namespaces"; exit 1; }
+C=${TOPO_C[1]}
+W=$TOPO_WORLD
+topo_world_no_return || { fail auto_setup "the world still routes 10.200.0.0/16"; exit 1; }
+start_iperf_server 5201 || { fail auto_setup "iperf3 server did not start"; exit 1; }
+
+auto_state() {
+	xe status --json 2>/dev/null | jq -r '.attachments[0].auto.state // "none"'
+}
+# wait_state WANT SECONDS: poll the record until auto.state is WANT.
+wait_state() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[ "$(auto_state)" = "$1" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+xdp_on_vc1() {
+	ip -n "$TOPO_HOST" -d -j link show vc1 | jq -r '.[0].xdp.mode // 0'
+}
+udp_small() { # udp_small SECONDS: 64-byte datagrams at ~58k a second (30 Mbit/s):
+	# above the tuner's 20k pps, below what the world's receiver drops
+	in_c 1 iperf3 -c "$TOPO_WORLD_V4" -u -l 64 -b 30M -t "$1" -J 2>&1
+}
+tune_start() {
+	nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
+		"$XE_BIN" tune --interval 0.2 >>"$TOPO_TMP/tune.log" 2>&1 &
+	TUNE_PID=$!
+	TOPO_PIDS+=("$TUNE_PID")
+}
+tune_stop() {
+	kill "$TUNE_PID" 2>/dev/null
+	wait "$TUNE_PID" 2>/dev/null
+}
+
+before=$(offload_snapshot)
+topo_warm_neigh
+if ! xe_capture attach --ifname vc1 --mode auto --uplink up0 --snat auto; then
+	fail auto_attach "attach --mode auto exited $XE_RC: $XE_ERR"
+	exit 1
+fi
+ok auto_attach
+sed 's/^/#   /' <<<"$XE_OUT"
+st=$(xe status --json)
+tc_prog=$(jq -r '.attachments[0].prog_id' <<<"$st")
+check auto_status_mode "status --json: mode $(jq -r '.attachments[0].mode' <<<"$st"), auto.state $(jq -r '.attachments[0].auto.state' <<<"$st"), state '$(jq -r '.attachments[0].state' <<<"$st")'" \
+	test "$(jq -r '.attachments[0] | "\(.mode) \(.auto.state) \(.state)"' <<<"$st")" = "auto tc attached"
+check auto_starts_without_xdp "vc1 has an XDP program ($(xdp_on_vc1)) right after attach --mode auto" \
+	test "$(xdp_on_vc1)" = 0
+check auto_container_keeps_offloads "container eth0: tso $(offload "$C" eth0 tcp-segmentation-offload), tx-checksumming $(offload "$C" eth0 tx-checksumming)" \
+	test "$(offload "$C" eth0 tcp-segmentation-offload) $(offload "$C" eth0 tx-checksumming)" = "on on"
+
+# No tuner: small packets change nothing.
+out=$(udp_small 2)
+check auto_no_tuner_stays_tc "without a tuner the state became $(auto_state) (udp: $(jq -r '.end.sum.packets // .error' <<<"$out"))" \
+	test "$(auto_state)" = tc
+
+csum0=$(nstat_csum_errors "$W")
+tune_start
+s0=$(stats_json)
+out=$(udp_small 4)
+sent=$(jq -r '.end.sum.packets // 0' <<<"$out")
+pct=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$out")
+check auto_small_to_native "state $(auto_state) after 4 s of 64-byte UDP ($sent datagrams); tune log: $(tail -2 "$TOPO_TMP/tune.log" | tr '\n' ' ')" \
+	wait_state native 2
+check auto_native_xdp_attached "vc1's XDP mode is '$(xdp_on_vc1)' with auto.state native" \
+	test "$(xdp_on_vc1)" = 1
+check auto_native_csum_off "container tx-checksumming is $(offload "$C" eth0 tx-checksumming) with native XDP in front" \
+	test "$(offload "$C" eth0 tx-checksumming)" = off
+check auto_small_delivered "UDP: $sent datagrams, $pct% lost (the switch must not lose the flow)" \
+	test "${sent:-0}" -gt 1000 -a "${pct:-100}" -lt 5
+why=$(xe status --json | jq -r '.attachments[0].auto.why')
+check auto_status_why "auto.why is '$why'" grep -q "small packets" <<<"$why"
+log "auto.why: $why"
+# Traffic while native XDP is in front: translated, checksums right.
+out=$(udp_small 2)
+s1=$(stats_json)
+red=$(($(counter "$s1" redirected) - $(counter "$s0" redirected)))
+check auto_native_redirects "redirected grew by $red over two UDP floods" test "$red" -gt 10000
+
+out=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -t 5 -J 2>&1)
+mbps=$(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e6 | floor' <<<"$out")
+check auto_bulk_to_tc "state $(auto_state) after 5 s of bulk TCP ($mbps Mbit/s); tune log: $(tail -2 "$TOPO_TMP/tune.log" | tr '\n' ' ')" \
+	wait_state tc 2
+check auto_tc_no_xdp "vc1 still has XDP ($(xdp_on_vc1)) back on tc" test "$(xdp_on_vc1)" = 0
+check auto_tc_offloads_back "container eth0: tso $(offload "$C" eth0 tcp-segmentation-offload), tx-checksumming $(offload "$C" eth0 tx-checksumming) back on tc" \
+	test "$(offload "$C" eth0 tcp-segmentation-offload) $(offload "$C" eth0 tx-checksumming)" = "on on"
+check auto_bulk_tcp "TCP: ${mbps:-?} Mbit/s (want >= $MIN_TCP_MBPS)" test "${mbps:-0}" -ge "$MIN_TCP_MBPS"
+out=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -t 2 -J 2>&1)
+gso0=$(counter "$s1" redirected_gso)
+gso1=$(counter "$(stats_json)" redirected_gso)
+check auto_tc_gso "redirected_gso grew by $((gso1 - gso0)) over bulk TCP on tc" test $((gso1 - gso0)) -gt 100
+
+# Back to native, then detach while it is there.
+udp_small 4 >/dev/null
+check auto_native_again "state $(auto_state) after another UDP flood" wait_state native 2
+tune_stop
+xdp_prog=$(bpftool net show dev vc1 2>/dev/null | sed -nE 's/.*id ([0-9]+).*/\1/p' | head -1)
+[ -n "$xdp_prog" ] || xdp_prog=$(ip -n "$TOPO_HOST" -d -j link show vc1 | jq -r '.[0].xdp.prog.id // 0')
+cw=$(($(nstat_csum_errors "$W") - csum0))
+check auto_world_checksums "the world counted $cw checksum errors across the switches" test "$cw" -eq 0
+if xe_capture detach --ifname vc1; then
+	ok auto_detach
+	sed 's/^/#   /' <<<"$XE_OUT"
+else
+	fail auto_detach "detach exited $XE_RC: $XE_ERR"
+fi
+check auto_detach_no_xdp "an XDP program is left on a namespace of ours" no_xdp_anywhere
+check auto_detach_progs_gone "program $tc_prog (tc) or $xdp_prog (xdp) is still loaded" \
+	eval 'prog_gone "$tc_prog" && prog_gone "${xdp_prog:-0}"'
+check auto_detach_pins_gone "pins left under $XDP_EGRESS_BPFFS" pins_gone
+after=$(offload_snapshot)
+check auto_detach_restores_offloads "offloads differ after detach: $(diff <(echo "$before") <(echo "$after") | head -4 | tr '\n' ' ')" \
+	test "$before" = "$after"
+
+# A container MTU native XDP cannot take: auto stays on tc, and says why.
+ip -n "$C" link set eth0 mtu 9000
+ip -n "$TOPO_HOST" link set vc1 mtu 9000
+if xe_capture attach --ifname vc1 --mode auto --uplink up0 --snat auto; then
+	ok auto_mtu9000_attach
+	tune_start
+	udp_small 3 >/dev/null
+	tune_stop
+	blocked=$(xe status --json | jq -r '.attachments[0].auto.native_blocked // empty')
+	check auto_mtu9000_stays_tc "state $(auto_state), native_blocked '$blocked'" \
+		test "$(auto_state)" = tc -a -n "$blocked"
+	xe status | grep -q "stays on tc" && ok auto_mtu9000_status_says || fail auto_mtu9000_status_says "status does not say why auto stays on tc"
+	xe_capture detach --ifname vc1 || fail auto_mtu9000_detach "detach exited $XE_RC: $XE_ERR"
+else
+	fail auto_mtu9000_attach "attach --mode auto with MTU 9000 exited $XE_RC: $XE_ERR"
+fi
+ip -n "$C" link set eth0 mtu 1500
+ip -n "$TOPO_HOST" link set vc1 mtu 1500
+
+# Bad input.
+xe_capture tune --interval 0
+check auto_tune_bad_interval "tune --interval 0: rc $XE_RC, '$XE_ERR'" \
+	eval '[ "$XE_RC" = 2 ] && grep -q "between 0.05" <<<"$XE_ERR"'
+xe_capture attach --ifname vc1 --mode fast
+check auto_bad_mode "attach --mode fast: rc $XE_RC, '$XE_ERR'" \
+	eval '[ "$XE_RC" = 2 ] && grep -q "tc or auto" <<<"$XE_ERR"'
+xe_capture tune --interval 0.1 --count 3
+check auto_tune_nothing_to_do "tune with no auto attachment: rc $XE_RC, '$XE_ERR'" test "$XE_RC" = 0
+
+exit $((TOPO_FAILED > 0))
