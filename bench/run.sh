@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# xdp-egress benchmark: a container's egress through six paths, side by side,
+# xdp-egress benchmark: a container's egress through seven paths, side by side,
 # interleaved, in one run.
 #
 #   bench/run.sh [--quick] [--rounds N] [--only WORKLOAD[,WORKLOAD...]]
@@ -14,7 +14,8 @@
 # conntrack table).
 # Contenders: iptables (the baseline, ratio 1.0), nftables, tc-bpf,
 # xdp-native, xdp-generic, xe-tc (xdp-egress --mode tc: its stages as a tcx
-# program, container TSO kept).
+# program, container TSO kept), xe-auto (--mode auto with `xdp-egress tune`
+# switching native XDP in and out; every window gets a 2 s warm-up first).
 #
 # Everything runs in network namespaces named xeb-<pid>-*, made and deleted by
 # this script; the machine's own namespace is never changed, and traffic only
@@ -33,10 +34,12 @@ ARGS="$*"
 QUICK=0
 ROUNDS=
 ONLY=
-CONTENDERS=iptables,nftables,tc-bpf,xdp-native,xdp-generic,xe-tc
+CONTENDERS=iptables,nftables,tc-bpf,xdp-native,xdp-generic,xe-tc,xe-auto
 DUR=
 OUT=$BENCH/results
 CPU_RATE=${XEB_CPU_RATE:-150000}
+WARM=0.3       # seconds of traffic before a window is measured (run_contender)
+TCP_OMIT=0
 
 usage() {
 	sed -n '5,17p' "$0" | sed 's/^# \{0,1\}//'
@@ -87,7 +90,7 @@ for w in ${ONLY//,/ }; do
 	esac
 done
 for c in ${CONTENDERS//,/ }; do
-	case "$c" in iptables|nftables|tc-bpf|xdp-native|xdp-generic|xe-tc) ;; *)
+	case "$c" in iptables|nftables|tc-bpf|xdp-native|xdp-generic|xe-tc|xe-auto) ;; *)
 		echo "run.sh: unknown contender '$c'" >&2; exit 2 ;;
 	esac
 done
@@ -288,13 +291,18 @@ contender_up() {
 		done > "$TMP/tc.batch"
 		ip netns exec "$H" tc -batch "$TMP/tc.batch" || return 1
 		;;
-	xdp-native|xdp-generic|xe-tc)
+	xdp-native|xdp-generic|xe-tc|xe-auto)
 		[ -x "$XDP_EGRESS" ] || { echo "no $XDP_EGRESS (run make)"; return 1; }
 		for i in $(seq "$first" "$n"); do
 			timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" attach \
 				--ifname "hv$i" --mode "${c#*-}" --uplink up0 --snat auto \
 				> "$TMP/attach.out" 2>&1 || { cat "$TMP/attach.out"; return 1; }
 		done
+		if [ "$c" = xe-auto ] && [ "$first" = 1 ]; then
+			# The tuner, as the daemon would run it (topo_down stops it).
+			bg_start "$TMP/tune.out" nsenter --net="/run/netns/$H" \
+				env XDP_EGRESS_BPFFS="$BPFFS" "$XDP_EGRESS" tune --interval 0.2
+		fi
 		;;
 	esac
 }
@@ -341,7 +349,7 @@ sink_snap() {
 	return 1
 }
 
-# window GEN_OUT GENCMD... : runs a generator, lets it warm up for 0.3 s,
+# window GEN_OUT GENCMD... : runs a generator, lets it warm up for WARM s,
 # measures at the sink over the next DUR seconds, then stops it. Prints
 # "rx_pps host_ns_per_pkt offered_pps foreign_ns_per_pkt wrong_src" (offered:
 # the generator's own count/time; foreign: other namespaces' polls, left out;
@@ -351,7 +359,7 @@ window() {
 	shift
 	bg_start "$out" timeout -s INT "$(secs + 15)" "$@"
 	gp=$BG_PID
-	sleep 0.3
+	sleep "$WARM"
 	a=$(sink_snap) || { bg_stop "$gp"; return 1; }
 	st0=$(steal_ticks)
 	sleep "$DUR" & wait $!
@@ -422,7 +430,7 @@ run_tcp() { # run_tcp CONTENDER ROUND
 	for s in $TCP_STREAMS; do
 		tx0=$(c1_tx)
 		if timeout "$(secs + 20)" ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 \
-			-t "$TCP_DUR" -P "$s" -J > "$TMP/iperf3.json" 2>&1; then
+			-t "$TCP_DUR" -O "$TCP_OMIT" -P "$s" -J > "$TMP/iperf3.json" 2>&1; then
 			gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$TMP/iperf3.json" 2>/dev/null)
 			record "tcp$s" "$c" "$r" gbps "${gbps:-null}"
 			# Bytes per packet leaving the container's eth0: ~65k with
@@ -547,6 +555,10 @@ record_load() { # record_load CONTENDER ROUND
 run_contender() {
 	local c=$1 r=$2 ok=0 i s t0=$SECONDS attached
 	log "round $r: $c"
+	# Warm-up before each window: xe-auto's tuner needs ~1.5 s to settle
+	# (3 windows of 0.2 s that agree, 1 s since its last switch).
+	WARM=0.3 TCP_OMIT=0
+	[ "$c" = xe-auto ] && WARM=2 TCP_OMIT=2
 	record_load "$c" "$r"
 	if ! topo_up "$NCONT" > "$TMP/topo.out" 2>&1; then
 		log "  topology failed: $(head -c 300 "$TMP/topo.out")"
@@ -633,6 +645,10 @@ run_contender() {
 		bg_stop "$SINK_PID"
 	fi
 	xdp_counters "$c" "$r"
+	if [ "$c" = xe-auto ] && [ -s "$TMP/tune.out" ]; then
+		note "$c" "$r" "tuner: $(grep -c ': native XDP in front' "$TMP/tune.out") switches to native, $(grep -c ': back to the tc' "$TMP/tune.out") back to tc"
+		sed 's/^/    tune: /' "$TMP/tune.out" | tail -n 12 >&2
+	fi
 	topo_down
 	log "  ($((SECONDS - t0)) s)"
 }

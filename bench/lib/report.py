@@ -17,14 +17,15 @@ import subprocess
 import sys
 
 BASE = "iptables"
-CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic", "xe-tc"]
+CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic", "xe-tc", "xe-auto"]
 
 # figures whose ratio to iptables means nothing
 NO_RATIO = {"loss", "c1_tx_bytes_per_pkt", "host_cpu_share", "steal_ms", "wrong_src"}
 
 # the source address the sink accepts for each contender's flood (run.sh)
 EXPECTED_SRC = {"iptables": "198.18.0.1", "nftables": "198.18.0.1", "tc-bpf": "10.201.0.0/16",
-                "xdp-native": "198.18.0.1", "xdp-generic": "198.18.0.1", "xe-tc": "198.18.0.1"}
+                "xdp-native": "198.18.0.1", "xdp-generic": "198.18.0.1", "xe-tc": "198.18.0.1",
+                "xe-auto": "198.18.0.1"}
 
 # short names for the chart's x axis
 SHORT = {"small_sock": "small-sock", "small_live": "small-live", "tcp1": "tcp-1",
@@ -278,7 +279,7 @@ def main():
                                          o.get("tx-checksumming", "?"))
             for c, o in offloads.items()) + ".")
         L.append("")
-    if any(c in cols for c in ("iptables", "nftables", "xdp-native", "xdp-generic", "xe-tc")):
+    if any(c in cols for c in ("iptables", "nftables", "xdp-native", "xdp-generic", "xe-tc", "xe-auto")):
         nat = [c for c in cols if c != "tc-bpf"]
         L.append("Same job: %s translate the containers' source to the uplink's 198.18.0.1 "
                  "(iptables/nftables MASQUERADE; xdp-egress `attach --snat auto`, its replies "
