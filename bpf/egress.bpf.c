@@ -37,6 +37,11 @@ const volatile __u16 snat_port_min = 16384;
 const volatile __u16 snat_port_max = 32767;
 const volatile __u32 ct_timeouts[CT_TO_MAX] = CT_TIMEOUT_DEFAULTS;
 const volatile __u8 snat_check_kernel_ct = 1;
+/* auto mode: the tc program runs behind native XDP. What XDP passes, XDP
+ * has judged (and with SNAT and no neighbour, already translated): it marks
+ * the frame in its metadata so tc_egress leaves it to the kernel. */
+const volatile __u8 xdp_marks_passed = 0;
+#define XE_PASSED_MARK 0x78655061 /* "xePa" */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -124,7 +129,15 @@ int xdp_egress(struct xdp_md *ctx)
 		return bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS);
 	}
 	count(rc, len);
-	return rc == CNT_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
+	if (rc == CNT_DROP_MALFORMED)
+		return XDP_DROP;
+	if (xdp_marks_passed && !bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32))) {
+		__u32 *meta = (void *)(long)ctx->data_meta;
+
+		if ((void *)(meta + 1) <= (void *)(long)ctx->data)
+			*meta = XE_PASSED_MARK;
+	}
+	return XDP_PASS;
 }
 
 /* Headers the parser reads: Ethernet + VLAN + IPv6 + TCP with options. */
@@ -140,6 +153,14 @@ int tc_egress(struct __sk_buff *skb)
 	struct packet p;
 	int rc;
 
+	/* Passed by the XDP program in front (auto mode): the kernel's. */
+	if (xdp_marks_passed) {
+		__u32 *meta = (void *)(long)skb->data_meta;
+
+		if ((void *)(meta + 1) <= (void *)(long)skb->data &&
+		    *meta == XE_PASSED_MARK)
+			return TC_ACT_OK;
+	}
 	/* The stack's own skbs carry their headers in the linear part; make
 	 * sure of it for anything else (a no-op when they are). */
 	if ((void *)(long)skb->data + TC_PULL_LEN > (void *)(long)skb->data_end)

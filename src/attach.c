@@ -677,6 +677,7 @@ static int load_egress(struct attach_state *s)
 		}
 		nl_close(nl);
 	}
+	s->skel->rodata->xdp_marks_passed = s->adaptive;
 	if (s->snat) {
 		s->skel->rodata->snat_v4_on = pl->v4_on;
 		s->skel->rodata->snat_v6_on = pl->v6_on;
