@@ -845,7 +845,7 @@ static int load_and_attach(struct attach_state *s)
 		       s->dir, strerror(errno));
 		return -1;
 	}
-	if (s->tc)
+	if (s->tc && !s->adaptive)
 		snprintf(s->err_counting, sizeof(s->err_counting),
 			 "not counted in tc mode: a failed bpf_redirect() drops "
 			 "the skb in the stack (ip -s link show the uplink)");
