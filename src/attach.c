@@ -216,14 +216,23 @@ static int choose_mode(struct attach_state *s, enum xdp_mode_req req)
 			 "requested with --mode generic");
 		break;
 	case MODE_AUTO:
+	case MODE_DEFAULT:
 		s->native = 0;
 		s->tc = 1;
 		s->adaptive = 1;
+		if (!why[0] && !s->t.has_container)
+			snprintf(why, sizeof(why),
+				 "%s has no container side attach can reach (a VM's tap): "
+				 "the guest's checksum offload cannot be turned off from "
+				 "here, and native XDP would send its partial checksums "
+				 "unfinished (start the guest with csum=off and use --mode "
+				 "native)", s->t.host.name);
 		snprintf(s->native_blocked, sizeof(s->native_blocked), "%s", why);
 		snprintf(s->mode_reason, sizeof(s->mode_reason),
-			 "requested with --mode auto: the tc path (container keeps "
-			 "TSO), with native XDP in front while small packets "
-			 "dominate (`xdp-egress tune` or the daemon decides)%s",
+			 "%s: the tc path (the container keeps TSO), with native "
+			 "XDP in front while small packets dominate (`xdp-egress "
+			 "tune` or the daemon decides)%s",
+			 req == MODE_AUTO ? "requested with --mode auto" : "default (auto)",
 			 why[0] ? "; native XDP is not possible here (see status)" : "");
 		break;
 	case MODE_TC:
@@ -233,15 +242,6 @@ static int choose_mode(struct attach_state *s, enum xdp_mode_req req)
 			 "requested with --mode tc: the container keeps TSO and "
 			 "checksum offload");
 		break;
-	default:
-		s->native = !why[0];
-		if (s->native)
-			snprintf(s->mode_reason, sizeof(s->mode_reason),
-				 "default: native XDP runs in the driver and "
-				 "its checks passed");
-		else
-			snprintf(s->mode_reason, sizeof(s->mode_reason),
-				 "default fell back to generic: %.200s", why);
 	}
 	return 0;
 }

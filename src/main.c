@@ -69,8 +69,8 @@ static const struct opt_doc attach_opts_doc[] = {
 	  "skb (the container keeps TSO and checksum offload: best for bulk "
 	  "TCP); auto: tc, with native XDP put in front while the traffic is "
 	  "small packets and taken away when bulk comes (`xdp-egress tune` or "
-	  "the daemon watches and switches). Default: native when its checks "
-	  "pass, else generic, and `status` says why" },
+	  "the daemon watches and switches). Default: auto; `status` says "
+	  "which path runs and why" },
 	{ O_UPLINK, "uplink", "IFNAME",
 	  "device packets may be redirected to (repeatable); default: the "
 	  "devices of the IPv4 and IPv6 default routes" },

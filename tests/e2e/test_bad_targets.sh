@@ -103,14 +103,15 @@ else
 	fail bad_mtu_9000_generic_attaches "attach --ifname vc3 --mode generic (MTU 9000) exited $XE_RC: $XE_ERR"
 fi
 
-# Without --mode, the jumbo container falls back to generic and says why.
+# Without --mode (auto), the jumbo container stays on the tc path and says
+# why native XDP is out of reach.
 if xe_capture attach --ifname vc3 --uplink up0; then
 	st=$(xe status --json 2>/dev/null)
-	if jq -e '.attachments[0] | .ifname == "vc3" and .mode == "generic" and (.mode_reason | test("mtu"; "i"))' <<<"$st" >/dev/null 2>&1; then
+	if jq -e '.attachments[0] | .ifname == "vc3" and .mode == "auto" and (.auto.native_blocked | test("mtu"; "i"))' <<<"$st" >/dev/null 2>&1; then
 		ok bad_mtu_9000_default_falls_back
-		log "default mode for MTU 9000: $(jq -r '.attachments[0].mode_reason' <<<"$st")"
+		log "default mode for MTU 9000: $(jq -r '.attachments[0].auto.native_blocked' <<<"$st")"
 	else
-		fail bad_mtu_9000_default_falls_back "want generic with a mode_reason naming the MTU, status: $(tr -d '\n\t' <<<"$st")"
+		fail bad_mtu_9000_default_falls_back "want auto with auto.native_blocked naming the MTU, status: $(tr -d '\n\t' <<<"$st")"
 	fi
 	xe detach --ifname vc3 >/dev/null 2>&1
 else

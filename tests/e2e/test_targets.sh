@@ -108,15 +108,15 @@ for mode in native generic; do
 	attach_detach container_if_eth0 "$mode" vc2 --netns "$C2" --container-if eth0
 done
 
-# Without --mode, a container that native XDP can serve gets native mode,
-# and status says why.
+# Without --mode: auto (the tc path; native XDP in front only when a
+# tuner asks), and status says why.
 if xe_capture attach --ifname vc1 --uplink up0; then
 	st=$(xe status --json 2>/dev/null)
-	if jq -e '.attachments[0] | .mode == "native" and (.mode_reason | length) > 0' <<<"$st" >/dev/null 2>&1; then
+	if jq -e '.attachments[0] | .mode == "auto" and .auto.state == "tc" and (.auto.native_blocked == null) and (.mode_reason | test("default"))' <<<"$st" >/dev/null 2>&1; then
 		ok targets_default_mode
 		log "default mode: $(jq -r '.attachments[0] | "\(.mode): \(.mode_reason)"' <<<"$st")"
 	else
-		fail targets_default_mode "want native with a mode_reason, status: $(tr -d '\n\t' <<<"$st")"
+		fail targets_default_mode "want auto (state tc, native possible) with a mode_reason, status: $(tr -d '\n\t' <<<"$st")"
 	fi
 	xe detach --ifname vc1 >/dev/null 2>&1
 else
