@@ -147,7 +147,7 @@ int tc_egress(struct __sk_buff *skb)
 	rc = parse_frame(&p, (void *)(long)skb->data, (void *)(long)skb->data_end,
 			 len, skb->ingress_ifindex);
 	if (rc == PARSE_OK)
-		rc = route_lookup(skb, &p, &fib, 1);
+		rc = route_lookup(skb, &p, &fib, skb->gso_size);
 	if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
 		int route_rc = rc;
 
