@@ -140,6 +140,18 @@ int tc_egress(struct __sk_buff *skb)
 	struct packet p;
 	int rc;
 
+	/* A tagged frame reaches tc without its tag: the stack moved the
+	 * 802.1Q/802.1ad header into the skb (skb_vlan_untag() runs before
+	 * ingress), so the frame looks untagged. As in XDP (parse_frame()):
+	 * the vlan device routes it, only a truncated IP header is dropped. */
+	if (skb->vlan_present) {
+		__u32 l3_min = skb->protocol == bpf_htons(ETH_P_IP) ? sizeof(struct iphdr) :
+			       skb->protocol == bpf_htons(ETH_P_IPV6) ? sizeof(struct ipv6hdr) : 0;
+
+		rc = len < sizeof(struct ethhdr) + l3_min ? CNT_DROP_MALFORMED : CNT_PASS_VLAN;
+		count(rc, len);
+		return rc == CNT_DROP_MALFORMED ? TC_ACT_SHOT : TC_ACT_OK;
+	}
 	/* The stack's own skbs carry their headers in the linear part; make
 	 * sure of it for anything else (a no-op when they are). */
 	if ((void *)(long)skb->data + TC_PULL_LEN > (void *)(long)skb->data_end)
