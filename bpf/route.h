@@ -68,13 +68,37 @@ static __always_inline int fib_pass_reason(int rc)
 }
 
 /*
+ * The IP length the route's MTU applies to: the packet's own, or for a GSO
+ * skb (gso_size != 0) that of one segment, IP and L4 headers + gso_size, as
+ * ip_forward() / ip6_forward() check a GSO skb (skb_gso_validate_network_len).
+ * bpf_fib_lookup() compares it with the MTU the forwarding path would use
+ * (a locked route MTU included). Left 0, the skb flavour of the helper would
+ * only run is_skb_forwardable() against the device: no route MTU, 4 bytes of
+ * VLAN slack, and every GSO skb passes, whatever its segment size.
+ */
+static __always_inline __u16 mtu_len(struct packet *p, __u32 ip_len,
+				     __u32 hdr_len, __u32 gso_size)
+{
+	__u32 seg;
+
+	if (!gso_size)
+		return ip_len;
+	if (p->l4_proto == IPPROTO_TCP)
+		hdr_len += ((struct tcphdr *)p->l4)->doff * 4;
+	else
+		hdr_len += sizeof(struct udphdr); /* UDP GSO; ICMP is never GSO */
+	seg = hdr_len + gso_size;
+	return seg < ip_len ? seg : ip_len;
+}
+
+/*
  * Route p. On success *fibp holds the next hop (fibp->ifindex the egress
  * device) and PARSE_OK is returned; route_forward() then rewrites the frame. Otherwise returns the pass
  * reason and leaves the frame untouched, so the kernel sees what the
- * container sent.
+ * container sent. gso_size: the skb's (tc), 0 for XDP.
  */
 static __always_inline int route_lookup(void *ctx, struct packet *p,
-					struct bpf_fib_lookup *fibp, int is_skb)
+					struct bpf_fib_lookup *fibp, __u32 gso_size)
 {
 	struct bpf_fib_lookup fib = {};
 	__u32 in_ifindex = p->ifindex;
@@ -99,9 +123,8 @@ static __always_inline int route_lookup(void *ctx, struct packet *p,
 			return CNT_PASS_TTL;
 		fib.family = AF_INET;
 		fib.tos = iph->tos;
-		/* An skb leaves tot_len 0: the kernel then checks the MTU
-		 * with is_skb_forwardable(), which knows GSO packets. */
-		fib.tot_len = is_skb ? 0 : bpf_ntohs(iph->tot_len);
+		fib.tot_len = mtu_len(p, bpf_ntohs(iph->tot_len), sizeof(*iph),
+				      gso_size);
 		fib.ipv4_src = iph->saddr;
 		fib.ipv4_dst = iph->daddr;
 	} else {
@@ -111,7 +134,8 @@ static __always_inline int route_lookup(void *ctx, struct packet *p,
 			return CNT_PASS_TTL;
 		fib.family = AF_INET6;
 		fib.flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0FFFFFFF);
-		fib.tot_len = is_skb ? 0 : sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len);
+		fib.tot_len = mtu_len(p, sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len),
+				      sizeof(*ip6h), gso_size);
 		__builtin_memcpy(fib.ipv6_src, &ip6h->saddr, 16);
 		__builtin_memcpy(fib.ipv6_dst, &ip6h->daddr, 16);
 	}

@@ -1,8 +1,11 @@
 #!/bin/bash
-# Attaching twice (same form, another form, the other mode) is an error that
-# says "already attached" (or a no-op saying so): never a second program,
-# never a replaced program, and the first attach's fixes stay in place and
-# traffic keeps flowing. Detaching what is not attached is a clear error.
+# Attaching twice (same form, another form, another mode: native, generic
+# and tc, each on top of each) is an error that says "already attached" (or
+# a no-op saying so): never a second program (XDP or tcx), never a replaced
+# program, and the first attach's fixes stay in place and traffic keeps
+# flowing. In tc mode there are no fixes: the container keeps TSO and
+# tx-checksumming. Detach frees the program; detaching what is not attached
+# is a clear error.
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 trap topo_destroy EXIT
@@ -12,11 +15,13 @@ need_xe attach_twice
 topo_create 1 || { fail attach_twice_setup "could not build the namespaces"; exit 1; }
 C=${TOPO_C[1]}
 
-vc1_prog() { ip -n "$TOPO_HOST" -d -j link show vc1 | jq -r '.[0].xdp.prog.id // "none"'; }
+# vc1_progs: the programs on vc1, XDP and tcx: "xdp ID|none tcx ID,..."
+vc1_progs() {
+	echo "xdp $(ip -n "$TOPO_HOST" -d -j link show vc1 | jq -r '.[0].xdp.prog.id // "none"')" \
+		"tcx $(tcx_prog_ids "$TOPO_HOST" vc1 2>&1 | paste -sd, -)"
+}
 
-for mode in native generic; do
-	other=generic
-	[ "$mode" = generic ] && other=native
+for mode in native generic tc; do
 	t=attach_twice_$mode
 	c_before=$(offloads "$C" eth0)
 	w_before=$(offloads "$TOPO_WORLD" eth0)
@@ -25,15 +30,27 @@ for mode in native generic; do
 		continue
 	fi
 	ok "${t}_first"
-	prog=$(vc1_prog)
+	prog=$(attached_prog_id vc1)
+	progs=$(vc1_progs)
+	# Where the program is: XDP on vc1, or tcx ingress (and no XDP at all).
+	if [ "$mode" = tc ]; then want="xdp none tcx $prog"; nxdp=0; else want="xdp $prog tcx "; nxdp=1; fi
+	check "${t}_first_program" "status records program $prog, vc1 has: $progs (want: $want)" \
+		test "$progs" = "$want" -a "$(xdp_prog_count "$TOPO_HOST")" = "$nxdp"
 	c_fixed=$(offloads "$C" eth0)
 	w_fixed=$(offloads "$TOPO_WORLD" eth0)
+	if [ "$mode" = tc ]; then
+		tso=$(offload "$C" eth0 tcp-segmentation-offload)
+		csum=$(offload "$C" eth0 tx-checksumming)
+		check "${t}_container_keeps_offloads" "container eth0: tcp-segmentation-offload $tso, tx-checksumming $csum (tc mode must leave both on); offload changes: $(diff <(echo "$c_before") <(echo "$c_fixed") | grep '^[<>]' | tr '\n\t' '  ')" \
+			test "$tso" = on -a "$csum" = on -a "$c_fixed" = "$c_before"
+	fi
 
-	for again in same netns other_mode; do
+	for again in same netns native generic tc; do
 		case $again in
 		same) args=(--ifname vc1 --mode "$mode" --uplink up0) ;;
 		netns) args=(--netns "$C" --mode "$mode" --uplink up0) ;;
-		other_mode) args=(--ifname vc1 --mode "$other" --uplink up0) ;;
+		"$mode") continue ;;
+		*) args=(--ifname vc1 --mode "$again" --uplink up0); again=mode_$again ;;
 		esac
 		xe_capture attach "${args[@]}"
 		msg="$XE_OUT $XE_ERR"
@@ -43,10 +60,10 @@ for mode in native generic; do
 		else
 			fail "${t}_${again}_says_already" "second attach ${args[*]} exited $XE_RC and said: $(tr '\n' ' ' <<<"$msg")"
 		fi
-		if [ "$(xdp_prog_count "$TOPO_HOST")" = 1 ] && [ "$(vc1_prog)" = "$prog" ]; then
+		if [ "$(xdp_prog_count "$TOPO_HOST")" = "$nxdp" ] && [ "$(vc1_progs)" = "$progs" ]; then
 			ok "${t}_${again}_one_program"
 		else
-			fail "${t}_${again}_one_program" "want only program $prog on vc1, ip -d link shows: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
+			fail "${t}_${again}_one_program" "want only program $prog on vc1 ($progs), vc1 has: $(vc1_progs); XDP in the host: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
 		fi
 		# A refused attach must not undo what the first one set up.
 		if [ "$(offloads "$C" eth0)" = "$c_fixed" ] && [ "$(offloads "$TOPO_WORLD" eth0)" = "$w_fixed" ] &&
@@ -65,11 +82,12 @@ for mode in native generic; do
 		fail "${t}_still_redirects" "after the refused attaches ping failed or was not redirected: $(counters_brief "$(stats_json)")"
 	fi
 
-	if xe_capture detach --ifname vc1 && no_xdp_anywhere && pins_gone &&
+	if xe_capture detach --ifname vc1 && no_xdp_anywhere && pins_gone && prog_gone "$prog" &&
+		[ "$(vc1_progs)" = "xdp none tcx " ] &&
 		[ "$(offloads "$C" eth0)" = "$c_before" ] && [ "$(offloads "$TOPO_WORLD" eth0)" = "$w_before" ]; then
 		ok "${t}_detach"
 	else
-		fail "${t}_detach" "detach rc $XE_RC ($XE_ERR); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';') pins: $(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') container offloads diff: $(diff <(echo "$c_before") <(offloads "$C" eth0) | tr '\n' ' ')"
+		fail "${t}_detach" "detach rc $XE_RC ($XE_ERR); vc1: $(vc1_progs); program $prog $(prog_gone "$prog" && echo gone || echo 'still loaded'); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';') pins: $(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') container offloads diff: $(diff <(echo "$c_before") <(offloads "$C" eth0) | tr '\n' ' ')"
 	fi
 
 	xe_capture detach --ifname vc1

@@ -1,14 +1,19 @@
 #!/bin/bash
-# Everything the program cannot finish goes to the kernel (XDP_PASS) under
-# its own counter, and the kernel then does the right thing with it, in
-# native and generic mode: host-local destinations answer, TTL 1 gets "time
-# exceeded", fragments and IP options still reach the world, a packet too
-# big for the uplink gets "frag needed" / "packet too big", an unreachable
+# Everything the program cannot finish goes to the kernel (XDP_PASS, or
+# TC_ACT_OK in tc mode) under its own counter, and the kernel then does the
+# right thing with it, in native, generic and tc mode: host-local
+# destinations answer, TTL 1 gets "time exceeded", fragments and IP options
+# still reach the world, a packet too big for the uplink gets "frag needed" /
+# "packet too big", an unreachable
 # route gets "unreachable", an unknown protocol reaches the world, traffic
 # to another container is routed by the kernel, ARP and unresolved
 # neighbours work. Only malformed frames are dropped (and counted); a frame
 # shorter than an Ethernet header cannot be sent into a veth at all, so the
-# runt case is left to the unit tests.
+# runt case is left to the unit tests. In tc mode a tagged frame reaches the
+# program with its tag already taken out by the stack (skb_vlan_untag()), a
+# case the unit tests cannot build: only this test sees it. The tc round also
+# checks that the container keeps its offloads and that detach frees the
+# program.
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 trap topo_destroy EXIT
@@ -84,13 +89,14 @@ proto253() {
 	in_c 1 "$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253); s.sendto(b"xdp-egress", ("192.0.2.2", 0))'
 }
 
-for mode in native generic; do
+for mode in native generic tc; do
 	t=pass_$mode
 	if ! xe_capture attach --ifname vc1 --mode "$mode" --uplink up0; then
 		fail "${t}_attach" "attach exited $XE_RC: $XE_ERR"
 		continue
 	fi
 	ok "${t}_attach"
+	prog=$(attached_prog_id vc1)
 
 	# ARP for the gateway, then a next hop the host has not resolved yet.
 	ip -n "$C" neigh flush all
@@ -145,7 +151,18 @@ for mode in native generic; do
 	reason "${t}_still_redirects" redirected 3 ok in_c 1 ping -c 3 -i 0.2 -W 2 "$TOPO_WORLD_V4"
 	s=$(stats_json)
 	check "${t}_no_redirect_errors" "redirect_err is $(counter "$s" redirect_err)" test "$(counter "$s" redirect_err)" = 0
-	xe_capture detach --ifname vc1 || fail "${t}_detach" "detach exited $XE_RC: $XE_ERR"
+	if [ "$mode" = tc ]; then
+		tso=$(offload "$C" eth0 tcp-segmentation-offload)
+		csum=$(offload "$C" eth0 tx-checksumming)
+		check "${t}_container_keeps_offloads" "container eth0: tcp-segmentation-offload $tso, tx-checksumming $csum (tc mode must leave both on)" \
+			test "$tso" = on -a "$csum" = on
+	fi
+	if xe_capture detach --ifname vc1; then
+		check "${t}_detach" "detach left program ${prog:-?} loaded, an XDP program or pins behind" \
+			eval 'prog_gone "$prog" && no_xdp_anywhere && pins_gone'
+	else
+		fail "${t}_detach" "detach exited $XE_RC: $XE_ERR"
+	fi
 done
 
 exit $((TOPO_FAILED > 0))

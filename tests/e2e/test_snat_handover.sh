@@ -1,6 +1,6 @@
 #!/bin/bash
-# SNAT and the kernel's own NAT, native and generic mode, with a world that
-# has no route back to the containers:
+# SNAT and the kernel's own NAT, native, generic and tc mode, with a world
+# that has no route back to the containers:
 # - a flow the kernel started before attach (iptables MASQUERADE in the host
 #   ns, as Docker has) is not half-translated: it keeps working, its packets
 #   count as pass_kernel_flow; new connections are translated by XDP (the
@@ -18,8 +18,10 @@
 #   translated again, not left to the kernel;
 # - a flow the kernel translated and a new XDP flow never share a
 #   translated (address, port) towards the same server;
-# - after each detach the host is exactly as before (no XDP, no pins,
-#   offloads of the container, the uplink and its peer as before).
+# - after each detach the host is exactly as before (no XDP, no pins, the
+#   program freed, offloads of the container, the uplink and its peer as
+#   before); in tc mode the container keeps TSO and tx-checksumming while
+#   attached.
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 trap topo_destroy EXIT
@@ -52,18 +54,21 @@ snapshot() {
 		in_host sysctl net.ipv4.ip_forward net.ipv6.conf.all.forwarding
 	} 2>&1
 }
-# host_as_before NAME BEFORE: no XDP, no pins, the snapshot unchanged.
+# host_as_before NAME BEFORE: no XDP, no pins, the last attach's program
+# freed, the snapshot unchanged.
 host_as_before() {
 	local after
 	after=$(snapshot)
-	if no_xdp_anywhere && pins_gone && [ "$after" = "$2" ]; then
+	if no_xdp_anywhere && pins_gone && prog_gone "$prog" && [ "$after" = "$2" ]; then
 		ok "$1"
 	else
-		fail "$1" "after detach: XDP $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ';') pins $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') changes: $(diff <(echo "$2") <(echo "$after") | grep '^[<>]' | head -6 | tr '\n\t' '  ')"
+		fail "$1" "after detach: XDP $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ';') pins $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') program $prog $(prog_gone "$prog" && echo freed || echo 'still loaded') changes: $(diff <(echo "$2") <(echo "$after") | grep '^[<>]' | head -6 | tr '\n\t' '  ')"
 	fi
 }
+# attach1: attach with SNAT in this round's mode; prog is its program.
 attach1() {
-	xe_capture attach --ifname vc1 --mode "$mode" --uplink up0 --snat "$V4" --snat "$V6"
+	xe_capture attach --ifname vc1 --mode "$mode" --uplink up0 --snat "$V4" --snat "$V6" || return
+	prog=$(attached_prog_id vc1)
 }
 # intervals JSON: "min max" Mbit/s over iperf3 -J's intervals.
 intervals() {
@@ -72,7 +77,8 @@ intervals() {
 iperf3_log_lines() { wc -l <"$TOPO_TMP/iperf3-server.log"; }
 
 round=0
-for mode in native generic; do
+prog=0
+for mode in native generic tc; do
 	t=snat_handover_$mode
 	pb=$((46000 + round * 1000))
 	round=$((round + 1))
@@ -85,6 +91,12 @@ for mode in native generic; do
 		continue
 	fi
 	ok "${t}_attach"
+	if [ "$mode" = tc ]; then
+		tso=$(offload "$C" eth0 tcp-segmentation-offload)
+		csum=$(offload "$C" eth0 tx-checksumming)
+		check "${t}_container_keeps_offloads" "container eth0 with SNAT: tcp-segmentation-offload $tso, tx-checksumming $csum (tc mode must leave both on)" \
+			test "$tso" = on -a "$csum" = on
+	fi
 	# A UDP flow that is live at detach (for the re-attach check below).
 	ru=$(py_in "$C" udp "$TOPO_WORLD_V4" 9999 "$pb" 5 1 0.3)
 	bg "$C" "$PY3" "$SNAT_TOOLS" stream "$TOPO_WORLD_V4" 9998 20 3000 >"$TOPO_TMP/stream.json"

@@ -1,6 +1,6 @@
 #!/bin/bash
-# attach --snat, in native and generic mode, with a world that has no route
-# back to the containers (only translated traffic can be answered):
+# attach --snat, in native, generic and tc mode, with a world that has no
+# route back to the containers (only translated traffic can be answered):
 # - ping, UDP and TCP (iperf3, both directions), IPv4 and IPv6 (NAT66) work;
 #   the egress program redirects them, the uplink's return path redirects
 #   the answers (its "redirected" grows), no checksum errors on either end;
@@ -14,7 +14,15 @@
 # - the host's own connections through the same uplink are untouched (TCP,
 #   TCP from a port inside the SNAT range, ping);
 # - with --uplink-mode generic the return path carries TCP too;
-# - detach leaves no XDP, no pins, and every offload as before.
+# - detach leaves no XDP, no pins, no program, and every offload as before.
+# tc mode: the container keeps TSO and tx-checksumming, so it sends GSO
+# super-packets with partial checksums, whose pseudo-header sums SNAT must
+# update (bpf/skb_nat.h); redirected_gso must grow in the TCP flows. For
+# "no checksum errors" to mean anything there, the host's uplink up0 does
+# the checksums and the segmentation in software for that round (tx, tso,
+# gso off): a wrong pseudo-header sum then becomes a wrong checksum on the
+# wire, which the world's nstat counts (veth to veth, a partial checksum
+# would otherwise be delivered as "unnecessary" and never verified).
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 trap topo_destroy EXIT
@@ -56,10 +64,12 @@ snapshot() {
 
 # flow NAME COMMAND...: runs COMMAND in the container; checks that the
 # egress program redirected what the container sent and the return path
-# what it received. FLOW_OUT / FLOW_RC for the caller.
+# what it received. FLOW_OUT / FLOW_RC / FLOW_GSO (redirected_gso's growth)
+# for the caller.
 flow() {
 	local name=$1 s0 s1 tx0 tx1 rx0 rx1 tx rx red ret pass
 	shift
+	FLOW_GSO=0
 	s0=$(stats_json)
 	tx0=$(tx_packets "$C" eth0)
 	rx0=$(ip -n "$C" -j -s link show eth0 | jq '.[0].stats64.rx.packets')
@@ -77,7 +87,8 @@ flow() {
 	red=$(($(counter "$s1" redirected) - $(counter "$s0" redirected)))
 	pass=$(($(pass_total "$s1") - $(pass_total "$s0")))
 	ret=$(($(return_counter "$s1" redirected) - $(return_counter "$s0" redirected)))
-	log "$name: container sent $tx frames (egress redirected $red, passed $pass), received $rx (return path redirected $ret)"
+	FLOW_GSO=$(($(counter "$s1" redirected_gso) - $(counter "$s0" redirected_gso)))
+	log "$name: container sent $tx frames (egress redirected $red of them, $FLOW_GSO GSO super-packets; passed $pass), received $rx (return path redirected $ret)"
 	if [ "$tx" -gt 0 ] && [ "$red" -ge $((tx - SLACK)) ] && [ "$pass" -le "$SLACK" ] &&
 		[ "$rx" -gt 0 ] && [ "$ret" -ge $((rx - SLACK)) ]; then
 		ok "${name}_counters"
@@ -138,24 +149,53 @@ iperf3_peers() {
 		sed -nE 's/.*Accepted connection from ([^,]+), port ([0-9]+).*/\1 \2/p; s/.*connected to ([^ ]+) port ([0-9]+).*/\1 \2/p'
 }
 
+# check_gso NAME: in tc mode, the flow's super-packets took the fast path
+# whole (the container's TSO is on; up0 segments them after the redirect).
+check_gso() {
+	[ "$mode" = tc ] || return 0
+	check "${1}_gso_redirected" "redirected_gso grew by $FLOW_GSO in this TCP flow: the container's GSO super-packets did not take the fast path whole" \
+		test "$FLOW_GSO" -gt 100
+}
+
 round=0
-for mode in native generic; do
+for mode in native generic tc; do
 	t=snat_$mode
 	# Source ports of this round's Python flows: a 5-tuple of an earlier
 	# round may still sit in the kernel's conntrack (detach hands live flows
 	# over), and the egress program leaves such flows to the kernel.
 	pbase=$((41000 + round * 2000))
 	round=$((round + 1))
-	if [ "$mode" = native ]; then snat_args=(--snat auto); else snat_args=(--snat "$V4" --snat "$V6"); fi
+	if [ "$mode" = generic ]; then snat_args=(--snat "$V4" --snat "$V6"); else snat_args=(--snat auto); fi
 	# PMTU learnt in the previous round would spare this one the ICMP.
 	ip -n "$C" route flush cache 2>/dev/null
 	ip -n "$C" -6 route flush cache 2>/dev/null
+	if [ "$mode" = tc ]; then
+		# Checksums and segmentation in software on up0 for this round
+		# (see the top); the snapshot is taken after, so detach is
+		# still held to restoring exactly what attach found.
+		up0_orig=$(offloads "$TOPO_HOST" up0)
+		up0_restore=(tx "$(offload "$TOPO_HOST" up0 tx-checksumming)"
+			tso "$(offload "$TOPO_HOST" up0 tcp-segmentation-offload)"
+			gso "$(offload "$TOPO_HOST" up0 generic-segmentation-offload)")
+		in_host ethtool -K up0 tx off tso off gso off >/dev/null 2>&1
+	fi
 	before=$(snapshot)
 	if ! xe_capture attach --ifname vc1 --mode "$mode" --uplink up0 "${snat_args[@]}"; then
 		fail "${t}_attach" "attach ${snat_args[*]} exited $XE_RC: $XE_ERR"
+		[ "$mode" = tc ] && in_host ethtool -K up0 "${up0_restore[@]}" >/dev/null 2>&1
 		continue
 	fi
 	ok "${t}_attach"
+	prog1=$(attached_prog_id vc1)
+	if [ "$mode" = tc ]; then
+		tso=$(offload "$C" eth0 tcp-segmentation-offload)
+		csum=$(offload "$C" eth0 tx-checksumming)
+		check "${t}_container_keeps_offloads" "container eth0 with SNAT: tcp-segmentation-offload $tso, tx-checksumming $csum (tc mode must leave both on)" \
+			test "$tso" = on -a "$csum" = on
+		up=$(offloads "$TOPO_HOST" up0 | grep -E '^(tx-checksumming|tcp-segmentation-offload|generic-segmentation-offload):' | tr -d '\t' | tr '\n' ' ')
+		check "${t}_uplink_checksums_in_software" "up0 while attached: $up(want all three off: attach must not turn them on, or the world's checksum counters verify nothing)" \
+			test "$up" = "tx-checksumming: off tcp-segmentation-offload: off generic-segmentation-offload: off "
+	fi
 	sed 's/^/#   /' <<<"$XE_OUT"
 	st=$(xe status --json 2>/dev/null)
 	got=$(jq -r '.attachments[0].snat | "\(.ipv4) \(.ipv6)"' <<<"$st" 2>/dev/null)
@@ -183,10 +223,12 @@ for mode in native generic; do
 	check_udp "${t}_udp6"
 	flow "${t}_tcp4" iperf3 -c "$TOPO_WORLD_V4" -t 2 -J
 	check_tcp "${t}_tcp4"
+	check_gso "${t}_tcp4"
 	flow "${t}_tcp4_reverse" iperf3 -c "$TOPO_WORLD_V4" -t 2 -R -J
 	check_tcp "${t}_tcp4_reverse"
 	flow "${t}_tcp6" iperf3 -6 -c "$TOPO_WORLD_V6" -t 2 -J
 	check_tcp "${t}_tcp6"
+	check_gso "${t}_tcp6"
 	flow "${t}_tcp6_reverse" iperf3 -6 -c "$TOPO_WORLD_V6" -t 2 -R -J
 	check_tcp "${t}_tcp6_reverse"
 	# Plain sockets: the world's Python servers record the peer.
@@ -304,7 +346,9 @@ $p6")" = 2
 	# The return path in generic mode on the uplink. --uplink-mode is read
 	# when the uplink program is made, so attach anew.
 	xe_capture detach --ifname vc1 >/dev/null
+	prog2=0
 	if xe_capture attach --ifname vc1 --mode "$mode" --uplink up0 "${snat_args[@]}" --uplink-mode generic; then
+		prog2=$(attached_prog_id vc1)
 		rp=$(stats_json | jq -r '.snat.return_paths[0].mode')
 		g0=$(stats_json)
 		FLOW_OUT=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -t 2 -R -J 2>&1)
@@ -329,13 +373,19 @@ $p6")" = 2
 	if xe_capture detach --ifname vc1; then
 		sed 's/^/#   /' <<<"$XE_OUT"
 		after=$(snapshot)
-		if no_xdp_anywhere && pins_gone && [ "$after" = "$before" ]; then
+		if no_xdp_anywhere && pins_gone && prog_gone "$prog1" && prog_gone "$prog2" &&
+			[ "$after" = "$before" ]; then
 			ok "${t}_detach_restores"
 		else
-			fail "${t}_detach_restores" "after detach: XDP $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ';') pins $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') offloads diff: $(diff <(echo "$before") <(echo "$after") | grep '^[<>]' | tr '\n\t' '  ')"
+			fail "${t}_detach_restores" "after detach: XDP $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ';') pins $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') programs $prog1 $prog2: $(prog_gone "$prog1" && prog_gone "$prog2" && echo freed || echo 'not both freed') offloads diff: $(diff <(echo "$before") <(echo "$after") | grep '^[<>]' | tr '\n\t' '  ')"
 		fi
 	else
 		fail "${t}_detach_restores" "detach exited $XE_RC: $XE_ERR"
+	fi
+	if [ "$mode" = tc ]; then
+		in_host ethtool -K up0 "${up0_restore[@]}" >/dev/null 2>&1
+		check "${t}_uplink_offloads_restored" "up0 after the round differs from before it: $(diff <(echo "$up0_orig") <(offloads "$TOPO_HOST" up0) | grep '^[<>]' | tr '\n\t' '  ')" \
+			test "$(offloads "$TOPO_HOST" up0)" = "$up0_orig"
 	fi
 done
 

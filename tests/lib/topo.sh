@@ -246,6 +246,26 @@ prog_gone() {
 	done
 	return 1
 }
+# tcx_prog_ids NS IFNAME: the ids of the tcx ingress programs on IFNAME in
+# NS, one per line (BPF_PROG_QUERY; the iproute2 and bpftool of Debian 12
+# cannot list tcx). Fails when the query fails.
+tcx_prog_ids() {
+	ip netns exec "$1" "${PY3:-/usr/bin/python3}" - "$2" <<'TCXEOF'
+import ctypes, os, socket, struct, sys
+nr = {"x86_64": 321, "aarch64": 280}[os.uname().machine]  # SYS_bpf
+libc = ctypes.CDLL(None, use_errno=True)
+ids = (ctypes.c_uint32 * 64)()
+attr = ctypes.create_string_buffer(64)
+# BPF_PROG_QUERY: target_ifindex, attach_type BPF_TCX_INGRESS (46),
+# query_flags, attach_flags, prog_ids, prog_cnt
+struct.pack_into("=IIIIQI", attr, 0, socket.if_nametoindex(sys.argv[1]), 46, 0, 0,
+                 ctypes.addressof(ids), 64)
+if libc.syscall(nr, 16, attr, 64) != 0:
+    sys.exit("BPF_PROG_QUERY: " + os.strerror(ctypes.get_errno()))
+for i in range(struct.unpack_from("=I", attr, 24)[0]):
+    print(ids[i])
+TCXEOF
+}
 # attached_prog_id IFNAME: the program id `status --json` records for IFNAME.
 attached_prog_id() {
 	xe status --json 2>/dev/null |

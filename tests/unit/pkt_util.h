@@ -94,6 +94,18 @@ static inline const char *action_name(int a)
 	}
 }
 
+/* linux/pkt_cls.h's TC_ACT_* (a test that includes it can name them). */
+static inline const char *tc_action_name(int a)
+{
+	switch (a) {
+	case -1: return "TC_ACT_UNSPEC";
+	case 0: return "TC_ACT_OK";
+	case 2: return "TC_ACT_SHOT";
+	case 7: return "TC_ACT_REDIRECT";
+	default: return "?";
+	}
+}
+
 static inline int first_diff(const __u8 *a, const __u8 *b, size_t len)
 {
 	size_t i;

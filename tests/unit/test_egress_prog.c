@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Table-driven unit test of the egress XDP program (bpf/egress.bpf.c).
+ * Table-driven unit test of the egress programs (bpf/egress.bpf.c): the XDP
+ * program xdp_egress and the tc program tc_egress (--mode tc), each run over
+ * the same table.
  *
  * Each row of `fixtures` is one frame the container could send, the XDP action
  * the program must return, the counter it must bump, and what the output
  * frame must look like: byte-identical to the input for XDP_PASS / XDP_DROP,
  * or rewritten for the next hop (gateway MAC, uplink MAC, TTL - 1, valid IPv4
  * header checksum, L4 untouched) for XDP_REDIRECT. Adding a case is adding a
- * row.
+ * row. The tc pass ("egress_tc/...") wants the matching tc verdicts:
+ * TC_ACT_REDIRECT, TC_ACT_OK, TC_ACT_SHOT, with the same counters and bytes;
+ * its own rows (tc_only) are skbs XDP never sees: GSO super-packets, larger
+ * than the MTU, which must be redirected whole and counted as redirected_gso.
  *
- * The program is run with bpf_prog_test_run_opts(): no frame is sent
- * anywhere, XDP_REDIRECT is only returned (no BPF_F_TEST_XDP_LIVE_FRAMES).
+ * The programs are run with bpf_prog_test_run_opts(): no frame is sent
+ * anywhere, XDP_REDIRECT / TC_ACT_REDIRECT is only returned (no
+ * BPF_F_TEST_XDP_LIVE_FRAMES; for tc the context is an __sk_buff whose
+ * ifindex and ingress_ifindex are h0, as on the host veth's tcx ingress).
  * bpf_fib_lookup() still needs real routes, neighbours and devices, so the
  * test first moves itself into a private network namespace (unshare) and
  * builds a small host there with `ip`. Everything it creates vanishes with the
@@ -37,6 +44,7 @@
 
 #include <linux/types.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -395,9 +403,12 @@ static void ipv4_csum_feff(__u8 *f, size_t *len)
 struct fixture {
 	const char *name;
 	struct pkt_spec pkt;
-	int action;                     /* XDP_* */
+	int action;                     /* XDP_*; the tc pass maps it (tc_verdict) */
 	enum egress_counter counter;
 	bool rejected;                  /* test_run itself must refuse the input */
+	bool tc_only;                   /* an skb only the tc program can get */
+	bool tc_rejected;               /* test_run refuses it as an skb */
+	__u16 gso_size;                 /* tc: the skb is a GSO super-packet */
 };
 
 #define REDIRECT .action = XDP_REDIRECT, .counter = CNT_REDIRECTED
@@ -472,8 +483,11 @@ static const struct fixture fixtures[] = {
 	{ "ipv6_sctp_pass_l4_other", V6(.proto = 132, .payload = 20), PASS(CNT_PASS_L4_OTHER) },
 
 	/* Malformed: dropped and counted, never passed on. */
-	{ "runt_eth_only_drop_malformed", V4(.proto = IPPROTO_UDP, .cut = 14), MALFORMED },
-	{ "runt_20_bytes_drop_malformed", V4(.proto = IPPROTO_UDP, .cut = 20), MALFORMED },
+	/* test_run refuses skbs shorter than Ethernet + the IP header its
+	 * ethertype names (6.18), so in the tc pass the runts are "rejected";
+	 * tests/e2e/test_pass_reasons.sh sends them through a real veth. */
+	{ "runt_eth_only_drop_malformed", V4(.proto = IPPROTO_UDP, .cut = 14), MALFORMED, .tc_rejected = true },
+	{ "runt_20_bytes_drop_malformed", V4(.proto = IPPROTO_UDP, .cut = 20), MALFORMED, .tc_rejected = true },
 	{ "ipv4_ihl4_drop_malformed", V4(.proto = IPPROTO_UDP, .mangle = ipv4_ihl_4), MALFORMED },
 	{ "ipv4_version6_drop_malformed", V4(.proto = IPPROTO_UDP, .mangle = ipv4_version_6), MALFORMED },
 	{ "ipv4_tot_len_over_frame_drop_malformed", V4(.proto = IPPROTO_UDP, .payload = 8, .mangle = ipv4_tot_len_over_frame), MALFORMED },
@@ -483,7 +497,7 @@ static const struct fixture fixtures[] = {
 	{ "ipv4_tcp_doff_past_frame_drop_malformed", V4(.proto = IPPROTO_TCP, .mangle = tcp_doff_past_frame), MALFORMED },
 	{ "ipv4_udp_truncated_drop_malformed", V4(.proto = IPPROTO_UDP, .l4_cut = 4), MALFORMED },
 	{ "ipv4_icmp_truncated_drop_malformed", V4(.proto = IPPROTO_ICMP, .l4_cut = 4), MALFORMED },
-	{ "ipv6_hdr_truncated_drop_malformed", V6(.proto = IPPROTO_UDP, .cut = 14 + 30), MALFORMED },
+	{ "ipv6_hdr_truncated_drop_malformed", V6(.proto = IPPROTO_UDP, .cut = 14 + 30), MALFORMED, .tc_rejected = true },
 	{ "ipv6_payload_len_over_frame_drop_malformed", V6(.proto = IPPROTO_UDP, .payload = 8, .mangle = ipv6_payload_len_over_frame), MALFORMED },
 	{ "ipv6_tcp_truncated_drop_malformed", V6(.proto = IPPROTO_TCP, .l4_cut = 12), MALFORMED },
 	{ "ipv6_udp_truncated_drop_malformed", V6(.proto = IPPROTO_UDP, .l4_cut = 6), MALFORMED },
@@ -494,13 +508,52 @@ static const struct fixture fixtures[] = {
 	/* bpf_test_init() refuses anything shorter than ETH_HLEN. */
 	{ "empty_input_rejected", V4(.empty = true), .rejected = true },
 	{ "13_byte_input_rejected", V4(.proto = IPPROTO_UDP, .cut = 13), .rejected = true },
+
+	/* tc only: GSO super-packets of a container with TSO, up to 64 KB in
+	 * life (here what fits in test_run's one page), larger than the
+	 * uplink MTU: redirected whole (the uplink segments them), counted as
+	 * redirected and redirected_gso. The same frames without GSO are too
+	 * big (pass_too_big), so the GSO rows prove the size check knows GSO. */
+	{ "ipv4_tcp_gso_redirect", V4(.proto = IPPROTO_TCP, .payload = 2896), REDIRECT,
+	  .tc_only = true, .gso_size = 1448 },
+	{ "ipv6_tcp_gso_redirect", V6(.proto = IPPROTO_TCP, .payload = 2856), REDIRECT,
+	  .tc_only = true, .gso_size = 1428 },
+	{ "ipv4_udp_gso_redirect", V4(.proto = IPPROTO_UDP, .payload = 2400), REDIRECT,
+	  .tc_only = true, .gso_size = 1200 },
+	{ "ipv4_tcp_no_gso_pass_too_big", V4(.proto = IPPROTO_TCP, .payload = 2896), PASS(CNT_PASS_TOO_BIG),
+	  .tc_only = true },
+	{ "ipv6_tcp_no_gso_pass_too_big", V6(.proto = IPPROTO_TCP, .payload = 2856), PASS(CNT_PASS_TOO_BIG),
+	  .tc_only = true },
+	/* The MTU applies to each segment, as ip_forward() checks a GSO skb
+	 * (skb_gso_validate_network_len()): one byte over the uplink's 1500
+	 * or the locked 1280-byte route is too big, exactly fitting is not. */
+	{ "ipv4_tcp_gso_seg_1501_pass_too_big", V4(.proto = IPPROTO_TCP, .payload = 2922), PASS(CNT_PASS_TOO_BIG),
+	  .tc_only = true, .gso_size = 1461 },
+	{ "ipv6_tcp_gso_seg_1501_pass_too_big", V6(.proto = IPPROTO_TCP, .payload = 2882), PASS(CNT_PASS_TOO_BIG),
+	  .tc_only = true, .gso_size = 1441 },
+	{ "ipv4_tcp_gso_seg_1500_redirect", V4(.proto = IPPROTO_TCP, .payload = 2920), REDIRECT,
+	  .tc_only = true, .gso_size = 1460 },
+	{ "ipv4_tcp_gso_route_mtu_pass_too_big", V4(.proto = IPPROTO_TCP, .dst = "100.64.1.1", .payload = 2896),
+	  PASS(CNT_PASS_TOO_BIG), .tc_only = true, .gso_size = 1448 },
+	{ "ipv4_tcp_gso_route_mtu_fits_redirect", V4(.proto = IPPROTO_TCP, .dst = "100.64.1.1", .payload = 2480),
+	  REDIRECT, .tc_only = true, .gso_size = 1240 },
+	{ "ipv6_tcp_gso_route_mtu_pass_too_big", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:64::1", .payload = 2856),
+	  PASS(CNT_PASS_TOO_BIG), .tc_only = true, .gso_size = 1428 },
+	{ "ipv6_tcp_gso_route_mtu_fits_redirect", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:64::1", .payload = 2440),
+	  REDIRECT, .tc_only = true, .gso_size = 1220 },
+	/* A GSO skb still takes every pass reason ahead of the redirect. */
+	{ "ipv4_tcp_gso_ttl1_pass_ttl", V4(.proto = IPPROTO_TCP, .payload = 2896, .ttl = 1), PASS(CNT_PASS_TTL),
+	  .tc_only = true, .gso_size = 1448 },
+	{ "ipv4_tcp_gso_unreachable_pass_fib_fail", V4(.proto = IPPROTO_TCP, .dst = "203.0.113.9", .payload = 2896),
+	  PASS(CNT_PASS_FIB_FAIL), .tc_only = true, .gso_size = 1448 },
 };
 
 /* ---- running ----------------------------------------------------------- */
 
 struct env {
 	struct egress_bpf *skel;
-	int prog_fd;
+	int prog_fd;            /* xdp_egress */
+	int tc_fd;              /* tc_egress */
 	int stats_fd;
 	int ncpus;
 	int h0;
@@ -566,7 +619,7 @@ static int load_program(struct env *e, char *why, size_t why_len)
 		int err_load = errno;
 
 		if (err_load == EACCES || err_load == EINVAL)
-			snprintf(why, why_len, "the verifier rejected xdp_egress (%s); "
+			snprintf(why, why_len, "the verifier rejected xdp_egress or tc_egress (%s); "
 				 "its log is on stderr above", strerror(err_load));
 		else
 			snprintf(why, why_len, "loading the egress program: %s "
@@ -575,6 +628,7 @@ static int load_program(struct env *e, char *why, size_t why_len)
 		return -1;
 	}
 	e->prog_fd = bpf_program__fd(e->skel->progs.xdp_egress);
+	e->tc_fd = bpf_program__fd(e->skel->progs.tc_egress);
 	e->stats_fd = bpf_map__fd(e->skel->maps.egress_stats);
 	/* devmap ifindexes resolve in the writer's namespace: ours. */
 	err = bpf_map_update_elem(bpf_map__fd(e->skel->maps.tx_ports), &key,
@@ -605,9 +659,11 @@ static int read_counters(const struct env *e, struct counter_val sum[CNT_MAX])
 	return 0;
 }
 
+/* Exactly want_id (and also_id, unless -1) moved, by 1 packet and
+ * want_bytes each; nothing else. */
 static void check_counters(const char *name, const struct counter_val before[CNT_MAX],
 			   const struct counter_val after[CNT_MAX], int want_id,
-			   __u64 want_bytes)
+			   int also_id, __u64 want_bytes)
 {
 	static const char *const names[] = EGRESS_COUNTER_NAMES;
 	char why[512] = "";
@@ -615,10 +671,11 @@ static void check_counters(const char *name, const struct counter_val before[CNT
 	int id;
 
 	for (id = 0; id < CNT_MAX; id++) {
+		bool want = id == want_id || id == also_id;
 		__u64 dp = after[id].packets - before[id].packets;
 		__u64 db = after[id].bytes - before[id].bytes;
-		__u64 wp = id == want_id ? 1 : 0;
-		__u64 wb = id == want_id ? want_bytes : 0;
+		__u64 wp = want ? 1 : 0;
+		__u64 wb = want ? want_bytes : 0;
 
 		if ((dp != wp || db != wb) && n < sizeof(why))
 			n += snprintf(why + n, sizeof(why) - n,
@@ -646,17 +703,34 @@ static void expected_redirect(const struct env *e, const __u8 *in,
 	}
 }
 
-static int run_fixture(const struct env *e, const struct fixture *fx)
+/* The tc program's verdict for the XDP action a fixture names. */
+static int tc_verdict(int xdp_action)
+{
+	switch (xdp_action) {
+	case XDP_REDIRECT: return TC_ACT_REDIRECT;
+	case XDP_PASS: return TC_ACT_OK;
+	case XDP_DROP: return TC_ACT_SHOT;
+	default: return -1;
+	}
+}
+
+/* Runs one fixture through xdp_egress (tc false) or tc_egress (tc true). */
+static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 {
 	static __u8 in[MAX_FRAME], out[MAX_FRAME], want[MAX_FRAME];
 	struct counter_val before[CNT_MAX], after[CNT_MAX];
+	const char *(*verdict_name)(int) = tc ? tc_action_name : action_name;
+	bool redirect = fx->action == XDP_REDIRECT;
+	int want_action = tc ? tc_verdict(fx->action) : fx->action;
 	struct layout lo;
 	struct xdp_md ctx = {};
+	struct __sk_buff skb = {};
 	char name[160];
 	int err, diff;
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-#define NAME(what) (snprintf(name, sizeof(name), "egress/%s/%s", fx->name, what), name)
+#define NAME(what) (snprintf(name, sizeof(name), "%s/%s/%s", tc ? "egress_tc" : "egress", \
+			     fx->name, what), name)
 
 	if (build_frame(&fx->pkt, in, &lo)) {
 		CHECK(0, NAME("build"), "bad address in fixture");
@@ -667,27 +741,39 @@ static int run_fixture(const struct env *e, const struct fixture *fx)
 		return -1;
 	}
 
-	ctx.data = 0;
-	ctx.data_end = lo.len;
-	ctx.ingress_ifindex = e->h0;
 	opts.data_in = in;
 	opts.data_size_in = lo.len;
 	opts.data_out = out;
 	opts.data_size_out = sizeof(out);
-	opts.ctx_in = &ctx;
-	opts.ctx_size_in = sizeof(ctx);
 	opts.repeat = 1;
+	if (tc) {
+		/* As on the host veth's tcx ingress: the skb's device and the
+		 * device it arrived on are both h0. */
+		skb.ifindex = e->h0;
+		skb.ingress_ifindex = e->h0;
+		skb.gso_size = fx->gso_size;
+		if (fx->gso_size)
+			skb.gso_segs = (lo.len + fx->gso_size - 1) / fx->gso_size;
+		opts.ctx_in = &skb;
+		opts.ctx_size_in = sizeof(skb);
+	} else {
+		ctx.data = 0;
+		ctx.data_end = lo.len;
+		ctx.ingress_ifindex = e->h0;
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
 	memset(out, 0xee, sizeof(out));
-	err = bpf_prog_test_run_opts(e->prog_fd, &opts);
+	err = bpf_prog_test_run_opts(tc ? e->tc_fd : e->prog_fd, &opts);
 
 	if (read_counters(e, after)) {
 		CHECK(0, NAME("counter"), "reading egress_stats: %s", strerror(errno));
 		return -1;
 	}
-	if (fx->rejected) {
+	if (fx->rejected || (tc && fx->tc_rejected)) {
 		CHECK(err < 0, NAME("rejected"), "test_run accepted a %zu-byte frame (retval %s)",
-		      lo.len, action_name(opts.retval));
-		check_counters(NAME("counter"), before, after, -1, 0);
+		      lo.len, verdict_name(opts.retval));
+		check_counters(NAME("counter"), before, after, -1, -1, 0);
 		return 0;
 	}
 	if (err) {
@@ -695,11 +781,13 @@ static int run_fixture(const struct env *e, const struct fixture *fx)
 		return 0;
 	}
 
-	CHECK(opts.retval == (__u32)fx->action, NAME("action"), "got %s, want %s",
-	      action_name(opts.retval), action_name(fx->action));
-	check_counters(NAME("counter"), before, after, fx->counter, lo.len);
+	CHECK(opts.retval == (__u32)want_action, NAME("action"), "got %s, want %s",
+	      verdict_name(opts.retval), verdict_name(want_action));
+	/* tc counts a redirected GSO skb twice: redirected and redirected_gso. */
+	check_counters(NAME("counter"), before, after, fx->counter,
+		       tc && redirect && fx->gso_size ? CNT_GSO : -1, lo.len);
 
-	if (fx->action != XDP_REDIRECT) {
+	if (!redirect) {
 		diff = opts.data_size_out == lo.len ? first_diff(out, in, lo.len) : 0;
 		CHECK(opts.data_size_out == lo.len && diff < 0, NAME("output_unchanged"),
 		      "output %u bytes (input %zu), first difference at byte %d",
@@ -757,7 +845,10 @@ int main(void)
 		goto setup_failed;
 
 	for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
-		if (run_fixture(&e, &fixtures[i]))
+		if (!fixtures[i].tc_only && run_fixture(&e, &fixtures[i], false))
+			goto cleanup;
+	for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
+		if (run_fixture(&e, &fixtures[i], true))
 			break;
 	goto cleanup;
 

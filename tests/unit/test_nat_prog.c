@@ -22,8 +22,16 @@
  *   nat      every rewrite both ways (TCP/UDP/ICMP echo, v4/v6), what is
  *            passed and why, port keeping and collisions, ICMP errors,
  *            TCP state (close, reuse of a tuple)
+ *   nat_tc   the same table with the tc program (tc_egress, --mode tc) as
+ *            the egress side: its SNAT rewrite goes through the kernel's
+ *            checksum helpers (bpf/skb_nat.h), which update a test_run skb
+ *            (CHECKSUM_NONE) as a full checksum, so every translated frame
+ *            is again compared byte for byte and every checksum recomputed;
+ *            the uplink's xdp_uplink answers the flows tc_egress created
+ *            (one ct map). Verdicts TC_ACT_REDIRECT / TC_ACT_OK.
  *   full     a 5-entry ct map: new flows pass as pass_ct_full, untouched,
  *            with nothing left behind; existing flows keep translating
+ *   full_tc  the same with tc_egress
  *   expiry   all timeouts 1 s: idle flows go, refreshed ones re-arm, the
  *            table is empty after 3 s
  *   closing  tcp_est 30 s, tcp_close 1 s: a closed connection goes after
@@ -57,6 +65,7 @@
 
 #include <linux/types.h>
 #include <linux/bpf.h>
+#include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -736,15 +745,18 @@ struct scenario {
 	__u32 timeouts[CT_TO_MAX];
 	__u32 ct_max;           /* 0: as compiled */
 	bool uplink;
+	bool tc;                /* egress steps through tc_egress, not xdp_egress */
 };
 
 #define STEPS(a) (a), sizeof(a) / sizeof((a)[0])
 
 static const struct scenario scenarios[] = {
-	{ "nat", STEPS(nat_steps), CT_TIMEOUT_DEFAULTS, 0, true },
-	{ "full", STEPS(full_steps), CT_TIMEOUT_DEFAULTS, 5, false },
-	{ "expiry", STEPS(expiry_steps), { 2, 2, 2, 2, 2, 2 }, 0, true },
-	{ "closing", STEPS(closing_steps), { 1, 30, 1, 1, 1, 1 }, 0, true },
+	{ "nat", STEPS(nat_steps), CT_TIMEOUT_DEFAULTS, 0, true, false },
+	{ "nat_tc", STEPS(nat_steps), CT_TIMEOUT_DEFAULTS, 0, true, true },
+	{ "full", STEPS(full_steps), CT_TIMEOUT_DEFAULTS, 5, false, false },
+	{ "full_tc", STEPS(full_steps), CT_TIMEOUT_DEFAULTS, 5, false, true },
+	{ "expiry", STEPS(expiry_steps), { 2, 2, 2, 2, 2, 2 }, 0, true, false },
+	{ "closing", STEPS(closing_steps), { 1, 30, 1, 1, 1, 1 }, 0, true, false },
 };
 
 /* ---- environment ------------------------------------------------------- */
@@ -831,11 +843,11 @@ static int load_inst(struct inst *in, const struct scenario *sc, char *why, size
 		bpf_map__set_max_entries(in->eg->maps.ct, sc->ct_max);
 	err = egress_bpf__load(in->eg);
 	if (err) {
-		snprintf(why, why_len, "loading xdp_egress with SNAT: %s (verifier log on "
-			 "stderr above)", strerror(-err));
+		snprintf(why, why_len, "loading xdp_egress/tc_egress with SNAT: %s (verifier "
+			 "log on stderr above)", strerror(-err));
 		return -1;
 	}
-	in->eg_fd = bpf_program__fd(in->eg->progs.xdp_egress);
+	in->eg_fd = bpf_program__fd(sc->tc ? in->eg->progs.tc_egress : in->eg->progs.xdp_egress);
 	in->eg_stats = bpf_map__fd(in->eg->maps.egress_stats);
 	in->ct_fd = bpf_map__fd(in->eg->maps.ct);
 	key = env.up0;
@@ -1075,15 +1087,19 @@ static bool ref_flow(const struct inst *in, const char *ref, struct flow *f, con
 	return false;
 }
 
-/* Runs one frame; fills out/out_len; returns the action or -1. */
-static int test_run(int prog_fd, int ifindex, const __u8 *frame, size_t len,
+/* Runs one frame through an XDP program, or with tc through a tc program
+ * (its __sk_buff on ifindex, arrived there, as on a tcx ingress); fills
+ * out/out_len; returns the action or -1. */
+static int test_run(int prog_fd, bool tc, int ifindex, const __u8 *frame, size_t len,
 		    __u8 *out, __u32 *out_len)
 {
 	struct xdp_md ctx = { .data_end = len, .ingress_ifindex = ifindex };
+	struct __sk_buff skb = { .ifindex = ifindex, .ingress_ifindex = ifindex };
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
 		.data_in = frame, .data_size_in = len,
 		.data_out = out, .data_size_out = MAX_FRAME,
-		.ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
+		.ctx_in = tc ? (void *)&skb : (void *)&ctx,
+		.ctx_size_in = tc ? sizeof(skb) : sizeof(ctx),
 		.repeat = 1);
 	int err;
 
@@ -1149,6 +1165,11 @@ static void run_egress(struct inst *in, size_t idx)
 	__u8 flags;
 	__u16 port = 0, seq = s->seq ? s->seq : 1;
 	int action, ct_before, ct_after, l4;
+	/* The steps name XDP actions; tc_egress answers with TC_ACT_*. */
+	bool tc = in->sc->tc;
+	int want_action = !tc ? s->action : s->action == XDP_REDIRECT ? TC_ACT_REDIRECT :
+			  s->action == XDP_PASS ? TC_ACT_OK : -2;
+	const char *(*verdict_name)(int) = tc ? tc_action_name : action_name;
 
 	snprintf(pfx, sizeof(pfx), "%s/%s", in->sc->tag, s->name);
 #define NAME(what) (snprintf(name, sizeof(name), "%s/%s", pfx, what), name)
@@ -1248,7 +1269,7 @@ static void run_egress(struct inst *in, size_t idx)
 		CHECK(0, NAME("counter"), "reading egress_stats: %s", strerror(errno));
 		return;
 	}
-	action = test_run(in->eg_fd, env.host_if[f.cont], frame, len, out, &out_len);
+	action = test_run(in->eg_fd, tc, env.host_if[f.cont], frame, len, out, &out_len);
 	if (action < 0) {
 		CHECK(0, NAME("test_run"), "bpf_prog_test_run_opts: %s", strerror(errno));
 		return;
@@ -1256,8 +1277,8 @@ static void run_egress(struct inst *in, size_t idx)
 	read_counters(in->eg_stats, CNT_MAX, after);
 	ct_after = ct_count(in->ct_fd);
 
-	CHECK(action == s->action, NAME("action"), "got %s, want %s", action_name(action),
-	      action_name(s->action));
+	CHECK(action == want_action, NAME("action"), "got %s, want %s", verdict_name(action),
+	      verdict_name(want_action));
 	check_counters(NAME("counter"), names, CNT_MAX, before, after, s->counter, len,
 		       s->new_flow ? CNT_SNAT_NEW : -1);
 
@@ -1343,7 +1364,7 @@ static void run_egress(struct inst *in, size_t idx)
 	}
 	check_state(in, s, &f, pfx);
 	r->f = f;
-	r->ok = action == XDP_REDIRECT && (s->port != PORT_SAME || port == f.nport) &&
+	r->ok = action == want_action && (s->port != PORT_SAME || port == f.nport) &&
 		port >= PORT_MIN && port <= PORT_MAX;
 #undef NAME
 }
@@ -1446,7 +1467,7 @@ static void run_uplink(struct inst *in, size_t idx)
 		CHECK(0, NAME("counter"), "reading ingress_stats: %s", strerror(errno));
 		return;
 	}
-	action = test_run(in->up_fd, env.up0, frame, len, out, &out_len);
+	action = test_run(in->up_fd, false, env.up0, frame, len, out, &out_len);
 	if (action < 0) {
 		CHECK(0, NAME("test_run"), "bpf_prog_test_run_opts: %s", strerror(errno));
 		return;
