@@ -115,6 +115,10 @@ static __always_inline int parse_ipv4(struct packet *p, void *l3)
 	ihl_len = iph->ihl * 4;
 	tot_len = bpf_ntohs(iph->tot_len);
 	/* The frame may carry Ethernet padding after the IP packet, never less. */
+	/* BIG TCP (gso_ipv4_max_size > 64k) leaves tot_len 0 on an skb
+	 * longer than 64k: not ours to judge, the kernel's. */
+	if (tot_len == 0 && p->len > 0xffff)
+		return CNT_PASS_TOO_BIG;
 	if (tot_len < ihl_len || (l3 - p->data) + tot_len > p->len)
 		return CNT_DROP_MALFORMED;
 	p->ip4 = iph;
@@ -135,6 +139,8 @@ static __always_inline int parse_ipv6(struct packet *p, void *l3)
 		return CNT_DROP_MALFORMED;
 	if (ip6h->version != 6)
 		return CNT_DROP_MALFORMED;
+	if (ip6h->payload_len == 0 && p->len > 0xffff) /* BIG TCP, as above */
+		return CNT_PASS_TOO_BIG;
 	if ((l3 - p->data) + sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len) > p->len)
 		return CNT_DROP_MALFORMED;
 	p->ip6 = ip6h;
