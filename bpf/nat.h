@@ -298,6 +298,7 @@ static __always_inline int snat_create(void *ctx, int is_skb, struct packet *p,
 	ne->dir = CT_DIR_ORIG;
 	ne->state = CT_NEW;
 	ne->last_seen_ns = bpf_ktime_get_ns();
+	ne->touched_j = bpf_jiffies64();
 	ne->ifindex = p->ifindex;
 	__builtin_memcpy(ne->nat_addr, cfg->addr, 16);
 	ne->nat_port = port;

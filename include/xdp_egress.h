@@ -111,7 +111,8 @@ enum ct_timeout {
 #define CT_TIMEOUT_DEFAULTS { 60, 7440, 10, 30, 180, 30 }
 
 struct ct_entry {
-	__u64 last_seen_ns;       /* bpf_ktime_get_ns() of the last packet */
+	__u64 last_seen_ns;       /* bpf_ktime_get_ns() of the last packet, at
+				   * most one jiffy behind (see touched_j) */
 	__u32 timeout_s[CT_TO_MAX];
 	__u32 ifindex;            /* the container's host-side veth */
 	__u8 dir;                 /* enum ct_dir */
@@ -121,6 +122,9 @@ struct ct_entry {
 	__u8 container_mac[6];    /* reply: where the frame goes */
 	__u8 host_mac[6];         /* reply: source MAC towards the container */
 	struct ct_key other;      /* the other direction's key */
+	__u32 pad;
+	__u64 touched_j;          /* orig: jiffies when last_seen_ns was last
+				   * written; one write per tick, not per packet */
 };
 
 /* Maximum number of uplinks one attachment may redirect to. */
