@@ -219,13 +219,14 @@ struct nat_to {
 	__be16 port;
 };
 
-/* The per-packet part: look up the translation of a known flow. Returns
- * PARSE_OK (*to filled in), a pass reason, or SNAT_NO_FLOW. */
-static __always_inline int snat_translate(struct packet *p, struct ct_key *okey,
-					  struct nat_to *to)
+/* The per-packet part: find the orig entry of p's flow, without changing
+ * anything. Returns PARSE_OK (*ep set), a pass reason, or SNAT_NO_FLOW. */
+static __always_inline int snat_find(struct packet *p, struct ct_key *okey,
+				     struct ct_entry **ep)
 {
 	struct ct_entry *e;
 
+	*ep = 0;
 	if (ct_key_of(p, okey))
 		return CNT_PASS_ICMP_OTHER;
 	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) {
@@ -237,12 +238,19 @@ static __always_inline int snat_translate(struct packet *p, struct ct_key *okey,
 	}
 	e = bpf_map_lookup_elem(&ct, okey);
 	if (e && e->dir == CT_DIR_ORIG) {
-		ct_update_state(e, p, CT_DIR_ORIG);
-		to->addr = e->nat_addr;
-		to->port = e->nat_port;
+		*ep = e;
 		return PARSE_OK;
 	}
 	return SNAT_NO_FLOW;
+}
+
+/* A packet of the known flow e: its state moves on, *to is its translation. */
+static __always_inline void snat_translate(struct packet *p, struct ct_entry *e,
+					   struct nat_to *to)
+{
+	ct_update_state(e, p, CT_DIR_ORIG);
+	to->addr = e->nat_addr;
+	to->port = e->nat_port;
 }
 
 /*
