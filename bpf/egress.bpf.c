@@ -7,8 +7,10 @@
  *   parse.h -> route.h (bpf_fib_lookup) -> nat.h (SNAT, conntrack.h)
  *           -> route.h (TTL, MACs) -> redirect to the uplink
  *
- * With SNAT, a packet of an established flow whose orig ct entry holds a
- * fresh route (route.h, the route cache) skips bpf_fib_lookup (XDP only).
+ * With SNAT (XDP only), a packet of an established flow whose orig ct entry
+ * holds a fresh route (route.h, the route cache) skips bpf_fib_lookup; one
+ * of a flow this CPU forwarded in the same jiffy skips the ct lookup too
+ * (flow_cache.h).
  *
  * Two programs run these stages; `attach --mode` picks one:
  * - xdp_egress (native or generic XDP): XDP_REDIRECT through a devmap. The
@@ -27,6 +29,7 @@
 #include "parse.h"
 #include "route.h"
 #include "nat.h"
+#include "flow_cache.h"
 #include "skb_nat.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -116,6 +119,18 @@ static __always_inline int snat_stage(void *ctx, int is_skb, struct packet *p,
 	return rc;
 }
 
+/* TTL, MACs, redirect to the uplink fib names. */
+static __always_inline int forward(struct packet *p,
+				   const struct bpf_fib_lookup *fib, __u64 len)
+{
+	route_forward(p, fib);
+	count(CNT_REDIRECTED, len);
+	/* route_lookup() checked the devmap entry (for a cached route: when
+	 * it cached it); XDP_PASS is only a fallback should it vanish in
+	 * between. */
+	return bpf_redirect_map(&tx_ports, fib->ifindex, XDP_PASS);
+}
+
 SEC("xdp")
 int xdp_egress(struct xdp_md *ctx)
 {
@@ -123,18 +138,28 @@ int xdp_egress(struct xdp_md *ctx)
 	struct bpf_fib_lookup fib;
 	struct snat_config cfg;
 	struct ct_entry *e = 0;
-	struct ct_key okey;
+	struct ct_key okey __attribute__((aligned(8)));
 	struct nat_to to;
 	struct packet p;
 	int rc, flow_rc = SNAT_OFF;
 
 	rc = parse_packet(ctx, &p);
-	if (rc == PARSE_OK)
-		flow_rc = snat_flow(&p, &okey, &e);
+	if (rc == PARSE_OK && snat_on_for(&p)) {
+		flow_rc = snat_key(&p, &okey);
+		if (flow_rc == PARSE_OK && fc_get(&okey, &p, &fib, &to)) {
+			/* This CPU forwarded the flow in this jiffy: no ct
+			 * lookup, no FIB. */
+			nat_rewrite(&p, 1, to.addr, to.port);
+			return forward(&p, &fib, len);
+		}
+		if (flow_rc == PARSE_OK)
+			flow_rc = snat_lookup(&okey, &e);
+	}
 	if (rc == PARSE_OK && e && rt_cache_get(e, &p, &fib)) {
 		/* An established flow with a fresh cached route: no FIB. */
 		snat_translate(&p, e, &to);
 		nat_rewrite(&p, 1, to.addr, to.port);
+		fc_put(&okey, &p, e, &fib);
 	} else if (rc == PARSE_OK) {
 		rc = route_lookup(ctx, &p, &fib, 0);
 		if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
@@ -150,18 +175,14 @@ int xdp_egress(struct xdp_md *ctx)
 			 * the host's address as its source). */
 			if (rc == PARSE_OK)
 				rc = route_rc;
-			if (rc == PARSE_OK && e)
+			if (rc == PARSE_OK && e) {
 				rt_cache_put(e, &p, &fib);
+				fc_put(&okey, &p, e, &fib);
+			}
 		}
 	}
-	if (rc == PARSE_OK) {
-		route_forward(&p, &fib);
-		count(CNT_REDIRECTED, len);
-		/* route_lookup() checked the devmap entry (for a cached route:
-		 * when it cached it); XDP_PASS is only a fallback should it
-		 * vanish in between. */
-		return bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS);
-	}
+	if (rc == PARSE_OK)
+		return forward(&p, &fib, len);
 	count(rc, len);
 	return rc == CNT_DROP_MALFORMED ? XDP_DROP : XDP_PASS;
 }

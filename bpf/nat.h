@@ -219,14 +219,10 @@ struct nat_to {
 	__be16 port;
 };
 
-/* The per-packet part: find the orig entry of p's flow, without changing
- * anything. Returns PARSE_OK (*ep set), a pass reason, or SNAT_NO_FLOW. */
-static __always_inline int snat_find(struct packet *p, struct ct_key *okey,
-				     struct ct_entry **ep)
+/* The orig key of p's flow, if p may belong to one: PARSE_OK or a pass
+ * reason. */
+static __always_inline int snat_key(struct packet *p, struct ct_key *okey)
 {
-	struct ct_entry *e;
-
-	*ep = 0;
 	if (ct_key_of(p, okey))
 		return CNT_PASS_ICMP_OTHER;
 	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) {
@@ -236,12 +232,36 @@ static __always_inline int snat_find(struct packet *p, struct ct_key *okey,
 		if (type != 8 && type != 128)
 			return CNT_PASS_ICMP_OTHER;
 	}
-	e = bpf_map_lookup_elem(&ct, okey);
+	return PARSE_OK;
+}
+
+/* The orig entry under okey (snat_key()'s): PARSE_OK (*ep set) or
+ * SNAT_NO_FLOW. */
+static __always_inline int snat_lookup(const struct ct_key *okey,
+				       struct ct_entry **ep)
+{
+	struct ct_entry *e = bpf_map_lookup_elem(&ct, okey);
+
 	if (e && e->dir == CT_DIR_ORIG) {
 		*ep = e;
 		return PARSE_OK;
 	}
+	*ep = 0;
 	return SNAT_NO_FLOW;
+}
+
+/* The per-packet part: find the orig entry of p's flow, without changing
+ * anything. Returns PARSE_OK (*ep set), a pass reason, or SNAT_NO_FLOW. */
+static __always_inline int snat_find(struct packet *p, struct ct_key *okey,
+				     struct ct_entry **ep)
+{
+	int rc;
+
+	*ep = 0;
+	rc = snat_key(p, okey);
+	if (rc != PARSE_OK)
+		return rc;
+	return snat_lookup(okey, ep);
 }
 
 /* A packet of the known flow e: its state moves on, *to is its translation. */

@@ -30,7 +30,8 @@
  *            tcp_close even when its timer was armed for tcp_est
  *   route    the route cache in the orig entry: filled by a flow's second
  *            packet; a neighbour (MAC), MTU or route change reaches the
- *            flow within RT_CACHE_TICKS jiffies (steps wait 100 ms); the
+ *            flow within RT_CACHE_TICKS jiffies (steps wait 100 ms); a FIN
+ *            right after cached packets still closes the flow; the
  *            namespace is put back as it was at the end
  *
  * No frame is sent anywhere: bpf_prog_test_run_opts() only returns
@@ -752,6 +753,12 @@ static const struct step route_steps[] = {
 	{ "v6_tcp_syn", EG, V6, TCP(20001, 443, TH_SYN), NEW(PORT_KEEP) },
 	{ "v6_tcp_2", EG, AGAIN("v6_tcp_syn"), .tcp_flags = TH_ACK },
 	{ "v6_cached", CACHED("v6_tcp_syn", mac_gw) },
+	/* Right after packets the per-CPU flow cache serves (same jiffy, as
+	 * a rule), a FIN still reaches the ct entry. */
+	{ "v4_tcp_syn", EG, V4, TCP(20003, 443, TH_SYN), NEW(PORT_KEEP) },
+	{ "v4_tcp_2", EG, AGAIN("v4_tcp_syn"), .tcp_flags = TH_ACK },
+	{ "v4_tcp_3", EG, AGAIN("v4_tcp_syn"), .tcp_flags = TH_ACK },
+	{ "v4_tcp_fin", EG, AGAIN("v4_tcp_syn"), .tcp_flags = TH_FIN | TH_ACK, STATE(CT_CLOSING) },
 	/* The gateway's MAC changes. */
 	{ "neigh_changed", CMD("ip neigh replace 192.0.2.2 lladdr " MAC_GW2 " dev up0 nud permanent && "
 			       "ip -6 neigh replace fd01::2 lladdr " MAC_GW2 " dev up0 nud permanent") },
