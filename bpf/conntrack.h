@@ -128,17 +128,35 @@ static __always_inline void ct_sweeper_ensure(void)
 	bpf_timer_start(&sw->timer, SWEEP_INTERVAL_NS, 0);
 }
 
+/*
+ * The flow saw a packet. last_seen_ns is written once per jiffy (jiffies64 is
+ * inlined by the verifier; bpf_ktime_get_ns is a helper call that reads the
+ * clock), not per packet: a shared entry's cache line is then not dirtied by
+ * every packet of every CPU. last_seen_ns lags by at most one tick (1-10 ms
+ * after HZ), against timeouts of seconds.
+ */
+static __always_inline void ct_touch(struct ct_entry *orig)
+{
+	__u64 j = bpf_jiffies64();
+
+	if (orig->touched_j != j) {
+		orig->touched_j = j;
+		orig->last_seen_ns = bpf_ktime_get_ns();
+	}
+}
+
 /* TCP flags that move the state on; called for packets of both directions. */
 static __always_inline void ct_update_state(struct ct_entry *orig,
 					    const struct packet *p, int dir)
 {
-	orig->last_seen_ns = bpf_ktime_get_ns();
+	ct_touch(orig);
 	if (p->l4_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 
 		if (th->rst || th->fin) {
 			/* The sweeper then applies tcp_close. */
-			orig->state = CT_CLOSING;
+			if (orig->state != CT_CLOSING)
+				orig->state = CT_CLOSING;
 		} else if (dir == CT_DIR_ORIG && th->syn && !th->ack &&
 			   orig->state == CT_CLOSING) {
 			/* A new connection on the same tuple starts over. */

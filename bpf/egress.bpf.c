@@ -7,6 +7,11 @@
  *   parse.h -> route.h (bpf_fib_lookup) -> nat.h (SNAT, conntrack.h)
  *           -> route.h (TTL, MACs) -> redirect to the uplink
  *
+ * With SNAT (XDP only), a packet of an established flow whose orig ct entry
+ * holds a fresh route (route.h, the route cache) skips bpf_fib_lookup; one
+ * of a flow this CPU forwarded in the same jiffy skips the ct lookup too
+ * (flow_cache.h).
+ *
  * Two programs run these stages; `attach --mode` picks one:
  * - xdp_egress (native or generic XDP): XDP_REDIRECT through a devmap. The
  *   cheapest per packet, but native XDP on a veth costs the container its
@@ -24,6 +29,7 @@
 #include "parse.h"
 #include "route.h"
 #include "nat.h"
+#include "flow_cache.h"
 #include "skb_nat.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -60,22 +66,45 @@ static __always_inline void count(__u32 id, __u64 bytes)
 	}
 }
 
-/* SNAT stage: find (or start) the flow's translation; the caller rewrites.
- * Returns PARSE_OK with *to filled in (to->addr 0 when SNAT is off for this
- * family), or a pass reason. cfg is the caller's: to->addr may point into it. */
-static __always_inline int snat_stage(void *ctx, int is_skb, struct packet *p,
-				      struct snat_config *cfg, struct nat_to *to)
+static __always_inline int snat_on_for(const struct packet *p)
 {
-	struct ct_key okey;
+	return p->l3_proto == ETH_P_IP ? snat_v4_on : snat_v6_on;
+}
+
+/* The flow p belongs to, when SNAT is on for its family: snat_find()'s
+ * result, *ep its orig entry if it has one. SNAT_OFF when SNAT is off. */
+#define SNAT_OFF (CNT_MAX + 2)
+
+static __always_inline int snat_flow(struct packet *p, struct ct_key *okey,
+				     struct ct_entry **ep)
+{
+	*ep = 0;
+	if (!snat_on_for(p))
+		return SNAT_OFF;
+	return snat_find(p, okey, ep);
+}
+
+/* SNAT stage: the translation of the flow snat_flow() found, or a new one;
+ * the caller rewrites. Returns PARSE_OK with *to filled in (to->addr 0 when
+ * SNAT is off for this family), or a pass reason. cfg is the caller's:
+ * to->addr may point into it. */
+static __always_inline int snat_stage(void *ctx, int is_skb, struct packet *p,
+				      struct ct_key *okey, struct ct_entry *e,
+				      int flow_rc, struct snat_config *cfg,
+				      struct nat_to *to)
+{
 	__u32 new_flow = 0;
 	int rc, i;
 
 	to->addr = 0;
-	if (p->l3_proto == ETH_P_IP ? !snat_v4_on : !snat_v6_on)
+	if (flow_rc == SNAT_OFF)
 		return PARSE_OK;
-	rc = snat_translate(p, &okey, to);
-	if (rc != SNAT_NO_FLOW)
-		return rc;
+	if (e) {
+		snat_translate(p, e, to);
+		return PARSE_OK;
+	}
+	if (flow_rc != SNAT_NO_FLOW)
+		return flow_rc;
 	/* A new flow: only now is the configuration needed. */
 	__builtin_memset(cfg, 0, sizeof(*cfg));
 	if (p->l3_proto == ETH_P_IP) {
@@ -89,10 +118,22 @@ static __always_inline int snat_stage(void *ctx, int is_skb, struct packet *p,
 	for (i = 0; i < CT_TO_MAX; i++)
 		cfg->timeout_s[i] = ct_timeouts[i];
 	cfg->check_kernel = snat_check_kernel_ct;
-	rc = snat_create(ctx, is_skb, p, &okey, cfg, &new_flow, to);
+	rc = snat_create(ctx, is_skb, p, okey, cfg, &new_flow, to);
 	if (new_flow)
 		count(CNT_SNAT_NEW, 0);
 	return rc;
+}
+
+/* TTL, MACs, redirect to the uplink fib names. */
+static __always_inline int forward(struct packet *p,
+				   const struct bpf_fib_lookup *fib, __u64 len)
+{
+	route_forward(p, fib);
+	count(CNT_REDIRECTED, len);
+	/* route_lookup() checked the devmap entry (for a cached route: when
+	 * it cached it); XDP_PASS is only a fallback should it vanish in
+	 * between. */
+	return bpf_redirect_map(&tx_ports, fib->ifindex, XDP_PASS);
 }
 
 SEC("xdp")
@@ -101,33 +142,52 @@ int xdp_egress(struct xdp_md *ctx)
 	__u64 len = ctx->data_end - ctx->data;
 	struct bpf_fib_lookup fib;
 	struct snat_config cfg;
+	struct ct_entry *e = 0;
+	struct ct_key okey __attribute__((aligned(8)));
 	struct nat_to to;
 	struct packet p;
-	int rc;
+	int rc, flow_rc = SNAT_OFF;
 
 	rc = parse_packet(ctx, &p);
-	if (rc == PARSE_OK)
-		rc = route_lookup(ctx, &p, &fib, 0);
-	if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
-		int route_rc = rc;
-
-		rc = snat_stage(ctx, 0, &p, &cfg, &to);
-		if (rc == PARSE_OK && to.addr)
+	if (rc == PARSE_OK && snat_on_for(&p)) {
+		flow_rc = snat_key(&p, &okey);
+		if (flow_rc == PARSE_OK && fc_get(&okey, &p, &fib, &to)) {
+			/* This CPU forwarded the flow in this jiffy: no ct
+			 * lookup, no FIB. */
 			nat_rewrite(&p, 1, to.addr, to.port);
-		/* No next hop yet: the kernel resolves it with this packet.
-		 * With SNAT it leaves translated, or the container's address
-		 * leaks (attach set accept_local on this veth, so the kernel
-		 * forwards a packet with the host's address as its source). */
-		if (rc == PARSE_OK)
-			rc = route_rc;
+			return forward(&p, &fib, len);
+		}
+		if (flow_rc == PARSE_OK)
+			flow_rc = snat_lookup(&okey, &e);
 	}
-	if (rc == PARSE_OK) {
-		route_forward(&p, &fib);
-		count(CNT_REDIRECTED, len);
-		/* route_lookup() checked the devmap entry; XDP_PASS is only a
-		 * fallback should it vanish in between. */
-		return bpf_redirect_map(&tx_ports, fib.ifindex, XDP_PASS);
+	if (rc == PARSE_OK && e && rt_cache_get(e, &p, &fib)) {
+		/* An established flow with a fresh cached route: no FIB. */
+		snat_translate(&p, e, &to);
+		nat_rewrite(&p, 1, to.addr, to.port);
+		fc_put(&okey, &p, e, &fib);
+	} else if (rc == PARSE_OK) {
+		rc = route_lookup(ctx, &p, &fib, 0);
+		if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
+			int route_rc = rc;
+
+			rc = snat_stage(ctx, 0, &p, &okey, e, flow_rc, &cfg, &to);
+			if (rc == PARSE_OK && to.addr)
+				nat_rewrite(&p, 1, to.addr, to.port);
+			/* No next hop yet: the kernel resolves it with this
+			 * packet. With SNAT it leaves translated, or the
+			 * container's address leaks (attach set accept_local
+			 * on this veth, so the kernel forwards a packet with
+			 * the host's address as its source). */
+			if (rc == PARSE_OK)
+				rc = route_rc;
+			if (rc == PARSE_OK && e) {
+				rt_cache_put(e, &p, &fib);
+				fc_put(&okey, &p, e, &fib);
+			}
+		}
 	}
+	if (rc == PARSE_OK)
+		return forward(&p, &fib, len);
 	count(rc, len);
 	if (rc == CNT_DROP_MALFORMED)
 		return XDP_DROP;
@@ -183,8 +243,11 @@ int tc_egress(struct __sk_buff *skb)
 		rc = route_lookup(skb, &p, &fib, skb->gso_size);
 	if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
 		int route_rc = rc;
+		struct ct_entry *e;
+		struct ct_key okey;
 
-		rc = snat_stage(skb, 1, &p, &cfg, &to);
+		rc = snat_flow(&p, &okey, &e);
+		rc = snat_stage(skb, 1, &p, &okey, e, rc, &cfg, &to);
 		if (rc == PARSE_OK) {
 			if (route_rc == PARSE_OK)
 				route_forward(&p, &fib);

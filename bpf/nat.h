@@ -219,13 +219,10 @@ struct nat_to {
 	__be16 port;
 };
 
-/* The per-packet part: look up the translation of a known flow. Returns
- * PARSE_OK (*to filled in), a pass reason, or SNAT_NO_FLOW. */
-static __always_inline int snat_translate(struct packet *p, struct ct_key *okey,
-					  struct nat_to *to)
+/* The orig key of p's flow, if p may belong to one: PARSE_OK or a pass
+ * reason. */
+static __always_inline int snat_key(struct packet *p, struct ct_key *okey)
 {
-	struct ct_entry *e;
-
 	if (ct_key_of(p, okey))
 		return CNT_PASS_ICMP_OTHER;
 	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6) {
@@ -235,14 +232,45 @@ static __always_inline int snat_translate(struct packet *p, struct ct_key *okey,
 		if (type != 8 && type != 128)
 			return CNT_PASS_ICMP_OTHER;
 	}
-	e = bpf_map_lookup_elem(&ct, okey);
+	return PARSE_OK;
+}
+
+/* The orig entry under okey (snat_key()'s): PARSE_OK (*ep set) or
+ * SNAT_NO_FLOW. */
+static __always_inline int snat_lookup(const struct ct_key *okey,
+				       struct ct_entry **ep)
+{
+	struct ct_entry *e = bpf_map_lookup_elem(&ct, okey);
+
 	if (e && e->dir == CT_DIR_ORIG) {
-		ct_update_state(e, p, CT_DIR_ORIG);
-		to->addr = e->nat_addr;
-		to->port = e->nat_port;
+		*ep = e;
 		return PARSE_OK;
 	}
+	*ep = 0;
 	return SNAT_NO_FLOW;
+}
+
+/* The per-packet part: find the orig entry of p's flow, without changing
+ * anything. Returns PARSE_OK (*ep set), a pass reason, or SNAT_NO_FLOW. */
+static __always_inline int snat_find(struct packet *p, struct ct_key *okey,
+				     struct ct_entry **ep)
+{
+	int rc;
+
+	*ep = 0;
+	rc = snat_key(p, okey);
+	if (rc != PARSE_OK)
+		return rc;
+	return snat_lookup(okey, ep);
+}
+
+/* A packet of the known flow e: its state moves on, *to is its translation. */
+static __always_inline void snat_translate(struct packet *p, struct ct_entry *e,
+					   struct nat_to *to)
+{
+	ct_update_state(e, p, CT_DIR_ORIG);
+	to->addr = e->nat_addr;
+	to->port = e->nat_port;
 }
 
 /*
@@ -298,6 +326,7 @@ static __always_inline int snat_create(void *ctx, int is_skb, struct packet *p,
 	ne->dir = CT_DIR_ORIG;
 	ne->state = CT_NEW;
 	ne->last_seen_ns = bpf_ktime_get_ns();
+	ne->touched_j = bpf_jiffies64();
 	ne->ifindex = p->ifindex;
 	__builtin_memcpy(ne->nat_addr, cfg->addr, 16);
 	ne->nat_port = port;

@@ -67,6 +67,29 @@ static __always_inline int fib_pass_reason(int rc)
 	}
 }
 
+/* What the kernel never forwards, whatever the FIB says: checked for every
+ * packet, the route cache's included. */
+static __always_inline int route_check(const struct packet *p)
+{
+	/* Frames to a group MAC are never forwarded by the kernel either. */
+	if (p->eth->h_dest[0] & 1)
+		return CNT_PASS_LOCAL;
+	if (p->l3_proto == ETH_P_IP) {
+		__u32 daddr = bpf_ntohl(p->ip4->daddr);
+
+		/* Limited broadcast, multicast and 0/8 match the default
+		 * route in the FIB, but the kernel never forwards them. */
+		if (daddr == 0xffffffff || (daddr & 0xf0000000) == 0xe0000000 ||
+		    (daddr & 0xff000000) == 0)
+			return CNT_PASS_LOCAL;
+		if (p->ip4->ttl <= 1)
+			return CNT_PASS_TTL;
+	} else if (p->ip6->hop_limit <= 1) {
+		return CNT_PASS_TTL;
+	}
+	return PARSE_OK;
+}
+
 /*
  * The IP length the route's MTU applies to: the packet's own, or for a GSO
  * skb (gso_size != 0) that of one segment, IP and L4 headers + gso_size, as
@@ -104,23 +127,15 @@ static __always_inline int route_lookup(void *ctx, struct packet *p,
 	__u32 in_ifindex = p->ifindex;
 	int rc;
 
-	/* Frames to a group MAC are never forwarded by the kernel either. */
-	if (p->eth->h_dest[0] & 1)
-		return CNT_PASS_LOCAL;
+	rc = route_check(p);
+	if (rc != PARSE_OK)
+		return rc;
 	fib.l4_protocol = p->l4_proto;
 	fib.ifindex = l3_ifindex ? l3_ifindex : in_ifindex;
 	fill_ports(&fib, p);
 	if (p->l3_proto == ETH_P_IP) {
 		struct iphdr *iph = p->ip4;
-		__u32 daddr = bpf_ntohl(iph->daddr);
 
-		/* Limited broadcast, multicast and 0/8 match the default
-		 * route in the FIB, but the kernel never forwards them. */
-		if (daddr == 0xffffffff || (daddr & 0xf0000000) == 0xe0000000 ||
-		    (daddr & 0xff000000) == 0)
-			return CNT_PASS_LOCAL;
-		if (iph->ttl <= 1)
-			return CNT_PASS_TTL;
 		fib.family = AF_INET;
 		fib.tos = iph->tos;
 		fib.tot_len = mtu_len(p, bpf_ntohs(iph->tot_len), sizeof(*iph),
@@ -130,8 +145,6 @@ static __always_inline int route_lookup(void *ctx, struct packet *p,
 	} else {
 		struct ipv6hdr *ip6h = p->ip6;
 
-		if (ip6h->hop_limit <= 1)
-			return CNT_PASS_TTL;
 		fib.family = AF_INET6;
 		fib.flowinfo = *(__be32 *)ip6h & bpf_htonl(0x0FFFFFFF);
 		fib.tot_len = mtu_len(p, sizeof(*ip6h) + bpf_ntohs(ip6h->payload_len),
@@ -150,6 +163,93 @@ static __always_inline int route_lookup(void *ctx, struct packet *p,
 		return CNT_PASS_NOT_UPLINK;
 	*fibp = fib;
 	return PARSE_OK;
+}
+
+/*
+ * Route cache. Looking the FIB up is most of what a packet of an established
+ * SNAT flow costs (bpf_fib_lookup: FIB trie, nexthop, MTU, neighbour), so
+ * the result for the flow is kept in its orig ct entry (egress device, both
+ * MACs) and reused by the flow's next packets for at most RT_CACHE_TICKS
+ * jiffies: 2-20 ms after HZ (bpf_jiffies64() is inlined by the verifier, no
+ * clock read). Then the next packet looks the FIB up again. So a route,
+ * neighbour (MAC), MTU or forwarding change reaches a flow that late at
+ * most; the kernel's own path sees it at once.
+ *
+ * What the FIB used from the packet, beyond the flow's 5-tuple (the key),
+ * is checked per packet: the device it came in on (the entry's), the TOS or
+ * IPv6 traffic class and flow label, and the length (the MTU check: a
+ * packet no longer than the one looked up passes too); so is route_check().
+ * Only a successful lookup to a configured uplink is cached.
+ *
+ * Several CPUs may use one flow: rt_seq is a sequence count, odd while a
+ * writer fills the cache; a reader that sees it odd or changed looks the
+ * FIB up itself. Two CPUs refreshing at the same moment write what they
+ * looked up, normally the same; a reader between them could only mix two
+ * lookups made microseconds apart across a route change.
+ */
+#define RT_CACHE_TICKS 2
+
+#define READ_ONCE_U32(x) (*(volatile __u32 *)&(x))
+#define compiler_barrier() asm volatile("" ::: "memory")
+
+/* What of p besides the 5-tuple went into the lookup and may change. */
+static __always_inline __be32 rt_flowinfo_of(const struct packet *p)
+{
+	if (p->l3_proto == ETH_P_IP)
+		return p->ip4->tos;
+	return *(__be32 *)p->ip6 & bpf_htonl(0x0FFFFFFF);
+}
+
+static __always_inline __u32 rt_len_of(const struct packet *p)
+{
+	if (p->l3_proto == ETH_P_IP)
+		return bpf_ntohs(p->ip4->tot_len);
+	return sizeof(struct ipv6hdr) + bpf_ntohs(p->ip6->payload_len);
+}
+
+/* The cached next hop of e, if still good for p: into fib's ifindex and
+ * MACs, as route_lookup() would have left them. */
+static __always_inline int rt_cache_get(const struct ct_entry *e,
+					const struct packet *p,
+					struct bpf_fib_lookup *fib)
+{
+	__u32 seq = READ_ONCE_U32(e->rt_seq);
+
+	if (seq & 1)
+		return 0;
+	compiler_barrier();
+	fib->ifindex = e->rt_ifindex;
+	if (!fib->ifindex || e->ifindex != p->ifindex)
+		return 0;
+	if (bpf_jiffies64() - e->rt_j >= RT_CACHE_TICKS)
+		return 0;
+	if (e->rt_flowinfo != rt_flowinfo_of(p) || rt_len_of(p) > e->rt_max_len)
+		return 0;
+	if (route_check(p) != PARSE_OK)
+		return 0;
+	__builtin_memcpy(fib->dmac, e->rt_dmac, ETH_ALEN);
+	__builtin_memcpy(fib->smac, e->rt_smac, ETH_ALEN);
+	compiler_barrier();
+	return READ_ONCE_U32(e->rt_seq) == seq;
+}
+
+/* route_lookup() found fib for p, a packet of e's flow: cache it. */
+static __always_inline void rt_cache_put(struct ct_entry *e,
+					 const struct packet *p,
+					 const struct bpf_fib_lookup *fib)
+{
+	/* A flow seen on two devices (one 5-tuple from two containers)
+	 * keeps the FIB to itself. Another CPU writing: leave it to it. */
+	if (e->ifindex != p->ifindex || (READ_ONCE_U32(e->rt_seq) & 1))
+		return;
+	__sync_fetch_and_add(&e->rt_seq, 1);
+	e->rt_ifindex = fib->ifindex;
+	__builtin_memcpy(e->rt_dmac, fib->dmac, ETH_ALEN);
+	__builtin_memcpy(e->rt_smac, fib->smac, ETH_ALEN);
+	e->rt_flowinfo = rt_flowinfo_of(p);
+	e->rt_max_len = rt_len_of(p);
+	e->rt_j = bpf_jiffies64();
+	__sync_fetch_and_add(&e->rt_seq, 1);
 }
 
 /* Forward p to the next hop route_lookup() found: TTL and MACs. */

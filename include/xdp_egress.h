@@ -111,16 +111,39 @@ enum ct_timeout {
 #define CT_TIMEOUT_DEFAULTS { 60, 7440, 10, 30, 180, 30 }
 
 struct ct_entry {
-	__u64 last_seen_ns;       /* bpf_ktime_get_ns() of the last packet */
+	__u64 last_seen_ns;       /* bpf_ktime_get_ns() of the last packet, at
+				   * most one jiffy behind (see touched_j) */
 	__u32 timeout_s[CT_TO_MAX];
 	__u32 ifindex;            /* the container's host-side veth */
 	__u8 dir;                 /* enum ct_dir */
 	__u8 state;               /* enum ct_state, kept in the orig entry */
 	__be16 nat_port;          /* orig: translated port; reply: original */
 	__be32 nat_addr[4];       /* orig: translated source; reply: original */
-	__u8 container_mac[6];    /* reply: where the frame goes */
-	__u8 host_mac[6];         /* reply: source MAC towards the container */
+	union {
+		struct {          /* reply: the frame towards the container */
+			__u8 container_mac[6];
+			__u8 host_mac[6];
+		};
+		struct {          /* orig: the cached next hop (route cache) */
+			__u8 rt_dmac[6];
+			__u8 rt_smac[6];
+		};
+	};
 	struct ct_key other;      /* the other direction's key */
+	__u32 rt_ifindex;         /* orig: the cached route's egress device; 0: none */
+	__u64 touched_j;          /* orig: jiffies when last_seen_ns was last
+				   * written; one write per tick, not per packet */
+	/*
+	 * Orig: the egress program's route cache (bpf/route.h). The
+	 * bpf_fib_lookup() result of a recent packet of this flow, used for
+	 * the flow's next packets for at most RT_CACHE_TICKS jiffies. Zero in
+	 * anything user space writes (no cached route).
+	 */
+	__u64 rt_j;               /* jiffies of that lookup */
+	__be32 rt_flowinfo;       /* its TOS (IPv4) or traffic class + flow label (IPv6) */
+	__u32 rt_max_len;         /* its packet length: the MTU allowed that much */
+	__u32 rt_seq;             /* odd while a CPU rewrites the cache */
+	__u32 rt_pad;
 };
 
 /* Maximum number of uplinks one attachment may redirect to. */

@@ -36,6 +36,11 @@
  *            table is empty after 3 s
  *   closing  tcp_est 30 s, tcp_close 1 s: a closed connection goes after
  *            tcp_close even when its timer was armed for tcp_est
+ *   route    the route cache in the orig entry: filled by a flow's second
+ *            packet; a neighbour (MAC), MTU or route change reaches the
+ *            flow within RT_CACHE_TICKS jiffies (steps wait 100 ms); a FIN
+ *            right after cached packets still closes the flow; the
+ *            namespace is put back as it was at the end
  *
  * No frame is sent anywhere: bpf_prog_test_run_opts() only returns
  * XDP_REDIRECT. bpf_fib_lookup() needs real routes and neighbours, so the
@@ -90,6 +95,8 @@ static const __u8 mac_host[2][6] = { { 2, 0, 0, 0, 0, 0x01 }, { 2, 0, 0, 0, 0, 0
 static const __u8 mac_cont[2][6] = { { 2, 0, 0, 0, 0, 0x02 }, { 2, 0, 0, 0, 0, 0x12 } };
 static const __u8 mac_up0[6] = { 2, 0, 0, 0, 0x01, 0x01 };
 static const __u8 mac_gw[6] = { 2, 0, 0, 0, 0x0a, 0x02 };
+#define MAC_GW2 "02:00:00:00:0a:03"
+static const __u8 mac_gw2[6] = { 2, 0, 0, 0, 0x0a, 0x03 };
 
 static const char *const cont_addr4[2] = { "10.0.0.2", "10.0.1.2" };
 /* Neither container address may be checksum-neutral against the SNAT
@@ -456,7 +463,7 @@ static int addr_of(int fam, const char *s, __u8 out[16])
 
 /* ---- steps ------------------------------------------------------------- */
 
-enum where { W_EGRESS = 1, W_UPLINK, W_WAIT, W_COUNT, W_PRESENT };
+enum where { W_EGRESS = 1, W_UPLINK, W_WAIT, W_COUNT, W_PRESENT, W_CMD, W_CACHED };
 enum port_rule { PORT_ANY = 0, PORT_KEEP, PORT_MAPPED, PORT_SAME };
 enum pre { PRE_NONE = 0, PRE_RESERVE, PRE_FILL };
 /* UDP checksum 0xffff on the container's side of the step (egress input,
@@ -496,10 +503,12 @@ struct step {
 	enum port_rule port;
 	const char *differ;     /* the translated port must differ from this step's */
 	int state;              /* orig entry's state afterwards, + 1; 0: unchecked */
-	/* W_WAIT / W_COUNT / W_PRESENT */
+	const __u8 *gw_mac;     /* egress: the next hop's MAC; NULL: MAC_GW */
+	/* W_WAIT / W_COUNT / W_PRESENT / W_CMD / W_CACHED */
 	int wait_ms;
 	int count;
 	bool present;
+	const char *cmd;        /* W_CMD: run in the test's namespace */
 };
 
 #define EG .where = W_EGRESS
@@ -522,6 +531,9 @@ struct step {
 #define WAIT(ms) .where = W_WAIT, .wait_ms = (ms)
 #define COUNT(n) .where = W_COUNT, .count = (n)
 #define PRESENT(f, yes) .where = W_PRESENT, .flow = (f), .present = (yes)
+#define CMD(c) .where = W_CMD, .cmd = (c)
+/* The orig entry of f caches a route via up0 to gw (NULL: none cached). */
+#define CACHED(f, gw) .where = W_CACHED, .flow = (f), .gw_mac = (gw)
 #define SYNACK (TH_SYN | TH_ACK)
 
 /* The main scenario: default timeouts, a large table, both programs. */
@@ -738,6 +750,57 @@ static const struct step closing_steps[] = {
 	{ "closed_flow_gone_after_tcp_close_timeout", COUNT(0) },
 };
 
+/* Route cache: RT_CACHE_TICKS jiffies are at most 20 ms (HZ 100); each
+ * change is given 100 ms. The flow's first packet creates it (no cache), its
+ * second looks the FIB up and caches the result. */
+static const struct step route_steps[] = {
+	{ "v4_udp", EG, V4, UDP(20000, 53), NEW(PORT_KEEP) },
+	{ "not_cached_by_first_packet", CACHED("v4_udp", NULL) },
+	{ "v4_udp_2", EG, AGAIN("v4_udp") },
+	{ "cached_by_second_packet", CACHED("v4_udp", mac_gw) },
+	{ "v4_udp_3", EG, AGAIN("v4_udp") },
+	{ "v6_tcp_syn", EG, V6, TCP(20001, 443, TH_SYN), NEW(PORT_KEEP) },
+	{ "v6_tcp_2", EG, AGAIN("v6_tcp_syn"), .tcp_flags = TH_ACK },
+	{ "v6_cached", CACHED("v6_tcp_syn", mac_gw) },
+	/* Right after packets the per-CPU flow cache serves (same jiffy, as
+	 * a rule), a FIN still reaches the ct entry. */
+	{ "v4_tcp_syn", EG, V4, TCP(20003, 443, TH_SYN), NEW(PORT_KEEP) },
+	{ "v4_tcp_2", EG, AGAIN("v4_tcp_syn"), .tcp_flags = TH_ACK },
+	{ "v4_tcp_3", EG, AGAIN("v4_tcp_syn"), .tcp_flags = TH_ACK },
+	{ "v4_tcp_fin", EG, AGAIN("v4_tcp_syn"), .tcp_flags = TH_FIN | TH_ACK, STATE(CT_CLOSING) },
+	/* The gateway's MAC changes. */
+	{ "neigh_changed", CMD("ip neigh replace 192.0.2.2 lladdr " MAC_GW2 " dev up0 nud permanent && "
+			       "ip -6 neigh replace fd01::2 lladdr " MAC_GW2 " dev up0 nud permanent") },
+	{ "wait_neigh", WAIT(100) },
+	{ "v4_udp_new_mac", EG, AGAIN("v4_udp"), .gw_mac = mac_gw2 },
+	{ "v4_cached_new_mac", CACHED("v4_udp", mac_gw2) },
+	{ "v4_udp_new_mac_cached", EG, AGAIN("v4_udp"), .gw_mac = mac_gw2 },
+	{ "v6_tcp_new_mac", EG, AGAIN("v6_tcp_syn"), .tcp_flags = TH_ACK, .gw_mac = mac_gw2 },
+	/* The path MTU drops below the flow's packets (84-byte echo
+	 * requests; 68 is IPv4's least MTU; forwarding heeds a route's MTU
+	 * when it is locked). */
+	{ "v4_echo", EG, V4, ECHO(20002), NEW(PORT_KEEP), .gw_mac = mac_gw2 },
+	{ "v4_echo_2", EG, AGAIN("v4_echo"), .seq = 2, .gw_mac = mac_gw2 },
+	{ "v4_echo_cached", CACHED("v4_echo", mac_gw2) },
+	{ "mtu_lowered", CMD("ip route replace default via 192.0.2.2 dev up0 mtu lock 68") },
+	{ "wait_mtu", WAIT(100) },
+	{ "v4_echo_too_big", EG, .flow = "v4_echo", .seq = 3, EPASS(CNT_PASS_TOO_BIG) },
+	{ "v4_udp_fits", EG, AGAIN("v4_udp"), .gw_mac = mac_gw2 },
+	{ "mtu_restored", CMD("ip route replace default via 192.0.2.2 dev up0") },
+	{ "wait_mtu_restored", WAIT(100) },
+	{ "v4_echo_fits_again", EG, AGAIN("v4_echo"), .seq = 4, .gw_mac = mac_gw2 },
+	/* The route turns unreachable: the flow's packets go to the kernel. */
+	{ "route_unreachable", CMD("ip route replace unreachable default") },
+	{ "wait_route", WAIT(100) },
+	{ "v4_udp_unreachable", EG, .flow = "v4_udp", EPASS(CNT_PASS_FIB_FAIL) },
+	/* Back as build_namespace() left it. */
+	{ "restored", CMD("ip route replace default via 192.0.2.2 dev up0 && "
+			  "ip neigh replace 192.0.2.2 lladdr " MAC_GW " dev up0 nud permanent && "
+			  "ip -6 neigh replace fd01::2 lladdr " MAC_GW " dev up0 nud permanent") },
+	{ "wait_restored", WAIT(100) },
+	{ "v4_udp_restored", EG, AGAIN("v4_udp") },
+};
+
 struct scenario {
 	const char *tag;
 	const struct step *steps;
@@ -757,6 +820,7 @@ static const struct scenario scenarios[] = {
 	{ "full_tc", STEPS(full_steps), CT_TIMEOUT_DEFAULTS, 5, false, true },
 	{ "expiry", STEPS(expiry_steps), { 2, 2, 2, 2, 2, 2 }, 0, true, false },
 	{ "closing", STEPS(closing_steps), { 1, 30, 1, 1, 1, 1 }, 0, true, false },
+	{ "route", STEPS(route_steps), CT_TIMEOUT_DEFAULTS, 0, true, false },
 };
 
 /* ---- environment ------------------------------------------------------- */
@@ -1299,7 +1363,9 @@ static void run_egress(struct inst *in, size_t idx)
 		CHECK(out_len == len && diff < 0, NAME("output_unchanged"),
 		      "output %u bytes (input %zu), first difference at byte %d", out_len, len, diff);
 		ASSERT_EQ(ct_after - ct_before, 0, NAME("ct_no_new_entries"));
-		if (f.kind == K_TCP || f.kind == K_UDP || f.kind == K_ECHO) {
+		/* (A packet of a known flow that the kernel must route keeps
+		 * the flow.) */
+		if (!s->flow && (f.kind == K_TCP || f.kind == K_UDP || f.kind == K_ECHO)) {
 			key_orig(&f, &ok);
 			CHECK(bpf_map_lookup_elem(in->ct_fd, &ok, &o), NAME("ct_no_orig_entry"),
 			      "an orig entry exists for a flow that was not translated");
@@ -1339,7 +1405,7 @@ static void run_egress(struct inst *in, size_t idx)
 
 	/* The frame the gateway must see, built from scratch. */
 	flow_pkt(&f, false, true, flags, seq, 63, &p);
-	wlen = build_frame(mac_gw, mac_up0, &p, want);
+	wlen = build_frame(s->gw_mac ? s->gw_mac : mac_gw, mac_up0, &p, want);
 	check_rewrite(pfx, out, out_len, want, wlen, false, false);
 	CHECK(!memcmp(out + 14 + (f.fam == 4 ? 12 : 8), f.naddr, alen(f.fam)), NAME("snat_source"),
 	      "source address is not the SNAT address");
@@ -1524,6 +1590,29 @@ static void run_timed(struct inst *in, size_t idx)
 		int n = ct_count(in->ct_fd);
 
 		CHECK(n == s->count, name, "ct map holds %d entries, want %d", n, s->count);
+	} else if (s->where == W_CMD) {
+		char why[512] = "";
+
+		CHECK(!run_cmd(s->cmd, why, sizeof(why)), name, "%s", why);
+	} else if (s->where == W_CACHED) {
+		struct ct_key ok;
+		struct ct_entry e;
+		struct flow f;
+
+		if (!ref_flow(in, s->flow, &f, name))
+			return;
+		key_orig(&f, &ok);
+		if (bpf_map_lookup_elem(in->ct_fd, &ok, &e)) {
+			CHECK(0, name, "no orig entry");
+		} else if (!s->gw_mac) {
+			CHECK(e.rt_ifindex == 0, name, "a route via ifindex %u is cached", e.rt_ifindex);
+		} else {
+			CHECK(e.rt_ifindex == (__u32)env.up0 && !memcmp(e.rt_dmac, s->gw_mac, 6) &&
+			      !memcmp(e.rt_smac, mac_up0, 6) && !(e.rt_seq & 1), name,
+			      "cached ifindex %u (want up0 %d), dmac %02x:..:%02x, smac %02x:..:%02x, "
+			      "seq %u", e.rt_ifindex, env.up0, e.rt_dmac[0], e.rt_dmac[5],
+			      e.rt_smac[0], e.rt_smac[5], e.rt_seq);
+		}
 	} else {
 		struct ct_key ok, rk;
 		struct ct_entry e;
