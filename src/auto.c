@@ -35,7 +35,10 @@
 #include "pins.h"
 #include "xdp_egress.h"
 
-#define AUTO_MIN_PPS 20000.0      /* below this the cycles do not matter */
+/* Below this an interface's cycles do not matter. Per interface, but a
+ * host pays the sum: 128 containers at 8k packets/s each are 1M/s (the
+ * bench's scale workload), so the bar is low. */
+#define AUTO_MIN_PPS 2000.0
 #define AUTO_SMALL_BYTES 512.0    /* mean frame size that counts as small */
 #define AUTO_BULK_BYTES 1024.0    /* mean frame size that counts as bulk */
 #define AUTO_GSO_SHARE 0.01       /* more GSO than this: TSO is in use */

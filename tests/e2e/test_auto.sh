@@ -44,7 +44,7 @@ xdp_on_vc1() {
 	ip -n "$TOPO_HOST" -d -j link show vc1 | jq -r '.[0].xdp.mode // 0'
 }
 udp_small() { # udp_small SECONDS: 64-byte datagrams at ~58k a second (30 Mbit/s):
-	# above the tuner's 20k pps, below what the world's receiver drops
+	# above the tuner's 2000 pps, below what the world's receiver drops
 	in_c 1 iperf3 -c "$TOPO_WORLD_V4" -u -l 64 -b 30M -t "$1" -J 2>&1
 }
 tune_start() {
