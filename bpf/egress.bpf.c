@@ -221,24 +221,14 @@ int tc_egress(struct __sk_buff *skb)
 		    *meta == XE_PASSED_MARK)
 			return TC_ACT_OK;
 	}
-	/* A tagged frame reaches tc without its tag: the stack moved the
-	 * 802.1Q/802.1ad header into the skb (skb_vlan_untag() runs before
-	 * ingress), so the frame looks untagged. As in XDP (parse_frame()):
-	 * the vlan device routes it, only a truncated IP header is dropped. */
-	if (skb->vlan_present) {
-		__u32 l3_min = skb->protocol == bpf_htons(ETH_P_IP) ? sizeof(struct iphdr) :
-			       skb->protocol == bpf_htons(ETH_P_IPV6) ? sizeof(struct ipv6hdr) : 0;
-
-		rc = len < sizeof(struct ethhdr) + l3_min ? CNT_DROP_MALFORMED : CNT_PASS_VLAN;
-		count(rc, len);
-		return rc == CNT_DROP_MALFORMED ? TC_ACT_SHOT : TC_ACT_OK;
-	}
 	/* The stack's own skbs carry their headers in the linear part; make
 	 * sure of it for anything else (a no-op when they are). */
 	if ((void *)(long)skb->data + TC_PULL_LEN > (void *)(long)skb->data_end)
 		bpf_skb_pull_data(skb, len < TC_PULL_LEN ? len : TC_PULL_LEN);
+	/* A tagged frame reaches tc without its tag (skb_vlan_untag() runs
+	 * before ingress): parse_frame() judges it as XDP does a tagged one. */
 	rc = parse_frame(&p, (void *)(long)skb->data, (void *)(long)skb->data_end,
-			 len, skb->ingress_ifindex);
+			 len, skb->ingress_ifindex, skb->vlan_present);
 	if (rc == PARSE_OK)
 		rc = route_lookup(skb, &p, &fib, skb->gso_size);
 	if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {

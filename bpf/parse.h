@@ -161,11 +161,13 @@ static __always_inline int parse_ipv6(struct packet *p, void *l3)
 
 /*
  * Parse the frame [data, data_end) of len bytes in all (len > data_end -
- * data for an skb whose payload lies in pages) into p. Returns PARSE_OK or a
- * counter id.
+ * data for an skb whose payload lies in pages) into p; vlan_stripped: an
+ * skb whose 802.1Q tag the stack holds apart. Returns PARSE_OK or a counter
+ * id.
  */
 static __always_inline int parse_frame(struct packet *p, void *data,
-				       void *data_end, __u32 len, __u32 ifindex)
+				       void *data_end, __u32 len, __u32 ifindex,
+				       int vlan_stripped)
 {
 	struct ethhdr *eth = data;
 	void *l3 = data + sizeof(*eth);
@@ -183,14 +185,19 @@ static __always_inline int parse_frame(struct packet *p, void *data,
 	if (l3 > data_end)
 		return CNT_DROP_MALFORMED;
 	proto = bpf_ntohs(eth->h_proto);
-	if (proto == ETH_P_8021Q || proto == ETH_P_8021AD) {
+	if (!vlan_stripped && (proto == ETH_P_8021Q || proto == ETH_P_8021AD)) {
 		struct vlan_hdr_ *vh = l3;
 
 		if ((void *)(vh + 1) > data_end)
 			return CNT_DROP_MALFORMED;
-		/* Still validate what is inside so runts are dropped, not passed. */
 		proto = bpf_ntohs(vh->encap_proto);
 		l3 = vh + 1;
+		vlan_stripped = 1;
+	}
+	if (vlan_stripped) {
+		/* Tagged (an skb's tag already moved out of the frame by the
+		 * stack, skb_vlan_untag()): the vlan device routes it. Still
+		 * validate what is inside so runts are dropped, not passed. */
 		p->l3_proto = proto;
 		if (proto == ETH_P_IP && l3 + sizeof(struct iphdr) > data_end)
 			return CNT_DROP_MALFORMED;
@@ -213,7 +220,7 @@ static __always_inline int parse_packet(struct xdp_md *ctx, struct packet *p)
 	void *data_end = (void *)(long)ctx->data_end;
 
 	return parse_frame(p, data, data_end, data_end - data,
-			   ctx->ingress_ifindex);
+			   ctx->ingress_ifindex, 0);
 }
 
 #endif

@@ -88,9 +88,7 @@ wait_auto() {
 if [ "$mode" = auto ]; then
 	echo
 	run "xdp-egress tune --interval 0.2 &    # what the daemon does every second"
-	nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
-		"$XE_BIN" tune --interval 0.2 >"$TOPO_TMP/tune.log" 2>&1 &
-	TOPO_PIDS+=("$!")   # topo_destroy ends it
+	xe_tune_start   # topo_destroy ends it
 fi
 
 tx0=$(tx_packets "$C" eth0)

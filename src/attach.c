@@ -43,13 +43,6 @@ unsigned int veth_native_max_mtu(void)
 	return (unsigned int)(page - VETH_XDP_HEADROOM - SKB_SHINFO_SIZE - ETH_HLEN_);
 }
 
-/* tcx (kernel 6.6) postdates the uapi headers and libbpf of Debian 12;
- * bpf_link_create() passes these through unchanged. */
-#ifndef BPF_F_BEFORE
-#define BPF_F_BEFORE (1U << 3)
-#endif
-#define XE_BPF_TCX_INGRESS 46
-
 struct fix {
 	unsigned long netns_ino;
 	char ifname[IF_NAMESIZE];

@@ -21,6 +21,13 @@
 
 #define META_SIZE 4096
 
+/* tcx (kernel 6.6) postdates the uapi headers and libbpf of Debian 12;
+ * bpf_link_create() and bpf_prog_query() pass these through unchanged. */
+#define XE_BPF_TCX_INGRESS 46
+#ifndef BPF_F_BEFORE
+#define BPF_F_BEFORE (1U << 3)
+#endif
+
 /* Root folder, created and bpffs-mounted if needed. -1 on error (printed). */
 int pins_root(char *out, size_t len);
 /* Folder of this host namespace's attachments (not created). */

@@ -173,7 +173,7 @@ static int tcx_has_prog(int ifindex, __u32 prog)
 {
 	__u32 ids[64], cnt = 64, i;
 
-	if (bpf_prog_query(ifindex, (enum bpf_attach_type)46 /* BPF_TCX_INGRESS */,
+	if (bpf_prog_query(ifindex, (enum bpf_attach_type)XE_BPF_TCX_INGRESS,
 			   0, NULL, ids, &cnt))
 		return 0;
 	for (i = 0; i < cnt && i < 64; i++)

@@ -47,12 +47,6 @@ udp_small() { # udp_small SECONDS: 64-byte datagrams at ~58k a second (30 Mbit/s
 	# above the tuner's 2000 pps, below what the world's receiver drops
 	in_c 1 iperf3 -c "$TOPO_WORLD_V4" -u -l 64 -b 30M -t "$1" -J 2>&1
 }
-tune_start() {
-	nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
-		"$XE_BIN" tune --interval 0.2 >>"$TOPO_TMP/tune.log" 2>&1 &
-	TUNE_PID=$!
-	TOPO_PIDS+=("$TUNE_PID")
-}
 tune_stop() {
 	kill "$TUNE_PID" 2>/dev/null
 	wait "$TUNE_PID" 2>/dev/null
@@ -81,7 +75,7 @@ check auto_no_tuner_stays_tc "without a tuner the state became $(auto_state) (ud
 	test "$(auto_state)" = tc
 
 csum0=$(nstat_csum_errors "$W")
-tune_start
+xe_tune_start
 s0=$(stats_json)
 out=$(udp_small 4)
 sent=$(jq -r '.end.sum.packets // 0' <<<"$out")
@@ -159,7 +153,7 @@ ip -n "$C" link set eth0 mtu 9000
 ip -n "$TOPO_HOST" link set vc1 mtu 9000
 if xe_capture attach --ifname vc1 --mode auto --uplink up0 --snat auto; then
 	ok auto_mtu9000_attach
-	tune_start
+	xe_tune_start
 	udp_small 3 >/dev/null
 	tune_stop
 	blocked=$(xe status --json | jq -r '.attachments[0].auto.native_blocked // empty')

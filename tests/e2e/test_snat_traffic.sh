@@ -52,15 +52,6 @@ start_py_server udp 9999 "$TOPO_TMP/peers.udp4" &&
 bg "$TOPO_FAR" "$PY3" "$SNAT_TOOLS" server tcp 9998 "$TOPO_TMP/peers.far" v6
 wait_listen "$TOPO_FAR" 9998 || { fail snat_traffic_setup "far server did not start"; exit 1; }
 
-# snapshot: what detach must restore.
-snapshot() {
-	{
-		offloads "$C" eth0
-		offloads "$W" eth0
-		offloads "$TOPO_HOST" vc1
-		offloads "$TOPO_HOST" up0
-	} 2>&1
-}
 
 # flow NAME COMMAND...: runs COMMAND in the container; checks that the
 # egress program redirected what the container sent and the return path
@@ -179,7 +170,7 @@ for mode in native generic tc; do
 			gso "$(offload "$TOPO_HOST" up0 generic-segmentation-offload)")
 		in_host ethtool -K up0 tx off tso off gso off >/dev/null 2>&1
 	fi
-	before=$(snapshot)
+	before=$(offload_snapshot)
 	if ! xe_capture attach --ifname vc1 --mode "$mode" --uplink up0 "${snat_args[@]}"; then
 		fail "${t}_attach" "attach ${snat_args[*]} exited $XE_RC: $XE_ERR"
 		[ "$mode" = tc ] && in_host ethtool -K up0 "${up0_restore[@]}" >/dev/null 2>&1
@@ -372,7 +363,7 @@ $p6")" = 2
 
 	if xe_capture detach --ifname vc1; then
 		sed 's/^/#   /' <<<"$XE_OUT"
-		after=$(snapshot)
+		after=$(offload_snapshot)
 		if no_xdp_anywhere && pins_gone && prog_gone "$prog1" && prog_gone "$prog2" &&
 			[ "$after" = "$before" ]; then
 			ok "${t}_detach_restores"

@@ -74,6 +74,16 @@ xe() {
 		env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" "$XE_BIN" "$@"
 }
 
+# xe_tune_start: `xdp-egress tune --interval 0.2` in the host ns in the
+# background, its output in $TOPO_TMP/tune.log; TUNE_PID (topo_destroy
+# ends it too).
+xe_tune_start() {
+	nsenter --net="/run/netns/$TOPO_HOST" env XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
+		"$XE_BIN" tune --interval 0.2 >>"$TOPO_TMP/tune.log" 2>&1 &
+	TUNE_PID=$!
+	TOPO_PIDS+=("$TUNE_PID")
+}
+
 # xe_capture ARGS...: runs xe; sets XE_RC, XE_OUT, XE_ERR.
 xe_capture() {
 	xe "$@" >"$TOPO_TMP/xe.out" 2>"$TOPO_TMP/xe.err"
