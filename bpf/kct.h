@@ -318,14 +318,16 @@ static __always_inline void kct_keep_alive(struct nf_conn *c,
 					   unsigned long status,
 					   const struct kct_config *cfg)
 {
-	__u32 now = (__u32)bpf_jiffies64(), ms, left;
+	__u64 j = bpf_jiffies64();
+	__u32 now = (__u32)j, ms, left;
 
 	if (p->l4_proto == IPPROTO_TCP) {
 		ms = cfg->tcp_established_ms;
 	} else {
 		ms = cfg->udp_ms;
+		/* time_after(jiffies, stream_ts), as nf_conntrack_udp_packet() */
 		if (bpf_core_field_exists(ct->proto.udp.stream_ts) &&
-		    (long)(now - (__u32)BPF_CORE_READ(ct, proto.udp.stream_ts)) > 0) {
+		    (long)(j - BPF_CORE_READ(ct, proto.udp.stream_ts)) > 0) {
 			ms = cfg->udp_stream_ms;
 			if (!(status & IPS_ASSURED_))
 				bpf_ct_change_status(c, (__u32)status | IPS_ASSURED_);
