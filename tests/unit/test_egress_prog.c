@@ -167,6 +167,7 @@ struct pkt_spec {
 	enum v6_ext v6_ext;     /* one 8-byte extension header before L4 */
 	__u16 sport, dport;     /* 0: 40000 and 80 (TCP) / 53 (UDP) */
 	__u8 tcp_flags;         /* 0: ACK */
+	__u32 seq;              /* TCP: 0 means 0x01020304 */
 	bool from_world;        /* arrives on up0 from the gateway (uplink
 				 * program), not from the container */
 	const __u8 *eth_src;    /* NULL: the container's (the gateway's) MAC */
@@ -250,7 +251,7 @@ static size_t build_l4(__u8 *p, const struct pkt_spec *s)
 	case IPPROTO_TCP:
 		put16(p, spec_sport(s));
 		put16(p + 2, spec_dport(s));
-		put32(p + 4, 0x01020304);       /* seq */
+		put32(p + 4, s->seq ? s->seq : 0x01020304);
 		put32(p + 8, 0x0a0b0c0d);       /* ack */
 		p[12] = 5 << 4;                 /* doff 5 */
 		p[13] = s->tcp_flags ? s->tcp_flags : TH_ACK;
@@ -867,6 +868,7 @@ static void ct_reset(const struct env *e)
 {
 	__u32 fams[2] = { AF_INET, AF_INET6 }, zero = 0;
 	int kfd = bpf_map__fd(e->skel->maps.kernel_only);
+	int pfd = bpf_map__fd(e->skel->maps.promote);
 	struct kct_key k;
 	struct kct_config cfg;
 	__u64 gen;
@@ -876,6 +878,8 @@ static void ct_reset(const struct env *e)
 		nfct_query(e->ct, NFCT_Q_FLUSH, &fams[i]);
 	while (!bpf_map_get_next_key(kfd, NULL, &k))
 		bpf_map_delete_elem(kfd, &k);
+	while (!bpf_map_get_next_key(pfd, NULL, &k))
+		bpf_map_delete_elem(pfd, &k);
 	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg);
 	cfg.kernel_only_active = 0;
 	bpf_map_update_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg, 0);
@@ -1386,6 +1390,110 @@ static void test_keep_alive(const struct env *e)
 	nfct_destroy(q);
 }
 
+/* Runs one frame through a program; returns the action, -1 on error. */
+static int run_once(const struct env *e, int fd, int ifindex, const struct pkt_spec *pkt)
+{
+	static __u8 in[MAX_FRAME], out[MAX_FRAME];
+	struct xdp_md ctx = {};
+	struct layout lo;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (build_frame(pkt, in, &lo))
+		return -1;
+	ctx.data_end = lo.len;
+	ctx.ingress_ifindex = ifindex;
+	opts.data_in = in;
+	opts.data_size_in = lo.len;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	return bpf_prog_test_run_opts(fd, &opts) ? -1 : (int)opts.retval;
+}
+
+/*
+ * On a flow the fast path made liberal, the kernel no longer checks a FIN's
+ * or RST's sequence number: the fast path does, from the ACKs and windows
+ * it carried. A blind RST or FIN from the world, or one a neighbour sends
+ * with the container's address, is dropped when out of the receiver's
+ * window, and reaches the kernel (which changes the state) when in it.
+ */
+static void test_close_guard(const struct env *e)
+{
+	const struct fixture flow = { "guard", V4(.proto = IPPROTO_TCP),
+				      CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30400) };
+	/* What each side ACKs: the frame builder's ack 0x0a0b0c0d, window
+	 * 64240 (no scaling in this entry). */
+	const __u32 ack = 0x0a0b0c0d;
+	const struct {
+		const char *name;
+		bool uplink;
+		struct pkt_spec pkt;
+		int action;
+	} rows[] = {
+		{ "world_rst_in_window_passes", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_RST | TH_ACK,
+		    .seq = ack + 100 }, XDP_PASS },
+		{ "world_rst_beyond_window_dropped", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_RST,
+		    .seq = ack + 0x40000000 }, XDP_DROP },
+		{ "world_rst_before_ack_dropped", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_RST,
+		    .seq = ack - 1 }, XDP_DROP },
+		{ "world_fin_beyond_window_dropped", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_FIN | TH_ACK,
+		    .seq = ack + 0x80000000u }, XDP_DROP },
+		{ "neighbour_spoofed_rst_beyond_window_dropped", false,
+		  { .l3 = L3_IPV4, .proto = IPPROTO_TCP, .eth_src = mac_c1,
+		    .tcp_flags = TH_RST, .seq = ack + 0x20000000 }, XDP_DROP },
+		{ "neighbour_spoofed_rst_in_window_to_kernel", false,
+		  { .l3 = L3_IPV4, .proto = IPPROTO_TCP, .eth_src = mac_c1,
+		    .tcp_flags = TH_RST, .seq = ack + 10 }, XDP_PASS },
+		{ "container_fin_in_window_passes", false,
+		  { .l3 = L3_IPV4, .proto = IPPROTO_TCP, .tcp_flags = TH_FIN | TH_ACK,
+		    .seq = ack + 5000 }, XDP_PASS },
+	};
+	/* One carried packet each way: the samples. */
+	const struct pkt_spec from_container = { .l3 = L3_IPV4, .proto = IPPROTO_TCP };
+	const struct pkt_spec from_world = { .l3 = L3_IPV4, .from_world = true,
+					     .proto = IPPROTO_TCP, .src = V4_WORLD,
+					     .dst = V4_HOST, .sport = 80, .dport = 30400 };
+	struct counter_val before[CNT_MAX], after[CNT_MAX];
+	char name[128], why[256] = "";
+	size_t i;
+	int got;
+
+	ct_reset(e);
+	if (ct_create(e, &flow, why, sizeof(why))) {
+		CHECK(0, "close_guard/conntrack", "%s", why);
+		return;
+	}
+	ASSERT_EQ(run_once(e, e->prog_fd, e->h0, &from_container), XDP_REDIRECT,
+		  "close_guard/container_ack_carried");
+	ASSERT_EQ(run_once(e, e->up_fd, e->up0, &from_world), XDP_REDIRECT,
+		  "close_guard/world_ack_carried");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int fd = rows[i].uplink ? e->up_fd : e->prog_fd;
+		int stats = rows[i].uplink ? e->up_stats_fd : e->stats_fd;
+
+		read_counters(e, stats, before);
+		got = run_once(e, fd, rows[i].uplink ? e->up0 : e->h0, &rows[i].pkt);
+		read_counters(e, stats, after);
+		snprintf(name, sizeof(name), "close_guard/%s", rows[i].name);
+		CHECK(got == rows[i].action, name, "got %s, want %s", action_name(got),
+		      action_name(rows[i].action));
+		if (rows[i].action == XDP_DROP) {
+			snprintf(name, sizeof(name), "close_guard/%s/counted", rows[i].name);
+			ASSERT_EQ(after[CNT_DROP_OUT_OF_WINDOW].packets -
+				  before[CNT_DROP_OUT_OF_WINDOW].packets, 1, name);
+		}
+	}
+}
+
 int main(void)
 {
 	struct env e = {};
@@ -1417,6 +1525,7 @@ int main(void)
 			goto cleanup;
 	test_promotion(&e);
 	test_keep_alive(&e);
+	test_close_guard(&e);
 	goto cleanup;
 
 setup_failed:
