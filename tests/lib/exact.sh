@@ -301,12 +301,28 @@ ask_outcome() {
 		echo "unparsable: $1"
 }
 
+# par_ask KEY NS ASK_ARGS...: an `ask` in the background (cases that only
+# wait for a timeout run side by side); par_wait waits for all of them;
+# par_result KEY prints one's JSON.
+PAR_PIDS=()
+par_ask() {
+	local k=$1 ns=$2
+	shift 2
+	py_x "$ns" ask "$@" >"$TOPO_TMP/ask-$k.json" 2>"$TOPO_TMP/ask-$k.err" &
+	PAR_PIDS+=($!)
+}
+par_wait() {
+	[ ${#PAR_PIDS[@]} -gt 0 ] && wait "${PAR_PIDS[@]}" 2>/dev/null
+	PAR_PIDS=()
+}
+par_result() { cat "$TOPO_TMP/ask-$1.json" 2>/dev/null; }
+
 # wait_json FILE SECONDS JQ_EXPR: polls until FILE satisfies JQ_EXPR.
 wait_json() {
-	local i n=$(($2 * 10))
+	local i n=$(($2 * 20))
 	for ((i = 0; i < n; i++)); do
 		jq -e "$3" "$1" >/dev/null 2>&1 && return 0
-		sleep 0.1
+		sleep 0.05
 	done
 	return 1
 }
@@ -326,16 +342,16 @@ wait_cond() {
 # "goes on" (as soon as they came) or "stopped" (none or too few in the
 # window: observing that a flow stopped needs the whole window).
 flow_progress() {
-	local f=$1 win=$2 min=$3 a0 a i n
+	local f=$1 win=$2 min=$3 a0 a end
 	a0=$(jq -r '.answered' "$f" 2>/dev/null || echo 0)
-	n=$(awk -v w="$win" 'BEGIN { print int(w * 10) }')
-	for ((i = 0; i < n; i++)); do
+	end=$(awk -v t="$EPOCHREALTIME" -v w="$win" 'BEGIN { printf "%.3f", t + w }')
+	while awk -v t="$EPOCHREALTIME" -v e="$end" 'BEGIN { exit !(t < e) }'; do
 		a=$(jq -r '.answered' "$f" 2>/dev/null || echo 0)
 		if [ $((a - a0)) -ge "$min" ]; then
 			echo "goes on"
 			return
 		fi
-		sleep 0.1
+		sleep 0.05
 	done
 	echo "stopped"
 }
