@@ -182,6 +182,43 @@ same_as_kernel() {
 	return 1
 }
 
+# not_worse_than_kernel CASE OUTCOME [WANT_REGEX]: like same_as_kernel
+# for outcomes made of items "WHAT VERDICT ..." joined by "; ", where the
+# first word of VERDICT ranks how badly WHAT was hit: kept < lowered <
+# shortened < changed < gone. Each item of an xdp-egress round must rank
+# no worse than the same item on the kernel path.
+_verdict_rank() {
+	case $1 in
+	kept) echo 0 ;; lowered) echo 1 ;; shortened) echo 2 ;; changed) echo 3 ;; *) echo 4 ;;
+	esac
+}
+not_worse_than_kernel() {
+	local c=$1 got=$2 want=${3:-} f=$ORACLE_DIR/$1 kern worse="" i k g
+	if [ "$ROUND" = kernel ] || [ ! -e "$f" ]; then
+		same_as_kernel "$@"
+		return
+	fi
+	kern=$(cat "$f")
+	local -a K G
+	IFS=';' read -ra K <<<"$kern"
+	IFS=';' read -ra G <<<"$got"
+	if [ ${#K[@]} != ${#G[@]} ]; then
+		worse="different items"
+	else
+		for i in "${!K[@]}"; do
+			read -r _ k _ <<<"${K[$i]}"
+			read -r _ g _ <<<"${G[$i]}"
+			[ "$(_verdict_rank "$g")" -le "$(_verdict_rank "$k")" ] || worse+="${G[$i]# } (kernel path: ${K[$i]# }); "
+		done
+	fi
+	if [ -z "$worse" ]; then
+		ok "${c}_$ROUND"
+		[ "$got" = "$kern" ] || log "$c ($ROUND): $got (kernel path: $kern)"
+	else
+		fail "${c}_$ROUND" "worse than the kernel path: $worse; counters $(counters_brief "$(stats_json)") uplinks $(uplink_brief "$(stats_json)")"
+	fi
+}
+
 # expect CASE WHY COMMAND...: check, named CASE_ROUND.
 expect() {
 	local c=$1 why=$2
@@ -328,7 +365,8 @@ wait_json() {
 }
 # wait_cond SECONDS COMMAND...: polls COMMAND every 0.1 s.
 wait_cond() {
-	local i n=$(($1 * 10))
+	local i n
+	n=$(awk -v s="$1" 'BEGIN { printf "%d", s * 10 }')
 	shift
 	for ((i = 0; i < n; i++)); do
 		"$@" && return 0
@@ -543,10 +581,14 @@ kp_apply() {
 
 # ---- conntrack (the host namespace's kernel table) -------------------------
 
-# ct_lines PROTO SPORT [ipv4|ipv6]: the entries whose original source port
-# is SPORT.
+# ct_lines PROTO SPORT [ipv4|ipv6 [SRC]]: the entries whose original source
+# port is SPORT (and source address SRC).
 ct_lines() {
-	in_host conntrack -L -f "${3:-ipv4}" -p "$1" --orig-port-src "$2" 2>/dev/null
+	if [ -n "${4:-}" ]; then
+		in_host conntrack -L -f "${3:-ipv4}" -p "$1" --orig-port-src "$2" -s "$4" 2>/dev/null
+	else
+		in_host conntrack -L -f "${3:-ipv4}" -p "$1" --orig-port-src "$2" 2>/dev/null
+	fi
 }
 # ct_field LINE FIELD: state | timeout | orig_src | orig_dst | orig_sport |
 # orig_dport | reply_src | reply_dst | reply_sport | reply_dport | assured.

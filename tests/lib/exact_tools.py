@@ -34,9 +34,10 @@ is given.
   forge tcp|udp --src A --sport P --dst B --dport Q [--flags F] [--seq N]
       [--ack N] [--payload S] [--iface IF --smac M --dmac M] [--count N]
       Crafted packets (scapy): L3 unless --iface is given.
-  tcpseq PCAP A PA B PB
-      From a capture: for the A:PA <-> B:PB connection, each side's next
-      sequence number, last ack and window in bytes (scaled).
+  tcpseq PCAP A PA B PB [A PA B PB ...]
+      From a capture: for each A:PA <-> B:PB connection (one JSON line
+      each), each side's next sequence number, last ack, window in bytes
+      (scaled) and the furthest right edge of the windows it advertised.
   ttlprobe HOST PORT --ttl N
       One UDP datagram with that TTL/hop limit; reports the ICMP error that
       came back (IP_RECVERR): its type and who sent it.
@@ -136,7 +137,7 @@ def tcp_conn(c, peer, name, log):
                     tail = f.read()
                     end = "fin"
                 except OSError as e:
-                    err, end = e.errno and os.strerror(e.errno) or str(e), "error"
+                    err, end = errname(e), "error"
                     tail = b""
                 log(ev="down", peer=norm(peer[0]), port=peer[1], sent=sent, end=end, error=err,
                     after=len(tail or b""))
@@ -472,7 +473,12 @@ def cmd_victim(a):
 
     t = client_sock(socket.SOCK_STREAM, a.host, a.sport, None)
     t.settimeout(3)
-    t.connect((a.host, a.tcp_port))
+    try:
+        t.connect((a.host, a.tcp_port))
+    except OSError as e:
+        st["connect_error"] = errname(e)
+        dump()
+        return
     u = client_sock(socket.SOCK_DGRAM, a.host, a.sport, None)
     u.connect((a.host, a.udp_port))
     u.settimeout(1)
@@ -503,6 +509,7 @@ def cmd_victim(a):
                 st["udp_rounds"] += 1
             except OSError as e:
                 st["udp_fail"] += 1
+                st["udp_error"] = errname(e)
         dump()
 
     rounds(20)
@@ -510,29 +517,30 @@ def cmd_victim(a):
     dump()
     t.setblocking(False)
     u.setblocking(False)
+    watch = [t, u]
     while True:
-        r, _, _ = select.select([t, u], [], [], 0.05)
+        r, _, _ = select.select(watch, [], [], 0.05)
         for s in r:
             try:
                 d = s.recv(2048)
-                if s is t and d == b"":
-                    st["tcp_eof"] = True
-                elif s is u:
-                    st["unexpected_udp"].append(d[:30].decode(errors="replace"))
-                else:
-                    st["unexpected_tcp"] = d[:30].decode(errors="replace")
             except (BlockingIOError, InterruptedError):
-                pass
+                continue
             except OSError as e:
                 if s is t:
                     st["tcp_error"] = st["tcp_error"] or errname(e)
+                    watch.remove(t)
                 else:
                     st["udp_error"] = errname(e)
-            dump()
-            if st["tcp_eof"] or st["tcp_error"]:
-                # Idle no more: report and stop watching the socket.
-                r = []
-        if st["tcp_eof"] or st["tcp_error"]:
+                dump()
+                continue
+            if s is t:
+                if d == b"":
+                    st["tcp_eof"] = True
+                    watch.remove(t)
+                else:
+                    st["unexpected_tcp"] = d[:30].decode(errors="replace")
+            else:
+                st["unexpected_udp"].append(d[:30].decode(errors="replace"))
             dump()
         try:
             with open(cmdf) as f:
@@ -551,33 +559,56 @@ def cmd_victim(a):
         if cmd and cmd[0] == "exit":
             dump()
             return
-        if st["tcp_eof"] or st["tcp_error"]:
-            time.sleep(0.05)
 
 
 def cmd_forge(a):
+    """Send the packets a JSON list describes (one scapy start for all)."""
     from scapy.all import IP, IPv6, TCP, UDP, Ether, Raw, send, sendp, conf  # noqa
     conf.verb = 0
-    l3 = IPv6(src=a.src, dst=a.dst) if ":" in a.dst else IP(src=a.src, dst=a.dst)
-    if a.proto == "tcp":
-        l4 = TCP(sport=a.sport, dport=a.dport, flags=a.flags, seq=a.seq, ack=a.ack, window=a.window)
-    else:
-        l4 = UDP(sport=a.sport, dport=a.dport)
-    pkt = l3 / l4
-    if a.payload:
-        pkt = pkt / Raw(a.payload.encode())
-    if a.iface:
-        sendp(Ether(src=a.smac, dst=a.dmac) / pkt, iface=a.iface, count=a.count)
-    else:
-        send(pkt, count=a.count)
-    out({"sent": a.count, "summary": pkt.summary()})
+    specs = json.load(open(a.spec)) if a.spec != "-" else json.load(sys.stdin)
+    done = []
+    for p in specs:
+        if ":" in p["dst"]:
+            l3 = IPv6(src=p["src"], dst=p["dst"])
+        else:
+            l3 = IP(src=p["src"], dst=p["dst"])
+        if p.get("proto", "tcp") == "tcp":
+            l4 = TCP(sport=p["sport"], dport=p["dport"], flags=p.get("flags", "R"),
+                     seq=p.get("seq", 0) % (1 << 32), ack=p.get("ack", 0) % (1 << 32),
+                     window=p.get("window", 0))
+        else:
+            l4 = UDP(sport=p["sport"], dport=p["dport"])
+        pkt = l3 / l4
+        if p.get("payload"):
+            pkt = pkt / Raw(p["payload"].encode())
+        n = p.get("count", 1)
+        if p.get("iface"):
+            sendp(Ether(src=p["smac"], dst=p["dmac"]) / pkt, iface=p["iface"], count=n)
+        else:
+            send(pkt, count=n)
+        done.append({"what": p.get("what", ""), "sent": n, "summary": pkt.summary()})
+    out({"sent": sum(d["sent"] for d in done), "packets": done})
 
 
 def cmd_tcpseq(a):
+    """Sequence space of connections as a capture saw them: one JSON line
+    per quad A PA B PB given. For each side
+    (a: A:PA -> B:PB, b: the other way): next_seq (what it sends next),
+    ack, window (scaled), and edge: the right edge of the receive window it
+    ever advertised (max of ack + window): a segment from the other side
+    beyond edge is beyond every window this side offered."""
     from scapy.all import rdpcap, IP, IPv6, TCP  # noqa
-    sides = {}
-    wscale = {}
-    for p in rdpcap(a.pcap):
+    cap = rdpcap(a.pcap)
+    q = a.quads
+    for i in range(0, len(q) - 3, 4):
+        a.a, a.pa, a.b, a.pb = q[i], int(q[i + 1]), q[i + 2], int(q[i + 3])
+        tcpseq_one(a, cap, IP, IPv6, TCP)
+
+
+def tcpseq_one(a, cap, IP, IPv6, TCP):
+    sides, wscale, edge = {}, {}, {}
+    pkts = []
+    for p in cap:
         ip = p[IP] if IP in p else (p[IPv6] if IPv6 in p else None)
         if ip is None or TCP not in p:
             continue
@@ -589,23 +620,25 @@ def cmd_tcpseq(a):
             side = "b"
         else:
             continue
-        flags = int(t.flags)
-        if flags & 0x02:
+        if int(t.flags) & 0x02:
             for o in t.options:
                 if o[0] == "WScale":
                     wscale[side] = o[1]
-        plen = len(bytes(t.payload))
-        # Only scapy's view of the payload: trailing padding of short
-        # frames is not TCP payload.
-        if IP in p:
-            plen = ip.len - ip.ihl * 4 - t.dataofs * 4
-        else:
-            plen = ip.plen - t.dataofs * 4
+        plen = (ip.len - ip.ihl * 4 if IP in p else ip.plen) - t.dataofs * 4
+        pkts.append((side, t, plen))
+    scaled = "a" in wscale and "b" in wscale
+    for side, t, plen in pkts:
+        flags = int(t.flags)
         nxt = (t.seq + plen + (1 if flags & 0x03 else 0)) & 0xFFFFFFFF
-        sides[side] = {"next_seq": nxt, "ack": t.ack, "win_raw": t.window, "flags": flags}
+        win = t.window if flags & 0x02 else t.window << (wscale.get(side, 0) if scaled else 0)
+        sides[side] = {"next_seq": nxt, "ack": t.ack, "win_raw": t.window, "window": win, "flags": flags}
+        if flags & 0x10:
+            e = (t.ack + win) & 0xFFFFFFFF
+            # the furthest edge, in sequence-space order
+            if side not in edge or ((e - edge[side]) & 0xFFFFFFFF) < (1 << 31):
+                edge[side] = e
     for side in sides:
-        sc = wscale.get(side, 0) if ("a" in wscale and "b" in wscale) else 0
-        sides[side]["window"] = sides[side]["win_raw"] << sc
+        sides[side]["edge"] = edge.get(side, sides[side]["ack"])
     out(sides)
 
 
@@ -620,7 +653,6 @@ def cmd_ttlprobe(a):
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, a.ttl)
     s.connect((a.host, a.port))
     res = {"ttl": a.ttl, "icmp": "none", "from": None}
-    events = []
     s.send(b"probe")
     end = time.monotonic() + a.timeout
     while time.monotonic() < end:
@@ -701,26 +733,10 @@ def main():
     s.add_argument("--sport", type=int, required=True)
     s.add_argument("--dir", required=True)
     s = sub.add_parser("forge")
-    s.add_argument("proto", choices=["tcp", "udp"])
-    s.add_argument("--src", required=True)
-    s.add_argument("--sport", type=int, required=True)
-    s.add_argument("--dst", required=True)
-    s.add_argument("--dport", type=int, required=True)
-    s.add_argument("--flags", default="R")
-    s.add_argument("--seq", type=int, default=0)
-    s.add_argument("--ack", type=int, default=0)
-    s.add_argument("--window", type=int, default=0)
-    s.add_argument("--payload", default="")
-    s.add_argument("--iface", default="")
-    s.add_argument("--smac", default=None)
-    s.add_argument("--dmac", default=None)
-    s.add_argument("--count", type=int, default=1)
+    s.add_argument("spec", help="JSON list of packets, or - for stdin")
     s = sub.add_parser("tcpseq")
     s.add_argument("pcap")
-    s.add_argument("a")
-    s.add_argument("pa", type=int)
-    s.add_argument("b")
-    s.add_argument("pb", type=int)
+    s.add_argument("quads", nargs="+", help="A PA B PB [A PA B PB ...]")
     s = sub.add_parser("ttlprobe")
     s.add_argument("host")
     s.add_argument("port", type=int)
