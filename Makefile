@@ -11,7 +11,7 @@ CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  += -Iinclude -I$(OUT) -Isrc
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
-LDLIBS  := -lbpf -lmnl -lcjson -lelf -lz
+LDLIBS  := -lbpf -lmnl -lcjson -lnetfilter_conntrack -lnftables -lelf -lz
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
@@ -22,10 +22,11 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
-            libcjson-dev iproute2 ethtool iperf3 iputils-ping tcpdump jq \
+            libcjson-dev libnetfilter-conntrack-dev libnftables-dev iproute2 ethtool iperf3 iputils-ping tcpdump jq \
             python3 procps kmod containernetworking-plugins iptables \
             python3-yaml patchelf qemu-system-x86 busybox-static cpio \
-            docker.io podman runc nftables sockperf gnuplot-nox
+            docker.io podman runc nftables sockperf gnuplot-nox \
+            conntrack python3-scapy nginx-light wrk
 
 .SECONDARY:
 .PHONY: all clean deps test unit e2e demo bench bench-quick

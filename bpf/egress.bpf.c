@@ -2,50 +2,48 @@
 /*
  * The egress programs, attached to the host side of a container's veth (or
  * a VM's tap). They run on the container's *transmit* path, because that is
- * the host device's receive. Stages, each in its own header:
+ * the host device's receive. Stages, each in its own header, in order:
  *
- *   parse.h -> route.h (bpf_fib_lookup) -> nat.h (SNAT, conntrack.h)
- *           -> route.h (TTL, MACs) -> redirect to the uplink
+ *   parse.h       Ethernet, IP, TCP/UDP headers; every bounds check
+ *   source.h      the container's own MAC and address (anti-spoofing)
+ *   kct.h         the kernel's verdict: a confirmed, established conntrack
+ *                 entry and its translation (SNAT, DNAT alike)
+ *   route.h       bpf_fib_lookup: an uplink, or an attached container
+ *   flow_cache.h  kct + route per flow, once per jiffy per CPU
+ *   rewrite.h     the translation applied, checksums kept right
+ *   -> redirect (devmap in XDP, bpf_redirect in tc)
  *
- * With SNAT (XDP only), a packet of an established flow whose orig ct entry
- * holds a fresh route (route.h, the route cache) skips bpf_fib_lookup; one
- * of a flow this CPU forwarded in the same jiffy skips the ct lookup too
- * (flow_cache.h).
- *
- * Two programs run these stages; `attach --mode` picks one:
+ * Two programs run these stages; `attach --mode` picks one or both:
  * - xdp_egress (native or generic XDP): XDP_REDIRECT through a devmap. The
  *   cheapest per packet, but native XDP on a veth costs the container its
  *   TSO (veth_fix_features()), so bulk TCP crosses it one MTU at a time.
- * - tc_egress (tcx ingress, --mode tc): bpf_redirect() of the skb, GSO
- *   super-packet and partial checksum kept (skb_nat.h), so the container
- *   keeps TSO and checksum offload.
+ * - tc_egress (tcx ingress): bpf_redirect() of the skb, GSO super-packet and
+ *   partial checksum kept, so the container keeps TSO and checksum offload.
  *
- * Whatever a stage cannot finish safely goes to the kernel (XDP_PASS /
- * TC_ACT_OK) with a counted reason, untouched; only malformed frames are
- * dropped.
+ * Whatever a stage cannot finish, and every packet the kernel has not
+ * already accepted, goes to the kernel (XDP_PASS / TC_ACT_OK) untouched,
+ * with a counted reason: the kernel decides. Only malformed frames, and a
+ * FIN or RST the kernel would have judged out of window, are dropped.
  */
 #include <linux/pkt_cls.h>
 
 #include "parse.h"
+#include "source.h"
+#include "kct.h"
 #include "route.h"
-#include "nat.h"
 #include "flow_cache.h"
-#include "skb_nat.h"
+#include "rewrite.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by `attach` before load; the verifier prunes what is off. */
-const volatile __u8 snat_v4_on = 0;
-const volatile __u8 snat_v6_on = 0;
-const volatile __be32 snat_v4_addr = 0;
-const volatile __be32 snat_v6_addr[4] = {};
-const volatile __u16 snat_port_min = 16384;
-const volatile __u16 snat_port_max = 32767;
-const volatile __u32 ct_timeouts[CT_TO_MAX] = CT_TIMEOUT_DEFAULTS;
-const volatile __u8 snat_check_kernel_ct = 1;
+/* Set by attach: the MAC of the device the kernel routes the container's
+ * frames as (its host veth, or the bridge); frames to any other MAC are
+ * bridged or dropped by the kernel, never routed. */
+const volatile __u8 router_mac[ETH_ALEN] = {};
+const volatile __u8 check_router_mac = 0;
 /* auto mode: the tc program runs behind native XDP. What XDP passes, XDP
- * has judged (and with SNAT and no neighbour, already translated): it marks
- * the frame in its metadata so tc_egress leaves it to the kernel. */
+ * has judged: it marks the frame in its metadata so tc_egress leaves it to
+ * the kernel instead of judging (and counting) it twice. */
 const volatile __u8 xdp_marks_passed = 0;
 #define XE_PASSED_MARK 0x78655061 /* "xePa" */
 
@@ -66,130 +64,69 @@ static __always_inline void count(__u32 id, __u64 bytes)
 	}
 }
 
-static __always_inline int snat_on_for(const struct packet *p)
+/* Stage 2, and what only the kernel handles: PARSE_OK for the container's
+ * own routed TCP/UDP, else the pass reason (or a drop). */
+static __always_inline int egress_admit(void *ctx, int is_skb, struct packet *p)
 {
-	return p->l3_proto == ETH_P_IP ? snat_v4_on : snat_v6_on;
-}
+	int i, rc;
 
-/* The flow p belongs to, when SNAT is on for its family: snat_find()'s
- * result, *ep its orig entry if it has one. SNAT_OFF when SNAT is off. */
-#define SNAT_OFF (CNT_MAX + 2)
-
-static __always_inline int snat_flow(struct packet *p, struct ct_key *okey,
-				     struct ct_entry **ep)
-{
-	*ep = 0;
-	if (!snat_on_for(p))
-		return SNAT_OFF;
-	return snat_find(p, okey, ep);
-}
-
-/* SNAT stage: the translation of the flow snat_flow() found, or a new one;
- * the caller rewrites. Returns PARSE_OK with *to filled in (to->addr 0 when
- * SNAT is off for this family), or a pass reason. cfg is the caller's:
- * to->addr may point into it. */
-static __always_inline int snat_stage(void *ctx, int is_skb, struct packet *p,
-				      struct ct_key *okey, struct ct_entry *e,
-				      int flow_rc, struct snat_config *cfg,
-				      struct nat_to *to)
-{
-	__u32 new_flow = 0;
-	int rc, i;
-
-	to->addr = 0;
-	if (flow_rc == SNAT_OFF)
-		return PARSE_OK;
-	if (e) {
-		snat_translate(p, e, to);
-		return PARSE_OK;
+	/* Group MACs: never forwarded (route_check says so too). */
+	if (p->eth->h_dest[0] & 1)
+		return CNT_PASS_LOCAL;
+	if (check_router_mac)
+		for (i = 0; i < ETH_ALEN; i++)
+			if (p->eth->h_dest[i] != router_mac[i])
+				return CNT_PASS_NOT_ROUTED;
+	if (p->l4_proto == IPPROTO_TCP &&
+	    (((struct tcphdr *)p->l4)->fin || ((struct tcphdr *)p->l4)->rst)) {
+		/* A FIN or RST outside a promoted flow's window never reaches
+		 * the kernel, spoofed or not (kct_guard_close()). */
+		rc = kct_guard_close(ctx, is_skb, p);
+		if (rc == PARSE_OK)
+			rc = source_check(p);
+		return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
 	}
-	if (flow_rc != SNAT_NO_FLOW)
-		return flow_rc;
-	/* A new flow: only now is the configuration needed. */
-	__builtin_memset(cfg, 0, sizeof(*cfg));
-	if (p->l3_proto == ETH_P_IP) {
-		cfg->addr[0] = snat_v4_addr;
-	} else {
-		for (i = 0; i < 4; i++)
-			cfg->addr[i] = snat_v6_addr[i];
-	}
-	cfg->port_min = snat_port_min;
-	cfg->port_max = snat_port_max;
-	for (i = 0; i < CT_TO_MAX; i++)
-		cfg->timeout_s[i] = ct_timeouts[i];
-	cfg->check_kernel = snat_check_kernel_ct;
-	rc = snat_create(ctx, is_skb, p, okey, cfg, &new_flow, to);
-	if (new_flow)
-		count(CNT_SNAT_NEW, 0);
-	return rc;
+	rc = source_check(p);
+	if (rc != PARSE_OK)
+		return rc;
+	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6)
+		return CNT_PASS_ICMP;
+	return PARSE_OK;
 }
 
-/* TTL, MACs, redirect to the uplink fib names. */
-static __always_inline int forward(struct packet *p,
-				   const struct bpf_fib_lookup *fib, __u64 len)
+static __always_inline int is_drop(int rc)
 {
-	route_forward(p, fib);
-	count(CNT_REDIRECTED, len);
-	/* route_lookup() checked the devmap entry (for a cached route: when
-	 * it cached it); XDP_PASS is only a fallback should it vanish in
-	 * between. */
-	return bpf_redirect_map(&tx_ports, fib->ifindex, XDP_PASS);
+	return rc == CNT_DROP_MALFORMED || rc == CNT_DROP_OUT_OF_WINDOW;
 }
 
 SEC("xdp")
 int xdp_egress(struct xdp_md *ctx)
 {
 	__u64 len = ctx->data_end - ctx->data;
-	struct bpf_fib_lookup fib;
-	struct snat_config cfg;
-	struct ct_entry *e = 0;
-	struct ct_key okey __attribute__((aligned(8)));
-	struct nat_to to;
+	struct next_hop nh;
+	struct kct_out out;
 	struct packet p;
-	int rc, flow_rc = SNAT_OFF;
+	int rc, promoted = 0;
 
 	rc = parse_packet(ctx, &p);
-	if (rc == PARSE_OK && snat_on_for(&p)) {
-		flow_rc = snat_key(&p, &okey);
-		if (flow_rc == PARSE_OK && fc_get(&okey, &p, &fib, &to)) {
-			/* This CPU forwarded the flow in this jiffy: no ct
-			 * lookup, no FIB. */
-			nat_rewrite(&p, 1, to.addr, to.port);
-			return forward(&p, &fib, len);
-		}
-		if (flow_rc == PARSE_OK)
-			flow_rc = snat_lookup(&okey, &e);
-	}
-	if (rc == PARSE_OK && e && rt_cache_get(e, &p, &fib)) {
-		/* An established flow with a fresh cached route: no FIB. */
-		snat_translate(&p, e, &to);
-		nat_rewrite(&p, 1, to.addr, to.port);
-		fc_put(&okey, &p, e, &fib);
-	} else if (rc == PARSE_OK) {
-		rc = route_lookup(ctx, &p, &fib, 0);
-		if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
-			int route_rc = rc;
-
-			rc = snat_stage(ctx, 0, &p, &okey, e, flow_rc, &cfg, &to);
-			if (rc == PARSE_OK && to.addr)
-				nat_rewrite(&p, 1, to.addr, to.port);
-			/* No next hop yet: the kernel resolves it with this
-			 * packet. With SNAT it leaves translated, or the
-			 * container's address leaks (attach set accept_local
-			 * on this veth, so the kernel forwards a packet with
-			 * the host's address as its source). */
-			if (rc == PARSE_OK)
-				rc = route_rc;
-			if (rc == PARSE_OK && e) {
-				rt_cache_put(e, &p, &fib);
-				fc_put(&okey, &p, e, &fib);
-			}
-		}
-	}
 	if (rc == PARSE_OK)
-		return forward(&p, &fib, len);
+		rc = egress_admit(ctx, 0, &p);
+	if (rc == PARSE_OK)
+		rc = flow_decide(ctx, 0, &p, 0, 1, &out, &nh, &promoted);
+	if (promoted)
+		count(CNT_PROMOTE_REQUESTS, 0);
+	if (rc == PARSE_OK) {
+		xdp_rewrite(&p, &out);
+		route_forward(&p, &nh);
+		count(CNT_REDIRECTED, len);
+		/* route_lookup() checked the devmap entry; XDP_PASS is only a
+		 * fallback should it vanish in between. */
+		if (nh.to_container)
+			return bpf_redirect_map(&container_ports, nh.ifindex, XDP_PASS);
+		return bpf_redirect_map(&tx_ports, nh.ifindex, XDP_PASS);
+	}
 	count(rc, len);
-	if (rc == CNT_DROP_MALFORMED)
+	if (is_drop(rc))
 		return XDP_DROP;
 	if (xdp_marks_passed && !bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32))) {
 		__u32 *meta = (void *)(long)ctx->data_meta;
@@ -207,11 +144,10 @@ SEC("tc")
 int tc_egress(struct __sk_buff *skb)
 {
 	__u32 len = skb->len;
-	struct bpf_fib_lookup fib;
-	struct snat_config cfg;
-	struct nat_to to;
+	struct next_hop nh;
+	struct kct_out out;
 	struct packet p;
-	int rc;
+	int rc, promoted = 0;
 
 	/* Passed by the XDP program in front (auto mode): the kernel's. */
 	if (xdp_marks_passed) {
@@ -230,30 +166,22 @@ int tc_egress(struct __sk_buff *skb)
 	rc = parse_frame(&p, (void *)(long)skb->data, (void *)(long)skb->data_end,
 			 len, skb->ingress_ifindex, skb->vlan_present);
 	if (rc == PARSE_OK)
-		rc = route_lookup(skb, &p, &fib, skb->gso_size);
-	if (rc == CNT_PASS_NO_NEIGH || rc == PARSE_OK) {
-		int route_rc = rc;
-		struct ct_entry *e;
-		struct ct_key okey;
-
-		rc = snat_flow(&p, &okey, &e);
-		rc = snat_stage(skb, 1, &p, &okey, e, rc, &cfg, &to);
-		if (rc == PARSE_OK) {
-			if (route_rc == PARSE_OK)
-				route_forward(&p, &fib);
-			if (to.addr && skb_nat_rewrite(skb, &p, &to)) {
-				count(CNT_DROP_MALFORMED, len);
-				return TC_ACT_SHOT;
-			}
-			rc = route_rc;
-		}
-	}
+		rc = egress_admit(skb, 1, &p);
+	if (rc == PARSE_OK)
+		rc = flow_decide(skb, 1, &p, skb->gso_size, 1, &out, &nh, &promoted);
+	if (promoted)
+		count(CNT_PROMOTE_REQUESTS, 0);
 	if (rc == PARSE_OK) {
+		route_forward(&p, &nh);
+		if (kct_out_changes(&p, &out) && skb_rewrite(skb, &p, &out)) {
+			count(CNT_DROP_MALFORMED, len);
+			return TC_ACT_SHOT;
+		}
 		count(CNT_REDIRECTED, len);
 		if (skb->gso_size)
 			count(CNT_GSO, len);
-		return bpf_redirect(fib.ifindex, 0);
+		return bpf_redirect(nh.ifindex, 0);
 	}
 	count(rc, len);
-	return rc == CNT_DROP_MALFORMED ? TC_ACT_SHOT : TC_ACT_OK;
+	return is_drop(rc) ? TC_ACT_SHOT : TC_ACT_OK;
 }

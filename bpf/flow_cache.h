@@ -1,58 +1,61 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Per-CPU flow cache of the XDP egress program, in front of the conntrack
- * table (the route cache's first level; route.h has the second).
+ * Per-CPU flow cache in front of the kernel's conntrack and the FIB. A
+ * conntrack lookup (bpf_xdp_ct_lookup: hash, RCU walk, refcount) and a FIB
+ * lookup cost about as much as the rest of the fast path together, so each
+ * CPU keeps, per program, a few slots (direct-mapped by a hash of the
+ * packet's tuple) holding what the last packet of a flow was decided: the
+ * translation and the next hop. A packet of the same flow arriving on the
+ * same device in the *same jiffy* takes it from there.
  *
- * With the FIB lookup cached in the ct entry, what an established flow's
- * packet still cost was mostly the ct lookup itself: jhash over the 40-byte
- * key, the bucket walk, the key compare, and the entry's lines shared with
- * every other CPU. So each CPU keeps, per attachment, a few slots
- * (direct-mapped by a hash of the key) holding what the last packet of a
- * flow resolved to: the translation and the next hop. A packet whose key
- * matches a slot filled in the *same jiffy* takes it from there.
- *
- * Why the jiffy: everything the ct path does per packet is kept by making
- * the first packet of every jiffy take that path.
- * - ct_touch() writes last_seen once per jiffy anyway, so the sweeper sees
- *   the flow exactly as busy as without this cache.
- * - The next hop in a slot comes from the ct entry's route cache (looked up
- *   at most one jiffy before the fill) or a fresh lookup, so it is at most
- *   RT_CACHE_TICKS old when used, as with the route cache alone.
- * - TCP packets that may move the state on (SYN, FIN, RST) always take the
- *   ct path; other packets of the original direction never change it.
- * - A flow's translation does not change while its entry exists; entries of
- *   a live flow are only deleted at detach, after the program is gone. An
- *   entry deleted otherwise is still used by this CPU until the jiffy ends.
- * What the FIB used from the packet beyond the key, and route_check(), are
- * checked per packet, as for the route cache. A slot is this CPU's alone
- * (XDP runs with migration off), so no ordering is needed.
- *
- * Memory: FC_SLOTS * 104 bytes per possible CPU per attachment.
+ * Why one jiffy: the first packet of every jiffy takes the full path, so
+ * - the kernel's verdict is at most one jiffy old: an entry the kernel
+ *   closed (FIN/RST through it), deleted (conntrack -F) or that `flush`
+ *   gave back to the kernel stops being carried within 1-10 ms after HZ,
+ *   as a route, neighbour or MTU change does;
+ * - the kernel entry's keep-alive (kct.h) runs at least once per jiffy.
+ * TCP control packets never take the cache (kct_decide passes them), and
+ * a FIN or RST passed anywhere in the namespace empties every cache
+ * (kct.h's close_gen), so the ACK that follows it meets the kernel. What
+ * the FIB used from the packet beyond its tuple, and route_check(), are
+ * checked per packet. A slot is this CPU's alone (XDP and tc run with
+ * migration off), so no ordering is needed.
  */
 #ifndef XDP_EGRESS_FLOW_CACHE_H
 #define XDP_EGRESS_FLOW_CACHE_H
 
 #include "route.h"
-#include "nat.h"
 
-#define FC_SLOTS 16             /* a power of 2 */
-#define FC_SLOT_BITS 4
+#define FC_SLOTS 64             /* a power of 2 */
+#define FC_SLOT_BITS 6
 
-struct fc_slot {
-	__u64 key[5];           /* the flow's struct ct_key (orig direction) */
-	__u64 j;                /* jiffies of the fill: good in that jiffy only */
-	__be32 nat_addr[4];     /* the translation */
-	__be16 nat_port;
+/* A packet's tuple and device, as the cache's key. */
+struct fc_key {
+	__u32 ifindex;
+	__u8 family;
+	__u8 proto;
+	__be16 sport;
+	__be16 dport;
 	__u16 pad;
-	__u32 in_ifindex;       /* the device the flow came in on */
-	__u32 out_ifindex;      /* the next hop, as in the route cache */
-	__be32 flowinfo;
-	__u32 max_len;
-	__u8 dmac[ETH_ALEN];
-	__u8 smac[ETH_ALEN];
+	__u32 pad2;
+	__be32 saddr[4];
+	__be32 daddr[4];
 };
 
-_Static_assert(sizeof(struct ct_key) == 5 * sizeof(__u64), "ct_key: 40 bytes");
+struct fc_slot {
+	struct fc_key key;
+	__u64 j;                /* jiffies of the fill: good in that jiffy only */
+	__u64 gen;              /* kct_close_gen() at the fill */
+	__s32 rc;               /* the verdict: PARSE_OK (out, nh hold the
+				 * way) or the pass reason */
+	__u32 pad;
+	struct kct_out out;     /* the translation */
+	struct next_hop nh;     /* and the next hop */
+	__be32 flowinfo;        /* what the FIB used beyond the tuple */
+	__u32 max_len;          /* the length looked up: the MTU allowed it */
+};
+
+_Static_assert(sizeof(struct fc_key) == 48, "fc_key: six words (fc_key_eq)");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -61,85 +64,128 @@ struct {
 	__type(value, struct fc_slot);
 } flow_cache SEC(".maps");
 
-static __always_inline struct fc_slot *fc_slot_of(const struct ct_key *k)
+static __always_inline void fc_key_of(const struct packet *p, struct fc_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->ifindex = p->ifindex;
+	k->proto = p->l4_proto;
+	l4_ports(p, &k->sport, &k->dport);
+	if (p->l3_proto == ETH_P_IP) {
+		k->family = AF_INET;
+		k->saddr[0] = p->ip4->saddr;
+		k->daddr[0] = p->ip4->daddr;
+	} else {
+		k->family = AF_INET6;
+		__builtin_memcpy(k->saddr, &p->ip6->saddr, 16);
+		__builtin_memcpy(k->daddr, &p->ip6->daddr, 16);
+	}
+}
+
+static __always_inline struct fc_slot *fc_slot_of(const struct fc_key *k)
 {
 	__u32 h = k->saddr[0] ^ k->daddr[0] ^ k->saddr[3] ^ k->daddr[3] ^
-		  ((__u32)k->sport << 16 | k->dport) ^ k->proto;
+		  ((__u32)k->sport << 16 | k->dport) ^ k->proto ^ k->ifindex;
 	__u32 idx = (h * 0x9E3779B1u) >> (32 - FC_SLOT_BITS);
 
 	return bpf_map_lookup_elem(&flow_cache, &idx);
 }
 
-/* Packets that never change a flow's ct state (original direction). */
+static __always_inline int fc_key_eq(const struct fc_key *a, const struct fc_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3] &&
+	       x[4] == y[4] && x[5] == y[5];
+}
+
+/* Packets that must see the kernel's verdict afresh. */
 static __always_inline int fc_plain(const struct packet *p)
 {
 	if (p->l4_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 
-		return !(th->syn || th->fin || th->rst);
+		return th->ack && !(th->syn || th->fin || th->rst);
 	}
 	return 1;
 }
 
-/*
- * p (its orig key okey, 8-byte aligned) belongs to a flow this CPU forwarded
- * in this jiffy: fill fib's ifindex and MACs and *to as the ct path would
- * have, return 1. Otherwise 0: take the ct path.
- */
-static __always_inline int fc_get(const struct ct_key *okey,
-				  const struct packet *p,
-				  struct bpf_fib_lookup *fib, struct nat_to *to)
+/* p (its key k) belongs to a flow this CPU decided in this jiffy: return
+ * that verdict, with *out and *nh filled as the full path would have for
+ * PARSE_OK. Otherwise -1: take the full path. */
+static __always_inline int fc_get(const struct fc_key *k, const struct packet *p,
+				  struct kct_out *out, struct next_hop *nh)
 {
-	const __u64 *k = (const __u64 *)okey;
-	struct fc_slot *s = fc_slot_of(okey);
+	struct fc_slot *s = fc_slot_of(k);
 
-	if (!s || s->j != bpf_jiffies64())
-		return 0;
-	if (s->key[0] != k[0] || s->key[1] != k[1] || s->key[2] != k[2] ||
-	    s->key[3] != k[3] || s->key[4] != k[4])
-		return 0;
-	if (s->in_ifindex != p->ifindex || s->flowinfo != rt_flowinfo_of(p) ||
-	    rt_len_of(p) > s->max_len || !fc_plain(p) ||
+	if (!s || s->j != bpf_jiffies64() || !fc_key_eq(&s->key, k) ||
+	    s->gen != kct_close_gen() || !fc_plain(p))
+		return -1;
+	if (s->rc != PARSE_OK)
+		return s->rc;
+	if (s->flowinfo != route_flowinfo_of(p) || route_len_of(p) > s->max_len ||
 	    route_check(p) != PARSE_OK)
-		return 0;
-	fib->ifindex = s->out_ifindex;
-	__builtin_memcpy(fib->dmac, s->dmac, ETH_ALEN);
-	__builtin_memcpy(fib->smac, s->smac, ETH_ALEN);
-	to->addr = s->nat_addr;
-	to->port = s->nat_port;
-	return 1;
+		return -1;
+	*out = s->out;
+	*nh = s->nh;
+	return PARSE_OK;
 }
 
-/* The ct path forwarded p, of e's flow, to the next hop in fib: remember it
- * for the rest of this jiffy. */
-static __always_inline void fc_put(const struct ct_key *okey,
-				   const struct packet *p,
-				   const struct ct_entry *e,
-				   const struct bpf_fib_lookup *fib)
+/* The full path decided p (key k) with rc: remember it for the rest of this
+ * jiffy. A pass is remembered too (the host's own traffic on an uplink,
+ * a flow still on the kernel path): passing is always safe, and the flow
+ * meets the kernel's verdict afresh in the next jiffy. Not a packet that
+ * counts towards promotion, nor a packet the cache cannot judge (its
+ * length, TOS or TTL decided the route's verdict). */
+static __always_inline void fc_put(const struct fc_key *k, const struct packet *p,
+				   int rc, const struct kct_out *out,
+				   const struct next_hop *nh)
 {
-	const __u64 *k = (const __u64 *)okey;
 	struct fc_slot *s;
 
-	/* The route cache's rule: a flow seen on two devices is not cached. */
-	if (!fc_plain(p) || e->ifindex != p->ifindex)
+	if (rc == CNT_PASS_NOT_PROMOTED || rc == CNT_PASS_TOO_BIG ||
+	    rc == CNT_PASS_TTL || rc == CNT_PASS_TCP_CONTROL || !fc_plain(p))
 		return;
-	s = fc_slot_of(okey);
+	s = fc_slot_of(k);
 	if (!s)
 		return;
-	s->key[0] = k[0];
-	s->key[1] = k[1];
-	s->key[2] = k[2];
-	s->key[3] = k[3];
-	s->key[4] = k[4];
-	__builtin_memcpy(s->nat_addr, e->nat_addr, sizeof(s->nat_addr));
-	s->nat_port = e->nat_port;
-	s->in_ifindex = p->ifindex;
-	s->out_ifindex = fib->ifindex;
-	s->flowinfo = rt_flowinfo_of(p);
-	s->max_len = rt_len_of(p);
-	__builtin_memcpy(s->dmac, fib->dmac, ETH_ALEN);
-	__builtin_memcpy(s->smac, fib->smac, ETH_ALEN);
+	s->key = *k;
+	s->rc = rc;
+	if (rc == PARSE_OK) {
+		s->out = *out;
+		s->nh = *nh;
+	}
+	s->flowinfo = route_flowinfo_of(p);
+	s->max_len = route_len_of(p);
+	s->gen = kct_close_gen();
 	s->j = bpf_jiffies64();
+}
+
+/*
+ * Stages 3 and 4 together, for both programs: the kernel's verdict on p and
+ * where it goes, from this CPU's cache when it decided the flow in this
+ * jiffy. PARSE_OK with *out and *nh filled, or the pass reason. *promoted:
+ * this packet handed its TCP flow to the agent. uplinks: whether the
+ * program may redirect to tx_ports (egress) or only to containers (the
+ * return path).
+ */
+static __always_inline int flow_decide(void *ctx, int is_skb, struct packet *p,
+				       __u32 gso_size, int uplinks,
+				       struct kct_out *out, struct next_hop *nh,
+				       int *promoted)
+{
+	struct fc_key k;
+	int rc;
+
+	*promoted = 0;
+	fc_key_of(p, &k);
+	rc = fc_get(&k, p, out, nh);
+	if (rc >= 0)
+		return rc;
+	rc = kct_decide(ctx, is_skb, p, out, promoted);
+	if (rc == PARSE_OK)
+		rc = route_lookup(ctx, p, out, nh, gso_size, uplinks);
+	fc_put(&k, p, rc, out, nh);
+	return rc;
 }
 
 #endif

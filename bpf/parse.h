@@ -63,6 +63,14 @@ struct packet {
 	void *l4;
 };
 
+/* Two IPv6 addresses (or zero-padded IPv4 ones) equal? BPF has no memcmp. */
+static __always_inline int addr16_eq(const void *a, const void *b)
+{
+	const __u32 *x = a, *y = b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
+}
+
 /*
  * Result of parsing: either "go on" (PARSE_OK) or the counter that says why
  * the fast path stops here. Malformed frames map to CNT_DROP_MALFORMED.

@@ -6,9 +6,10 @@
  * own entry in the conflist:
  *
  *   {"type": "xdp-egress-cni", "mode": "native|generic|tc|auto",
- *    "uplink": "eth0" | ["eth0", "eth1"], "snat": "auto" | "ADDR" | [...],
- *    "snatPorts": "MIN-MAX", "uplinkMode": "native|generic",
- *    "ctSize": N, "ctTimeouts": {"udp": 30, ...}}
+ *    "uplink": "eth0" | ["eth0", "eth1"], "uplinkMode": "native|generic"}
+ *
+ * The host's netfilter (the bridge plugin's ipMasq rules, kube-proxy's
+ * Services) stays the authority: the fast path carries what it accepted.
  *
  * The runtime runs a plugin in its own (the host's) network namespace, so the
  * plugin calls cmd_attach()/cmd_detach() directly. Its stdout belongs to the
@@ -43,12 +44,11 @@
 #include "netns.h"
 #include "nl.h"
 #include "pins.h"
-#include "snat.h"
 
 #define PLUGIN_TYPE "xdp-egress-cni"
 #define MAX_STDIN (4 << 20)
 /* Attach and detach of one node are serialised: two pods added at once
- * would otherwise race to create the shared SNAT maps. */
+ * would otherwise race to create the namespace's shared maps. */
 #define LOCK_PATH "/run/lock/xdp-egress-cni.lock"
 #define LOCK_WAIT_S 30
 
@@ -77,8 +77,7 @@ static const char *const supported_versions[] = {
 static const char *const known_keys[] = {
 	"cniVersion", "name", "type", "args", "runtimeConfig", "capabilities",
 	"prevResult", "disableCheck", "disableGC", "dns", "ipam", "ipMasq",
-	"mode", "uplink", "snat", "snatPorts", "uplinkMode", "ctSize",
-	"ctTimeouts", NULL
+	"mode", "uplink", "uplinkMode", NULL
 };
 
 struct cni_conf {
@@ -277,24 +276,6 @@ static int string_list(cJSON *v, const char *key, const char **out, int max,
 	return 0;
 }
 
-static int is_address(const char *s)
-{
-	unsigned char buf[16];
-
-	return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
-}
-
-/* Call one of the shared parsers, which print their own error; keep it. */
-static int shared_parse_msg(struct conf_error *ce, off_t from, const char *key)
-{
-	char *why = captured_errors(from);
-
-	conf_fail(ce, CNI_ERR_CONFIG, "\"%s\": %s", key,
-		  why && *why ? why : "invalid");
-	free(why);
-	return -1;
-}
-
 /*
  * Validate one plugin config (the runtime's merged form) and fill c. Nothing
  * here looks at the host: the same check runs on a conflist in deploy/.
@@ -303,10 +284,9 @@ static int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
 {
 	cJSON *v, *it;
 	const char *s;
-	int i, n;
+	int i;
 
 	memset(c, 0, sizeof(*c));
-	snat_opts_defaults(&c->ao.snat);
 	if (!cJSON_IsObject(root))
 		return conf_fail(ce, CNI_ERR_CONFIG, "the network config must be "
 				 "a JSON object");
@@ -319,8 +299,12 @@ static int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
 
 			conf_fail(ce, CNI_ERR_UNSUPPORTED_FIELD, "unsupported field "
 				  "\"%s\": %.100s (xdp-egress-cni knows mode, uplink, "
-				  "snat, snatPorts, uplinkMode, ctSize, ctTimeouts)",
-				  it->string, val ? val : "?");
+				  "uplinkMode%s)", it->string, val ? val : "?",
+				  !strncmp(it->string, "snat", 4) ||
+				  !strncmp(it->string, "ct", 2)
+					  ? "; the own NAT was removed: the host's "
+					    "NAT (ipMasq, MASQUERADE) decides and the "
+					    "fast path carries its translation" : "");
 			free(val);
 			return -1;
 		}
@@ -372,77 +356,14 @@ static int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
 						 "'%s' is not an interface name",
 						 c->ao.uplinks[i]);
 	}
-	v = cJSON_GetObjectItem(root, "snat");
-	if (v && !cJSON_IsFalse(v) && !cJSON_IsNull(v)) {
-		if (string_list(v, "snat", c->ao.snat.addrs, 2, &n, ce))
-			return -1;
-		c->ao.snat.n_addrs = n;
-		c->ao.snat.enabled = 1;
-		for (i = 0; i < n; i++)
-			if (strcmp(c->ao.snat.addrs[i], "auto") &&
-			    !is_address(c->ao.snat.addrs[i]))
-				return conf_fail(ce, CNI_ERR_CONFIG, "\"snat\": '%s' "
-						 "is neither \"auto\" nor an IPv4 "
-						 "or IPv6 address",
-						 c->ao.snat.addrs[i]);
-	}
-	v = cJSON_GetObjectItem(root, "snatPorts");
-	if (v) {
-		unsigned int lo, hi;
-		off_t from = captured_len();
-
-		if (!cJSON_IsString(v))
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"snatPorts\" must be "
-					 "a string \"MIN-MAX\"");
-		if (snat_parse_ports(v->valuestring, &lo, &hi))
-			return shared_parse_msg(ce, from, "snatPorts");
-		c->ao.snat.ports = v->valuestring;
-	}
 	v = cJSON_GetObjectItem(root, "uplinkMode");
 	if (v) {
 		s = cJSON_GetStringValue(v);
 		if (!s || (strcmp(s, "native") && strcmp(s, "generic")))
 			return conf_fail(ce, CNI_ERR_CONFIG, "\"uplinkMode\" must "
 					 "be \"native\" or \"generic\"");
-		c->ao.snat.uplink_generic = !strcmp(s, "generic");
+		c->ao.uplink_generic = !strcmp(s, "generic");
 	}
-	v = cJSON_GetObjectItem(root, "ctSize");
-	if (v) {
-		double d = cJSON_GetNumberValue(v);
-
-		if (!cJSON_IsNumber(v) || d != (double)(long)d || d < 16 ||
-		    d > (1 << 26))
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"ctSize\" must be "
-					 "an integer from 16 to %d", 1 << 26);
-		c->ao.snat.ct_size = (unsigned int)d;
-	}
-	v = cJSON_GetObjectItem(root, "ctTimeouts");
-	if (v) {
-		if (!cJSON_IsObject(v))
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"ctTimeouts\" must be "
-					 "an object such as {\"udp\": 30}");
-		cJSON_ArrayForEach(it, v) {
-			char arg[128];
-			off_t from = captured_len();
-			double d = cJSON_GetNumberValue(it);
-
-			if (!cJSON_IsNumber(it) || d != (double)(long)d || d < 0)
-				return conf_fail(ce, CNI_ERR_CONFIG, "\"ctTimeouts\": "
-						 "\"%s\" must be a whole number of "
-						 "seconds", it->string);
-			snprintf(arg, sizeof(arg), "%s=%ld", it->string, (long)d);
-			if (snat_parse_timeout(arg, c->ao.snat.timeouts))
-				return shared_parse_msg(ce, from, "ctTimeouts");
-		}
-	}
-	if (!c->ao.snat.enabled &&
-	    (cJSON_GetObjectItem(root, "snatPorts") ||
-	     cJSON_GetObjectItem(root, "uplinkMode") ||
-	     cJSON_GetObjectItem(root, "ctSize") ||
-	     cJSON_GetObjectItem(root, "ctTimeouts")))
-		return conf_fail(ce, CNI_ERR_CONFIG, "snatPorts, uplinkMode, ctSize "
-				 "and ctTimeouts configure SNAT: add \"snat\": "
-				 "\"auto\" (or an address)");
 	v = cJSON_GetObjectItem(root, "prevResult");
 	if (v && !cJSON_IsObject(v))
 		return conf_fail(ce, CNI_ERR_CONFIG, "\"prevResult\" must be an "
@@ -815,11 +736,10 @@ static int validate_one(cJSON *conf, const char *where)
 		return cni_error(ce.code, NULL, "%s: %s", where, ce.msg);
 	/* Still capturing (more entries may follow): the real stdout. */
 	dprintf(real_stdout >= 0 ? real_stdout : STDOUT_FILENO,
-		"ok %s: %s, mode %s, snat %s\n", where, c.name,
+		"ok %s: %s, mode %s\n", where, c.name,
 	       c.ao.mode == MODE_NATIVE ? "native" :
-	       c.ao.mode == MODE_GENERIC ? "generic" : "auto",
-	       c.ao.snat.enabled ? c.ao.snat.addrs[0] ? c.ao.snat.addrs[0] : "auto"
-				 : "off");
+	       c.ao.mode == MODE_GENERIC ? "generic" :
+	       c.ao.mode == MODE_TC ? "tc" : "auto");
 	return 0;
 }
 

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * attach: resolve the target, choose the XDP mode, fix the kernel traps of
- * DESIGN.md (checksum offload, TSO, NAPI on a veth uplink), attach through a
- * pinned bpf_link and record every change in the attachment's meta map, so
- * that detach can undo exactly what attach did. Any failure rolls back every
+ * attach: resolve the target, learn the container's own addresses, choose
+ * the data path, fix the kernel traps of DESIGN.md (checksum offload, TSO,
+ * NAPI on a veth), load the egress program with the namespace's shared maps
+ * (and the return-path program on each uplink), attach through a pinned
+ * bpf_link and record every change in the attachment's meta map, so that
+ * detach can undo exactly what attach did. Any failure rolls back every
  * step already taken: an interface is never left half-attached.
  */
 #include <dirent.h>
@@ -14,19 +16,21 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "agent.h"
 #include "attach.h"
 #include "ethtool.h"
+#include "kct.h"
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
-#include "snat.h"
-#include "handover.h"
+#include "uplink.h"
 #include "egress.skel.h"
 #include "redirect_errors.skel.h"
 
@@ -53,6 +57,14 @@ struct fix {
 
 #define MAX_FIXES 8
 
+struct source_addr {
+	int family;
+	unsigned char addr[16];
+	int prefixlen;
+};
+
+#define MAX_SOURCES 32
+
 struct attach_state {
 	struct target t;
 	int native;                    /* native XDP (else generic, or tc) */
@@ -62,24 +74,29 @@ struct attach_state {
 	char mode_reason[256];
 	struct link_info uplinks[MAX_UPLINKS];
 	int n_uplinks;
+	int uplink_generic;            /* --uplink-mode generic */
 	struct fix fixes[MAX_FIXES];
 	int n_fixes;
 	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX];
 	struct egress_bpf *skel;
-	struct redirect_errors_bpf *err_skel;
 	int link_fd;
 	__u32 prog_id;
 	char err_counting[200];
-	/* SNAT */
-	const struct snat_opts *snat;
-	struct snat_plan plan;
-	int ct_fd;                     /* shared conntrack map */
-	int ct_created;                /* this attach pinned it */
+	/* The container's own MAC and addresses (anti-spoofing; where the
+	 * return path delivers). */
+	struct source_addr sources[MAX_SOURCES];
+	int n_sources;
+	unsigned char mac[6];
+	int has_mac;
+	/* The device the kernel routes the container's frames as: the host
+	 * veth, or the bridge it is a port of. */
+	char l3_name[IF_NAMESIZE];
+	int l3_ifindex;
+	unsigned char router_mac[6];
 	int uplink_created[MAX_UPLINKS];
 	int uplink_native;             /* the return path redirects natively */
-	int port_added;                /* in container_ports */
-	char l3_name[IF_NAMESIZE];     /* device the kernel routes as: the
-					* host veth, or its bridge */
+	int nft_created;               /* this attach made conntrack run */
+	int containers_added;          /* in containers / container_ports */
 };
 
 /* ---- fixes: change an offload, remember it, undo it ---- */
@@ -307,6 +324,283 @@ out:
 	return ret;
 }
 
+/* ---- the container's own addresses ---- */
+
+static int add_source(struct attach_state *s, int family, const void *addr,
+		      int prefixlen)
+{
+	struct source_addr *a;
+
+	if (s->n_sources == MAX_SOURCES) {
+		pr_err("at most %d source addresses per attachment", MAX_SOURCES);
+		return -1;
+	}
+	a = &s->sources[s->n_sources++];
+	memset(a, 0, sizeof(*a));
+	a->family = family;
+	memcpy(a->addr, addr, family == AF_INET ? 4 : 16);
+	a->prefixlen = prefixlen;
+	return 0;
+}
+
+/* "ADDR" or "ADDR/LEN", IPv4 or IPv6. */
+static int parse_source(struct attach_state *s, const char *text)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	unsigned char addr[16];
+	int family, max, len;
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = 0;
+	family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+	max = family == AF_INET ? 32 : 128;
+	len = max;
+	if (inet_pton(family, buf, addr) != 1 ||
+	    (slash && (sscanf(slash, "%d", &len) != 1 || len < 0 || len > max))) {
+		pr_err("--source '%s' is not an address or prefix (e.g. 10.0.0.5, "
+		       "10.0.0.0/24, fd00::5)", text);
+		return -1;
+	}
+	return add_source(s, family, addr, len);
+}
+
+static int learn_cb(const struct addr_info *a, void *arg)
+{
+	struct attach_state *s = arg;
+
+	/* Global addresses only: the kernel never forwards link-local ones. */
+	if (a->ifindex != s->t.container.ifindex || a->scope != 0 /* universe */)
+		return 0;
+	return add_source(s, a->family, a->addr, a->family == AF_INET ? 32 : 128);
+}
+
+static int parse_mac(const char *text, unsigned char *mac)
+{
+	unsigned int b[6];
+	int i;
+
+	if (sscanf(text, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
+		   &b[5]) != 6)
+		return -1;
+	for (i = 0; i < 6; i++) {
+		if (b[i] > 255)
+			return -1;
+		mac[i] = b[i];
+	}
+	return 0;
+}
+
+/*
+ * What the container may send from: for a container, its interface's MAC
+ * and global addresses, read in its namespace; for a VM (tap), what
+ * --source and --source-mac say (the guest is not ours to read). --source
+ * adds to a container's own (a container that routes a subnet).
+ */
+static int learn_sources(struct attach_state *s, const struct attach_opts *o)
+{
+	int i;
+
+	for (i = 0; i < o->n_sources; i++)
+		if (parse_source(s, o->sources[i]))
+			return -1;
+	if (o->source_mac) {
+		if (s->t.has_container) {
+			pr_err("--source-mac is for a VM's tap: a container's MAC is "
+			       "read from its interface (%s)", s->t.container.name);
+			return -1;
+		}
+		if (parse_mac(o->source_mac, s->mac)) {
+			pr_err("--source-mac '%s' is not a MAC address (e.g. "
+			       "52:54:00:12:34:56)", o->source_mac);
+			return -1;
+		}
+		s->has_mac = 1;
+	}
+	if (s->t.has_container) {
+		struct mnl_socket *nl = nl_open_in(s->t.container_netns_fd);
+
+		if (!nl || nl_addr_dump(nl, AF_UNSPEC, learn_cb, s) < 0) {
+			pr_err("cannot read the addresses of %s in the container's "
+			       "namespace: %s", s->t.container.name, strerror(errno));
+			nl_close(nl);
+			return -1;
+		}
+		nl_close(nl);
+		memcpy(s->mac, s->t.container.mac, 6);
+		s->has_mac = 1;
+	}
+	if (!s->n_sources)
+		pr_warn("%s has no source address to accept%s: every packet it "
+			"sends takes the kernel path (pass_spoofed)",
+			s->t.host.name, s->t.has_container
+				? " (the container's interface has no global address)"
+				: "; give the guest's addresses with --source ADDR[/LEN]");
+	return 0;
+}
+
+static const char *source_str(const struct source_addr *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(a->family, a->addr, ip, sizeof(ip));
+	snprintf(buf, len, "%s/%d", ip, a->prefixlen);
+	return buf;
+}
+
+/* Into the attachment's own_sources map (before the program runs). */
+static int fill_own_sources(struct attach_state *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.own_sources), i;
+	__u8 one = 1;
+
+	for (i = 0; i < s->n_sources; i++) {
+		struct source_key k = {};
+
+		k.family = s->sources[i].family;
+		k.prefixlen = 8 + s->sources[i].prefixlen;
+		memcpy(k.addr, s->sources[i].addr, 16);
+		if (bpf_map_update_elem(fd, &k, &one, 0)) {
+			pr_err("cannot record the container's addresses: %s",
+			       strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The device the kernel routes the container's frames as, and its MAC. */
+static int find_l3_device(struct attach_state *s)
+{
+	struct mnl_socket *nl = nl_open_in(-1);
+	struct link_info br;
+
+	snprintf(s->l3_name, sizeof(s->l3_name), "%s", s->t.host.name);
+	s->l3_ifindex = s->t.host.ifindex;
+	memcpy(s->router_mac, s->t.host.mac, 6);
+	if (s->t.host.master && nl && !nl_link_by_index(nl, s->t.host.master, &br) &&
+	    !strcmp(br.kind, "bridge")) {
+		snprintf(s->l3_name, sizeof(s->l3_name), "%s", br.name);
+		s->l3_ifindex = br.ifindex;
+		memcpy(s->router_mac, br.mac, 6);
+		pr_info("  %s is a port of bridge %s: routes are looked up as the "
+			"bridge's, as the kernel does", s->t.host.name, br.name);
+	}
+	nl_close(nl);
+	return 0;
+}
+
+/* ---- the namespace's attached containers (the return path's targets) ---- */
+
+static void container_key_of(const struct source_addr *a, struct container_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = a->family;
+	memcpy(k->addr, a->addr, a->family == AF_INET ? 4 : 16);
+}
+
+static int is_host_addr(const struct source_addr *a)
+{
+	return a->prefixlen == (a->family == AF_INET ? 32 : 128);
+}
+
+static int add_containers(struct attach_state *s)
+{
+	struct bpf_devmap_val dv = { .ifindex = s->t.host.ifindex };
+	struct container_val v = {};
+	__u32 key = s->t.host.ifindex;
+	int cfd = pins_open(s->ns_dir, "containers");
+	int pfd = pins_open(s->ns_dir, "container_ports");
+	int i, ret = -1;
+
+	if (cfd < 0 || pfd < 0) {
+		pr_err("the namespace's container maps are missing under %s",
+		       s->ns_dir);
+		goto out;
+	}
+	if (!s->has_mac) {
+		ret = 0; /* nothing to deliver to: no return path for it */
+		goto out;
+	}
+	if (bpf_map_update_elem(pfd, &key, &dv, 0)) {
+		pr_err("%s cannot be a redirect target (%s)", s->t.host.name,
+		       strerror(errno));
+		goto out;
+	}
+	v.ifindex = s->t.host.ifindex;
+	v.l3_ifindex = s->l3_ifindex;
+	memcpy(v.mac, s->mac, 6);
+	memcpy(v.router_mac, s->router_mac, 6);
+	for (i = 0; i < s->n_sources; i++) {
+		struct container_key k;
+
+		if (!is_host_addr(&s->sources[i]))
+			continue;
+		container_key_of(&s->sources[i], &k);
+		if (bpf_map_update_elem(cfd, &k, &v, 0)) {
+			pr_err("cannot record the container's address for the "
+			       "return path: %s", strerror(errno));
+			goto out;
+		}
+	}
+	s->containers_added = 1;
+	ret = 0;
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (pfd >= 0)
+		close(pfd);
+	return ret;
+}
+
+/* Remove what add_containers() recorded for ifindex (its record's
+ * "sources", or s's own on rollback). */
+static void del_containers(const char *ns_dir, __u32 ifindex, cJSON *sources)
+{
+	int cfd = pins_open(ns_dir, "containers");
+	int pfd = pins_open(ns_dir, "container_ports");
+	cJSON *src;
+
+	cJSON_ArrayForEach(src, sources) {
+		struct source_addr a = {};
+		struct container_key k;
+		struct container_val v;
+		char buf[INET6_ADDRSTRLEN + 8], *slash;
+
+		snprintf(buf, sizeof(buf), "%s", cJSON_GetStringValue(src) ?: "");
+		slash = strchr(buf, '/');
+		if (slash)
+			*slash++ = 0;
+		a.family = strchr(buf, ':') ? AF_INET6 : AF_INET;
+		if (inet_pton(a.family, buf, a.addr) != 1)
+			continue;
+		container_key_of(&a, &k);
+		/* Only if it is still this attachment's (an address can move
+		 * to a newer container). */
+		if (cfd >= 0 && !bpf_map_lookup_elem(cfd, &k, &v) && v.ifindex == ifindex)
+			bpf_map_delete_elem(cfd, &k);
+	}
+	if (pfd >= 0)
+		bpf_map_delete_elem(pfd, &ifindex);
+	if (cfd >= 0)
+		close(cfd);
+	if (pfd >= 0)
+		close(pfd);
+}
+
+static cJSON *sources_json(const struct attach_state *s)
+{
+	cJSON *arr = cJSON_CreateArray();
+	char buf[INET6_ADDRSTRLEN + 8];
+	int i;
+
+	for (i = 0; i < s->n_sources; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(
+			source_str(&s->sources[i], buf, sizeof(buf))));
+	return arr;
+}
+
 /*
  * Fixes on the peer of a veth uplink (the other end of the "wire"):
  * - gro: veth_xdp_xmit() (drivers/net/veth.c) drops frames redirected into
@@ -317,7 +611,7 @@ out:
  * - tso: generic XDP on the uplink (--uplink-mode generic) would redirect
  *   the peer's GSO super-packets into a container veth whose MTU they
  *   exceed, where they are dropped.
- * The "why" of both starts with "peer of veth uplink NAME:", which detach
+ * The "why" of each starts with "peer of veth uplink NAME:", which detach
  * uses to hand the fix to another attachment still using that uplink.
  */
 static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
@@ -336,8 +630,8 @@ static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
 	if (fd < 0) {
 		pr_warn("uplink %s is a veth whose peer's namespace cannot be "
 			"opened; if GRO is off there, redirected frames will be "
-			"dropped (ethtool -K PEER gro on), and with SNAT its "
-			"tx-checksumming must be off", up->name);
+			"dropped (ethtool -K PEER gro on), and its tx-checksumming "
+			"must be off for the return path", up->name);
 		goto out;
 	}
 	pnl = nl_open_in(fd);
@@ -379,69 +673,43 @@ static int apply_fixes(struct attach_state *s)
 	for (i = 0; i < s->n_uplinks; i++)
 		if (fix_uplink_peer(s, &s->uplinks[i],
 				    s->native || (s->adaptive && !s->native_blocked[0]),
-				    s->snat && s->uplink_native,
-				    s->snat && !s->uplink_native))
+				    s->uplink_native, !s->uplink_native))
 			return -1;
-	/* With SNAT the egress program translates the packet it passes for
-	 * neighbour resolution; the kernel forwards a packet whose source is
-	 * one of its own addresses only with accept_local on the ingress
-	 * device (fib_validate_source()). */
-	if (s->snat && s->plan.v4_on) {
-		int self = netns_open_self(), rc;
-		char why[200];
-
-		/* On a bridge port the kernel routes the frame as the bridge's
-		 * (br_pass_frame_up()), so the bridge is where it matters; the
-		 * bridge is shared, so its fix is handed over at detach. */
-		if (strcmp(s->l3_name, t->host.name))
-			snprintf(why, sizeof(why), "SNAT on bridge %s: the first "
-				 "packet to an unresolved next hop leaves "
-				 "translated through the kernel", s->l3_name);
-		else
-			snprintf(why, sizeof(why), "SNAT: the first packet to an "
-				 "unresolved next hop leaves translated through "
-				 "the kernel");
-		rc = fix_apply(s, self, s->l3_name, OFFLOAD_ACCEPT_LOCAL, 1, why);
-		close(self);
-		if (rc)
-			return -1;
-	}
 	if (!t->has_container)
 		return 0;
-	if (s->snat && s->uplink_native &&
-	    fix_apply(s, t->container_netns_fd, t->container.name, OFFLOAD_GRO, 1,
-		      "return path: XDP_REDIRECT into this veth needs NAPI on "
-		      "the container side"))
+	/* The return path (native XDP on the uplink) and native egress of
+	 * other containers redirect frames into this veth: veth_xdp_xmit()
+	 * drops them unless the container side runs NAPI. */
+	if (fix_apply(s, t->container_netns_fd, t->container.name, OFFLOAD_GRO, 1,
+		      "frames redirected into this veth (the return path, or "
+		      "another container's native XDP) need NAPI on the "
+		      "container side"))
 		return -1;
 	/* The tc program keeps the skb: GSO and partial checksums survive,
-	 * and its SNAT rewrite updates partial checksums correctly. */
+	 * and its rewrite updates partial checksums correctly. */
 	if (s->tc)
 		return 0;
-	if (s->native || s->snat) {
+	if (s->native) {
 		/* Native XDP consumes the skb: CHECKSUM_PARTIAL is lost and
 		 * the L4 checksum on the wire would be wrong. */
-		if (fix_apply(s, t->container_netns_fd, t->container.name,
-			      OFFLOAD_TX_CSUM, 0,
-			      s->native ? "native XDP loses partial checksums; "
-					  "the container's stack now completes them"
-					: "SNAT rewrites need full checksums (XDP "
-					  "cannot tell a partial one); the container's "
-					  "stack now completes them"))
-			return -1;
-		if (s->native)
-			return 0;
-		uplink_csum = 1; /* already off: nothing more to check */
+		return fix_apply(s, t->container_netns_fd, t->container.name,
+				 OFFLOAD_TX_CSUM, 0,
+				 "native XDP loses partial checksums; the "
+				 "container's stack now completes them");
 	}
-	/* Generic XDP keeps the skb: partial checksums survive a redirect
-	 * if the uplink can finish them (generic_xdp_tx() skips
-	 * validate_xmit_skb(), so no software fallback). */
-	for (i = 0; i < s->n_uplinks && !s->snat; i++)
+	/* Generic XDP keeps the skb: partial checksums survive a redirect if
+	 * the uplink can finish them (generic_xdp_tx() skips
+	 * validate_xmit_skb(), so no software fallback), but the translation
+	 * (rewrite.h) needs complete ones. */
+	for (i = 0; i < s->n_uplinks; i++)
 		if (offload_get(-1, s->uplinks[i].name, OFFLOAD_TX_CSUM) == 0)
 			uplink_csum = 0;
-	if (!uplink_csum &&
-	    fix_apply(s, t->container_netns_fd, t->container.name,
+	if (fix_apply(s, t->container_netns_fd, t->container.name,
 		      OFFLOAD_TX_CSUM, 0,
-		      "an uplink cannot complete partial checksums"))
+		      uplink_csum ? "generic XDP translates with complete "
+				    "checksums only; the container's stack now "
+				    "completes them"
+				  : "an uplink cannot complete partial checksums"))
 		return -1;
 	/* A GSO super-packet is larger than the uplink MTU; generic redirect
 	 * would drop it. With TSO off the container sends MTU-sized frames. */
@@ -474,10 +742,10 @@ static cJSON *fix_json(const struct fix *f)
 static char *meta_json(const struct attach_state *s)
 {
 	cJSON *m = cJSON_CreateObject(), *arr, *o;
-	char *out;
+	char *out, mac[18];
 	int i;
 
-	cJSON_AddNumberToObject(m, "version", 1);
+	cJSON_AddNumberToObject(m, "version", 2);
 	cJSON_AddStringToObject(m, "ifname", s->t.host.name);
 	cJSON_AddNumberToObject(m, "ifindex", s->t.host.ifindex);
 	cJSON_AddStringToObject(m, "kind", s->t.host.kind);
@@ -502,6 +770,8 @@ static char *meta_json(const struct attach_state *s)
 		cJSON_AddNumberToObject(o, "ifindex", s->uplinks[i].ifindex);
 		cJSON_AddItemToArray(arr, o);
 	}
+	cJSON_AddStringToObject(m, "return_path",
+				s->uplink_native ? "native" : "generic");
 	if (s->t.has_container) {
 		o = cJSON_AddObjectToObject(m, "container");
 		cJSON_AddStringToObject(o, "ifname", s->t.container.name);
@@ -509,16 +779,12 @@ static char *meta_json(const struct attach_state *s)
 		cJSON_AddNumberToObject(o, "netns_ino",
 					(double)s->t.container_netns_ino);
 	}
-	if (s->snat) {
-		o = cJSON_AddObjectToObject(m, "snat");
-		if (s->plan.v4_on)
-			cJSON_AddStringToObject(o, "ipv4", s->plan.v4_str);
-		if (s->plan.v6_on)
-			cJSON_AddStringToObject(o, "ipv6", s->plan.v6_str);
-		cJSON_AddNumberToObject(o, "port_min", s->plan.port_min);
-		cJSON_AddNumberToObject(o, "port_max", s->plan.port_max);
-		cJSON_AddStringToObject(o, "return_path",
-					s->uplink_native ? "native" : "generic");
+	cJSON_AddItemToObject(m, "sources", sources_json(s));
+	if (s->has_mac) {
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 s->mac[0], s->mac[1], s->mac[2], s->mac[3], s->mac[4],
+			 s->mac[5]);
+		cJSON_AddStringToObject(m, "source_mac", mac);
 	}
 	arr = cJSON_AddArrayToObject(m, "fixes");
 	for (i = 0; i < s->n_fixes; i++) {
@@ -626,97 +892,63 @@ fail:
 		"could not be attached");
 }
 
-/* With no attachment left in the namespace, its shared pins go too. */
-static void ns_cleanup_if_unused(const char *ns_dir)
+/*
+ * The namespace's last attachment is gone: its shared state goes too (the
+ * agent, the shared maps, the tracepoints, the conntrack rule attach made).
+ */
+static void ns_release_if_unused(const char *ns_dir)
 {
 	char dir[PATH_MAX];
-	struct dirent *de;
-	DIR *d = opendir(ns_dir);
-	int used = 0;
 
-	while (d && (de = readdir(d)))
-		if (!strncmp(de->d_name, "if", 2))
-			used = 1;
-	if (d)
-		closedir(d);
-	if (used)
+	if (pins_ns_in_use(ns_dir))
 		return;
+	agent_stop(ns_dir);
 	snprintf(dir, sizeof(dir), "%s/errors", ns_dir);
 	pins_remove_dir(dir);
+	pins_remove_shared(ns_dir);
+	kct_conntrack_release();
 }
 
-/* Open and load the egress program with this attachment's SNAT settings;
- * with SNAT, share (or create and pin) the namespace's conntrack map. */
+/* Open and load the egress program for this attachment, sharing the
+ * namespace's maps (or creating and pinning them). */
 static int load_egress(struct attach_state *s)
 {
-	const struct snat_plan *pl = &s->plan;
-	char path[PATH_MAX];
-	int i;
+	struct kct_config cfg = {};
+	__u32 zero = 0;
+	int i, fd, created;
 
 	s->skel = egress_bpf__open();
 	if (!s->skel)
 		goto fail;
-	if (s->t.host.master) {
-		struct mnl_socket *nl = nl_open_in(-1);
-		struct link_info br;
-
-		if (nl && !nl_link_by_index(nl, s->t.host.master, &br) &&
-		    !strcmp(br.kind, "bridge")) {
-			s->skel->rodata->l3_ifindex = br.ifindex;
-			snprintf(s->l3_name, sizeof(s->l3_name), "%s", br.name);
-			pr_info("  %s is a port of bridge %s: routes are looked up "
-				"as the bridge's, as the kernel does", s->t.host.name,
-				br.name);
-		}
-		nl_close(nl);
+	s->skel->rodata->l3_ifindex = s->l3_ifindex != s->t.host.ifindex ?
+				      s->l3_ifindex : 0;
+	for (i = 0; i < 6; i++) {
+		s->skel->rodata->router_mac[i] = s->router_mac[i];
+		s->skel->rodata->source_mac[i] = s->mac[i];
 	}
+	s->skel->rodata->check_router_mac = 1;
+	s->skel->rodata->check_source_mac = s->has_mac;
 	s->skel->rodata->xdp_marks_passed = s->adaptive;
-	if (s->snat) {
-		s->skel->rodata->snat_v4_on = pl->v4_on;
-		s->skel->rodata->snat_v6_on = pl->v6_on;
-		s->skel->rodata->snat_v4_addr = pl->v4;
-		for (i = 0; i < 4; i++)
-			s->skel->rodata->snat_v6_addr[i] = pl->v6[i];
-		s->skel->rodata->snat_port_min = pl->port_min;
-		s->skel->rodata->snat_port_max = pl->port_max;
-		for (i = 0; i < CT_TO_MAX; i++)
-			s->skel->rodata->ct_timeouts[i] = s->snat->timeouts[i];
-		s->ct_fd = ct_map_open(s->ns_dir);
-		if (s->ct_fd >= 0) {
-			int sw = sweeper_map_open(s->ns_dir);
-
-			bpf_map__reuse_fd(s->skel->maps.ct, s->ct_fd);
-			/* One sweeper for the one table. */
-			if (sw >= 0) {
-				bpf_map__reuse_fd(s->skel->maps.ct_sweeper, sw);
-				close(sw);
-			}
-		} else {
-			bpf_map__set_max_entries(s->skel->maps.ct, s->snat->ct_size);
-		}
-	} else {
-		/* Unused without SNAT: keep it tiny. */
-		bpf_map__set_max_entries(s->skel->maps.ct, 1);
-	}
+	if (pins_reuse_shared(s->skel->obj, s->ns_dir))
+		return -1;
 	if (egress_bpf__load(s->skel))
 		goto fail;
-	if (s->snat && s->ct_fd < 0) {
-		s->ct_fd = dup(bpf_map__fd(s->skel->maps.ct));
-		snprintf(path, sizeof(path), "%s/ct", s->ns_dir);
-		if (bpf_obj_pin(s->ct_fd, path)) {
-			pr_err("cannot pin the conntrack map at %s: %s", path,
-			       strerror(errno));
+	fd = pins_open(s->ns_dir, "kct_config");
+	created = fd < 0;
+	if (fd >= 0)
+		close(fd);
+	if (pins_pin_shared(s->skel->obj, s->ns_dir))
+		return -1;
+	if (created) {
+		/* The namespace's first attachment: its conntrack settings. */
+		if (kct_config_read(&cfg) ||
+		    bpf_map_update_elem(bpf_map__fd(s->skel->maps.kct_config),
+					&zero, &cfg, 0))
 			return -1;
-		}
-		s->ct_created = 1;
-		snprintf(path, sizeof(path), "%s/ct_sweeper", s->ns_dir);
-		if (bpf_obj_pin(bpf_map__fd(s->skel->maps.ct_sweeper), path)) {
-			pr_err("cannot pin the conntrack sweeper at %s: %s", path,
-			       strerror(errno));
-			return -1;
-		}
+	} else {
+		kct_config_refresh(s->ns_dir);
 	}
-	return 0;
+	return fill_own_sources(s);
 fail:
 	pr_err("cannot load the egress BPF program: %s (run as root, kernel "
 	       "with BPF, BTF and nf_conntrack; -v shows the verifier log)",
@@ -731,44 +963,12 @@ static int ensure_uplinks(struct attach_state *s)
 
 	s->uplink_native = 0;
 	for (i = 0; i < s->n_uplinks; i++) {
-		if (uplink_ensure(s->ns_dir, &s->uplinks[i], s->ct_fd,
-				  s->snat->uplink_generic, &s->uplink_created[i],
-				  &native))
+		if (uplink_ensure(s->ns_dir, &s->uplinks[i], s->uplink_generic,
+				  &s->uplink_created[i], &native))
 			return -1;
 		s->uplink_native |= native;
 	}
 	return 0;
-}
-
-static int add_container_port(struct attach_state *s)
-{
-	struct bpf_devmap_val v = { .ifindex = s->t.host.ifindex };
-	__u32 key = s->t.host.ifindex;
-	int fd = ports_map_open(s->ns_dir), err;
-
-	if (fd < 0) {
-		pr_err("the return path's devmap is missing under %s", s->ns_dir);
-		return -1;
-	}
-	err = bpf_map_update_elem(fd, &key, &v, 0);
-	close(fd);
-	if (err) {
-		pr_err("cannot add %s to the return path's devmap: %s",
-		       s->t.host.name, strerror(errno));
-		return -1;
-	}
-	s->port_added = 1;
-	return 0;
-}
-
-static void del_container_port(const char *ns_dir, __u32 ifindex)
-{
-	int fd = ports_map_open(ns_dir);
-
-	if (fd >= 0) {
-		bpf_map_delete_elem(fd, &ifindex);
-		close(fd);
-	}
 }
 
 static int load_and_attach(struct attach_state *s)
@@ -833,6 +1033,7 @@ static int load_and_attach(struct attach_state *s)
 				   s->dir, "xdp_prog")) ||
 	    pin_fd(s->link_fd, s->dir, "link") ||
 	    pin_fd(bpf_map__fd(s->skel->maps.egress_stats), s->dir, "egress_stats") ||
+	    pin_fd(bpf_map__fd(s->skel->maps.own_sources), s->dir, "own_sources") ||
 	    pin_fd(map_fd, s->dir, "tx_ports")) {
 		pr_err("cannot pin the program's link and maps under %s: %s",
 		       s->dir, strerror(errno));
@@ -847,6 +1048,33 @@ static int load_and_attach(struct attach_state *s)
 	return 0;
 }
 
+/* Does any attachment other than skip_dir use uplink ifname? */
+struct uplink_users {
+	const char *skip_dir, *ifname;
+	int users;
+};
+
+static int uplinks_contain(cJSON *m, const char *ifname);
+
+static int count_uplink_user(const char *dir, cJSON *m, void *arg)
+{
+	struct uplink_users *u = arg;
+
+	if ((!u->skip_dir || strcmp(dir, u->skip_dir)) &&
+	    uplinks_contain(m, u->ifname))
+		u->users++;
+	return 0;
+}
+
+static int uplink_users(const char *ns_dir, const char *skip_dir,
+			const char *ifname)
+{
+	struct uplink_users u = { skip_dir, ifname, 0 };
+
+	pins_foreach_record(ns_dir, count_uplink_user, &u);
+	return u.users;
+}
+
 static void rollback(struct attach_state *s)
 {
 	unsigned long self_ino = s->t.host_netns_ino;
@@ -859,23 +1087,17 @@ static void rollback(struct attach_state *s)
 	s->link_fd = -1;
 	for (i = s->n_fixes - 1; i >= 0; i--)
 		fix_undo(&s->fixes[i], self_ino, 0);
-	if (s->port_added)
-		del_container_port(s->ns_dir, s->t.host.ifindex);
+	if (s->containers_added) {
+		cJSON *src = sources_json(s);
+
+		del_containers(s->ns_dir, s->t.host.ifindex, src);
+		cJSON_Delete(src);
+	}
 	for (i = 0; i < s->n_uplinks; i++)
 		if (s->uplink_created[i])
 			uplink_remove(s->ns_dir, s->uplinks[i].ifindex);
-	if (s->ct_created) {
-		char path[PATH_MAX];
-
-		snprintf(path, sizeof(path), "%s/ct", s->ns_dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/ct_sweeper", s->ns_dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/container_ports", s->ns_dir);
-		unlink(path);
-	}
 	if (s->ns_dir[0]) {
-		ns_cleanup_if_unused(s->ns_dir);
+		ns_release_if_unused(s->ns_dir);
 		pins_prune(s->ns_dir, s->root);
 	}
 }
@@ -884,16 +1106,15 @@ static int attach_locked(const struct attach_opts *o)
 {
 	struct attach_state *s = calloc(1, sizeof(*s));
 	struct stat st;
-	char *json = NULL;
+	char *json = NULL, buf[INET6_ADDRSTRLEN + 8];
 	int i, ret = 1;
 
 	if (!s)
 		return 1;
 	s->link_fd = -1;
-	s->ct_fd = -1;
+	s->uplink_generic = o->uplink_generic;
 	if (target_resolve(&o->spec, &s->t))
 		goto out_free;
-	snprintf(s->l3_name, sizeof(s->l3_name), "%s", s->t.host.name);
 	if (pins_root(s->root, sizeof(s->root)))
 		goto out;
 	pins_ns_dir(s->ns_dir, sizeof(s->ns_dir), s->root, s->t.host_netns_ino);
@@ -913,26 +1134,17 @@ static int attach_locked(const struct attach_opts *o)
 		s->dir[0] = 0;
 		goto out;
 	}
-	if (choose_mode(s, o->mode) || resolve_uplinks(s, o))
+	if (choose_mode(s, o->mode) || resolve_uplinks(s, o) ||
+	    learn_sources(s, o) || find_l3_device(s))
 		goto out_nodir;
-	if (o->snat.enabled) {
-		s->snat = &o->snat;
-		if (snat_plan_make(&o->snat, s->uplinks, s->n_uplinks, &s->plan))
-			goto out_nodir;
-	}
 	if (mkdir(s->ns_dir, 0700) && errno != EEXIST) {
 		pr_err("cannot create %s: %s", s->ns_dir, strerror(errno));
 		goto out_nodir;
 	}
-	if (load_egress(s))
+	if (kct_conntrack_ensure(&s->nft_created))
 		goto fail;
-	if (s->snat && ensure_uplinks(s))
-		goto fail;
-	if (apply_fixes(s))
-		goto fail;
-	if (load_and_attach(s))
-		goto fail;
-	if (s->snat && add_container_port(s))
+	if (load_egress(s) || ensure_uplinks(s) || apply_fixes(s) ||
+	    add_containers(s) || load_and_attach(s))
 		goto fail;
 	json = meta_json(s);
 	if (!json || meta_write(s->dir, json)) {
@@ -946,6 +1158,10 @@ static int attach_locked(const struct attach_opts *o)
 	if (s->t.has_container)
 		pr_info("  container side: %s (netns inode %lu)",
 			s->t.container.name, s->t.container_netns_ino);
+	for (i = 0; i < s->n_sources; i++)
+		pr_info("  source: %s (its packets take the fast path once the "
+			"kernel has accepted their flow)",
+			source_str(&s->sources[i], buf, sizeof(buf)));
 	for (i = 0; i < s->n_uplinks; i++)
 		pr_info("  uplink: %s (ifindex %d)", s->uplinks[i].name,
 			s->uplinks[i].ifindex);
@@ -953,12 +1169,12 @@ static int attach_locked(const struct attach_opts *o)
 		pr_info("  changed: %s of %s %s (%s); detach restores it",
 			offload_names[s->fixes[i].offload], s->fixes[i].ifname,
 			s->fixes[i].now ? "on" : "off", s->fixes[i].why);
-	if (s->snat)
-		pr_info("  SNAT: IPv4 %s, IPv6 %s, ports %u-%u",
-			s->plan.v4_on ? s->plan.v4_str : "off",
-			s->plan.v6_on ? s->plan.v6_str : "off",
-			s->plan.port_min, s->plan.port_max);
+	if (s->nft_created)
+		pr_info("  changed: connection tracking now runs in this namespace "
+			"(nftables table inet %s); the last detach removes it",
+			KCT_NFT_TABLE);
 	pr_info("  pins: %s", s->dir);
+	agent_ensure(s->ns_dir);
 	ret = 0;
 	goto out;
 fail:
@@ -971,8 +1187,6 @@ out:
 	free(json);
 	if (s->link_fd >= 0)
 		close(s->link_fd);
-	if (s->ct_fd >= 0)
-		close(s->ct_fd);
 	egress_bpf__destroy(s->skel);
 	target_release(&s->t);
 out_free:
@@ -1028,134 +1242,36 @@ static int uplinks_contain(cJSON *m, const char *ifname)
 struct hand_over {
 	const char *self_dir;
 	const struct fix *f;
-	const char *dev;   /* the uplink, or the bridge */
-	int bridge;
+	const char *uplink;
 };
 
 static int take_over_fix(const char *dir, cJSON *m, void *arg)
 {
 	struct hand_over *h = arg;
 	const struct fix *f = h->f;
-	int needs;
+	int taken;
 	char *js;
 
-	if (!strcmp(dir, h->self_dir))
-		return 0;
-	needs = h->bridge ? cJSON_GetObjectItem(m, "snat") &&
-			    !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
-				    m, "l3_ifname")) ?: "", h->dev)
-			  : uplinks_contain(m, h->dev);
-	if (!needs)
+	if (!strcmp(dir, h->self_dir) || !uplinks_contain(m, h->uplink))
 		return 0;
 	cJSON_AddItemToArray(cJSON_GetObjectItem(m, "fixes"), fix_json(f));
 	js = cJSON_PrintUnformatted(m);
-	needs = js && !meta_write(dir, js);
-	if (needs)
-		pr_info("  kept %s %s on %s: %s still needs it (%s)",
+	taken = js && !meta_write(dir, js);
+	if (taken)
+		pr_info("  kept %s %s on %s: %s still needs it (uplink %s)",
 			offload_names[f->offload], f->now ? "on" : "off", f->ifname,
 			cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")),
-			h->dev);
+			h->uplink);
 	free(js);
-	return needs;
+	return taken;
 }
 
 static int hand_over_fix(const char *ns_dir, const char *self_dir,
-			 const struct fix *f, const char *dev, int bridge)
+			 const struct fix *f, const char *uplink)
 {
-	struct hand_over h = { self_dir, f, dev, bridge };
+	struct hand_over h = { self_dir, f, uplink };
 
 	return pins_foreach_record(ns_dir, take_over_fix, &h);
-}
-
-/* Before the programs go: the kernel's NAT takes over the live flows. */
-static void handover_report(const char *ns_dir, int ifindex)
-{
-	struct handover_result r;
-	int fd = ct_map_open(ns_dir);
-
-	if (fd < 0)
-		return;
-	if (handover_flows(fd, ifindex, &r)) {
-		pr_warn("cannot open ctnetlink (%s): live flows are not handed to "
-			"the kernel and end now", strerror(r.first_errno));
-	} else if (r.flows) {
-		pr_info("  SNAT: handed %d of %d live flows to the kernel's "
-			"conntrack with their mappings", r.handed, r.flows);
-		if (r.no_nat)
-			pr_info("  SNAT: %d flows end now: this namespace has no "
-				"NAT rule for the kernel to carry them on (e.g. "
-				"iptables -t nat -A POSTROUTING -j MASQUERADE)",
-				r.no_nat);
-		if (r.failed)
-			pr_info("  SNAT: %d flows could not be handed over (%s); "
-				"they end now. The kernel carries flows on only with "
-				"NAT set up in this namespace (e.g. iptables -t nat "
-				"-A POSTROUTING -j MASQUERADE)", r.failed,
-				strerror(r.first_errno));
-	}
-	close(fd);
-}
-
-/* Does any remaining attachment use SNAT (through uplink, if given)? */
-struct snat_count {
-	const char *uplink;
-	int users;
-};
-
-static int count_snat_user(const char *dir, cJSON *m, void *arg)
-{
-	struct snat_count *c = arg;
-
-	if (cJSON_GetObjectItem(m, "snat") &&
-	    (!c->uplink || uplinks_contain(m, c->uplink)))
-		c->users++;
-	return 0;
-}
-
-static int snat_users(const char *ns_dir, const char *uplink)
-{
-	struct snat_count c = { uplink, 0 };
-
-	pins_foreach_record(ns_dir, count_snat_user, &c);
-	return c.users;
-}
-
-/*
- * SNAT's part of detach (the attachment's own pins are gone already): stop
- * the return path to this container, forget its flows, and remove the
- * shared objects nobody uses any more.
- */
-static void snat_release(const char *ns_dir, cJSON *m, int ifindex)
-{
-	char path[PATH_MAX];
-	int ct_fd = ct_map_open(ns_dir), purged = 0;
-	cJSON *u;
-
-	del_container_port(ns_dir, ifindex);
-	if (ct_fd >= 0) {
-		purged = ct_purge_ifindex(ct_fd, ifindex);
-		close(ct_fd);
-	}
-	pr_info("  SNAT: removed %d conntrack entries (%d flows); those flows "
-		"now meet the kernel path", purged, purged / 2);
-	cJSON_ArrayForEach(u, cJSON_GetObjectItem(m, "uplinks")) {
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(u, "ifname"));
-		int up = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(u, "ifindex"));
-
-		if (name && !snat_users(ns_dir, name)) {
-			uplink_remove(ns_dir, up);
-			pr_info("  removed the return-path program from uplink %s",
-				name);
-		}
-	}
-	if (!snat_users(ns_dir, NULL)) {
-		snprintf(path, sizeof(path), "%s/ct", ns_dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/ct_sweeper", ns_dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/container_ports", ns_dir);
-		unlink(path);
-	}
 }
 
 /* Detach the bpf_link pinned at dir/name (if any) and unpin it. */
@@ -1170,6 +1286,23 @@ static void link_detach_pin(const char *dir, const char *name)
 		bpf_link_detach(lfd);
 		close(lfd);
 		unlink(lp);
+	}
+}
+
+/* The return-path programs on the uplinks only this attachment used. */
+static void release_uplinks(const char *ns_dir, const char *self_dir, cJSON *m)
+{
+	cJSON *u;
+
+	cJSON_ArrayForEach(u, cJSON_GetObjectItem(m, "uplinks")) {
+		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(u, "ifname"));
+		int up = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(u, "ifindex"));
+
+		if (name && !uplink_users(ns_dir, self_dir, name)) {
+			uplink_remove(ns_dir, up);
+			pr_info("  removed the return-path program from uplink %s",
+				name);
+		}
 	}
 }
 
@@ -1193,15 +1326,18 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 		pr_warn("%s has no readable record; removing its pins only", dir);
 	}
 	pr_info("detaching xdp-egress from %s", ifname);
-	/* Detach first, so that no packet meets restored offloads while the
-	 * program still runs. Unpinning drops the link's last reference. */
-	if (m && cJSON_GetObjectItem(m, "snat"))
-		handover_report(ns_dir, ifindex);
 	/* Detach the links themselves first (auto mode's native XDP link, then
-	 * the main one): unpinning alone lets the kernel free them later from
-	 * a workqueue (bpf_link_put() defers). */
+	 * the main one), so that no packet meets restored offloads while the
+	 * program still runs: unpinning alone lets the kernel free them later
+	 * from a workqueue (bpf_link_put() defers). The flows it carried go on
+	 * through the kernel, whose conntrack entries they always were. */
 	link_detach_pin(dir, "xdp_link");
 	link_detach_pin(dir, "link");
+	if (m) {
+		/* No more replies into this veth. */
+		del_containers(ns_dir, ifindex, cJSON_GetObjectItem(m, "sources"));
+		release_uplinks(ns_dir, dir, m);
+	}
 	if (pins_remove_dir(dir)) {
 		pr_err("cannot remove the pins under %s: %s", dir, strerror(errno));
 		ret = 1;
@@ -1222,22 +1358,13 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 		ret = 1;
 	}
 	nl_close(nl);
-	if (m && cJSON_GetObjectItem(m, "snat"))
-		snat_release(ns_dir, m, ifindex);
 	for (i = n - 1; i >= 0; i--) {
-		const char *up = NULL;
-		int bridge = 0;
+		char up[IF_NAMESIZE];
 
-		if (m) {
-			/* "peer of veth uplink NAME: ..." */
-			static char name[IF_NAMESIZE];
-
-			if (sscanf(fixes[i].why, "peer of veth uplink %15[^:]", name) == 1)
-				up = name;
-			else if (sscanf(fixes[i].why, "SNAT on bridge %15[^:]", name) == 1)
-				up = name, bridge = 1;
-		}
-		if (up && hand_over_fix(ns_dir, dir, &fixes[i], up, bridge))
+		/* "peer of veth uplink NAME: ...": shared by every attachment
+		 * that uses NAME. */
+		if (m && sscanf(fixes[i].why, "peer of veth uplink %15[^:]", up) == 1 &&
+		    hand_over_fix(ns_dir, dir, &fixes[i], up))
 			continue;
 		if (fix_undo(&fixes[i], self_ino, 1) < 0)
 			ret = 1;
@@ -1276,7 +1403,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			closedir(d);
 		if (!count)
 			pr_info("nothing attached in this network namespace");
-		ns_cleanup_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1292,7 +1419,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
 			ret = detach_dir(dir, ns_dir, self_ino);
-			ns_cleanup_if_unused(ns_dir);
+			ns_release_if_unused(ns_dir);
 			pins_prune(ns_dir, root);
 			return ret;
 		}
@@ -1304,11 +1431,11 @@ static int detach_locked(const struct target_spec *spec, int all)
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
 			ret = detach_dir(dir, ns_dir, self_ino);
-			ns_cleanup_if_unused(ns_dir);
+			ns_release_if_unused(ns_dir);
 			pins_prune(ns_dir, root);
 			return ret;
 		}
-		ns_cleanup_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir);
 		pins_prune(ns_dir, root);
 		return 1;
 	}
@@ -1321,7 +1448,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			"attachment of the previous %s)", spec->ifname, spec->ifname);
 		ret = detach_dir(dir, ns_dir, self_ino);
 		target_release(&t);
-		ns_cleanup_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1329,13 +1456,13 @@ static int detach_locked(const struct target_spec *spec, int all)
 		pr_err("%s is not attached (no pins in %s); `xdp-egress status` "
 		       "lists what is", t.host.name, dir);
 		target_release(&t);
-		ns_cleanup_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir);
 		pins_prune(ns_dir, root);
 		return 1;
 	}
 	ret = detach_dir(dir, ns_dir, self_ino);
 	target_release(&t);
-	ns_cleanup_if_unused(ns_dir);
+	ns_release_if_unused(ns_dir);
 	pins_prune(ns_dir, root);
 	return ret;
 }

@@ -5,7 +5,6 @@
 
 #include "target.h"
 #include "xdp_egress.h"
-#include "snat.h"
 
 /*
  * MODE_DEFAULT (no --mode): native when its checks pass, else generic.
@@ -18,12 +17,19 @@
 enum xdp_mode_req { MODE_DEFAULT = 0, MODE_NATIVE, MODE_GENERIC, MODE_TC,
 		    MODE_AUTO };
 
+#define MAX_SOURCE_OPTS 32
+
 struct attach_opts {
 	struct target_spec spec;
 	enum xdp_mode_req mode;
 	const char *uplinks[MAX_UPLINKS];
 	int n_uplinks;
-	struct snat_opts snat;
+	/* --source ADDR[/LEN]: what the container (a VM: what the guest) may
+	 * send from, beyond the addresses read from a container's interface */
+	const char *sources[MAX_SOURCE_OPTS];
+	int n_sources;
+	const char *source_mac;    /* --source-mac: a VM's MAC */
+	int uplink_generic;        /* --uplink-mode generic */
 };
 
 int cmd_attach(const struct attach_opts *o);

@@ -44,8 +44,7 @@ static const struct {
 	const char *name;
 	int repeatable;
 } label_opts[] = {
-	{ "mode", 0 }, { "uplink", 1 }, { "snat", 1 }, { "snat-ports", 0 },
-	{ "ct-timeout", 1 }, { "ct-size", 0 }, { "uplink-mode", 0 },
+	{ "mode", 0 }, { "uplink", 1 }, { "uplink-mode", 0 },
 	{ "container-if", 0 },
 };
 #define N_LABEL_OPTS (sizeof(label_opts) / sizeof(label_opts[0]))
@@ -313,12 +312,6 @@ static int wanted(struct daemon *d, cJSON *labels, cJSON *networks,
 	return 0;
 }
 
-static int is_off(const char *v)
-{
-	return !strcasecmp(v, "off") || !strcasecmp(v, "none") ||
-	       !strcasecmp(v, "false") || !strcmp(v, "0");
-}
-
 static int label_opt_index(const char *name)
 {
 	size_t i;
@@ -366,16 +359,6 @@ static void attach_options(struct daemon *d, const char *who, cJSON *labels,
 		snprintf(key, sizeof(key), DAEMON_LABEL_PREFIX "%s", label_opts[i].name);
 		v = label_of(labels, key);
 		o = cJSON_GetObjectItem(d->options, label_opts[i].name);
-		/* The engines masquerade their bridge networks: without SNAT a
-		 * redirected packet leaves with the container's private source
-		 * and its replies never come back. "off" opts out. */
-		if (!strcmp(label_opts[i].name, "snat")) {
-			if (!v && !o)
-				v = "auto";
-			if ((v && is_off(v)) || (!v && cJSON_IsString(o) &&
-						 is_off(o->valuestring)))
-				continue;
-		}
 		if (v) {
 			add_opt(a, (int)i, v);
 			continue;
@@ -396,8 +379,7 @@ static void attach_options(struct daemon *d, const char *who, cJSON *labels,
 		    label_opt_index(l->string + plen) >= 0)
 			continue;
 		dlog("%s: ignoring label %s: not an attach option (enable, mode, "
-		     "uplink, snat, snat-ports, ct-timeout, ct-size, uplink-mode, "
-		     "container-if)", who, l->string);
+		     "uplink, uplink-mode, container-if)", who, l->string);
 	}
 }
 
@@ -788,9 +770,8 @@ static int load_config(struct daemon *d, const char *path)
 			      !(cJSON_IsArray(o) && label_opts[i].repeatable))) {
 			pr_err("--config %s: option \"%s\" is not %s", path,
 			       o->string, i < 0 ? "an attach option (mode, uplink, "
-			       "snat, snat-ports, ct-timeout, ct-size, uplink-mode, "
-			       "container-if)" : "a string (or, for uplink, snat and "
-			       "ct-timeout, an array of strings)");
+			       "uplink-mode, container-if)" : "a string (or, for uplink, an "
+			       "array of strings)");
 			goto out;
 		}
 	}

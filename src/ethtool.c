@@ -17,7 +17,6 @@ const char *offload_names[OFFLOAD_MAX] = {
 	[OFFLOAD_TX_CSUM] = "tx-checksumming",
 	[OFFLOAD_TSO] = "tcp-segmentation-offload",
 	[OFFLOAD_GRO] = "generic-receive-offload",
-	[OFFLOAD_ACCEPT_LOCAL] = "accept_local",
 };
 
 static const struct {
@@ -156,54 +155,12 @@ static int tso_set(int netns_fd, const char *ifname, int on)
 	return ret < 0 ? -1 : 0;
 }
 
-/* /proc/sys/net shows the namespace of the process that opens it. */
-struct sysctl_io {
-	const char *ifname;
-	int value;   /* in: to write, or -1 to read; out: what was read */
-};
-
-static int sysctl_io_cb(void *arg)
-{
-	struct sysctl_io *io = arg;
-	char path[128], buf[16] = "";
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv4/conf/%s/accept_local",
-		 io->ifname);
-	f = fopen(path, io->value < 0 ? "r" : "w");
-	if (!f)
-		return -1;
-	if (io->value < 0) {
-		if (!fgets(buf, sizeof(buf), f)) {
-			fclose(f);
-			return -1;
-		}
-		io->value = atoi(buf);
-	} else {
-		fprintf(f, "%d\n", io->value);
-	}
-	return fclose(f) ? -1 : 0;
-}
-
-static int accept_local_io(int netns_fd, const char *ifname, int value)
-{
-	struct sysctl_io io = { ifname, value };
-	int rc = netns_fd < 0 ? sysctl_io_cb(&io)
-			      : netns_run_in(netns_fd, sysctl_io_cb, &io);
-
-	if (rc)
-		return -1;
-	return value < 0 ? !!io.value : 0;
-}
-
 int offload_get(int netns_fd, const char *ifname, enum offload o)
 {
 	struct ethtool_value ev = { .cmd = offload_cmds[o].get };
 
 	if (o == OFFLOAD_TSO)
 		return tso_get(netns_fd, ifname);
-	if (o == OFFLOAD_ACCEPT_LOCAL)
-		return accept_local_io(netns_fd, ifname, -1);
 	if (ethtool_ioctl(netns_fd, ifname, &ev))
 		return -1;
 	return ev.data ? 1 : 0;
@@ -215,8 +172,6 @@ int offload_set(int netns_fd, const char *ifname, enum offload o, int on)
 
 	if (o == OFFLOAD_TSO)
 		return tso_set(netns_fd, ifname, on);
-	if (o == OFFLOAD_ACCEPT_LOCAL)
-		return accept_local_io(netns_fd, ifname, !!on);
 	return ethtool_ioctl(netns_fd, ifname, &ev);
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The offloads (and one sysctl) attach has to change (DESIGN.md "kernel traps"), read and set
+ * The offloads attach has to change (DESIGN.md "kernel traps"), read and set
  * through the SIOCETHTOOL ioctl on a socket opened in the device's namespace.
  */
 #ifndef XE_ETHTOOL_H
@@ -10,7 +10,6 @@ enum offload {
 	OFFLOAD_TX_CSUM,  /* tx-checksumming: CHECKSUM_PARTIAL skbs */
 	OFFLOAD_TSO,      /* tcp-segmentation-offload */
 	OFFLOAD_GRO,      /* generic-receive-offload: gives a veth NAPI */
-	OFFLOAD_ACCEPT_LOCAL, /* sysctl net.ipv4.conf.IF.accept_local */
 	OFFLOAD_MAX,
 };
 

@@ -12,17 +12,19 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "agent.h"
 #include "attach.h"
 #include "daemon.h"
 #include "docker.h"
 #include "log.h"
 #include "report.h"
 #include "auto.h"
+#include "kct.h"
 
 enum opt_id {
 	O_IFNAME = 256, O_NETNS, O_PID, O_CONTAINER_IF, O_MODE, O_UPLINK,
 	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
-	O_SNAT, O_SNAT_PORTS, O_CT_TIMEOUT, O_CT_SIZE, O_UPLINK_MODE,
+	O_SOURCE, O_SOURCE_MAC, O_UPLINK_MODE,
 	O_DOCKER, O_PODMAN, O_ENGINE, O_CONFIG, O_RUN_DIR,
 	O_TAP, O_INTERVAL,
 };
@@ -74,34 +76,35 @@ static const struct opt_doc attach_opts_doc[] = {
 	{ O_UPLINK, "uplink", "IFNAME",
 	  "device packets may be redirected to (repeatable); default: the "
 	  "devices of the IPv4 and IPv6 default routes" },
-	{ O_SNAT, "snat", "ADDRESS|auto",
-	  "translate the source of IPv4 (and IPv6: NAT66) egress to ADDRESS, "
-	  "or with auto to the uplink's own addresses, like MASQUERADE; give "
-	  "it twice for one IPv4 and one IPv6 address. Replies come back "
-	  "through an XDP program on the uplink, straight to the container. "
-	  "Turns the container's tx-checksumming off" },
-	{ O_SNAT_PORTS, "snat-ports", "MIN-MAX",
-	  "translated TCP/UDP source ports and ICMP ids; default 16384-32767, "
-	  "below Linux's default ip_local_port_range (32768-60999) so that "
-	  "the host's own connections never collide; a range that overlaps "
-	  "the host's is refused" },
-	{ O_CT_TIMEOUT, "ct-timeout", "NAME=SECONDS",
-	  "idle timeout of a tracked flow (repeatable): tcp_syn (60), "
-	  "tcp_est (7440), tcp_close (10), udp (30), udp_stream (180), "
-	  "icmp (30)" },
-	{ O_CT_SIZE, "ct-size", "ENTRIES",
-	  "conntrack table size, two entries per flow (default 262144); used "
-	  "when the first SNAT attachment of this namespace creates it. When "
-	  "it is full, new flows take the kernel path" },
+	{ O_SOURCE, "source", "ADDR[/LEN]",
+	  "an address (or prefix) the target may send from (repeatable): "
+	  "packets from any other take the kernel path. A container's own "
+	  "global addresses are read from its interface; a VM's must be given "
+	  "here" },
+	{ O_SOURCE_MAC, "source-mac", "MAC",
+	  "a VM's MAC (its tap's peer): its frames must come from it, and the "
+	  "return path delivers to it. A container's MAC is read from its "
+	  "interface" },
 	{ O_UPLINK_MODE, "uplink-mode", "native|generic",
-	  "XDP mode of the return-path program on the uplink (default native, "
-	  "falling back to generic)" },
+	  "XDP mode of the return-path program on the uplink, which carries "
+	  "replies and connections to the containers straight into their veth "
+	  "(default native, falling back to generic)" },
 	COMMON_OPTS, { 0 }
 };
 
 static const struct opt_doc detach_opts_doc[] = {
 	TARGET_OPTS,
 	{ O_ALL, "all", NULL, "detach every attachment in this namespace" },
+	COMMON_OPTS, { 0 }
+};
+
+static const struct opt_doc flush_opts_doc[] = {
+	{ O_ALL, "all", NULL, "every flow of every attached container (the "
+	  "default: flush takes no TARGET)" },
+	COMMON_OPTS, { 0 }
+};
+
+static const struct opt_doc agent_opts_doc[] = {
 	COMMON_OPTS, { 0 }
 };
 
@@ -124,7 +127,7 @@ static const struct opt_doc daemon_opts_doc[] = {
 	  "$DOCKER_HOST or /var/run/docker.sock, podman through "
 	  "$CONTAINER_HOST or /run/podman/podman.sock" },
 	{ O_CONFIG, "config", "FILE",
-	  "JSON: {\"networks\": [NAME...], \"options\": {\"snat\": \"auto\", "
+	  "JSON: {\"networks\": [NAME...], \"options\": {\"mode\": \"tc\", "
 	  "...}}: also attach to containers on these networks, with these "
 	  "attach options (labels override them)" },
 	{ O_RUN_DIR, "run-dir", "DIR",
@@ -152,12 +155,20 @@ struct command {
 
 static const struct command commands[] = {
 	{ "attach", "attach TARGET [--mode native|generic|tc|auto] [--uplink IFNAME]... "
-	  "[--snat ADDRESS|auto [--snat-ports MIN-MAX]]",
-	  "Attach the egress fast path to a container's host-side veth.",
+	  "[--source ADDR[/LEN]]... [--source-mac MAC]",
+	  "Attach the egress fast path to a container's host-side veth: the "
+	  "kernel's netfilter decides each flow, the fast path carries it.",
 	  attach_opts_doc },
 	{ "detach", "detach TARGET | --all",
 	  "Detach, remove the pins and undo every change attach made.",
 	  detach_opts_doc },
+	{ "flush", "flush [--all]",
+	  "Leave every flow that exists now to the kernel until it ends, so "
+	  "that rules added since apply to it; new flows take the fast path "
+	  "again once the kernel accepts them.", flush_opts_doc },
+	{ "agent", "agent",
+	  "Run this namespace's agent in the foreground (attach starts one): "
+	  "it promotes established TCP flows to the fast path.", agent_opts_doc },
 	{ "status", "status [--json]",
 	  "What is attached where, in which mode and why, with which fixes.",
 	  status_opts_doc },
@@ -216,13 +227,11 @@ static void command_help(const struct command *c)
 			      DAEMON_ENABLE_LABEL "=true (or by being on a "
 			      "--config network) and gives attach options as "
 			      "labels " DAEMON_LABEL_PREFIX "OPTION=VALUE: mode, "
-			      "uplink, snat, snat-ports, ct-timeout, ct-size, "
-			      "uplink-mode, container-if (lists comma-separated), "
-			      "e.g. " DAEMON_LABEL_PREFIX "mode=native. SNAT "
-			      "defaults to auto, as the engines masquerade their "
-			      "bridge networks (without it replies would not come "
-			      "back); " DAEMON_LABEL_PREFIX "snat=off turns it "
-			      "off. The daemon "
+			      "uplink, uplink-mode, container-if (lists "
+			      "comma-separated), e.g. " DAEMON_LABEL_PREFIX
+			      "mode=native. The engines' own NAT and rules stay "
+			      "the authority: the fast path carries what they "
+			      "accept. The daemon "
 			      "runs in the foreground in the host's network "
 			      "namespace and logs to stderr; SIGTERM stops it and "
 			      "leaves every attachment in place.", 0);
@@ -284,9 +293,11 @@ int main(int argc, char **argv)
 {
 	const struct command *c;
 	struct option lopts[24];
+	static const char *const removed[] = { "--snat", "--snat-ports",
+					       "--ct-timeout", "--ct-size", NULL };
 	struct attach_opts ao = {};
 	struct daemon_opts dop = { .engine = ENGINE_DOCKER };
-	int json = 0, all = 0, n = 0, opt, snat_extra = 0;
+	int json = 0, all = 0, n = 0, opt, i;
 	long watch = 0, count = 0, v;
 	double interval = 1;
 	const struct opt_doc *o;
@@ -301,8 +312,25 @@ int main(int argc, char **argv)
 			break;
 	if (!c->name) {
 		pr_err("unknown command '%s'; commands are attach, detach, "
-		       "status, stats, daemon, tune (see xdp-egress --help)", argv[1]);
+		       "flush, status, stats, daemon, tune, agent (see xdp-egress "
+		       "--help)", argv[1]);
 		return 2;
+	}
+	for (i = 2; i < argc; i++) {
+		const char *const *r;
+
+		for (r = removed; *r; r++)
+			if (!strncmp(argv[i], *r, strlen(*r)) &&
+			    (argv[i][strlen(*r)] == 0 || argv[i][strlen(*r)] == '=')) {
+				pr_err("%s: %s was removed: xdp-egress no longer "
+				       "translates by itself. The host's own NAT "
+				       "decides (iptables -t nat -A POSTROUTING -s "
+				       "SUBNET -j MASQUERADE, or nftables "
+				       "masquerade) and the fast path carries "
+				       "the kernel's translation; drop the option",
+				       c->name, *r);
+				return 2;
+			}
 	}
 	for (o = c->opts; o->name; o++, n++)
 		lopts[n] = (struct option){ o->name, o->arg ? required_argument
@@ -310,7 +338,6 @@ int main(int argc, char **argv)
 					    NULL, o->id };
 	lopts[n] = (struct option){ 0 };
 	libbpf_set_print(libbpf_print);
-	snat_opts_defaults(&ao.snat);
 	optind = 2;
 	opterr = 0; /* our own messages, with the xdp-egress: prefix */
 	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
@@ -371,34 +398,21 @@ int main(int argc, char **argv)
 			}
 			ao.uplinks[ao.n_uplinks++] = optarg;
 			break;
-		case O_SNAT:
-			if (ao.snat.n_addrs == 2) {
-				pr_err("--snat at most twice (one IPv4, one IPv6)");
+		case O_SOURCE:
+			if (ao.n_sources == MAX_SOURCE_OPTS) {
+				pr_err("at most %d --source", MAX_SOURCE_OPTS);
 				return 2;
 			}
-			ao.snat.enabled = 1;
-			ao.snat.addrs[ao.snat.n_addrs++] = optarg;
+			ao.sources[ao.n_sources++] = optarg;
 			break;
-		case O_SNAT_PORTS: ao.snat.ports = optarg; break;
-		case O_CT_TIMEOUT:
-			snat_extra = 1;
-			if (snat_parse_timeout(optarg, ao.snat.timeouts))
-				return 2;
-			break;
-		case O_CT_SIZE:
-			snat_extra = 1;
-			if (parse_int(optarg, "--ct-size", 16, 1 << 26, &v))
-				return 2;
-			ao.snat.ct_size = v;
-			break;
+		case O_SOURCE_MAC: ao.source_mac = optarg; break;
 		case O_UPLINK_MODE:
-			snat_extra = 1;
 			if (strcmp(optarg, "native") && strcmp(optarg, "generic")) {
 				pr_err("--uplink-mode '%s': use native or generic",
 				       optarg);
 				return 2;
 			}
-			ao.snat.uplink_generic = !strcmp(optarg, "generic");
+			ao.uplink_generic = !strcmp(optarg, "generic");
 			break;
 		case O_JSON: json = 1; log_quiet = 1; break;
 		case O_ALL: all = 1; break;
@@ -455,15 +469,12 @@ int main(int argc, char **argv)
 		       "to enter namespaces); run it with sudo", c->name);
 		return 1;
 	}
-	if (!strcmp(c->name, "attach")) {
-		if (!ao.snat.enabled && (snat_extra || ao.snat.ports)) {
-			pr_err("--snat-ports, --ct-timeout, --ct-size and "
-			       "--uplink-mode configure SNAT: add --snat auto (or "
-			       "--snat ADDRESS)");
-			return 2;
-		}
+	if (!strcmp(c->name, "attach"))
 		return cmd_attach(&ao);
-	}
+	if (!strcmp(c->name, "flush"))
+		return cmd_flush();
+	if (!strcmp(c->name, "agent"))
+		return cmd_agent();
 	if (!strcmp(c->name, "detach")) {
 		if (all && (ao.spec.ifname || ao.spec.netns || ao.spec.pid ||
 			    ao.spec.container)) {

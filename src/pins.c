@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
 #include "pins.h"
@@ -113,6 +114,87 @@ void pins_ns_dir(char *out, size_t len, const char *root, unsigned long ns_ino)
 void pins_attach_dir(char *out, size_t len, const char *ns_dir, int ifindex)
 {
 	snprintf(out, len, "%s/if%d", ns_dir, ifindex);
+}
+
+static const char *const shared_maps[] = SHARED_MAP_NAMES;
+#define N_SHARED (sizeof(shared_maps) / sizeof(shared_maps[0]))
+
+int pins_open(const char *ns_dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", ns_dir, name);
+	return bpf_obj_get(path);
+}
+
+int pins_reuse_shared(struct bpf_object *obj, const char *ns_dir)
+{
+	size_t i;
+
+	for (i = 0; i < N_SHARED; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, shared_maps[i]);
+		int fd;
+
+		if (!m)
+			continue;
+		fd = pins_open(ns_dir, shared_maps[i]);
+		if (fd < 0)
+			continue;
+		if (bpf_map__reuse_fd(m, fd)) {
+			pr_err("the shared map %s/%s does not fit this build of "
+			       "xdp-egress (%s): detach everything in this namespace "
+			       "with the version that attached it, then attach again",
+			       ns_dir, shared_maps[i], strerror(errno));
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+int pins_pin_shared(struct bpf_object *obj, const char *ns_dir)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < N_SHARED; i++) {
+		struct bpf_map *m = bpf_object__find_map_by_name(obj, shared_maps[i]);
+
+		snprintf(path, sizeof(path), "%s/%s", ns_dir, shared_maps[i]);
+		if (!m || !stat(path, &st))
+			continue;
+		if (bpf_obj_pin(bpf_map__fd(m), path)) {
+			pr_err("cannot pin %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void pins_remove_shared(const char *ns_dir)
+{
+	char path[PATH_MAX];
+	size_t i;
+
+	for (i = 0; i < N_SHARED; i++) {
+		snprintf(path, sizeof(path), "%s/%s", ns_dir, shared_maps[i]);
+		unlink(path);
+	}
+}
+
+int pins_ns_in_use(const char *ns_dir)
+{
+	DIR *d = opendir(ns_dir);
+	struct dirent *de;
+	int used = 0;
+
+	while (d && !used && (de = readdir(d)))
+		used = !strncmp(de->d_name, "if", 2);
+	if (d)
+		closedir(d);
+	return used;
 }
 
 int meta_write(const char *dir, const char *json)

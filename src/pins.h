@@ -4,12 +4,16 @@
  *
  *   $XDP_EGRESS_BPFFS (default /sys/fs/bpf/xdp-egress)
  *     ns<INODE>/            one folder per host network namespace
+ *       kct_config ...      the maps every program there shares
+ *                           (SHARED_MAP_NAMES below)
+ *       up<IFINDEX>/        the return-path program of one uplink
+ *       errors/             the tracepoints counting redirect errors
  *       if<IFINDEX>/        one folder per attachment
- *         link              the XDP bpf_link (keeps the program attached)
+ *         link              the bpf_link (keeps the program attached)
  *         egress_stats      per-CPU counters
  *         tx_ports          devmap of uplinks
+ *         own_sources       the container's own addresses
  *         meta              array map holding the attachment's JSON record
- *         err_link_*        tracepoint links counting redirect errors
  *
  * Keeping the record in a map (bpffs holds no regular files) means it lives
  * and dies with the pins, so the two can never disagree.
@@ -33,6 +37,27 @@ int pins_root(char *out, size_t len);
 /* Folder of this host namespace's attachments (not created). */
 void pins_ns_dir(char *out, size_t len, const char *root, unsigned long ns_ino);
 void pins_attach_dir(char *out, size_t len, const char *ns_dir, int ifindex);
+
+/*
+ * The maps every program of a host namespace shares, pinned by name in its
+ * folder: the kernel-exact settings and promotion state (bpf/kct.h) and the
+ * attached containers (bpf/route.h).
+ */
+#define SHARED_MAP_NAMES { "kct_config", "promote", "promote_rb", \
+			   "kernel_only", "close_gen", "containers", \
+			   "container_ports" }
+
+struct bpf_object;
+/* Before load: make obj use every shared map already pinned in ns_dir. */
+int pins_reuse_shared(struct bpf_object *obj, const char *ns_dir);
+/* After load: pin the shared maps obj created. -1 on error (printed). */
+int pins_pin_shared(struct bpf_object *obj, const char *ns_dir);
+/* Open one pinned shared map (or any pin of ns_dir); -1 when absent. */
+int pins_open(const char *ns_dir, const char *name);
+/* Remove the shared pins of ns_dir (the namespace's last detach). */
+void pins_remove_shared(const char *ns_dir);
+/* Does ns_dir hold any attachment (if* folder)? */
+int pins_ns_in_use(const char *ns_dir);
 
 /* Create the meta map (pinned at dir/meta) holding json. */
 int meta_write(const char *dir, const char *json);

@@ -17,7 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
-#include "snat.h"
+#include "agent.h"
 #include "log.h"
 #include "netns.h"
 #include "nl.h"
@@ -26,7 +26,6 @@
 #include "xdp_egress.h"
 
 static const char *counter_names[CNT_MAX] = EGRESS_COUNTER_NAMES;
-static const char *in_counter_names[IN_MAX] = INGRESS_COUNTER_NAMES;
 
 const char *counter_name(int id)
 {
@@ -201,7 +200,8 @@ static const char *link_state(cJSON *m)
 	return st;
 }
 
-/* --- what SNAT shares per namespace: conntrack and uplink programs --- */
+/* --- what the attachments of a namespace share: the agent, the
+ * conntrack settings, the return-path programs --- */
 
 static int this_ns_dir(char *out, size_t len)
 {
@@ -216,41 +216,64 @@ static int this_ns_dir(char *out, size_t len)
 	return 0;
 }
 
-static int read_in_counters(const char *dir, struct counter_val *out)
+static long map_count(const char *ns_dir, const char *name, __u32 key_size)
 {
-	char path[PATH_MAX];
+	int fd = pins_open(ns_dir, name);
+	char key[64], next[64];
+	void *prev = NULL;
+	long n = 0;
 
-	snprintf(path, sizeof(path), "%s/ingress_stats", dir);
-	return percpu_counters_read(path, out, IN_MAX);
+	if (fd < 0 || key_size > sizeof(key))
+		return fd < 0 ? -1 : 0;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	close(fd);
+	return n;
 }
 
-/* JSON of the conntrack table and the return-path programs, or NULL. */
-static cJSON *shared_json(void)
+static cJSON *counters_json(const struct counter_val *c);
+
+/* JSON of the namespace's shared state, or NULL when nothing is attached. */
+static cJSON *ns_json(void)
 {
-	char ns_dir[PATH_MAX], buf[META_SIZE];
-	struct counter_val in[IN_MAX];
-	struct bpf_map_info info = {};
-	__u32 info_len = sizeof(info);
-	cJSON *doc, *arr;
+	char ns_dir[PATH_MAX], buf[META_SIZE], path[PATH_MAX];
+	struct counter_val in[CNT_MAX];
+	struct kct_config c;
+	cJSON *doc, *arr, *o;
 	struct dirent *de;
-	int fd, id;
+	__u32 zero = 0;
+	int fd;
 	DIR *d;
 
 	if (this_ns_dir(ns_dir, sizeof(ns_dir)))
 		return NULL;
-	fd = ct_map_open(ns_dir);
+	fd = pins_open(ns_dir, "kct_config");
 	if (fd < 0)
 		return NULL;
 	doc = cJSON_CreateObject();
-	bpf_obj_get_info_by_fd(fd, &info, &info_len);
-	cJSON_AddNumberToObject(doc, "conntrack_entries", (double)ct_count(fd));
-	cJSON_AddNumberToObject(doc, "conntrack_max_entries", info.max_entries);
+	if (!bpf_map_lookup_elem(fd, &zero, &c)) {
+		cJSON_AddNumberToObject(doc, "agent_pid", agent_pid(ns_dir));
+		cJSON_AddBoolToObject(doc, "tcp_be_liberal", c.tcp_be_liberal);
+		cJSON_AddNumberToObject(doc, "promote_after", c.promote_after);
+		o = cJSON_AddObjectToObject(doc, "keepalive_ms");
+		cJSON_AddNumberToObject(o, "tcp_established", c.tcp_established_ms);
+		cJSON_AddNumberToObject(o, "udp", c.udp_ms);
+		cJSON_AddNumberToObject(o, "udp_stream", c.udp_stream_ms);
+	}
 	close(fd);
-	arr = cJSON_AddArrayToObject(doc, "return_paths");
+	cJSON_AddNumberToObject(doc, "kernel_only_flows",
+				(double)map_count(ns_dir, "kernel_only",
+						  sizeof(struct kct_key)));
+	cJSON_AddNumberToObject(doc, "promote_tracked",
+				(double)map_count(ns_dir, "promote",
+						  sizeof(struct kct_key)));
+	arr = cJSON_AddArrayToObject(doc, "uplinks");
 	d = opendir(ns_dir);
 	while (d && (de = readdir(d))) {
 		char dir[PATH_MAX];
-		cJSON *o, *cnt;
 
 		if (strncmp(de->d_name, "up", 2))
 			continue;
@@ -258,14 +281,9 @@ static cJSON *shared_json(void)
 		o = meta_read(dir, buf, sizeof(buf)) ? NULL : cJSON_Parse(buf);
 		if (!o)
 			o = cJSON_CreateObject();
-		read_in_counters(dir, in);
-		cnt = cJSON_AddObjectToObject(o, "counters");
-		for (id = 0; id < IN_MAX; id++) {
-			cJSON *v = cJSON_AddObjectToObject(cnt, in_counter_names[id]);
-
-			cJSON_AddNumberToObject(v, "packets", (double)in[id].packets);
-			cJSON_AddNumberToObject(v, "bytes", (double)in[id].bytes);
-		}
+		snprintf(path, sizeof(path), "%s/ingress_stats", dir);
+		percpu_counters_read(path, in, CNT_MAX);
+		cJSON_AddItemToObject(o, "counters", counters_json(in));
 		cJSON_AddItemToArray(arr, o);
 	}
 	if (d)
@@ -273,27 +291,37 @@ static cJSON *shared_json(void)
 	return doc;
 }
 
-static void print_shared(void)
+static void print_ns(void)
 {
-	cJSON *doc = shared_json(), *o, *c;
-	int id;
+	cJSON *doc = ns_json(), *o, *c;
+	int id, pid;
 
 	if (!doc)
 		return;
-	printf("conntrack: %.0f entries (%.0f flows) of %.0f\n",
-	       cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "conntrack_entries")),
-	       cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "conntrack_entries")) / 2,
-	       cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "conntrack_max_entries")));
-	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "return_paths")) {
+	pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "agent_pid"));
+	if (pid)
+		printf("agent: pid %d, promotes established TCP flows after %.0f "
+		       "kernel-path packets%s\n", pid,
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "promote_after")),
+		       cJSON_IsTrue(cJSON_GetObjectItem(doc, "tcp_be_liberal"))
+			       ? " (not needed: nf_conntrack_tcp_be_liberal is on)" : "");
+	else
+		printf("agent: not running: established TCP flows stay on the "
+		       "kernel path (`xdp-egress agent`, or attach again, starts "
+		       "it)\n");
+	if (cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "kernel_only_flows")) > 0)
+		printf("flushed flows left to the kernel until they end: %.0f\n",
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "kernel_only_flows")));
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(doc, "uplinks")) {
 		printf("return path on uplink %s (%s mode)\n", mstr(o, "ifname"),
 		       mstr(o, "mode"));
 		c = cJSON_GetObjectItem(o, "counters");
-		for (id = 0; id < IN_MAX; id++) {
-			cJSON *v = cJSON_GetObjectItem(c, in_counter_names[id]);
+		for (id = 0; id < CNT_MAX; id++) {
+			cJSON *v = cJSON_GetObjectItem(c, counter_names[id]);
 			double pk = cJSON_GetNumberValue(cJSON_GetObjectItem(v, "packets"));
 
-			if (pk || id == IN_REDIRECTED)
-				printf("  %-22s %12.0f %16.0f\n", in_counter_names[id],
+			if (pk || id == CNT_REDIRECTED)
+				printf("  %-22s %12.0f %16.0f\n", counter_names[id],
 				       pk, cJSON_GetNumberValue(
 					       cJSON_GetObjectItem(v, "bytes")));
 		}
@@ -347,9 +375,9 @@ int cmd_status(int json)
 			cJSON_AddStringToObject(m, "pins", a[i].dir);
 			cJSON_AddItemToArray(arr, m);
 		}
-		cJSON *sh = shared_json();
+		cJSON *sh = ns_json();
 		if (sh)
-			cJSON_AddItemToObject(doc, "snat", sh);
+			cJSON_AddItemToObject(doc, "namespace", sh);
 		char *s = cJSON_Print(doc);
 		printf("%s\n", s);
 		free(s);
@@ -359,7 +387,7 @@ int cmd_status(int json)
 	}
 	if (!n)
 		printf("nothing attached in this network namespace\n");
-	print_shared();
+	print_ns();
 	for (i = 0; i < n; i++) {
 		cJSON *m = a[i].meta, *o;
 
@@ -388,19 +416,16 @@ int cmd_status(int json)
 		}
 		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "uplinks"))
 			printf("  uplink: %s\n", mstr(o, "ifname"));
+		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "sources"))
+			printf("  source: %s\n", cJSON_GetStringValue(o) ?: "?");
+		if (cJSON_GetObjectItem(m, "source_mac"))
+			printf("  source MAC: %s\n", mstr(m, "source_mac"));
 		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "fixes"))
 			printf("  fix: %s %s on %s (%s)\n", mstr(o, "offload"),
 			       cJSON_IsTrue(cJSON_GetObjectItem(o, "now")) ? "on" : "off",
 			       mstr(o, "ifname"), mstr(o, "why"));
-		o = cJSON_GetObjectItem(m, "snat");
-		if (o)
-			printf("  SNAT: IPv4 %s, IPv6 %s, ports %.0f-%.0f, return "
-			       "path %s\n",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(o, "ipv4")) ?: "off",
-			       cJSON_GetStringValue(cJSON_GetObjectItem(o, "ipv6")) ?: "off",
-			       cJSON_GetNumberValue(cJSON_GetObjectItem(o, "port_min")),
-			       cJSON_GetNumberValue(cJSON_GetObjectItem(o, "port_max")),
-			       mstr(o, "return_path"));
+		printf("  return path: %s XDP on the uplinks\n",
+		       mstr(m, "return_path"));
 		printf("  redirect errors: %s\n", mstr(m, "redirect_errors"));
 		printf("  program id %.0f, pins %s\n",
 		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id")),
@@ -435,17 +460,17 @@ static void print_counters(const char *title, const struct counter_val *c)
 		if (counter_is_pass(id))
 			passed += c[id].packets;
 	printf("%s\n", title);
-	printf("  %-18s %14s %16s\n", "counter", "packets", "bytes");
+	printf("  %-22s %14s %16s\n", "counter", "packets", "bytes");
 	for (id = 0; id < CNT_MAX; id++) {
 		/* Always show the headline counters; other reasons when seen. */
 		if (!c[id].packets && id != CNT_REDIRECTED &&
 		    id != CNT_DROP_MALFORMED && id != CNT_REDIRECT_ERR)
 			continue;
-		printf("  %-18s %14llu %16llu\n", counter_names[id],
+		printf("  %-22s %14llu %16llu\n", counter_names[id],
 		       (unsigned long long)c[id].packets,
 		       (unsigned long long)c[id].bytes);
 	}
-	printf("  %-18s %14llu\n", "passed (all)", (unsigned long long)passed);
+	printf("  %-22s %14llu\n", "passed (all)", (unsigned long long)passed);
 }
 
 static void add_counters(struct counter_val *sum, const struct counter_val *c)
@@ -493,10 +518,12 @@ static int stats_once(const char *only, int json)
 		}
 		cJSON_AddItemToObject(doc, "total", counters_json(total));
 		if (!only) {
-			cJSON *sh = shared_json();
+			cJSON *sh = ns_json();
 
-			if (sh)
-				cJSON_AddItemToObject(doc, "snat", sh);
+			if (sh) {
+				cJSON_AddItemToObject(doc, "uplinks", cJSON_DetachItemFromObject(sh, "uplinks"));
+				cJSON_AddItemToObject(doc, "namespace", sh);
+			}
 		}
 		s = cJSON_Print(doc);
 		printf("%s\n", s);
@@ -515,7 +542,7 @@ static int stats_once(const char *only, int json)
 		if (n > 1)
 			print_counters("total", total);
 		if (!only)
-			print_shared();
+			print_ns();
 	}
 	free_attachments(a, n);
 	return 0;

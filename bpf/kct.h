@@ -1,0 +1,561 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Stage 3: the kernel's verdict. The host's netfilter (kube-proxy Services,
+ * Docker's and the operator's FORWARD rules, nftables, MASQUERADE) is the
+ * authority over every flow; its decisions live in the kernel's conntrack
+ * table. A packet takes the fast path only when the kernel has already
+ * accepted its flow: a confirmed entry, established both ways. The
+ * translation applied is the entry's own (its other direction's tuple,
+ * inverted: source and destination NAT alike). Anything else goes to the
+ * kernel with a counted reason, so the kernel keeps deciding.
+ *
+ * What the kernel's own flowtable does, this does too (net/netfilter/
+ * nf_flow_table_core.c): TCP control packets (SYN, FIN, RST) always take
+ * the kernel path, so the entry's state machine sees every state change;
+ * an established TCP flow is carried only once its entry tracks windows
+ * liberally (IP_CT_TCP_FLAG_BE_LIBERAL), because the kernel no longer sees
+ * the packets that would move its windows on: without it, a FIN or RST
+ * sent through the kernel after a fast-pathed stretch can be judged out of
+ * window (INVALID) and dropped. BPF cannot set that flag, so the flow is
+ * handed to the agent in user space (ring buffer), which sets it through
+ * ctnetlink; until then the flow stays on the kernel path.
+ *
+ * Kernel facts relied on (6.1 and later): bpf_xdp_ct_lookup() and
+ * bpf_skb_ct_lookup() (net/netfilter/nf_conntrack_bpf.c) take TCP and UDP
+ * tuples only, and return confirmed and unconfirmed entries alike; fields
+ * of the returned nf_conn are read with CO-RE (layouts differ between
+ * kernels); bpf_ct_change_timeout() and bpf_ct_change_status() (6.0).
+ */
+#ifndef XDP_EGRESS_KCT_H
+#define XDP_EGRESS_KCT_H
+
+#include "parse.h"
+#include <bpf/bpf_core_read.h>
+
+/* ---- the parts of struct nf_conn read here (CO-RE relocates them) ---- */
+
+union nf_inet_addr___xe {
+	__u32 all[4];
+	__be32 ip;
+	__be32 ip6[4];
+};
+
+union nf_conntrack_man_proto___xe {
+	__be16 all;
+};
+
+struct nf_conntrack_man___xe {
+	union nf_inet_addr___xe u3;
+	union nf_conntrack_man_proto___xe u;
+} __attribute__((preserve_access_index));
+
+struct nf_conntrack_tuple___xe {
+	struct nf_conntrack_man___xe src;
+	struct {
+		union nf_inet_addr___xe u3;
+		union nf_conntrack_man_proto___xe u;
+	} dst;
+} __attribute__((preserve_access_index));
+
+struct nf_conntrack_tuple_hash___xe {
+	struct nf_conntrack_tuple___xe tuple;
+} __attribute__((preserve_access_index));
+
+struct ip_ct_tcp_state___xe {
+	__u8 td_scale;
+	__u8 flags;
+} __attribute__((preserve_access_index));
+
+struct ip_ct_tcp___xe {
+	struct ip_ct_tcp_state___xe seen[2];
+	__u8 state;
+} __attribute__((preserve_access_index));
+
+struct nf_ct_udp___xe {
+	unsigned long stream_ts;
+} __attribute__((preserve_access_index));
+
+union nf_conntrack_proto___xe {
+	struct ip_ct_tcp___xe tcp;
+	struct nf_ct_udp___xe udp;
+} __attribute__((preserve_access_index));
+
+struct nf_ct_ext___xe {
+	__u8 offset[1];
+} __attribute__((preserve_access_index));
+
+struct nf_conn___xe {
+	__u32 timeout;
+	struct nf_conntrack_tuple_hash___xe tuplehash[2];
+	unsigned long status;
+	struct nf_ct_ext___xe *ext;
+	union nf_conntrack_proto___xe proto;
+} __attribute__((preserve_access_index));
+
+/* The kfuncs' own types: an opaque nf_conn (libbpf matches it by name) and
+ * the 6.1 layout of bpf_ct_opts (12 bytes; 6.11 grew it to 16 for zones
+ * and still accepts 12). dir is an output: the direction of the tuple the
+ * lookup matched. */
+struct nf_conn {
+	int unused;
+};
+struct bpf_ct_opts___xe {
+	__s32 netns_id;
+	__s32 error;
+	__u8 l4proto;
+	__u8 dir;
+	__u8 reserved[2];
+};
+#define BPF_CT_OPTS_SZ 12
+
+extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx,
+					 struct bpf_sock_tuple *bpf_tuple,
+					 __u32 tuple__sz,
+					 struct bpf_ct_opts___xe *opts,
+					 __u32 opts__sz) __ksym;
+extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb_ctx,
+					 struct bpf_sock_tuple *bpf_tuple,
+					 __u32 tuple__sz,
+					 struct bpf_ct_opts___xe *opts,
+					 __u32 opts__sz) __ksym;
+extern void bpf_ct_release(struct nf_conn *ct) __ksym;
+extern int bpf_ct_change_timeout(struct nf_conn *nfct, __u32 timeout) __ksym;
+extern int bpf_ct_change_status(struct nf_conn *nfct, __u32 status) __ksym;
+extern unsigned int CONFIG_HZ __kconfig;
+
+/* include/uapi/linux/netfilter/nf_conntrack_common.h, tcp.h */
+#define IPS_SEEN_REPLY_  (1UL << 1)
+#define IPS_ASSURED_     (1UL << 2)
+#define IPS_CONFIRMED_   (1UL << 3)
+#define IPS_SEQ_ADJUST_  (1UL << 6)
+#define IPS_DYING_       (1UL << 9)
+#define IPS_NAT_CLASH_   (1UL << 12) /* the old IPS_UNTRACKED bit */
+#define IPS_HELPER_      (1UL << 13)
+#define IPS_OFFLOAD_     (1UL << 14)
+#define IPS_HW_OFFLOAD_  (1UL << 15)
+/* Entries the kernel must keep seeing every packet of: NAT helpers adjust
+ * sequence numbers, helpers read payloads, the kernel's flowtable already
+ * carries offloaded ones, and a NAT clash entry lives only seconds. */
+#define IPS_KERNEL_ONLY_ (IPS_SEQ_ADJUST_ | IPS_HELPER_ | IPS_OFFLOAD_ | \
+			  IPS_HW_OFFLOAD_ | IPS_NAT_CLASH_)
+#define TCP_CONNTRACK_ESTABLISHED_ 3
+#define IP_CT_TCP_FLAG_BE_LIBERAL_ 0x08
+#define NF_CT_EXT_HELPER_ 0
+#define BPF_F_CURRENT_NETNS_ (-1)
+
+/* ---- maps shared by every program of a host namespace (pinned) ---- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct kct_config);
+} kct_config SEC(".maps");
+
+/* Established TCP flows counted towards promotion, by original tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct kct_key);
+	__type(value, struct promote_val);
+} promote SEC(".maps");
+
+/* The agent reads the flows to promote from here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 65536);
+} promote_rb SEC(".maps");
+
+/* Flows the kernel keeps to itself (`xdp-egress flush`), by original tuple. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct kct_key);
+	__type(value, __u8);
+} kernel_only SEC(".maps");
+
+/*
+ * Bumped whenever a FIN or RST goes to the kernel: the flow caches
+ * (flow_cache.h) drop every slot filled before, so the packets that follow
+ * a close (the ACK of a FIN) meet the kernel's new state, not a verdict
+ * cached in the same jiffy. Shared by every program of the namespace, in
+ * both directions.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} close_gen SEC(".maps");
+
+static __always_inline __u64 kct_close_gen(void)
+{
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&close_gen, &zero);
+
+	return g ? *(volatile __u64 *)g : 0;
+}
+
+/* How long to wait for the agent before asking again. */
+#define PROMOTE_RETRY_NS (1000ULL * 1000 * 1000)
+
+/* ---- what the kernel decided for a packet ---- */
+
+/* The packet's tuple after the kernel's translation. */
+struct kct_out {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+};
+
+static __always_inline void kct_tuple_of(const struct packet *p,
+					 struct bpf_sock_tuple *t, __u32 *sz,
+					 __be16 sport, __be16 dport)
+{
+	if (p->l3_proto == ETH_P_IP) {
+		t->ipv4.saddr = p->ip4->saddr;
+		t->ipv4.daddr = p->ip4->daddr;
+		t->ipv4.sport = sport;
+		t->ipv4.dport = dport;
+		*sz = sizeof(t->ipv4);
+	} else {
+		__builtin_memcpy(t->ipv6.saddr, &p->ip6->saddr, 16);
+		__builtin_memcpy(t->ipv6.daddr, &p->ip6->daddr, 16);
+		t->ipv6.sport = sport;
+		t->ipv6.dport = dport;
+		*sz = sizeof(t->ipv6);
+	}
+}
+
+/* The L4 ports of p (TCP or UDP). */
+static __always_inline void l4_ports(const struct packet *p, __be16 *sport,
+				     __be16 *dport)
+{
+	if (p->l4_proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		*sport = th->source;
+		*dport = th->dest;
+	} else {
+		struct udphdr *uh = p->l4;
+
+		*sport = uh->source;
+		*dport = uh->dest;
+	}
+}
+
+/* Copy a tuple's address (4 or 16 bytes) into a zero-padded 16. */
+static __always_inline void kct_addr(__be32 *dst, const union nf_inet_addr___xe *a,
+				     int v6)
+{
+	if (v6) {
+		dst[0] = BPF_CORE_READ(a, ip6[0]);
+		dst[1] = BPF_CORE_READ(a, ip6[1]);
+		dst[2] = BPF_CORE_READ(a, ip6[2]);
+		dst[3] = BPF_CORE_READ(a, ip6[3]);
+	} else {
+		dst[0] = BPF_CORE_READ(a, ip);
+		dst[1] = dst[2] = dst[3] = 0;
+	}
+}
+
+/* The entry's original tuple as a map key. */
+static __always_inline void kct_orig_key(struct nf_conn___xe *ct,
+					 const struct packet *p,
+					 struct kct_key *k)
+{
+	int v6 = p->l3_proto == ETH_P_IPV6;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = v6 ? AF_INET6 : AF_INET;
+	k->proto = p->l4_proto;
+	kct_addr(k->saddr, &ct->tuplehash[0].tuple.src.u3, v6);
+	kct_addr(k->daddr, &ct->tuplehash[0].tuple.dst.u3, v6);
+	k->sport = ct->tuplehash[0].tuple.src.u.all;
+	k->dport = ct->tuplehash[0].tuple.dst.u.all;
+}
+
+/*
+ * An established TCP flow the kernel still tracks strictly: count its
+ * kernel-path packets and hand it to the agent at promote_after (and again
+ * should the agent not have acted within a second).
+ */
+static __always_inline __u32 kct_promote_note(struct nf_conn___xe *ct,
+					      const struct packet *p,
+					      const struct kct_config *cfg)
+{
+	struct promote_val *v, fresh = {};
+	struct kct_key k;
+	__u64 now;
+
+	kct_orig_key(ct, p, &k);
+	v = bpf_map_lookup_elem(&promote, &k);
+	if (!v) {
+		fresh.packets = 1;
+		bpf_map_update_elem(&promote, &k, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&promote, &k);
+		if (!v)
+			return 0;
+	} else {
+		__sync_fetch_and_add(&v->packets, 1);
+	}
+	/* Samples of an earlier connection on the same tuple (kct_guard_close()
+	 * must not judge this one by them). */
+	if (v->sampled)
+		v->sampled = 0;
+	if (v->packets < cfg->promote_after || !cfg->agent_pid)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (v->requested_ns && now - v->requested_ns < PROMOTE_RETRY_NS)
+		return 0;
+	v->requested_ns = now;
+	return bpf_ringbuf_output(&promote_rb, &k, sizeof(k), 0) == 0;
+}
+
+/* Keep the kernel's entry alive as the kernel would on this packet
+ * (nf_conntrack_tcp_packet(), nf_conntrack_udp_packet()): its timeout for
+ * the state, written at most once a second; a UDP flow still active after
+ * its first two seconds becomes a stream (longer timeout, ASSURED). */
+static __always_inline void kct_keep_alive(struct nf_conn *c,
+					   struct nf_conn___xe *ct,
+					   const struct packet *p,
+					   unsigned long status,
+					   const struct kct_config *cfg)
+{
+	__u64 j = bpf_jiffies64();
+	__u32 now = (__u32)j, ms, left;
+
+	if (p->l4_proto == IPPROTO_TCP) {
+		ms = cfg->tcp_established_ms;
+	} else {
+		ms = cfg->udp_ms;
+		/* time_after(jiffies, stream_ts), as nf_conntrack_udp_packet() */
+		if (bpf_core_field_exists(ct->proto.udp.stream_ts) &&
+		    (long)(j - BPF_CORE_READ(ct, proto.udp.stream_ts)) > 0) {
+			ms = cfg->udp_stream_ms;
+			if (!(status & IPS_ASSURED_))
+				bpf_ct_change_status(c, (__u32)status | IPS_ASSURED_);
+		}
+	}
+	left = ct->timeout - now;
+	if ((int)left < 0 || (__u64)left * 1000 + 1000ULL * CONFIG_HZ <
+			     (__u64)ms * CONFIG_HZ)
+		bpf_ct_change_timeout(c, ms);
+}
+
+/* The kernel's entry for p's tuple (TCP or UDP), referenced, or NULL; opts
+ * tells the direction p matched. */
+static __always_inline struct nf_conn *kct_lookup(void *ctx, int is_skb,
+						  const struct packet *p,
+						  struct bpf_ct_opts___xe *opts)
+{
+	struct bpf_sock_tuple tup = {};
+	__be16 sport, dport;
+	__u32 sz;
+
+	opts->netns_id = BPF_F_CURRENT_NETNS_;
+	opts->l4proto = p->l4_proto;
+	l4_ports(p, &sport, &dport);
+	kct_tuple_of(p, &tup, &sz, sport, dport);
+	if (is_skb)
+		return bpf_skb_ct_lookup(ctx, &tup, sz, opts, BPF_CT_OPTS_SZ);
+	return bpf_xdp_ct_lookup(ctx, &tup, sz, opts, BPF_CT_OPTS_SZ);
+}
+
+static __always_inline int kct_liberal(struct nf_conn___xe *ct)
+{
+	return BPF_CORE_READ(ct, proto.tcp.seen[0].flags) &
+	       BPF_CORE_READ(ct, proto.tcp.seen[1].flags) &
+	       IP_CT_TCP_FLAG_BE_LIBERAL_;
+}
+
+/* A carried packet of a promoted flow: its sender's ACK and window, for
+ * kct_guard_close(). Written once per jiffy per CPU (the flow cache). */
+static __always_inline void kct_sample_window(struct nf_conn___xe *ct,
+					      const struct packet *p, int dir)
+{
+	struct tcphdr *th = p->l4;
+	struct promote_val *v, fresh = {};
+	struct kct_key k;
+	__u32 win, d = dir & 1;
+
+	kct_orig_key(ct, p, &k);
+	v = bpf_map_lookup_elem(&promote, &k);
+	if (!v) {
+		bpf_map_update_elem(&promote, &k, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&promote, &k);
+		if (!v)
+			return;
+	}
+	win = (__u32)bpf_ntohs(th->window) <<
+	      (BPF_CORE_READ(ct, proto.tcp.seen[d].td_scale) & 15);
+	v->ack[d] = bpf_ntohl(th->ack_seq);
+	v->win[d] = win;
+	if (!(v->sampled & (1 << d)))
+		v->sampled |= 1 << d; /* racy but monotonic: retried each jiffy */
+}
+
+/* Beyond the receiver's window, what a legitimate FIN or RST may be ahead
+ * of the last sample: its sender may have sent that much since (the
+ * samples are at most a jiffy old) plus the window's own growth. */
+#define CLOSE_SEQ_SLACK (1U << 23)
+
+/*
+ * A FIN or RST goes to the kernel, whose state machine must see it. On a
+ * liberal entry, though, the kernel no longer checks its sequence number
+ * (tcp_in_window() accepts what it would have judged INVALID), so a forged
+ * one, blind from the world or spoofed by a neighbour, would close or age
+ * out a flow the endpoints still use. So for the flows the fast path made
+ * liberal, this checks what the kernel would have: the sequence number must
+ * lie in the receiver's window (from its last ACK on), by the samples of
+ * kct_sample_window(). PARSE_OK: pass it on; CNT_DROP_OUT_OF_WINDOW: drop
+ * it, as the kernel path drops an INVALID one (or as its endpoint ignores
+ * it). Every FIN or RST also empties the flow caches (close_gen).
+ */
+static __always_inline int kct_guard_close(void *ctx, int is_skb,
+					   struct packet *p)
+{
+	struct bpf_ct_opts___xe opts = {};
+	const struct kct_config *cfg;
+	struct tcphdr *th = p->l4;
+	struct promote_val *v;
+	struct nf_conn___xe *ct;
+	struct nf_conn *c;
+	struct kct_key k;
+	__u32 zero = 0, r, seq, lo, span;
+	__u64 *g = bpf_map_lookup_elem(&close_gen, &zero);
+	int rc = PARSE_OK;
+
+	if (g)
+		__sync_fetch_and_add(g, 1);
+	cfg = bpf_map_lookup_elem(&kct_config, &zero);
+	/* With nf_conntrack_tcp_be_liberal on, the kernel path checks no
+	 * window either: nothing to add. */
+	if (!cfg || cfg->tcp_be_liberal)
+		return PARSE_OK;
+	c = kct_lookup(ctx, is_skb, p, &opts);
+	if (!c)
+		return PARSE_OK;
+	ct = (void *)c;
+	if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_ ||
+	    !kct_liberal(ct))
+		goto out;
+	kct_orig_key(ct, p, &k);
+	v = bpf_map_lookup_elem(&promote, &k);
+	/* The receiver is the other side: its last ACK starts the window. */
+	r = !(opts.dir & 1);
+	if (!v || !(v->sampled & (1 << r)))
+		goto out;
+	seq = bpf_ntohl(th->seq);
+	lo = v->ack[r];
+	span = v->win[r] + CLOSE_SEQ_SLACK;
+	if ((__s32)(seq - lo) < 0 || seq - lo > span)
+		rc = CNT_DROP_OUT_OF_WINDOW;
+out:
+	bpf_ct_release(c);
+	return rc;
+}
+
+/*
+ * The kernel's verdict on p (TCP or UDP, headers parsed): PARSE_OK with *out
+ * holding the translated tuple, or the pass reason. ctx is an xdp_md, or an
+ * __sk_buff when is_skb. *promoted is set when this packet handed its flow
+ * to the agent.
+ */
+static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
+				      struct kct_out *out, int *promoted)
+{
+	struct bpf_ct_opts___xe opts = {};
+	const struct kct_config *cfg;
+	struct nf_conn___xe *ct;
+	struct nf_conn *c;
+	unsigned long status;
+	int v6 = p->l3_proto == ETH_P_IPV6, dir, rc = PARSE_OK;
+	__u32 zero = 0;
+
+	*promoted = 0;
+	if (p->l4_proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		if (th->fin || th->rst) {
+			rc = kct_guard_close(ctx, is_skb, p);
+			return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
+		}
+		if (th->syn || !th->ack)
+			return CNT_PASS_TCP_CONTROL;
+	}
+	cfg = bpf_map_lookup_elem(&kct_config, &zero);
+	if (!cfg)
+		return CNT_PASS_NEW_FLOW;
+	c = kct_lookup(ctx, is_skb, p, &opts);
+	if (!c)
+		return CNT_PASS_NEW_FLOW;
+	ct = (void *)c;
+	status = BPF_CORE_READ(ct, status);
+	if (!(status & IPS_CONFIRMED_)) {
+		rc = CNT_PASS_NEW_FLOW;
+		goto out;
+	}
+	if (status & IPS_DYING_) {
+		rc = CNT_PASS_NOT_ESTABLISHED;
+		goto out;
+	}
+	if (status & IPS_KERNEL_ONLY_) {
+		rc = CNT_PASS_KERNEL_ONLY;
+		goto out;
+	}
+	{
+		struct nf_ct_ext___xe *ext = BPF_CORE_READ(ct, ext);
+
+		/* A helper (FTP, SIP, ...) must see every packet. */
+		if (ext && BPF_CORE_READ(ext, offset[NF_CT_EXT_HELPER_])) {
+			rc = CNT_PASS_KERNEL_ONLY;
+			goto out;
+		}
+	}
+	if (p->l4_proto == IPPROTO_TCP) {
+		if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_) {
+			rc = CNT_PASS_NOT_ESTABLISHED;
+			goto out;
+		}
+		if (!cfg->tcp_be_liberal && !kct_liberal(ct)) {
+			*promoted = kct_promote_note(ct, p, cfg);
+			rc = CNT_PASS_NOT_PROMOTED;
+			goto out;
+		}
+	} else if (!(status & IPS_SEEN_REPLY_)) {
+		rc = CNT_PASS_NOT_ESTABLISHED;
+		goto out;
+	}
+	if (cfg->kernel_only_active) {
+		struct kct_key k;
+
+		kct_orig_key(ct, p, &k);
+		if (bpf_map_lookup_elem(&kernel_only, &k)) {
+			rc = CNT_PASS_KERNEL_ONLY;
+			goto out;
+		}
+	}
+	dir = opts.dir; /* which tuple p matched: 0 original, 1 reply */
+	/* The packet leaves as the inverse of the other direction's tuple. */
+	if (dir) {
+		kct_addr(out->saddr, &ct->tuplehash[0].tuple.dst.u3, v6);
+		kct_addr(out->daddr, &ct->tuplehash[0].tuple.src.u3, v6);
+		out->sport = ct->tuplehash[0].tuple.dst.u.all;
+		out->dport = ct->tuplehash[0].tuple.src.u.all;
+	} else {
+		kct_addr(out->saddr, &ct->tuplehash[1].tuple.dst.u3, v6);
+		kct_addr(out->daddr, &ct->tuplehash[1].tuple.src.u3, v6);
+		out->sport = ct->tuplehash[1].tuple.dst.u.all;
+		out->dport = ct->tuplehash[1].tuple.src.u.all;
+	}
+	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
+		kct_sample_window(ct, p, dir);
+	kct_keep_alive(c, ct, p, status, cfg);
+out:
+	bpf_ct_release(c);
+	return rc;
+}
+
+#endif

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The return path's program on each uplink (uplink.h): loaded by the first
+ * attachment that uses the uplink, shared by the others, removed when the
+ * last one detaches. It shares the namespace's maps (pins.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "uplink.h"
+#include "log.h"
+#include "pins.h"
+#include "uplink.skel.h"
+
+static const char *foreign_prog_name(__u32 id, char *buf, size_t len)
+{
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	snprintf(buf, len, "?");
+	if (fd >= 0) {
+		if (!bpf_obj_get_info_by_fd(fd, &info, &info_len))
+			snprintf(buf, len, "%s", info.name);
+		close(fd);
+	}
+	return buf;
+}
+
+int uplink_ensure(const char *ns_dir, const struct link_info *up, int generic,
+		  int *created, int *native_out)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	struct uplink_bpf *skel = NULL;
+	char dir[PATH_MAX], path[PATH_MAX], name[32], *js;
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	int link_fd = -1, ret = -1, i;
+	struct stat st;
+	cJSON *m;
+
+	*created = 0;
+	snprintf(dir, sizeof(dir), "%s/up%d", ns_dir, up->ifindex);
+	if (!stat(dir, &st)) {
+		char buf[META_SIZE];
+
+		*native_out = 1;
+		if (!meta_read(dir, buf, sizeof(buf)) && strstr(buf, "\"generic\""))
+			*native_out = 0;
+		return 0; /* one uplink program serves every container */
+	}
+	if (up->xdp_prog_id) {
+		pr_err("uplink %s already runs an XDP program (id %u, '%s') that "
+		       "xdp-egress did not attach; the return path needs its own "
+		       "program there. Remove it (ip link set dev %s xdp off) or "
+		       "choose another --uplink", up->name,
+		       up->xdp_prog_id, foreign_prog_name(up->xdp_prog_id, name,
+							  sizeof(name)), up->name);
+		return -1;
+	}
+	skel = uplink_bpf__open();
+	if (!skel)
+		goto load_fail;
+	for (i = 0; i < 6; i++)
+		skel->rodata->uplink_mac[i] = up->mac[i];
+	skel->rodata->check_uplink_mac = 1;
+	if (pins_reuse_shared(skel->obj, ns_dir))
+		goto out;
+	if (uplink_bpf__load(skel))
+		goto load_fail;
+	if (pins_pin_shared(skel->obj, ns_dir))
+		goto out;
+	/* Native first: the return path then never builds an skb. */
+	lopts.flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	link_fd = bpf_link_create(bpf_program__fd(skel->progs.xdp_uplink),
+				  up->ifindex, BPF_XDP, &lopts);
+	if (link_fd < 0 && !generic) {
+		pr_info("  uplink %s: native XDP refused (%s), using generic",
+			up->name, strerror(errno));
+		generic = 1;
+		lopts.flags = XDP_FLAGS_SKB_MODE;
+		link_fd = bpf_link_create(bpf_program__fd(skel->progs.xdp_uplink),
+					  up->ifindex, BPF_XDP, &lopts);
+	}
+	if (link_fd < 0) {
+		pr_err("cannot attach the return-path program to uplink %s: %s",
+		       up->name, strerror(errno));
+		goto out;
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		goto pin_fail;
+	snprintf(path, sizeof(path), "%s/link", dir);
+	if (bpf_obj_pin(link_fd, path))
+		goto pin_fail;
+	snprintf(path, sizeof(path), "%s/ingress_stats", dir);
+	if (bpf_obj_pin(bpf_map__fd(skel->maps.ingress_stats), path))
+		goto pin_fail;
+	bpf_obj_get_info_by_fd(bpf_program__fd(skel->progs.xdp_uplink), &info,
+			       &info_len);
+	m = cJSON_CreateObject();
+	cJSON_AddStringToObject(m, "ifname", up->name);
+	cJSON_AddNumberToObject(m, "ifindex", up->ifindex);
+	cJSON_AddStringToObject(m, "mode", generic ? "generic" : "native");
+	cJSON_AddNumberToObject(m, "prog_id", info.id);
+	js = cJSON_PrintUnformatted(m);
+	cJSON_Delete(m);
+	if (!js || meta_write(dir, js)) {
+		free(js);
+		goto pin_fail;
+	}
+	free(js);
+	pr_info("  return path: XDP on uplink %s (%s mode)", up->name,
+		generic ? "generic" : "native");
+	*created = 1;
+	*native_out = !generic;
+	ret = 0;
+	goto out;
+pin_fail:
+	pr_err("cannot pin the uplink program under %s: %s", dir, strerror(errno));
+	pins_remove_dir(dir);
+	goto out;
+load_fail:
+	pr_err("cannot load the uplink (return path) BPF program: %s",
+	       strerror(errno));
+out:
+	if (link_fd >= 0)
+		close(link_fd);
+	uplink_bpf__destroy(skel);
+	return ret;
+}
+
+int uplink_remove(const char *ns_dir, int ifindex)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/up%d", ns_dir, ifindex);
+	return pins_remove_dir(dir);
+}
