@@ -49,6 +49,7 @@ XC_PASS_ICMP=pass_icmp
 XC_PASS_TOO_BIG=pass_too_big
 XC_PASS_NOT_CONTAINER=pass_not_container
 XC_DROP_MALFORMED=drop_malformed
+XC_DROP_OUT_OF_WINDOW=drop_out_of_window
 XC_REDIRECT_ERR=redirect_err
 XC_PROMOTE_REQUESTS=promote_requests
 # The nftables table attach adds so that conntrack runs in the namespace.
@@ -123,13 +124,14 @@ exact_round_start() {
 	in_host conntrack -F >/dev/null 2>&1
 	in_host conntrack -F -f ipv6 >/dev/null 2>&1
 	EXACT_ATTACHED=()
+	EXACT_ROUND_T0=$EPOCHREALTIME
 	log "---- round $ROUND ----"
 	[ "$ROUND" = kernel ] && return 0
 	for t in "$@"; do
 		# shellcheck disable=SC2086
 		if ! xe_capture attach $t $(mode_args "$ROUND") --uplink up0; then
 			fail "attach_${ROUND}" "attach $t $(mode_args "$ROUND") --uplink up0 exited $XE_RC: $(tr '\n' ' ' <<<"$XE_ERR")"
-			exact_round_end
+			exact_round_end >/dev/null
 			return 1
 		fi
 		EXACT_ATTACHED+=("$t")
@@ -141,6 +143,7 @@ exact_round_start() {
 # removes the product's nftables table and stops its agent).
 exact_round_end() {
 	local t
+	log "round $ROUND took $(awk -v a="${EXACT_ROUND_T0:-$EPOCHREALTIME}" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s"
 	[ "$ROUND" = kernel ] && return 0
 	if [ "$TOPO_FAILED" -gt 0 ]; then
 		log "counters at the end of round $ROUND: $(counters_brief "$(stats_json)") uplinks $(uplink_brief "$(stats_json)")"

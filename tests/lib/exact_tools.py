@@ -22,6 +22,9 @@ is given.
   bulk HOST PORT up|down BYTES [--sport P] [--abort-after N] [--timeout T]
       One TCP transfer ending with a FIN (or, with --abort-after, a close
       with unread data: an RST).
+  pushrecv HOST PORT [--count K] [--close-after N]
+      Asks a server for K datagrams ("PUSH K"), takes N and closes: the
+      rest meet a closed port.
   stream tcp|udp HOST PORT --out FILE [--interval S] [--seconds S]
       [--sport P] [--stop FILE]
       A request every interval; FILE always holds the latest progress
@@ -389,6 +392,26 @@ def cmd_bulk(a):
     out(res)
 
 
+def cmd_pushrecv(a):
+    """Asks the server for COUNT datagrams, takes CLOSE_AFTER of them and
+    closes the socket: the rest meet a closed port (port unreachable goes
+    back from this side)."""
+    s = socket.socket(fam(a.host), socket.SOCK_DGRAM)
+    s.settimeout(2)
+    res = {"received": 0, "error": None, "sport": None}
+    try:
+        s.connect((a.host, a.port))
+        res["sport"] = s.getsockname()[1]
+        s.send(b"PUSH %d" % a.count)
+        while res["received"] < a.close_after:
+            s.recv(2048)
+            res["received"] += 1
+    except OSError as e:
+        res["error"] = errname(e)
+    s.close()
+    out(res)
+
+
 def cmd_stream(a):
     kind = socket.SOCK_STREAM if a.proto == "tcp" else socket.SOCK_DGRAM
     st = {"sent": 0, "answered": 0, "last_answer_age": None, "error": None, "sport": None,
@@ -717,6 +740,11 @@ def main():
     s.add_argument("--sport", type=int, default=0)
     s.add_argument("--abort-after", type=int, default=0)
     s.add_argument("--timeout", type=float, default=10.0)
+    s = sub.add_parser("pushrecv")
+    s.add_argument("host")
+    s.add_argument("port", type=int)
+    s.add_argument("--count", type=int, default=20)
+    s.add_argument("--close-after", type=int, default=3)
     s = sub.add_parser("stream")
     s.add_argument("proto", choices=["tcp", "udp"])
     s.add_argument("host")
@@ -744,6 +772,7 @@ def main():
     s.add_argument("--timeout", type=float, default=2.0)
     a = p.parse_args()
     {"serve": cmd_serve, "ask": cmd_ask, "bulk": cmd_bulk, "stream": cmd_stream,
+     "pushrecv": cmd_pushrecv,
      "victim": cmd_victim, "forge": cmd_forge, "tcpseq": cmd_tcpseq,
      "ttlprobe": cmd_ttlprobe}[a.cmd](a)
 
