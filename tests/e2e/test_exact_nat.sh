@@ -108,10 +108,10 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	# Two containers, one source port.
 	s0=$(stats_json)
 	o=$(two "$C1" udp "$W" 9999 --sport "$P" --rounds 30 --gap 0.01 -- \
-		"$C2" udp "$W" 9999 --sport "$P" --rounds 30 -- udp "$P" 10.200.1.2)
+		"$C2" udp "$W" 9999 --sport "$P" --rounds 30 --gap 0.005 -- udp "$P" 10.200.1.2)
 	s1=$(stats_json)
 	same_as_kernel ${R}_udp_two_containers_same_port "$o" "^A=30/30 B=30/30$"
-	fast_path ${R}_udp_two_containers_same_port "$s0" "$s1" 30 30
+	fast_path ${R}_udp_two_containers_same_port "$s0" "$s1" 40 40
 
 	# A host socket first, then a container from the same port.
 	o=$(two "$TOPO_HOST" udp "$W" 9999 --src "$NODE_V4" --sport $((P + 1)) --rounds 30 --gap 0.01 -- \
@@ -149,10 +149,10 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	from=$(srv_lines world)
 	s0=$(stats_json)
 	o=$(two "$C1" udp "$W6" 9999 --sport $((P + 4)) --rounds 30 --gap 0.01 -- \
-		"$C2" udp "$W6" 9999 --sport $((P + 4)) --rounds 30 -- udp $((P + 4)) fd00:1::2 ipv6)
+		"$C2" udp "$W6" 9999 --sport $((P + 4)) --rounds 30 --gap 0.005 -- udp $((P + 4)) fd00:1::2 ipv6)
 	s1=$(stats_json)
 	same_as_kernel ${R}_udp6_two_containers_same_port "$o" "^A=30/30 B=30/30$"
-	fast_path ${R}_udp6_two_containers_same_port "$s0" "$s1" 30 30
+	fast_path ${R}_udp6_two_containers_same_port "$s0" "$s1" 40 40
 	o=$(two "$C1" tcp "$W6" 9998 --sport $((P + 5)) --rounds 30 --gap 0.01 -- \
 		"$C2" tcp "$W6" 9998 --sport $((P + 5)) --rounds 30 -- tcp $((P + 5)) fd00:1::2 ipv6)
 	same_as_kernel ${R}_tcp6_two_containers_same_port "$o" "^A=30/30 B=30/30$"
