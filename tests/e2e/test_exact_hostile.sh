@@ -59,6 +59,8 @@ in_host sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.default.rp_filter
 	in_host ip6tables -I INPUT -m conntrack --ctstate INVALID -j DROP ||
 	{ fail hostile_setup "rpfilter / INVALID rules failed"; exit 1; }
 serve "$TOPO_WORLD" world 9998 9999 || { fail hostile_setup "world server did not start"; exit 1; }
+scapyd_start world "$TOPO_WORLD" && scapyd_start neighbour "$C2" ||
+	{ fail hostile_setup "scapy services did not start: $(cat "$TOPO_TMP"/scapyd-*.err | tail -3)"; exit 1; }
 C1_MAC=$(mac_of "$C1" eth0)
 VC2_MAC=$(host_mac vc2)
 ok hostile_setup
@@ -137,7 +139,10 @@ ct_changed() {
 	return 1
 }
 # before_group KEYS...: the snapshot a group is judged against.
-before_group() { ct_snapshot "$@"; }
+before_group() {
+	ct_snapshot "$@"
+	GROUP_S0=$(stats_json)
+}
 # after_group NAME KEYS...: waits up to 0.5 s for a change (an effect shows
 # at once; its absence needs the window), then compares with the kernel.
 after_group() {
@@ -149,6 +154,7 @@ after_group() {
 		o+="$(cut -d' ' -f1,3 <<<"$k" | tr ' ' '/') $(ct_verdict "$k" "$d"); "
 	done
 	log "$c ($ROUND): victim v4 $(jq -c '{tcp_error, tcp_eof}' "$D4/state.json"), v6 $(jq -c '{tcp_error, tcp_eof}' "$D6/state.json")"
+	[ "$ROUND" = kernel ] || log "$c ($ROUND): counters grew $(counters_delta_brief "$GROUP_S0" "$(stats_json)")"
 	not_worse_than_kernel "$c" "${o%; }" "^[^;]* (kept|lowered)[^;]*; [^;]* (kept|lowered)[^;]*; [^;]* (kept|lowered)[^;]*; [^;]* (kept|lowered)[^;]*$"
 }
 
@@ -196,9 +202,10 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	TP6=${CT0_PORT["${K[2]}"]}
 	UP6=${CT0_PORT["${K[3]}"]}
 	log "victim entries ($ROUND): $(for k in "${K[@]}"; do echo -n "$k: ${CT0_STATE[$k]} timeout=${CT0_TIMEOUT[$k]} port=${CT0_PORT[$k]}; "; done)"
-	sq=$(py_x "$TOPO_WORLD" tcpseq "$cap" "$NODE_V4" "${TP:-0}" "$W" 9998 "$NODE_V6" "${TP6:-0}" "$W6" 9998)
-	sq4=$(sed -n 1p <<<"$sq")
-	sq6=$(sed -n 2p <<<"$sq")
+	sq=$(scapy_call world "$(jq -nc --arg p "$cap" --arg n4 "$NODE_V4" --arg n6 "$NODE_V6" --arg w "$W" --arg w6 "$W6" \
+		--arg tp "${TP:-0}" --arg tp6 "${TP6:-0}" '{op: "tcpseq", pcap: $p, quads: [$n4, $tp, $w, "9998", $n6, $tp6, $w6, "9998"]}')")
+	sq4=$(jq -c '.lines[0] // {}' <<<"$sq")
+	sq6=$(jq -c '.lines[1] // {}' <<<"$sq")
 	vn=$(jq -r '.a.next_seq // 0' <<<"$sq4")
 	wn=$(jq -r '.b.next_seq // 0' <<<"$sq4")
 	ve=$(jq -r '.a.edge // 0' <<<"$sq4")
@@ -223,11 +230,11 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 		{what: "udp6, victim address", proto: "udp", src: $v6, sport: $vp6, dst: $w6, dport: 9999, payload: "EVIL-ip6", count: 2},
 		{what: "RST6 at the exact sequence, victim address", proto: "tcp", src: $v6, sport: $vp6, dst: $w6, dport: 9998, flags: "R", seq: $vn6}
 		]' >"$TOPO_TMP/neigh.json"
-	nspoof=$(jq '[.[].count // 1] | add' "$TOPO_TMP/neigh.json")
+	nspoof=$(jq '[.[] | .count // 1] | add' "$TOPO_TMP/neigh.json")
 	s0=$(stats_json)
 	before_group "${K[@]}"
-	fr=$(py_x "$C2" forge "$TOPO_TMP/neigh.json" 2>>"$TOPO_TMP/forge.err")
-	[ "$(jq -r '.sent' <<<"$fr" 2>/dev/null)" = "$nspoof" ] || log "forge (neighbour) said: $fr"
+	fr=$(scapy_call neighbour "$(jq -c '{op: "forge", spec: .}' "$TOPO_TMP/neigh.json")")
+	[ "$(jq -r '.sent' <<<"$fr" 2>/dev/null)" = "$nspoof" ] || log "forge (neighbour) sent $(jq -r .sent <<<"$fr" 2>/dev/null) of $nspoof: $fr"
 	after_group ${R}_neighbour_spoofing "${K[@]}"
 	s1=$(stats_json)
 	if [ "$ROUND" != kernel ]; then
@@ -249,7 +256,7 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 		{what: "RST6, stale (behind the window)", proto: "tcp", src: $w6, sport: 9998, dst: $n6, dport: $tp6, flags: "R", seq: ($wn6 - 70000)}
 		]' >"$TOPO_TMP/world-oow.json"
 	before_group "${K[@]}"
-	fr=$(py_x "$TOPO_WORLD" forge "$TOPO_TMP/world-oow.json" 2>>"$TOPO_TMP/forge.err")
+	fr=$(scapy_call world "$(jq -c '{op: "forge", spec: .}' "$TOPO_TMP/world-oow.json")")
 	[ "$(jq -r '.sent' <<<"$fr" 2>/dev/null)" = 8 ] || log "forge (world) said: $fr"
 	after_group ${R}_world_out_of_window "${K[@]}"
 
@@ -258,7 +265,7 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 		{what: "RST in the window, not at its edge", proto: "tcp", src: $w, sport: 9998, dst: $n4, dport: $tp, flags: "R", seq: ($wn + 100)}
 		]' >"$TOPO_TMP/world-inwin.json"
 	before_group "${K[@]}"
-	py_x "$TOPO_WORLD" forge "$TOPO_TMP/world-inwin.json" >/dev/null 2>>"$TOPO_TMP/forge.err"
+	scapy_call world "$(jq -c '{op: "forge", spec: .}' "$TOPO_TMP/world-inwin.json")" >/dev/null
 	after_group ${R}_world_in_window_rst "${K[@]}"
 
 	# The victim: still connected, nothing forged reached it or left as it.

@@ -218,7 +218,7 @@ not_worse_than_kernel() {
 		ok "${c}_$ROUND"
 		[ "$got" = "$kern" ] || log "$c ($ROUND): $got (kernel path: $kern)"
 	else
-		fail "${c}_$ROUND" "worse than the kernel path: $worse; counters $(counters_brief "$(stats_json)") uplinks $(uplink_brief "$(stats_json)")"
+		fail "${c}_$ROUND" "worse than the kernel path: ${worse%; }; counters $(counters_brief "$(stats_json)") uplinks $(uplink_brief "$(stats_json)")"
 	fi
 }
 
@@ -300,6 +300,26 @@ bg_x() {
 	*) ip netns exec "$ns" "$PY3" "$EXACT_TOOLS" "$@" & BG_PID=$! ;;
 	esac
 	TOPO_PIDS+=("$BG_PID")
+}
+
+# scapyd_start KEY NS: a scapy service in NS (exact_tools.py scapyd), for
+# scapy_call KEY; waits until scapy is loaded.
+declare -A SCAPYD_DIR
+scapyd_start() {
+	SCAPYD_DIR[$1]=$TOPO_TMP/scapyd-$1
+	bg_x "$2" scapyd "${SCAPYD_DIR[$1]}" 2>>"$TOPO_TMP/scapyd-$1.err"
+	wait_cond 20 test -e "${SCAPYD_DIR[$1]}/ready"
+}
+# scapy_call KEY REQUEST_JSON: one request; prints the answer (10 s).
+# (Usually called in $(...): the request id must not rely on a shell
+# variable, which the subshell would not carry back.)
+scapy_call() {
+	local d=${SCAPYD_DIR[$1]} n
+	n=${EPOCHREALTIME/./}-$BASHPID
+	printf '%s' "$2" >"$d/tmp-req-$n" && mv "$d/tmp-req-$n" "$d/req-$n.json"
+	wait_cond 10 test -e "$d/res-$n.json" || { echo '{"error": "scapyd did not answer"}'; return 1; }
+	cat "$d/res-$n.json"
+	rm -f "$d/res-$n.json"
 }
 
 # serve NS NAME TCP_PORT UDP_PORT [BIND]: an identity server (see

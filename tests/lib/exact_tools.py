@@ -37,6 +37,9 @@ is given.
   forge tcp|udp --src A --sport P --dst B --dport Q [--flags F] [--seq N]
       [--ack N] [--payload S] [--iface IF --smac M --dmac M] [--count N]
       Crafted packets (scapy): L3 unless --iface is given.
+  scapyd DIR
+      forge and tcpseq as a service (scapy starts once): requests are
+      files DIR/req-N.json, answers DIR/res-N.json (scapy_call in exact.sh).
   tcpseq PCAP A PA B PB [A PA B PB ...]
       From a capture: for each A:PA <-> B:PB connection (one JSON line
       each), each side's next sequence number, last ack, window in bytes
@@ -586,9 +589,13 @@ def cmd_victim(a):
 
 def cmd_forge(a):
     """Send the packets a JSON list describes (one scapy start for all)."""
+    specs = json.load(open(a.spec)) if a.spec != "-" else json.load(sys.stdin)
+    out(forge(specs))
+
+
+def forge(specs):
     from scapy.all import IP, IPv6, TCP, UDP, Ether, Raw, send, sendp, conf  # noqa
     conf.verb = 0
-    specs = json.load(open(a.spec)) if a.spec != "-" else json.load(sys.stdin)
     done = []
     for p in specs:
         if ":" in p["dst"]:
@@ -610,7 +617,52 @@ def cmd_forge(a):
         else:
             send(pkt, count=n)
         done.append({"what": p.get("what", ""), "sent": n, "summary": pkt.summary()})
-    out({"sent": sum(d["sent"] for d in done), "packets": done})
+    return {"sent": sum(d["sent"] for d in done), "packets": done}
+
+
+def cmd_scapyd(a):
+    """Serves forge and tcpseq requests from files, so that scapy starts
+    once per namespace: DIR/req-N.json ({"op": "forge", "spec": [...]} or
+    {"op": "tcpseq", "pcap": P, "quads": [...]}) is answered in
+    DIR/res-N.json (forge: its result; tcpseq: {"lines": [...]})."""
+    import glob
+    import io
+    import contextlib
+    import importlib
+    importlib.import_module("scapy.all")  # the slow part, once
+    os.makedirs(a.dir, exist_ok=True)
+    open(os.path.join(a.dir, "ready"), "w").close()
+    while True:
+        reqs = sorted(glob.glob(os.path.join(a.dir, "req-*.json")))
+        if not reqs:
+            time.sleep(0.01)
+            continue
+        for r in reqs:
+            try:
+                q = json.load(open(r))
+            except (OSError, ValueError):
+                continue  # still being written
+            try:
+                if q["op"] == "forge":
+                    res = forge(q["spec"])
+                elif q["op"] == "tcpseq":
+                    buf = io.StringIO()
+                    with contextlib.redirect_stdout(buf):
+                        cmd_tcpseq(argparse.Namespace(pcap=q["pcap"], quads=q["quads"]))
+                    res = {"lines": [json.loads(x) for x in buf.getvalue().splitlines()]}
+                elif q["op"] == "exit":
+                    os.unlink(r)
+                    return
+                else:
+                    res = {"error": "unknown op"}
+            except Exception as e:  # report, keep serving
+                res = {"error": str(e)}
+            n = os.path.basename(r)[4:]
+            tmp = os.path.join(a.dir, "tmp-" + n)
+            with open(tmp, "w") as f:
+                f.write(json.dumps(res))
+            os.replace(tmp, os.path.join(a.dir, "res-" + n))
+            os.unlink(r)
 
 
 def cmd_tcpseq(a):
@@ -762,6 +814,8 @@ def main():
     s.add_argument("--dir", required=True)
     s = sub.add_parser("forge")
     s.add_argument("spec", help="JSON list of packets, or - for stdin")
+    s = sub.add_parser("scapyd")
+    s.add_argument("dir")
     s = sub.add_parser("tcpseq")
     s.add_argument("pcap")
     s.add_argument("quads", nargs="+", help="A PA B PB [A PA B PB ...]")
@@ -772,7 +826,7 @@ def main():
     s.add_argument("--timeout", type=float, default=2.0)
     a = p.parse_args()
     {"serve": cmd_serve, "ask": cmd_ask, "bulk": cmd_bulk, "stream": cmd_stream,
-     "pushrecv": cmd_pushrecv,
+     "pushrecv": cmd_pushrecv, "scapyd": cmd_scapyd,
      "victim": cmd_victim, "forge": cmd_forge, "tcpseq": cmd_tcpseq,
      "ttlprobe": cmd_ttlprobe}[a.cmd](a)
 
