@@ -7,6 +7,8 @@
 #   exact-sequence RST and FIN that a neighbour able to see the flow would
 #   forge), with the victim's MAC and address, with the victim's MAC and its
 #   own address, and an RST to the victim posing as the world;
+# - the world sends an RST inside the window but not at its edge (the
+#   victim's TCP answers with a challenge ACK, RFC 5961);
 # - the world sends RST and FIN to the victim's translated address and port
 #   with a wrong sequence number (2^30 away), with one beyond the right edge
 #   of every receive window the victim advertised, and (RST) a stale one
@@ -15,9 +17,7 @@
 #   judges with slack, accepted such an IPv6 RST here, forwarded it and
 #   moved its idea of the world's sequence past the real one, so that the
 #   world's next data was INVALID and the connection stalled under
-#   kube-proxy's INVALID DROP);
-# - the world sends an RST inside the window but not at its edge (the
-#   victim's TCP answers with a challenge ACK, RFC 5961).
+#   kube-proxy's INVALID DROP).
 # None of it may have any effect: after each group the victim's kernel
 # conntrack entries (TCP and UDP, both families) keep their state, their
 # translated port and their timeout (not shortened, beyond what the kernel
@@ -243,6 +243,14 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 			test "$n" -ge "$nspoof"
 	fi
 
+	# The world, an RST inside the window but not at its edge.
+	jq -n --arg n4 "$NODE_V4" --arg w "$W" --argjson tp "${TP:-0}" --argjson wn "$wn" '[
+		{what: "RST in the window, not at its edge", proto: "tcp", src: $w, sport: 9998, dst: $n4, dport: $tp, flags: "R", seq: ($wn + 100)}
+		]' >"$TOPO_TMP/world-inwin.json"
+	before_group "${K[@]}"
+	scapy_call world "$(jq -c '{op: "forge", spec: .}' "$TOPO_TMP/world-inwin.json")" >/dev/null
+	after_group ${R}_world_in_window_rst "${K[@]}"
+
 	# The world, blind: wrong and just-out-of-window sequence numbers.
 	jq -n --arg n4 "$NODE_V4" --arg n6 "$NODE_V6" --arg w "$W" --arg w6 "$W6" --argjson tp "${TP:-0}" --argjson tp6 "${TP6:-0}" \
 		--argjson vn "$vn" --argjson wn "$wn" --argjson ve "$ve" --argjson wn6 "$wn6" --argjson ve6 "$ve6" '[
@@ -259,14 +267,6 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	fr=$(scapy_call world "$(jq -c '{op: "forge", spec: .}' "$TOPO_TMP/world-oow.json")")
 	[ "$(jq -r '.sent' <<<"$fr" 2>/dev/null)" = 8 ] || log "forge (world) said: $fr"
 	after_group ${R}_world_out_of_window "${K[@]}"
-
-	# The world, an RST inside the window but not at its edge.
-	jq -n --arg n4 "$NODE_V4" --arg w "$W" --argjson tp "${TP:-0}" --argjson wn "$wn" '[
-		{what: "RST in the window, not at its edge", proto: "tcp", src: $w, sport: 9998, dst: $n4, dport: $tp, flags: "R", seq: ($wn + 100)}
-		]' >"$TOPO_TMP/world-inwin.json"
-	before_group "${K[@]}"
-	scapy_call world "$(jq -c '{op: "forge", spec: .}' "$TOPO_TMP/world-inwin.json")" >/dev/null
-	after_group ${R}_world_in_window_rst "${K[@]}"
 
 	# The victim: still connected, nothing forged reached it or left as it.
 	victim_cmd "$D4" "ping 5"

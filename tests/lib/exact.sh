@@ -211,7 +211,7 @@ not_worse_than_kernel() {
 		for i in "${!K[@]}"; do
 			read -r _ k _ <<<"${K[$i]}"
 			read -r _ g _ <<<"${G[$i]}"
-			[ "$(_verdict_rank "$g")" -le "$(_verdict_rank "$k")" ] || worse+="${G[$i]# } (kernel path: ${K[$i]# }); "
+			[ "$(_verdict_rank "${g%:}")" -le "$(_verdict_rank "${k%:}")" ] || worse+="${G[$i]# } (kernel path: ${K[$i]# }); "
 		done
 	fi
 	if [ -z "$worse" ]; then
