@@ -143,12 +143,12 @@ before_group() {
 	ct_snapshot "$@"
 	GROUP_S0=$(stats_json)
 }
-# after_group NAME KEYS...: waits up to 0.5 s for a change (an effect shows
+# after_group NAME KEYS...: waits up to 0.3 s for a change (an effect shows
 # at once; its absence needs the window), then compares with the kernel.
 after_group() {
 	local c=$1 k o="" d
 	shift
-	wait_cond 0.5 ct_changed "$@"
+	wait_cond 0.3 ct_changed "$@"
 	d=$(ct_dump)
 	for k in "$@"; do
 		o+="$(cut -d' ' -f1,3 <<<"$k" | tr ' ' '/') $(ct_verdict "$k" "$d"); "

@@ -23,10 +23,14 @@
 #   same_as_kernel prints "ok CASE_kernel" (or FAIL when the kernel itself
 #   did not give the expected outcome: then the set-up is wrong) and, in
 #   the other rounds, "ok CASE_ROUND" / "FAIL CASE_ROUND: kernel path: X;
-#   xdp-egress ROUND: Y; counters ...".
+#   xdp-egress ROUND: Y; counters ...". not_worse_than_kernel does the same
+#   for outcomes ranked item by item (kept < lowered < shortened < changed
+#   < gone). fast_path checks that "redirected" grew (egress, uplink).
 # - XE_ORACLE_ONLY=1 runs the kernel round alone (no xdp-egress at all);
 #   XE_EXACT_MODES="native tc" picks the xdp-egress rounds.
-# - traffic tools (tests/lib/exact_tools.py) run with py_x / bg_x.
+# - traffic tools (tests/lib/exact_tools.py) run with py_x / bg_x /
+#   par_ask; scapy (crafted packets, sequence numbers from a capture) as a
+#   service per namespace: scapyd_start / scapy_call.
 # - conntrack helpers reading the host namespace's kernel table.
 
 source "$(dirname "${BASH_SOURCE[0]}")/topo.sh"
