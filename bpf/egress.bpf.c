@@ -21,7 +21,7 @@
  *   partial checksum kept, so the container keeps TSO and checksum offload.
  *
  * Whatever a stage cannot finish, and every packet the kernel has not
- * already accepted, goes to the kernel (XDP_PASS / TC_ACT_OK) untouched,
+ * already accepted, goes to the kernel (XDP_PASS / TC_ACT_UNSPEC) untouched,
  * with a counted reason: the kernel decides. Only malformed frames, and a
  * FIN or RST the kernel would have judged out of window, are dropped.
  */
@@ -137,6 +137,16 @@ int xdp_egress(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/*
+ * What tc_egress returns for a packet it leaves to the kernel: "not mine,
+ * go on". TC_ACT_UNSPEC is TCX_NEXT for tcx (bpf_mprog: the next program of
+ * the device runs, then the stack) and "continue" for a cls_bpf filter in
+ * direct-action mode. TC_ACT_OK would end the chain there: another tc
+ * program behind this one (a CNI's policy, Cilium's) would never see the
+ * packets the kernel path carries.
+ */
+#define TC_PASS TC_ACT_UNSPEC
+
 /* Headers the parser reads: Ethernet + VLAN + IPv6 + TCP with options. */
 #define TC_PULL_LEN (14 + 4 + 40 + 60)
 
@@ -155,7 +165,7 @@ int tc_egress(struct __sk_buff *skb)
 
 		if ((void *)(meta + 1) <= (void *)(long)skb->data &&
 		    *meta == XE_PASSED_MARK)
-			return TC_ACT_OK;
+			return TC_PASS;
 	}
 	/* The stack's own skbs carry their headers in the linear part; make
 	 * sure of it for anything else (a no-op when they are). */
@@ -183,5 +193,5 @@ int tc_egress(struct __sk_buff *skb)
 		return bpf_redirect(nh.ifindex, 0);
 	}
 	count(rc, len);
-	return is_drop(rc) ? TC_ACT_SHOT : TC_ACT_OK;
+	return is_drop(rc) ? TC_ACT_SHOT : TC_PASS;
 }

@@ -1117,7 +1117,7 @@ static int tc_verdict(int xdp_action)
 {
 	switch (xdp_action) {
 	case XDP_REDIRECT: return TC_ACT_REDIRECT;
-	case XDP_PASS: return TC_ACT_OK;
+	case XDP_PASS: return TC_ACT_UNSPEC; /* go on: the next tc program, the stack */
 	case XDP_DROP: return TC_ACT_SHOT;
 	default: return -1;
 	}
