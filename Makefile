@@ -25,7 +25,7 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             libcjson-dev iproute2 ethtool iperf3 iputils-ping tcpdump jq \
             python3 procps kmod containernetworking-plugins iptables \
             python3-yaml patchelf qemu-system-x86 busybox-static cpio \
-            docker.io podman runc nftables sockperf gnuplot-nox
+            docker.io podman runc nftables sockperf gnuplot-nox nginx-light wrk
 
 .SECONDARY:
 .PHONY: all clean deps test unit e2e demo bench bench-quick

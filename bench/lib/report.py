@@ -287,8 +287,9 @@ def main():
                                a.rounds, a.window, a.elapsed))
     L.append("")
     L.append("Median over rounds, ±half the spread (max-min) in %; (ratio) = contender / "
-             "iptables in the same round, median over rounds. For Mpps and Gbit/s higher is "
-             "better; for us, ns and loss lower is better.")
+             "iptables in the same round, median over rounds. For Mpps, Gbit/s, req/s and trans/s "
+             "higher is better; for us, ns, loss and counts (retransmits, errors, lost) lower "
+             "is better.")
     L.append("")
     L.append("| workload | unit | " + " | ".join(cols) + " |")
     L.append("|---|---|" + "---|" * len(cols))
@@ -377,9 +378,11 @@ def main():
     if notes:
         L.append("Notes: " + "; ".join("%s r%s: %s" % (n["contender"], n["round"], n["note"]) for n in notes))
         L.append("")
-    L.append("cpu workloads offer %d pps (the live generator reaches a little less: its "
-             "test_run calls have a fixed cost). Chart: latest.svg (speed-up vs iptables, "
-             ">1 is better, lower-is-better figures inverted)." % a.cpu_rate)
+    L.append(("cpu workloads offer %d pps (the live generator reaches a little less: its "
+              "test_run calls have a fixed cost). " % a.cpu_rate
+              if "cpu_sock" in results or "cpu_live" in results else "") +
+             "Chart: latest.svg (speed-up vs iptables, "
+             ">1 is better, lower-is-better figures inverted).")
     with open(os.path.join(a.out, "latest.md"), "w") as f:
         f.write("\n".join(L) + "\n")
 
