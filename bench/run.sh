@@ -516,6 +516,36 @@ run_latency() { # run_latency CONTENDER ROUND
 	done
 }
 
+# The machine may be shared: other sessions' compiles and tests take CPU from
+# a window. other_cpu_snap FILE notes three CPU-time totals, in ticks: all
+# CPUs busy (/proc/stat user+nice+system+irq+softirq), this run's process
+# group (utime+stime, plus cutime+cstime: its children reaped meanwhile) and
+# the kernel threads (ksoftirqd and the like, whose work may be this run's).
+# other_cpu_share BEFORE AFTER SECONDS: busy minus those two, as a share of
+# all CPUs: what other processes took. Approximate (tick-sampled, and the
+# softirq work that lands in another process's time slice counts as theirs),
+# but it tells a quiet window from a disturbed one.
+RUN_PGID=$(ps -o pgid= -p $$ | tr -d ' ')
+NCPU=$(nproc)
+other_cpu_snap() { # other_cpu_snap FILE
+	{
+		awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+		cat /proc/[0-9]*/stat 2>/dev/null
+	} | awk -v pg="$RUN_PGID" 'NR == 1 { busy = $1; next }
+		{ pid = $1
+		  sub(/^.*\) /, "")   # then: $1 state, $2 ppid, $3 pgrp, $12-$15 times
+		  if ($3 == pg) ours += $12 + $13 + $14 + $15
+		  else if (pid == 2 || $2 == 2) kthreads += $12 + $13 }
+		END { print busy, ours + 0, kthreads + 0 }' > "$1"
+}
+other_cpu_share() { # other_cpu_share BEFORE AFTER SECONDS
+	awk -v hz="$CLK_TCK" -v ncpu="$NCPU" -v secs="$3" '
+		FNR == NR { b = $1; o = $2; k = $3; next }
+		{ d = ($1 - b) - ($2 - o) - ($3 - k)
+		  if (d < 0) d = 0
+		  printf "%.4f\n", (secs > 0 ? d / hz / (secs * ncpu) : 0) }' "$1" "$2"
+}
+
 # nstat_get NS COUNTER... : the counters' absolute values in namespace NS, in
 # the order asked (0 for one the kernel does not show). NSTAT_HISTORY points
 # at this run's temp dir and -s writes no history, so nothing is shared.
@@ -536,7 +566,7 @@ nstat_get() {
 # unanswered after 200 ms is lost.
 RR_FLOWS=256 RR_DEPTH=32 RR_PORT=7000
 run_udprr() { # run_udprr CONTENDER ROUND
-	local c=$1 r=$2 sp out=$TMP/udprr.out st0 v
+	local c=$1 r=$2 sp out=$TMP/udprr.out st0 t0 share v
 	bg_start "$TMP/udprr.srv" ip netns exec "$W" "$B/udp_rr" --server --bind 198.18.0.2 \
 		--port "$RR_PORT"
 	sp=$BG_PID
@@ -546,6 +576,8 @@ run_udprr() { # run_udprr CONTENDER ROUND
 		return 1
 	fi
 	st0=$(steal_ticks)
+	other_cpu_snap "$TMP/other.0"
+	t0=$(date +%s.%N)
 	if ! timeout "$(secs + 25)" ip netns exec "$P-c1" "$B/udp_rr" --dst 198.18.0.2 \
 		--port "$RR_PORT" --flows "$RR_FLOWS" --depth "$RR_DEPTH" --size 64 \
 		--warmup "$WARM" --duration "$DUR" --timeout-ms 200 > "$out" 2>&1 ||
@@ -555,12 +587,16 @@ run_udprr() { # run_udprr CONTENDER ROUND
 		bg_stop "$sp"
 		return 1
 	fi
+	other_cpu_snap "$TMP/other.1"
+	share=$(other_cpu_share "$TMP/other.0" "$TMP/other.1" \
+		"$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')")
 	bg_stop "$sp"
 	record udprr "$c" "$r" steal_ms $(( ($(steal_ticks) - st0) * 1000 / CLK_TCK ))
+	record udprr "$c" "$r" other_cpu_share "$share"
 	for v in tps lost late send_errors recv_errors p50_us p99_us; do
 		record udprr "$c" "$r" "$v" "$(grep '^{"transactions"' "$out" | jq -r ".$v")"
 	done
-	log "  udprr: $(grep '^{"transactions"' "$out" | jq -r '"\(.tps | floor) transactions/s, \(.lost) lost, \(.late) late, round trip p50 \(.p50_us) us, p99 \(.p99_us) us"')"
+	log "  udprr: $(grep '^{"transactions"' "$out" | jq -r '"\(.tps | floor) transactions/s, \(.lost) lost, \(.late) late, round trip p50 \(.p50_us) us, p99 \(.p99_us) us"'); other processes $(awk -v s="$share" 'BEGIN { printf "%.0f", s * 100 }')% of the CPUs"
 }
 
 # connrate: short-lived TCP connections through a real HTTP server and client.
@@ -620,7 +656,7 @@ wrk_run() { # wrk_run SECONDS OUTFILE : wrk in container 1 against nginx
 }
 
 run_connrate() { # run_connrate CONTENDER ROUND
-	local c=$1 r=$2 warm msg a b w0 w1 j st0 out=$TMP/wrk.out
+	local c=$1 r=$2 warm msg a b w0 w1 j st0 t0 share out=$TMP/wrk.out
 	if ! nginx_start; then
 		msg=$(cat "$TMP/nginx/logs/stdout" "$TMP/nginx/logs/error.log" 2>/dev/null | head -c 200 | tr '\n' ' ')
 		note "$c" "$r" "connrate: nginx did not start: $msg"
@@ -633,7 +669,12 @@ run_connrate() { # run_connrate CONTENDER ROUND
 	a=$(nstat_get "$P-c1" TcpExtTCPSynRetrans TcpActiveOpens TcpAttemptFails)
 	w0=$(nstat_get "$W" TcpExtListenDrops)
 	st0=$(steal_ticks)
+	other_cpu_snap "$TMP/other.0"
+	t0=$(date +%s.%N)
 	wrk_run "$TCP_DUR" "$out"
+	other_cpu_snap "$TMP/other.1"
+	share=$(other_cpu_share "$TMP/other.0" "$TMP/other.1" \
+		"$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')")
 	b=$(nstat_get "$P-c1" TcpExtTCPSynRetrans TcpActiveOpens TcpAttemptFails)
 	w1=$(nstat_get "$W" TcpExtListenDrops)
 	bg_stop "$NGINX_PID"
@@ -644,6 +685,7 @@ run_connrate() { # run_connrate CONTENDER ROUND
 		return 1
 	fi
 	record connrate "$c" "$r" steal_ms $(( ($(steal_ticks) - st0) * 1000 / CLK_TCK ))
+	record connrate "$c" "$r" other_cpu_share "$share"
 	record connrate "$c" "$r" rps "$(jq -r 'if .duration_us > 0 then .requests * 1e6 / .duration_us else 0 end' <<< "$j")"
 	record connrate "$c" "$r" err_connect "$(jq -r .connect <<< "$j")"
 	record connrate "$c" "$r" err_read "$(jq -r .read <<< "$j")"
@@ -658,7 +700,7 @@ run_connrate() { # run_connrate CONTENDER ROUND
 	record connrate "$c" "$r" active_opens $((b[1] - a[1]))
 	record connrate "$c" "$r" attempt_fails $((b[2] - a[2]))
 	record connrate "$c" "$r" world_listen_drops $((w1 - w0))
-	log "  connrate: $(jq -r '"\(if .duration_us > 0 then .requests * 1e6 / .duration_us | floor else 0 end) requests/s, p99 \(.p99_us) us, errors connect \(.connect) read \(.read) write \(.write) timeout \(.timeout), non-2xx/3xx \(.status)"' <<< "$j"), SYN retransmits $((b[0] - a[0]))"
+	log "  connrate: $(jq -r '"\(if .duration_us > 0 then .requests * 1e6 / .duration_us | floor else 0 end) requests/s, p99 \(.p99_us) us, errors connect \(.connect) read \(.read) write \(.write) timeout \(.timeout), non-2xx/3xx \(.status)"' <<< "$j"), SYN retransmits $((b[0] - a[0])); other processes $(awk -v s="$share" 'BEGIN { printf "%.0f", s * 100 }')% of the CPUs"
 }
 
 # ct: the live-frame window with CT_FLOWS synthetic established flows

@@ -22,7 +22,7 @@ CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic", "xe
 # figures whose ratio to iptables means nothing
 NO_RATIO = {"loss", "c1_tx_bytes_per_pkt", "host_cpu_share", "steal_ms", "wrong_src",
             "syn_retrans", "socket_errors", "non_2xx_3xx", "attempt_fails",
-            "world_listen_drops", "lost", "late"}
+            "world_listen_drops", "lost", "late", "other_cpu_share"}
 # figures that are event counts (printed as whole numbers)
 COUNTS = {"syn_retrans", "socket_errors", "non_2xx_3xx", "attempt_fails",
           "world_listen_drops", "lost", "late"}
@@ -71,6 +71,10 @@ SECONDARY = [
     ("connrate", "world_listen_drops", False, "connrate: server ListenDrops", "", 1),
     ("udprr", "lost", False, "udprr: lost (no reply in 200 ms)", "", 1),
     ("udprr", "p99_us", False, "udprr: round trip p99 (32 outstanding)", "us", 1),
+    ("connrate", "other_cpu_share", False,
+     "connrate: other processes' share of the CPUs (disturbance)", "%", 100),
+    ("udprr", "other_cpu_share", False,
+     "udprr: other processes' share of the CPUs (disturbance)", "%", 100),
 ]
 
 
@@ -238,6 +242,9 @@ def main():
             "tps": "udprr: answered requests / window; 256 flows (own source port each, "
                    "connected UDP sockets), 64-byte datagrams, at most 32 outstanding",
             "lost": "udprr: requests sent in the window with no reply within 200 ms",
+            "other_cpu_share": "connrate/udprr: CPU time of processes outside the run's "
+                               "process group (kernel threads left out) during the window, "
+                               "as a share of all CPUs: other sessions' work, a disturbance",
             "ratio_to_iptables": "median over rounds of (contender / iptables) "
                                  "in the same round",
         },
@@ -261,7 +268,7 @@ def main():
         if not s:
             return "-"
         v = s["median"] * scale
-        if m in COUNTS:
+        if m in COUNTS or m == "other_cpu_share":
             txt = "%.0f" % v
         else:
             txt = ("%.3f" % v) if abs(v) < 10 else ("%.1f" % v) if abs(v) < 100 else ("%.0f" % v)
@@ -361,17 +368,20 @@ def main():
                      "ns/pkt" % (med(fr), max(fr)) if fr else ""))
         L.append("")
     if "connrate" in figs or "udprr" in figs:
-        def rounds_of(w, c, m, fmt):
+        def rounds_of(w, c, m, fmt, scale=1):
             v = figs.get(w, {}).get(c, {}).get(m, {})
-            return "/".join(fmt % v[r] if v[r] is not None else "-" for r in sorted(v)) or "-"
+            return "/".join(fmt % (v[r] * scale) if v[r] is not None else "-"
+                            for r in sorted(v)) or "-"
         L.append("Request/response per round (r1/r2/...): " + "; ".join(
             "%s: %s" % (c, ", ".join(x for x in (
-                "connrate %s req/s, SYN retransmits %s" % (
+                "connrate %s req/s, SYN retransmits %s, other CPU %s%%" % (
                     rounds_of("connrate", c, "rps", "%.0f"),
-                    rounds_of("connrate", c, "syn_retrans", "%.0f"))
+                    rounds_of("connrate", c, "syn_retrans", "%.0f"),
+                    rounds_of("connrate", c, "other_cpu_share", "%.0f", 100))
                 if c in figs.get("connrate", {}) else "",
-                "udprr %s trans/s, lost %s" % (
-                    rounds_of("udprr", c, "tps", "%.0f"), rounds_of("udprr", c, "lost", "%.0f"))
+                "udprr %s trans/s, lost %s, other CPU %s%%" % (
+                    rounds_of("udprr", c, "tps", "%.0f"), rounds_of("udprr", c, "lost", "%.0f"),
+                    rounds_of("udprr", c, "other_cpu_share", "%.0f", 100))
                 if c in figs.get("udprr", {}) else "") if x))
             for c in cols if c in figs.get("connrate", {}) or c in figs.get("udprr", {})) + ".")
         L.append("")
