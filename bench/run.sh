@@ -284,10 +284,11 @@ xe_host_rules() {
 # contender_up NAME FIRST LAST: set the contender up for containers
 # FIRST..LAST. The iptables/nftables rules cover every hvN at once (FIRST 1);
 # tc-bpf and xdp attach per host veth, so containers can be added later.
-# All but tc-bpf translate the source to up0's address (MASQUERADE, or
-# xdp-egress --snat auto: one conntrack table and one uplink program shared by
-# every attachment of the host namespace); tc-bpf does no NAT, so it alone
-# gets a route back in the world.
+# All but tc-bpf translate the source to up0's address (MASQUERADE; the xdp
+# contenders as XE_ON_KERNEL_RULES says: today xdp-egress --snat auto, one
+# conntrack table and one uplink program shared by every attachment of the
+# host namespace); tc-bpf does no NAT, so it alone gets a route back in the
+# world.
 contender_up() {
 	local c=$1 first=$2 n=$3 i
 	case "$c" in
@@ -641,8 +642,8 @@ nginx_start() {
 			}
 		}
 	EOF
-	# -e: the startup error log too, before the config is read (the
-	# compiled-in default is stderr here, but say so).
+	# -e: nginx's error log from the very start, before the config is read
+	# (never the compiled-in default).
 	bg_start "$d/logs/stdout" ip netns exec "$W" nginx -e "$d/logs/error.log" \
 		-p "$d/" -c "$d/nginx.conf"
 	NGINX_PID=$BG_PID
