@@ -236,21 +236,12 @@ topo_down() {
 }
 
 # ------------------------------------------------------------- contenders --
-# >>> THE SWITCH to "kernel-exact" mode (DESIGN.md: "The kernel decides, the
-# fast path carries"); the one place to change, nothing else depends on it.
-#   0 (today): the xdp contenders translate on their own, `attach --snat auto`
-#     (BPF conntrack, own port allocation), in a host namespace that has no
-#     NAT rules at all.
-#   1 (kernel-exact): they attach WITHOUT --snat, on top of the iptables
-#     contender's ruleset (xe_host_rules): the kernel's MASQUERADE decides,
-#     the fast path carries.
-# The results record which (params.xe_on_kernel_rules in latest.json).
-XE_ON_KERNEL_RULES=0
-if [ "$XE_ON_KERNEL_RULES" = 1 ]; then
-	XE_NAT_ARGS=()
-else
-	XE_NAT_ARGS=(--snat auto)
-fi
+# The xdp contenders run on top of the iptables contender's ruleset (the
+# kernel's MASQUERADE and FORWARD rules decide, the fast path carries:
+# "The kernel decides, the fast path carries"). latest.json records it as
+# params.xe_on_kernel_rules = 1; results before (own BPF NAT, --snat auto,
+# no rules) carry 0: bench/results/connrate-ownnat.*.
+XE_ON_KERNEL_RULES=1
 
 # Docker's default bridge: forward container traffic out, accept replies by
 # conntrack state, masquerade behind the uplink address. The iptables
@@ -274,10 +265,9 @@ iptables_rules_up() {
 		EOF
 }
 
-# The host's netfilter under the xdp contenders: none today; in kernel-exact
-# mode the iptables contender's rules, installed before the first attach.
+# The host's netfilter under the xdp contenders: the iptables contender's
+# rules, installed before the first attach.
 xe_host_rules() {
-	[ "$XE_ON_KERNEL_RULES" = 1 ] || return 0
 	iptables_rules_up
 }
 
@@ -285,10 +275,9 @@ xe_host_rules() {
 # FIRST..LAST. The iptables/nftables rules cover every hvN at once (FIRST 1);
 # tc-bpf and xdp attach per host veth, so containers can be added later.
 # All but tc-bpf translate the source to up0's address (MASQUERADE; the xdp
-# contenders as XE_ON_KERNEL_RULES says: today xdp-egress --snat auto, one
-# conntrack table and one uplink program shared by every attachment of the
-# host namespace); tc-bpf does no NAT, so it alone gets a route back in the
-# world.
+# contenders carry the kernel's MASQUERADE, one uplink program and one agent
+# shared by every attachment of the host namespace); tc-bpf does no NAT, so
+# it alone gets a route back in the world.
 contender_up() {
 	local c=$1 first=$2 n=$3 i
 	case "$c" in
@@ -327,7 +316,7 @@ contender_up() {
 		if [ "$first" = 1 ]; then xe_host_rules || return 1; fi
 		for i in $(seq "$first" "$n"); do
 			timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" attach \
-				--ifname "hv$i" --mode "${c#*-}" --uplink up0 "${XE_NAT_ARGS[@]}" \
+				--ifname "hv$i" --mode "${c#*-}" --uplink up0 \
 				> "$TMP/attach.out" 2>&1 || { cat "$TMP/attach.out"; return 1; }
 		done
 		if [ "$c" = xe-auto ] && [ "$first" = 1 ]; then
@@ -704,25 +693,18 @@ run_connrate() { # run_connrate CONTENDER ROUND
 	log "  connrate: $(jq -r '"\(if .duration_us > 0 then .requests * 1e6 / .duration_us | floor else 0 end) requests/s, p99 \(.p99_us) us, errors connect \(.connect) read \(.read) write \(.write) timeout \(.timeout), non-2xx/3xx \(.status)"' <<< "$j"), SYN retransmits $((b[0] - a[0])); other processes $(awk -v s="$share" 'BEGIN { printf "%.0f", s * 100 }')% of the CPUs"
 }
 
-# ct: the live-frame window with CT_FLOWS synthetic established flows
-# (two entries each) in the shared conntrack table, xdp contenders only.
-# The kernel contenders would need `conntrack -I` entries; not measured.
-# gen/ct_fill writes them straight into the pinned map with long timeouts,
-# so the sweeper walks them every second but never expires them. Its walk
-# is a bpf_timer callback (HRTIMER softirq), which the sink's meter (NET_RX
-# and NET_TX only) does not count: it shows in Mpps only, as CPU taken from
-# the generator and sink. The flows are removed again before scale.
+# ct: the live-frame window with CT_FLOWS synthetic established flows in
+# the kernel's conntrack table of the host namespace, for every contender:
+# the kernel path looks each packet up there, xdp-egress each flow once per
+# jiffy. gen/ct_fill writes them through ctnetlink with an hour's timeout
+# and removes them again before scale.
 CT_FLOWS="1000 100000"
 ct_label() { case "$1" in *000) echo "$(( $1 / 1000 ))k" ;; *) echo "$1" ;; esac; }
 run_ct() { # run_ct CONTENDER ROUND
-	local c=$1 r=$2 n have=0 map ino out
-	case "$c" in xdp-*|xe-*) ;; *) return 0 ;; esac
-	ino=$(stat -L -c %i "/run/netns/$H") || return 1
-	map=$BPFFS/ns$ino/ct
-	if [ ! -e "$map" ]; then note "$c" "$r" "ct: no map at $map"; return 1; fi
+	local c=$1 r=$2 n have=0 out
 	for n in $CT_FLOWS; do
 		[ "$n" -gt "$have" ] || continue
-		if ! out=$("$B/ct_fill" --map "$map" --first "$have" --count $((n - have)) \
+		if ! out=$(ip netns exec "$H" "$B/ct_fill" --first "$have" --count $((n - have)) \
 			--nat-addr 198.18.0.1 2>&1); then
 			note "$c" "$r" "ct_$(ct_label "$n"): fill failed: ${out:0:200}"
 			log "  ct fill failed: $out"
@@ -731,17 +713,15 @@ run_ct() { # run_ct CONTENDER ROUND
 		have=$n
 		record "ct_$(ct_label "$n")" "$c" "$r" fill_ms \
 			"$(echo "$out" | jq -r '.elapsed_ns / 1e6')"
-		# Let the sweeper walk the full table at least once first.
-		sleep 1.1
 		small_window "ct_$(ct_label "$n")" "$c" "$r" xdp_live_gen "$TMP/targets.1"
 	done
 	[ "$have" -gt 0 ] || return 0
 	# Deleting them also checks that none expired or went missing meanwhile.
-	out=$("$B/ct_fill" --map "$map" --count "$have" --delete 2>&1)
+	out=$(ip netns exec "$H" "$B/ct_fill" --count "$have" --delete 2>&1)
 	n=$(echo "$out" | jq -r '.entries' 2>/dev/null)
-	if [ "$n" != $((2 * have)) ]; then
-		note "$c" "$r" "ct: $((2 * have)) synthetic entries written, ${n:-?} found at the end"
-		log "  ct: WARNING: $((2 * have)) entries written, ${n:-?} found at the end"
+	if [ "$n" != "$have" ]; then
+		note "$c" "$r" "ct: $have synthetic entries written, ${n:-?} found at the end"
+		log "  ct: WARNING: $have entries written, ${n:-?} found at the end"
 	fi
 	return 0
 }
