@@ -948,11 +948,12 @@ static void ns_release_if_unused(const char *ns_dir)
  * namespace's maps (or creating and pinning them). */
 static int load_egress(struct attach_state *s)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .kconfig = kernel_kconfig_extra());
 	struct kct_config cfg = {};
 	__u32 zero = 0;
 	int i, fd, created;
 
-	s->skel = egress_bpf__open();
+	s->skel = egress_bpf__open_opts(&oopts);
 	if (!s->skel)
 		goto fail;
 	s->skel->rodata->l3_ifindex = s->l3_ifindex != s->t.host.ifindex ?

@@ -3,7 +3,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 #include <sys/utsname.h>
+#include <linux/bpf.h>
+#include <zlib.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -58,4 +63,135 @@ int kernel_caps_require(const struct kernel_caps *c)
 	       "them), and check that nf_conntrack is loaded (lsmod)",
 	       c->release);
 	return -1;
+}
+
+/* ---- the tick rate (CONFIG_HZ) ---- */
+
+/* The kernel's own config, where libbpf looks for it (libbpf 1.1,
+ * bpf_object__read_kconfig_file()): /boot/config-RELEASE, /proc/config.gz.
+ * 0 when unreadable. */
+static unsigned int kconfig_hz(void)
+{
+	char path[128], line[256];
+	struct utsname u;
+	unsigned int hz = 0;
+	gzFile f;
+
+	if (uname(&u))
+		return 0;
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	if (access(path, R_OK))
+		snprintf(path, sizeof(path), "/proc/config.gz");
+	f = gzopen(path, "r");
+	if (!f)
+		return 0;
+	while (gzgets(f, line, sizeof(line)))
+		if (sscanf(line, "CONFIG_HZ=%u", &hz) == 1)
+			break;
+	gzclose(f);
+	return hz;
+}
+
+static long long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static int read_jiffies(int fd, __u32 *j)
+{
+	unsigned char pkt[64] = {};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt,
+		    .data_size_in = sizeof(pkt));
+
+	if (bpf_prog_test_run_opts(fd, &o))
+		return -1;
+	*j = o.retval;
+	return 0;
+}
+
+/* Waits for the next tick: its jiffies value and when it was seen. */
+static int next_tick(int fd, __u32 *j, long long *t)
+{
+	long long end = now_ns() + 100000000LL;
+	__u32 j0, j1;
+
+	if (read_jiffies(fd, &j0))
+		return -1;
+	do {
+		if (read_jiffies(fd, &j1))
+			return -1;
+	} while (j1 == j0 && now_ns() < end);
+	*t = now_ns();
+	*j = j1;
+	return j1 == j0 ? -1 : 0;
+}
+
+/* jiffies counted over 0.2 s by a program that returns bpf_jiffies64(),
+ * rounded to the nearest rate a kernel can have (100, 250, 300, 1000). */
+static unsigned int measure_hz(void)
+{
+	struct bpf_insn insns[] = {
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_jiffies64 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	static const unsigned int rates[] = { 100, 250, 300, 1000 };
+	struct timespec pause = { 0, 200000000L };
+	unsigned int i, best = 0;
+	long long t0, t1;
+	double hz;
+	__u32 j0, j1;
+	int fd;
+
+	fd = bpf_prog_load(BPF_PROG_TYPE_SOCKET_FILTER, "xe_jiffies", "GPL",
+			   insns, 2, NULL);
+	if (fd < 0)
+		return 0;
+	if (next_tick(fd, &j0, &t0) || nanosleep(&pause, NULL) ||
+	    next_tick(fd, &j1, &t1) || t1 <= t0) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	hz = (double)(__u32)(j1 - j0) * 1e9 / (double)(t1 - t0);
+	for (i = 0; i < sizeof(rates) / sizeof(rates[0]); i++)
+		if (!best || abs((int)rates[i] - (int)hz) < abs((int)best - (int)hz))
+			best = rates[i];
+	pr_debug("CONFIG_HZ measured: %.1f jiffies/s, taken as %u", hz, best);
+	return best;
+}
+
+static unsigned int hz_cached;
+static int hz_from_config;
+
+unsigned int kernel_hz(void)
+{
+	if (hz_cached)
+		return hz_cached;
+	hz_cached = kconfig_hz();
+	hz_from_config = hz_cached != 0;
+	if (!hz_cached)
+		hz_cached = measure_hz();
+	if (!hz_cached) {
+		/* Too high errs on the safe side: the keep-alive refreshes
+		 * an entry more often than needed, never too seldom. */
+		hz_cached = 1000;
+		pr_warn("the kernel's tick rate is unknown (no /boot/config-"
+			"RELEASE or /proc/config.gz, and measuring it failed): "
+			"taking CONFIG_HZ=1000");
+	}
+	return hz_cached;
+}
+
+const char *kernel_kconfig_extra(void)
+{
+	static char text[32];
+	unsigned int hz = kernel_hz();
+
+	if (hz_from_config)
+		return NULL;
+	snprintf(text, sizeof(text), "CONFIG_HZ=%u\n", hz);
+	return text;
 }

@@ -23,4 +23,18 @@ void kernel_caps_probe(struct kernel_caps *c);
 /* The conntrack kfuncs are required: 0, or -1 with an error printed. */
 int kernel_caps_require(const struct kernel_caps *c);
 
+/*
+ * The Kconfig text to give libbpf when it opens a BPF object
+ * (bpf_object_open_opts.kconfig), or NULL when it can read the kernel's own.
+ * The programs read CONFIG_HZ (an __kconfig extern, bpf/kct.h), which libbpf
+ * takes from /boot/config-$(uname -r) or /proc/config.gz: a host without
+ * either (a Debian kernel without its /boot, a container without the
+ * host's /boot, a VM booted from an initramfs) made every load fail with
+ * "Invalid argument". There the tick rate is measured instead (jiffies
+ * counted by a BPF program over 0.2 s) and passed as "CONFIG_HZ=N".
+ */
+const char *kernel_kconfig_extra(void);
+/* The tick rate: CONFIG_HZ from the kernel's config, or measured. */
+unsigned int kernel_hz(void);
+
 #endif

@@ -18,6 +18,7 @@
 #include "uplink.h"
 #include "log.h"
 #include "pins.h"
+#include "probe.h"
 #include "uplink.skel.h"
 
 static const char *foreign_prog_name(__u32 id, char *buf, size_t len)
@@ -39,6 +40,7 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up, int generic,
 		  int *created, int *native_out)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	LIBBPF_OPTS(bpf_object_open_opts, oopts);
 	struct uplink_bpf *skel = NULL;
 	char dir[PATH_MAX], path[PATH_MAX], name[32], *js;
 	struct bpf_prog_info info = {};
@@ -66,7 +68,8 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up, int generic,
 							  sizeof(name)), up->name);
 		return -1;
 	}
-	skel = uplink_bpf__open();
+	oopts.kconfig = kernel_kconfig_extra();
+	skel = uplink_bpf__open_opts(&oopts);
 	if (!skel)
 		goto load_fail;
 	for (i = 0; i < 6; i++)
