@@ -29,8 +29,8 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             conntrack python3-scapy nginx-light wrk
 
 .SECONDARY:
-.PHONY: all clean deps test unit e2e demo bench bench-quick
-all: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(UNIT_BINS)
+.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels
+all: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(UNIT_BINS) $(OUT)/kernels/xk-tool
 
 # Installs what is missing, from Debian's repository only.
 deps:
@@ -47,7 +47,7 @@ deps:
 	  rc=$$?; [ -n "$$prc" ] && rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	else echo "deps: all present"; fi
 
-$(OUT) $(OUT)/src $(OUT)/tests:
+$(OUT) $(OUT)/src $(OUT)/tests $(OUT)/kernels:
 	mkdir -p $@
 
 $(OUT)/vmlinux.h: | $(OUT)
@@ -72,9 +72,20 @@ $(OUT)/xdp-egress-cni: cni/xdp-egress-cni.c $(LIB_OBJS) | $(OUT)
 $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(SKELS) | $(OUT)/tests
 	$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) -o $@ $(LDLIBS)
 
+# The request/answer tool of tests/kernels/core.sh (libc only: it runs in
+# the test VM too).
+$(OUT)/kernels/xk-tool: tests/kernels/xk-tool.c | $(OUT)/kernels
+	$(CC) -O2 -Wall -Wextra $< -o $@
+
 test: deps
 	$(MAKE) all
 	tests/run.sh
+
+# The e2e core on the host's kernel and, in qemu, on Debian 12's own 6.1
+# (tests/kernels/run.sh; XK_KERNELS picks other Debian kernel packages).
+test-kernels: deps
+	$(MAKE) all
+	tests/kernels/run.sh
 
 unit: all
 	tests/run.sh unit

@@ -4,7 +4,10 @@
 # "N passed, N failed". A test program that exits non-zero without printing a
 # FAIL line counts as one failure, so a crash is never lost.
 #
-#   tests/run.sh [unit|e2e] [FILTER]
+#   tests/run.sh [unit|e2e|kernels] [FILTER]
+#
+# kernels: tests/kernels/run.sh, the e2e core on the host's kernel and on
+# Debian 12's 6.1 in a VM (`make test-kernels` alone).
 set -u
 cd "$(dirname "$0")/.."
 which="${1:-all}"
@@ -51,6 +54,12 @@ if [ "$which" = all ] || [ "$which" = e2e ]; then
 		[ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
 		run_one "$t" bash "$t"
 	done
+fi
+
+if [ "$which" = all ] || [ "$which" = kernels ]; then
+	if [ -z "$filter" ] || [[ tests/kernels/run.sh == *"$filter"* ]]; then
+		run_one tests/kernels/run.sh bash tests/kernels/run.sh
+	fi
 fi
 
 echo

@@ -43,53 +43,14 @@ GUEST=$(bash "$TOPO_ROOT/tests/lib/vm_guest.sh" 2>"$TOPO_TMP/guest.err") || {
 }
 KERNEL=$(sed -n 1p <<<"$GUEST")
 INITRD=$(sed -n 2p <<<"$GUEST")
-# KVM when /dev/kvm is there and the guest really boots on it, else TCG.
-# A guest that makes no progress under KVM is no rarity in nested
-# virtualisation (seen here: the kernel's decompressor crawling for minutes
-# under a KVM nested in another hypervisor, while TCG boots in 8 s), so
-# a short boot decides. `-cpu host` without arch-capabilities: some nested
-# KVMs refuse to set MSR 0x10a, which aborts qemu. VM_ACCEL=kvm|tcg forces.
-KVM_ACCEL=(-accel kvm -cpu host,-arch-capabilities)
-TCG_ACCEL=(-accel tcg -cpu max)
-KVM_PROBE_S=${KVM_PROBE_S:-20}
-probe_kvm() {
-	local pid i
-	"$QEMU" "${KVM_ACCEL[@]}" -m 256 -smp 1 -nodefaults -no-user-config -display none \
-		-no-reboot -serial "file:$TOPO_TMP/probe.console" -kernel "$KERNEL" -initrd "$INITRD" \
-		-append "console=ttyS0 quiet loglevel=3 panic=-1 xe.probe=1" >"$TOPO_TMP/probe.log" 2>&1 &
-	pid=$!
-	for ((i = 0; i < KVM_PROBE_S * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill "$pid"
-		wait "$pid" 2>/dev/null
-		PROBE_WHY="the guest did not boot within ${KVM_PROBE_S} s under KVM"
-		return 1
-	fi
-	wait "$pid" 2>/dev/null
-	grep -aq "XE-VM probe rc=0" "$TOPO_TMP/probe.console" && return 0
-	PROBE_WHY="qemu with KVM failed: $(grep -v warning "$TOPO_TMP/probe.log" | tail -1)"
-	return 1
-}
-case ${VM_ACCEL:-} in
-kvm) ACCEL=("${KVM_ACCEL[@]}") ;;
-tcg) ACCEL=("${TCG_ACCEL[@]}") ;;
-*)
-	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-		ACCEL=("${TCG_ACCEL[@]}")
-		log "no usable /dev/kvm: TCG"
-	elif probe_kvm; then
-		ACCEL=("${KVM_ACCEL[@]}")
-	else
-		ACCEL=("${TCG_ACCEL[@]}")
-		log "KVM present but $PROBE_WHY: TCG"
-	fi
-	;;
-esac
-[ "${ACCEL[1]}" = tcg ] && VM_TIMEOUT=$((VM_TIMEOUT * 2))
-log "guest: $(basename "$KERNEL") ($(du -h "$KERNEL" | cut -f1)), initramfs $(du -h "$INITRD" | cut -f1), accel ${ACCEL[1]}"
+# KVM when /dev/kvm is there and the guest really boots on it, else TCG
+# (tests/lib/vm_accel.sh; VM_ACCEL=kvm|tcg forces).
+source "$TOPO_ROOT/tests/lib/vm_accel.sh"
+vm_accel_choose "$QEMU" "$KERNEL" "$INITRD" "$TOPO_TMP" "XE-VM probe rc=0"
+ACCEL=("${VM_ACCEL_ARGS[@]}")
+[ -n "$VM_ACCEL_WHY" ] && log "$VM_ACCEL_WHY: TCG"
+[ "$VM_ACCEL_NAME" = tcg ] && VM_TIMEOUT=$((VM_TIMEOUT * 2))
+log "guest: $(basename "$KERNEL") ($(du -h "$KERNEL" | cut -f1)), initramfs $(du -h "$INITRD" | cut -f1), accel $VM_ACCEL_NAME"
 
 topo_create 0 || { fail vm_setup "could not build the namespaces"; exit 1; }
 ip -n "$TOPO_HOST" tuntap add dev "$TAP" mode tap || { fail vm_setup "cannot create a tap"; exit 1; }

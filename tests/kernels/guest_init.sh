@@ -7,6 +7,7 @@
 # messages stay on ttyS0), then "XE-KERNEL done rc=N" and powers off.
 #
 # Kernel command line: xe.script=PATH (default /xe/tests/kernels/core.sh)
+#                      xe.rounds=R1,R2 (core.sh's XK_ROUNDS)
 #                      xe.probe=1 (only show that the guest boots)
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 mount -t proc proc /proc
@@ -43,6 +44,7 @@ if [ -n "${XE_probe:-}" ]; then
 	poweroff -f
 fi
 echo "# guest: kernel $(uname -r), $(nproc) CPU(s), $(awk '/MemTotal/ { print $2 / 1024 " MiB" }' /proc/meminfo)" >$out
+[ -n "${XE_rounds:-}" ] && export XK_ROUNDS=${XE_rounds//,/ }
 cd /xe || exit 1
 bash "$XE_script" >$out 2>&1 </dev/null
 rc=$?
