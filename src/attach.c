@@ -815,6 +815,7 @@ static char *meta_json(const struct attach_state *s)
 					(double)s->t.container_netns_ino);
 	}
 	cJSON_AddItemToObject(m, "sources", sources_json(s));
+	cJSON_AddItemToObject(m, "kernel", kernel_caps_json(&s->caps));
 	if (s->has_mac) {
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
 			 s->mac[0], s->mac[1], s->mac[2], s->mac[3], s->mac[4],

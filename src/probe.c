@@ -9,6 +9,7 @@
 #include <sys/utsname.h>
 #include <linux/bpf.h>
 #include <zlib.h>
+#include <cjson/cJSON.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -50,6 +51,8 @@ void kernel_caps_probe(struct kernel_caps *c)
 	}
 	btf__free(mod);
 	btf__free(vmlinux);
+	c->hz = kernel_hz();
+	c->hz_measured = kernel_kconfig_extra() != NULL;
 }
 
 int kernel_caps_require(const struct kernel_caps *c)
@@ -194,4 +197,42 @@ const char *kernel_kconfig_extra(void)
 		return NULL;
 	snprintf(text, sizeof(text), "CONFIG_HZ=%u\n", hz);
 	return text;
+}
+
+/* ---- what the record and status say ---- */
+
+cJSON *kernel_caps_json(const struct kernel_caps *c)
+{
+	cJSON *k = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(k, "release", c->release);
+	cJSON_AddBoolToObject(k, "tcx", c->tcx);
+	cJSON_AddStringToObject(k, "tc_hook_default", c->tcx ? "tcx" : "clsact");
+	cJSON_AddStringToObject(k, "conntrack_kfuncs",
+				!c->ct_kfuncs ? "absent" :
+				c->ct_kfuncs_module ? "nf_conntrack module BTF" : "vmlinux");
+	cJSON_AddNumberToObject(k, "config_hz", c->hz);
+	cJSON_AddStringToObject(k, "config_hz_from",
+				c->hz_measured ? "measured (no readable kernel config)"
+					       : "kernel config");
+	return k;
+}
+
+static const char *kstr(cJSON *k, const char *name)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItem(k, name)) ?: "?";
+}
+
+void kernel_caps_print(cJSON *k, const char *indent)
+{
+	if (!k)
+		return;
+	printf("%skernel: %s: %s, conntrack kfuncs in %s, CONFIG_HZ %.0f (%s)\n",
+	       indent, kstr(k, "release"),
+	       cJSON_IsTrue(cJSON_GetObjectItem(k, "tcx"))
+		       ? "tcx (tc programs attach through tc links)"
+		       : "no tcx (6.6): tc programs attach as clsact filters",
+	       kstr(k, "conntrack_kfuncs"),
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(k, "config_hz")),
+	       kstr(k, "config_hz_from"));
 }

@@ -15,6 +15,8 @@ struct kernel_caps {
 	int ct_kfuncs;         /* bpf_xdp_ct_lookup & co (6.0; nf_conntrack
 				* loaded, its BTF present) */
 	int ct_kfuncs_module;  /* they live in nf_conntrack.ko, not vmlinux */
+	unsigned int hz;       /* CONFIG_HZ (kernel_hz()) */
+	int hz_measured;       /* no readable kernel config: measured */
 };
 
 /* Fill c. Call after conntrack runs in the namespace (kct.h): on a kernel
@@ -36,5 +38,11 @@ int kernel_caps_require(const struct kernel_caps *c);
 const char *kernel_kconfig_extra(void);
 /* The tick rate: CONFIG_HZ from the kernel's config, or measured. */
 unsigned int kernel_hz(void);
+
+/* The caps as the attachment's record keeps them ("kernel" in status
+ * --json), and one line of text for status. */
+struct cJSON;
+struct cJSON *kernel_caps_json(const struct kernel_caps *c);
+void kernel_caps_print(struct cJSON *k, const char *indent);
 
 #endif

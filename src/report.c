@@ -22,6 +22,7 @@
 #include "netns.h"
 #include "nl.h"
 #include "pins.h"
+#include "probe.h"
 #include "target.h"
 #include "tchook.h"
 #include "xdp_egress.h"
@@ -431,6 +432,7 @@ int cmd_status(int json)
 		printf("  return path: %s XDP on the uplinks\n",
 		       mstr(m, "return_path"));
 		printf("  redirect errors: %s\n", mstr(m, "redirect_errors"));
+		kernel_caps_print(cJSON_GetObjectItem(m, "kernel"), "  ");
 		printf("  program id %.0f, pins %s\n",
 		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id")),
 		       a[i].dir);

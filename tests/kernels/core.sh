@@ -127,6 +127,7 @@ udelta() {
 	echo $((b - a))
 }
 ask() { in_c 1 "$XK" ask "$@" 2>&1; }
+jq_true() { jq -e "$@" >/dev/null 2>&1; }
 
 # iperf_flow NAME ARGS...: one iperf3 flow from the container to the world;
 # checks it ran, that the world saw only 192.0.2.1, and in an xdp-egress
@@ -211,6 +212,11 @@ round() {
 		mode=$(att mode)
 		check "status_$ROUND" "status --json: mode '$mode', state '$(att state)' (want ${ROUND%-clsact}, attached)" \
 			test "$mode" = "${ROUND%-clsact}" -a "$(att state)" = attached
+		# What attach found in the kernel, as status tells it.
+		check "status_kernel_$ROUND" "status --json .kernel: $(jq -c '.attachments[0].kernel' <<<"$ST") (want release $KREL, tcx $HAS_TCX, the conntrack kfuncs found)" \
+			jq_true --arg r "$KREL" --argjson t "$HAS_TCX" '.attachments[0].kernel | .release == $r and (.tcx | if . then 1 else 0 end) == $t and .conntrack_kfuncs != "absent" and .config_hz > 0' <<<"$ST"
+		feature "conntrack kfuncs" "$(jq -r '.attachments[0].kernel.conntrack_kfuncs' <<<"$ST")"
+		feature "CONFIG_HZ" "$(jq -r '.attachments[0].kernel | "\(.config_hz), \(.config_hz_from)"' <<<"$ST")"
 		case $ROUND in
 		auto | tc | tc-clsact)
 			hook=$(att tc_hook)
@@ -277,7 +283,7 @@ round() {
 	fi
 	s=$(stats_json)
 	check "stats_json_$ROUND" "stats --json: $(head -c 200 <<<"$s")" \
-		jq -e '.total.redirected.packets > 0 and .total.redirected.bytes > 0 and (.interfaces | length) == 1 and (.uplinks | length) == 1' <<<"$s" >/dev/null
+		jq_true '.total.redirected.packets > 0 and .total.redirected.bytes > 0 and (.interfaces | length) == 1 and (.uplinks | length) == 1' <<<"$s"
 	st=$(xe stats 2>&1)
 	check "stats_$ROUND" "stats printed: $(head -c 200 <<<"$st")" grep -qE '^ +redirected +[1-9]' <<<"$st"
 
