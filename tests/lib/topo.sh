@@ -518,10 +518,13 @@ world_capture_stop() {
 
 # snat_tools: writes the Python traffic tools to $SNAT_TOOLS; run them with
 # `py_in NS SUBCOMMAND ...` (NS: ${TOPO_C[n]}, $TOPO_WORLD, ...). Subcommands:
-#   server udp|tcp PORT PEERS_FILE [v6]  echo server (TCP: short messages);
+#   server udp|tcp PORT PEERS_FILE [v4|v6 [ADDR]]
+#                                        echo server (TCP: short messages);
 #                                        each new peer "ADDR PORT" is
 #                                        appended to PEERS_FILE (remove the
-#                                        file to start a new count)
+#                                        file to start a new count); bound
+#                                        to ADDR if given (a UDP reply then
+#                                        leaves from the address asked)
 #   udp HOST PORT SPORT_MIN COUNT ROUNDS GAP
 #                                        COUNT sockets bound to SPORT_MIN..,
 #                                        all open at once; ROUNDS rounds of
@@ -558,9 +561,9 @@ def fam(host):
 def out(d):
     print(json.dumps(d), flush=True)
 
-def server(proto, port, peers_file, v6):
+def server(proto, port, peers_file, v6, addr=None):
     af = socket.AF_INET6 if v6 == "v6" else socket.AF_INET
-    any_addr = "::" if v6 == "v6" else "0.0.0.0"
+    any_addr = addr or ("::" if v6 == "v6" else "0.0.0.0")
     state = {"seen": set(), "f": None}
     def note(peer):
         # A test starts a new count by removing the file.
@@ -777,7 +780,7 @@ if a[0] == "udpx":
 elif a[0] == "sink":
     sink(a[1], int(a[2]), a[3] if len(a) > 3 else "v4")
 elif a[0] == "server":
-    server(a[1], int(a[2]), a[3], a[4] if len(a) > 4 else "v4")
+    server(a[1], int(a[2]), a[3], a[4] if len(a) > 4 else "v4", a[5] if len(a) > 5 else None)
 elif a[0] == "udp":
     udp(a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5]), float(a[6]))
 elif a[0] == "tcp":
