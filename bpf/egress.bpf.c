@@ -21,9 +21,9 @@
  *   partial checksum kept, so the container keeps TSO and checksum offload.
  *
  * Whatever a stage cannot finish, and every packet the kernel has not
- * already accepted, goes to the kernel (XDP_PASS / TC_ACT_OK) untouched,
- * with a counted reason: the kernel decides. Only malformed frames are
- * dropped.
+ * already accepted, goes to the kernel (XDP_PASS / TC_ACT_UNSPEC) untouched,
+ * with a counted reason: the kernel decides. Only malformed frames, and a
+ * FIN or RST the kernel would have judged out of window, are dropped.
  */
 #include <linux/pkt_cls.h>
 
@@ -65,8 +65,8 @@ static __always_inline void count(__u32 id, __u64 bytes)
 }
 
 /* Stage 2, and what only the kernel handles: PARSE_OK for the container's
- * own routed TCP/UDP, else the pass reason. */
-static __always_inline int egress_admit(const struct packet *p)
+ * own routed TCP/UDP, else the pass reason (or a drop). */
+static __always_inline int egress_admit(void *ctx, int is_skb, struct packet *p)
 {
 	int i, rc;
 
@@ -77,12 +77,26 @@ static __always_inline int egress_admit(const struct packet *p)
 		for (i = 0; i < ETH_ALEN; i++)
 			if (p->eth->h_dest[i] != router_mac[i])
 				return CNT_PASS_NOT_ROUTED;
+	if (p->l4_proto == IPPROTO_TCP &&
+	    (((struct tcphdr *)p->l4)->fin || ((struct tcphdr *)p->l4)->rst)) {
+		/* A FIN or RST outside a promoted flow's window never reaches
+		 * the kernel, spoofed or not (kct_guard_close()). */
+		rc = kct_guard_close(ctx, is_skb, p);
+		if (rc == PARSE_OK)
+			rc = source_check(p);
+		return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
+	}
 	rc = source_check(p);
 	if (rc != PARSE_OK)
 		return rc;
 	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6)
 		return CNT_PASS_ICMP;
 	return PARSE_OK;
+}
+
+static __always_inline int is_drop(int rc)
+{
+	return rc == CNT_DROP_MALFORMED || rc == CNT_DROP_OUT_OF_WINDOW;
 }
 
 SEC("xdp")
@@ -96,7 +110,7 @@ int xdp_egress(struct xdp_md *ctx)
 
 	rc = parse_packet(ctx, &p);
 	if (rc == PARSE_OK)
-		rc = egress_admit(&p);
+		rc = egress_admit(ctx, 0, &p);
 	if (rc == PARSE_OK)
 		rc = flow_decide(ctx, 0, &p, 0, 1, &out, &nh, &promoted);
 	if (promoted)
@@ -112,7 +126,7 @@ int xdp_egress(struct xdp_md *ctx)
 		return bpf_redirect_map(&tx_ports, nh.ifindex, XDP_PASS);
 	}
 	count(rc, len);
-	if (rc == CNT_DROP_MALFORMED)
+	if (is_drop(rc))
 		return XDP_DROP;
 	if (xdp_marks_passed && !bpf_xdp_adjust_meta(ctx, -(int)sizeof(__u32))) {
 		__u32 *meta = (void *)(long)ctx->data_meta;
@@ -122,6 +136,16 @@ int xdp_egress(struct xdp_md *ctx)
 	}
 	return XDP_PASS;
 }
+
+/*
+ * What tc_egress returns for a packet it leaves to the kernel: "not mine,
+ * go on". TC_ACT_UNSPEC is TCX_NEXT for tcx (bpf_mprog: the next program of
+ * the device runs, then the stack) and "continue" for a cls_bpf filter in
+ * direct-action mode. TC_ACT_OK would end the chain there: another tc
+ * program behind this one (a CNI's policy, Cilium's) would never see the
+ * packets the kernel path carries.
+ */
+#define TC_PASS TC_ACT_UNSPEC
 
 /* Headers the parser reads: Ethernet + VLAN + IPv6 + TCP with options. */
 #define TC_PULL_LEN (14 + 4 + 40 + 60)
@@ -141,7 +165,7 @@ int tc_egress(struct __sk_buff *skb)
 
 		if ((void *)(meta + 1) <= (void *)(long)skb->data &&
 		    *meta == XE_PASSED_MARK)
-			return TC_ACT_OK;
+			return TC_PASS;
 	}
 	/* The stack's own skbs carry their headers in the linear part; make
 	 * sure of it for anything else (a no-op when they are). */
@@ -152,7 +176,7 @@ int tc_egress(struct __sk_buff *skb)
 	rc = parse_frame(&p, (void *)(long)skb->data, (void *)(long)skb->data_end,
 			 len, skb->ingress_ifindex, skb->vlan_present);
 	if (rc == PARSE_OK)
-		rc = egress_admit(&p);
+		rc = egress_admit(skb, 1, &p);
 	if (rc == PARSE_OK)
 		rc = flow_decide(skb, 1, &p, skb->gso_size, 1, &out, &nh, &promoted);
 	if (promoted)
@@ -169,5 +193,5 @@ int tc_egress(struct __sk_buff *skb)
 		return bpf_redirect(nh.ifindex, 0);
 	}
 	count(rc, len);
-	return rc == CNT_DROP_MALFORMED ? TC_ACT_SHOT : TC_ACT_OK;
+	return is_drop(rc) ? TC_ACT_SHOT : TC_PASS;
 }

@@ -46,6 +46,9 @@ struct fc_slot {
 	struct fc_key key;
 	__u64 j;                /* jiffies of the fill: good in that jiffy only */
 	__u64 gen;              /* kct_close_gen() at the fill */
+	__s32 rc;               /* the verdict: PARSE_OK (out, nh hold the
+				 * way) or the pass reason */
+	__u32 pad;
 	struct kct_out out;     /* the translation */
 	struct next_hop nh;     /* and the next hop */
 	__be32 flowinfo;        /* what the FIB used beyond the tuple */
@@ -106,36 +109,51 @@ static __always_inline int fc_plain(const struct packet *p)
 	return 1;
 }
 
-/* p (its key k) belongs to a flow this CPU decided in this jiffy: fill *out
- * and *nh as the full path would have, return 1. Otherwise 0. */
+/* p (its key k) belongs to a flow this CPU decided in this jiffy: return
+ * that verdict, with *out and *nh filled as the full path would have for
+ * PARSE_OK. Otherwise -1: take the full path. */
 static __always_inline int fc_get(const struct fc_key *k, const struct packet *p,
 				  struct kct_out *out, struct next_hop *nh)
 {
 	struct fc_slot *s = fc_slot_of(k);
 
 	if (!s || s->j != bpf_jiffies64() || !fc_key_eq(&s->key, k) ||
-	    s->gen != kct_close_gen())
-		return 0;
+	    s->gen != kct_close_gen() || !fc_plain(p))
+		return -1;
+	if (s->rc != PARSE_OK)
+		return s->rc;
 	if (s->flowinfo != route_flowinfo_of(p) || route_len_of(p) > s->max_len ||
-	    !fc_plain(p) || route_check(p) != PARSE_OK)
-		return 0;
+	    route_check(p) != PARSE_OK)
+		return -1;
 	*out = s->out;
 	*nh = s->nh;
-	return 1;
+	return PARSE_OK;
 }
 
-/* The full path decided p (key k): remember it for the rest of this jiffy. */
+/* The full path decided p (key k) with rc: remember it for the rest of this
+ * jiffy. A pass is remembered too (the host's own traffic on an uplink,
+ * a flow still on the kernel path): passing is always safe, and the flow
+ * meets the kernel's verdict afresh in the next jiffy. Not a packet that
+ * counts towards promotion, nor a packet the cache cannot judge (its
+ * length, TOS or TTL decided the route's verdict). */
 static __always_inline void fc_put(const struct fc_key *k, const struct packet *p,
-				   const struct kct_out *out,
+				   int rc, const struct kct_out *out,
 				   const struct next_hop *nh)
 {
-	struct fc_slot *s = fc_slot_of(k);
+	struct fc_slot *s;
 
+	if (rc == CNT_PASS_NOT_PROMOTED || rc == CNT_PASS_TOO_BIG ||
+	    rc == CNT_PASS_TTL || rc == CNT_PASS_TCP_CONTROL || !fc_plain(p))
+		return;
+	s = fc_slot_of(k);
 	if (!s)
 		return;
 	s->key = *k;
-	s->out = *out;
-	s->nh = *nh;
+	s->rc = rc;
+	if (rc == PARSE_OK) {
+		s->out = *out;
+		s->nh = *nh;
+	}
 	s->flowinfo = route_flowinfo_of(p);
 	s->max_len = route_len_of(p);
 	s->gen = kct_close_gen();
@@ -160,14 +178,13 @@ static __always_inline int flow_decide(void *ctx, int is_skb, struct packet *p,
 
 	*promoted = 0;
 	fc_key_of(p, &k);
-	if (fc_get(&k, p, out, nh))
-		return PARSE_OK;
-	rc = kct_decide(ctx, is_skb, p, out, promoted);
-	if (rc != PARSE_OK)
+	rc = fc_get(&k, p, out, nh);
+	if (rc >= 0)
 		return rc;
-	rc = route_lookup(ctx, p, out, nh, gso_size, uplinks);
+	rc = kct_decide(ctx, is_skb, p, out, promoted);
 	if (rc == PARSE_OK)
-		fc_put(&k, p, out, nh);
+		rc = route_lookup(ctx, p, out, nh, gso_size, uplinks);
+	fc_put(&k, p, rc, out, nh);
 	return rc;
 }
 

@@ -62,6 +62,7 @@ struct nf_conntrack_tuple_hash___xe {
 } __attribute__((preserve_access_index));
 
 struct ip_ct_tcp_state___xe {
+	__u8 td_scale;
 	__u8 flags;
 } __attribute__((preserve_access_index));
 
@@ -299,6 +300,10 @@ static __always_inline __u32 kct_promote_note(struct nf_conn___xe *ct,
 	} else {
 		__sync_fetch_and_add(&v->packets, 1);
 	}
+	/* Samples of an earlier connection on the same tuple (kct_guard_close()
+	 * must not judge this one by them). */
+	if (v->sampled)
+		v->sampled = 0;
 	if (v->packets < cfg->promote_after || !cfg->agent_pid)
 		return 0;
 	now = bpf_ktime_get_ns();
@@ -318,14 +323,16 @@ static __always_inline void kct_keep_alive(struct nf_conn *c,
 					   unsigned long status,
 					   const struct kct_config *cfg)
 {
-	__u32 now = (__u32)bpf_jiffies64(), ms, left;
+	__u64 j = bpf_jiffies64();
+	__u32 now = (__u32)j, ms, left;
 
 	if (p->l4_proto == IPPROTO_TCP) {
 		ms = cfg->tcp_established_ms;
 	} else {
 		ms = cfg->udp_ms;
+		/* time_after(jiffies, stream_ts), as nf_conntrack_udp_packet() */
 		if (bpf_core_field_exists(ct->proto.udp.stream_ts) &&
-		    (long)(now - (__u32)BPF_CORE_READ(ct, proto.udp.stream_ts)) > 0) {
+		    (long)(j - BPF_CORE_READ(ct, proto.udp.stream_ts)) > 0) {
 			ms = cfg->udp_stream_ms;
 			if (!(status & IPS_ASSURED_))
 				bpf_ct_change_status(c, (__u32)status | IPS_ASSURED_);
@@ -337,6 +344,119 @@ static __always_inline void kct_keep_alive(struct nf_conn *c,
 		bpf_ct_change_timeout(c, ms);
 }
 
+/* The kernel's entry for p's tuple (TCP or UDP), referenced, or NULL; opts
+ * tells the direction p matched. */
+static __always_inline struct nf_conn *kct_lookup(void *ctx, int is_skb,
+						  const struct packet *p,
+						  struct bpf_ct_opts___xe *opts)
+{
+	struct bpf_sock_tuple tup = {};
+	__be16 sport, dport;
+	__u32 sz;
+
+	opts->netns_id = BPF_F_CURRENT_NETNS_;
+	opts->l4proto = p->l4_proto;
+	l4_ports(p, &sport, &dport);
+	kct_tuple_of(p, &tup, &sz, sport, dport);
+	if (is_skb)
+		return bpf_skb_ct_lookup(ctx, &tup, sz, opts, BPF_CT_OPTS_SZ);
+	return bpf_xdp_ct_lookup(ctx, &tup, sz, opts, BPF_CT_OPTS_SZ);
+}
+
+static __always_inline int kct_liberal(struct nf_conn___xe *ct)
+{
+	return BPF_CORE_READ(ct, proto.tcp.seen[0].flags) &
+	       BPF_CORE_READ(ct, proto.tcp.seen[1].flags) &
+	       IP_CT_TCP_FLAG_BE_LIBERAL_;
+}
+
+/* A carried packet of a promoted flow: its sender's ACK and window, for
+ * kct_guard_close(). Written once per jiffy per CPU (the flow cache). */
+static __always_inline void kct_sample_window(struct nf_conn___xe *ct,
+					      const struct packet *p, int dir)
+{
+	struct tcphdr *th = p->l4;
+	struct promote_val *v, fresh = {};
+	struct kct_key k;
+	__u32 win, d = dir & 1;
+
+	kct_orig_key(ct, p, &k);
+	v = bpf_map_lookup_elem(&promote, &k);
+	if (!v) {
+		bpf_map_update_elem(&promote, &k, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&promote, &k);
+		if (!v)
+			return;
+	}
+	win = (__u32)bpf_ntohs(th->window) <<
+	      (BPF_CORE_READ(ct, proto.tcp.seen[d].td_scale) & 15);
+	v->ack[d] = bpf_ntohl(th->ack_seq);
+	v->win[d] = win;
+	if (!(v->sampled & (1 << d)))
+		v->sampled |= 1 << d; /* racy but monotonic: retried each jiffy */
+}
+
+/* Beyond the receiver's window, what a legitimate FIN or RST may be ahead
+ * of the last sample: its sender may have sent that much since (the
+ * samples are at most a jiffy old) plus the window's own growth. */
+#define CLOSE_SEQ_SLACK (1U << 23)
+
+/*
+ * A FIN or RST goes to the kernel, whose state machine must see it. On a
+ * liberal entry, though, the kernel no longer checks its sequence number
+ * (tcp_in_window() accepts what it would have judged INVALID), so a forged
+ * one, blind from the world or spoofed by a neighbour, would close or age
+ * out a flow the endpoints still use. So for the flows the fast path made
+ * liberal, this checks what the kernel would have: the sequence number must
+ * lie in the receiver's window (from its last ACK on), by the samples of
+ * kct_sample_window(). PARSE_OK: pass it on; CNT_DROP_OUT_OF_WINDOW: drop
+ * it, as the kernel path drops an INVALID one (or as its endpoint ignores
+ * it). Every FIN or RST also empties the flow caches (close_gen).
+ */
+static __always_inline int kct_guard_close(void *ctx, int is_skb,
+					   struct packet *p)
+{
+	struct bpf_ct_opts___xe opts = {};
+	const struct kct_config *cfg;
+	struct tcphdr *th = p->l4;
+	struct promote_val *v;
+	struct nf_conn___xe *ct;
+	struct nf_conn *c;
+	struct kct_key k;
+	__u32 zero = 0, r, seq, lo, span;
+	__u64 *g = bpf_map_lookup_elem(&close_gen, &zero);
+	int rc = PARSE_OK;
+
+	if (g)
+		__sync_fetch_and_add(g, 1);
+	cfg = bpf_map_lookup_elem(&kct_config, &zero);
+	/* With nf_conntrack_tcp_be_liberal on, the kernel path checks no
+	 * window either: nothing to add. */
+	if (!cfg || cfg->tcp_be_liberal)
+		return PARSE_OK;
+	c = kct_lookup(ctx, is_skb, p, &opts);
+	if (!c)
+		return PARSE_OK;
+	ct = (void *)c;
+	if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_ ||
+	    !kct_liberal(ct))
+		goto out;
+	kct_orig_key(ct, p, &k);
+	v = bpf_map_lookup_elem(&promote, &k);
+	/* The receiver is the other side: its last ACK starts the window. */
+	r = !(opts.dir & 1);
+	if (!v || !(v->sampled & (1 << r)))
+		goto out;
+	seq = bpf_ntohl(th->seq);
+	lo = v->ack[r];
+	span = v->win[r] + CLOSE_SEQ_SLACK;
+	if ((__s32)(seq - lo) < 0 || seq - lo > span)
+		rc = CNT_DROP_OUT_OF_WINDOW;
+out:
+	bpf_ct_release(c);
+	return rc;
+}
+
 /*
  * The kernel's verdict on p (TCP or UDP, headers parsed): PARSE_OK with *out
  * holding the translated tuple, or the pass reason. ctx is an xdp_md, or an
@@ -346,27 +466,21 @@ static __always_inline void kct_keep_alive(struct nf_conn *c,
 static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 				      struct kct_out *out, int *promoted)
 {
-	struct bpf_ct_opts___xe opts = { .netns_id = BPF_F_CURRENT_NETNS_,
-					 .l4proto = p->l4_proto };
+	struct bpf_ct_opts___xe opts = {};
 	const struct kct_config *cfg;
-	struct bpf_sock_tuple tup = {};
 	struct nf_conn___xe *ct;
 	struct nf_conn *c;
-	__be16 sport, dport;
 	unsigned long status;
 	int v6 = p->l3_proto == ETH_P_IPV6, dir, rc = PARSE_OK;
-	__u32 zero = 0, sz;
+	__u32 zero = 0;
 
 	*promoted = 0;
 	if (p->l4_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 
 		if (th->fin || th->rst) {
-			__u64 *g = bpf_map_lookup_elem(&close_gen, &zero);
-
-			if (g)
-				__sync_fetch_and_add(g, 1);
-			return CNT_PASS_TCP_CONTROL;
+			rc = kct_guard_close(ctx, is_skb, p);
+			return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
 		}
 		if (th->syn || !th->ack)
 			return CNT_PASS_TCP_CONTROL;
@@ -374,12 +488,7 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 	cfg = bpf_map_lookup_elem(&kct_config, &zero);
 	if (!cfg)
 		return CNT_PASS_NEW_FLOW;
-	l4_ports(p, &sport, &dport);
-	kct_tuple_of(p, &tup, &sz, sport, dport);
-	if (is_skb)
-		c = bpf_skb_ct_lookup(ctx, &tup, sz, &opts, BPF_CT_OPTS_SZ);
-	else
-		c = bpf_xdp_ct_lookup(ctx, &tup, sz, &opts, BPF_CT_OPTS_SZ);
+	c = kct_lookup(ctx, is_skb, p, &opts);
 	if (!c)
 		return CNT_PASS_NEW_FLOW;
 	ct = (void *)c;
@@ -406,16 +515,11 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 		}
 	}
 	if (p->l4_proto == IPPROTO_TCP) {
-		__u8 f0, f1;
-
 		if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_) {
 			rc = CNT_PASS_NOT_ESTABLISHED;
 			goto out;
 		}
-		f0 = BPF_CORE_READ(ct, proto.tcp.seen[0].flags);
-		f1 = BPF_CORE_READ(ct, proto.tcp.seen[1].flags);
-		if (!cfg->tcp_be_liberal &&
-		    !(f0 & f1 & IP_CT_TCP_FLAG_BE_LIBERAL_)) {
+		if (!cfg->tcp_be_liberal && !kct_liberal(ct)) {
 			*promoted = kct_promote_note(ct, p, cfg);
 			rc = CNT_PASS_NOT_PROMOTED;
 			goto out;
@@ -446,6 +550,8 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 		out->sport = ct->tuplehash[1].tuple.dst.u.all;
 		out->dport = ct->tuplehash[1].tuple.src.u.all;
 	}
+	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
+		kct_sample_window(ct, p, dir);
 	kct_keep_alive(c, ct, p, status, cfg);
 out:
 	bpf_ct_release(c);

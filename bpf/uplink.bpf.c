@@ -80,7 +80,8 @@ int xdp_uplink(struct xdp_md *ctx)
 		count_in(CNT_PROMOTE_REQUESTS, 0);
 	if (rc != PARSE_OK) {
 		count_in(rc, len);
-		return XDP_PASS;
+		/* A FIN or RST out of a promoted flow's window (kct.h). */
+		return rc == CNT_DROP_OUT_OF_WINDOW ? XDP_DROP : XDP_PASS;
 	}
 	xdp_rewrite(&p, &out);
 	route_forward(&p, &nh);

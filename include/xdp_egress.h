@@ -36,6 +36,7 @@ enum egress_counter {
 	CNT_PASS_KERNEL_ONLY,   /* helper, seq adjust, flowtable, or flushed flow */
 	CNT_PASS_NOT_CONTAINER, /* return path: not to an attached container */
 	CNT_DROP_MALFORMED,     /* truncated or inconsistent headers (egress only) */
+	CNT_DROP_OUT_OF_WINDOW, /* FIN/RST of a promoted flow outside the window */
 	CNT_REDIRECT_ERR,       /* redirect failed after the program returned */
 	CNT_PROMOTE_REQUESTS,   /* TCP flows handed to the agent (not a packet outcome) */
 	CNT_MAX,
@@ -51,7 +52,8 @@ enum egress_counter {
 		"pass_icmp", "pass_l4_other", "pass_spoofed",                  \
 		"pass_new_flow", "pass_not_established", "pass_tcp_control",   \
 		"pass_not_promoted", "pass_kernel_only", "pass_not_container", \
-		"drop_malformed", "redirect_err", "promote_requests",          \
+		"drop_malformed", "drop_out_of_window", "redirect_err",        \
+		"promote_requests",                                            \
 	}
 
 /* Is this counter a reason for passing a packet to the kernel? */
@@ -83,11 +85,17 @@ struct kct_key {
 /* Promotion of an established TCP flow to the fast path: its packets are
  * counted on the kernel path; at promote_after the flow is handed to the
  * agent (ring buffer), which sets liberal window tracking on the kernel's
- * entry as the kernel's own flowtable does. */
+ * entry as the kernel's own flowtable does. Once it is liberal, the kernel
+ * no longer checks a FIN's or RST's sequence number, so the fast path
+ * keeps what it needs to: each side's latest ACK and window, sampled at
+ * least once per jiffy while it carries the flow. */
 struct promote_val {
 	__u32 packets;          /* kernel-path packets since established */
-	__u32 pad;
+	__u32 sampled;          /* bit d: ack[d], win[d] hold a sample */
 	__u64 requested_ns;     /* when it was handed to the agent; 0: not yet */
+	__u32 ack[2];           /* latest ACK sent by the original (0) and
+				 * reply (1) side, host order */
+	__u32 win[2];           /* and its window, scaled */
 };
 
 /*

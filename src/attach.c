@@ -30,6 +30,8 @@
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
+#include "probe.h"
+#include "tchook.h"
 #include "uplink.h"
 #include "egress.skel.h"
 #include "redirect_errors.skel.h"
@@ -71,7 +73,7 @@ struct attach_state {
 	int tc;                        /* the tcx program instead of XDP */
 	int adaptive;                  /* --mode auto: tc, native XDP on demand */
 	char native_blocked[400];      /* auto: why native XDP cannot attach */
-	char mode_reason[256];
+	char mode_reason[400];
 	struct link_info uplinks[MAX_UPLINKS];
 	int n_uplinks;
 	int uplink_generic;            /* --uplink-mode generic */
@@ -96,6 +98,10 @@ struct attach_state {
 	int uplink_created[MAX_UPLINKS];
 	int uplink_native;             /* the return path redirects natively */
 	int nft_created;               /* this attach made conntrack run */
+	struct kernel_caps caps;
+	int clsact;                    /* the tc program as a clsact filter */
+	int clsact_created;            /* and the clsact qdisc is ours */
+	int tc_attached;               /* the tc program is attached */
 	int containers_added;          /* in containers / container_ports */
 };
 
@@ -253,6 +259,30 @@ static int choose_mode(struct attach_state *s, enum xdp_mode_req req)
 			 "checksum offload");
 		break;
 	}
+	return 0;
+}
+
+/*
+ * Where the tc program attaches (tc and auto modes): tcx where the kernel
+ * has it (6.6), else a clsact filter, the same program and verdicts.
+ */
+static int choose_tc_hook(struct attach_state *s, enum tc_hook_req req)
+{
+	size_t n = strlen(s->mode_reason);
+
+	if (!s->tc)
+		return 0;
+	if (req == TC_HOOK_TCX && !s->caps.tcx) {
+		pr_err("--tc-hook tcx: kernel %s has no tcx (tc links arrived in "
+		       "6.6); leave --tc-hook out (a clsact filter is used) or "
+		       "give --tc-hook clsact", s->caps.release);
+		return -1;
+	}
+	s->clsact = req == TC_HOOK_CLSACT || !s->caps.tcx;
+	snprintf(s->mode_reason + n, sizeof(s->mode_reason) - n, "; the tc program %s",
+		 req == TC_HOOK_CLSACT ? "as a clsact filter (--tc-hook clsact)" :
+		 s->clsact ? "as a clsact filter (this kernel has no tcx, 6.6)"
+			   : "through tcx");
 	return 0;
 }
 
@@ -774,6 +804,11 @@ static char *meta_json(const struct attach_state *s)
 	}
 	cJSON_AddStringToObject(m, "return_path",
 				s->uplink_native ? "native" : "generic");
+	if (s->tc) {
+		cJSON_AddStringToObject(m, "tc_hook", s->clsact ? "clsact" : "tcx");
+		if (s->clsact)
+			cJSON_AddBoolToObject(m, "clsact_created", s->clsact_created);
+	}
 	if (s->t.has_container) {
 		o = cJSON_AddObjectToObject(m, "container");
 		cJSON_AddStringToObject(o, "ifname", s->t.container.name);
@@ -995,35 +1030,32 @@ static int load_and_attach(struct attach_state *s)
 	}
 	prog = s->tc ? s->skel->progs.tc_egress : s->skel->progs.xdp_egress;
 	if (s->tc) {
-		/* tcx: first in line, ahead of other tc programs (Cilium's
-		 * included), which see only what this one passes. */
-		lopts.flags = BPF_F_BEFORE;
-		s->link_fd = bpf_link_create(bpf_program__fd(prog),
-					     s->t.host.ifindex, (enum bpf_attach_type)XE_BPF_TCX_INGRESS,
-					     &lopts);
+		struct tc_hook_state st;
+
+		if (tc_hook_attach(s->t.host.ifindex, s->t.host.name,
+				   bpf_program__fd(prog), s->clsact, &st))
+			return -1;
+		s->link_fd = st.link_fd;
+		s->clsact_created = st.clsact_created;
+		s->tc_attached = 1;
 	} else {
 		lopts.flags = s->native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 		s->link_fd = bpf_link_create(bpf_program__fd(prog),
 					     s->t.host.ifindex, BPF_XDP, &lopts);
-	}
-	if (s->link_fd < 0) {
-		int err = errno;
+		if (s->link_fd < 0) {
+			int err = errno;
 
-		if (s->tc)
-			pr_err("attaching the tc program to %s failed: %s "
-			       "(tcx needs kernel 6.6 or later; use --mode "
-			       "native or generic on older kernels)",
-			       s->t.host.name, strerror(err));
-		else if (err == EBUSY || err == EEXIST)
-			pr_err("%s already has an XDP program in this mode; "
-			       "remove it first (ip link set dev %s xdp off)",
-			       s->t.host.name, s->t.host.name);
-		else
-			pr_err("attaching XDP in %s mode to %s failed: %s%s",
-			       mode_name(s), s->t.host.name,
-			       strerror(err),
-			       s->native ? "; try --mode generic" : "");
-		return -1;
+			if (err == EBUSY || err == EEXIST)
+				pr_err("%s already has an XDP program in this mode; "
+				       "remove it first (ip link set dev %s xdp off)",
+				       s->t.host.name, s->t.host.name);
+			else
+				pr_err("attaching XDP in %s mode to %s failed: %s%s",
+				       mode_name(s), s->t.host.name,
+				       strerror(err),
+				       s->native ? "; try --mode generic" : "");
+			return -1;
+		}
 	}
 	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &info_len) == 0)
 		s->prog_id = info.id;
@@ -1033,7 +1065,8 @@ static int load_and_attach(struct attach_state *s)
 	}
 	if ((s->adaptive && pin_fd(bpf_program__fd(s->skel->progs.xdp_egress),
 				   s->dir, "xdp_prog")) ||
-	    pin_fd(s->link_fd, s->dir, "link") ||
+	    (s->link_fd >= 0 && pin_fd(s->link_fd, s->dir, "link")) ||
+	    (s->clsact && pin_fd(bpf_program__fd(prog), s->dir, "tc_prog")) ||
 	    pin_fd(bpf_map__fd(s->skel->maps.egress_stats), s->dir, "egress_stats") ||
 	    pin_fd(bpf_map__fd(s->skel->maps.own_sources), s->dir, "own_sources") ||
 	    pin_fd(map_fd, s->dir, "tx_ports")) {
@@ -1087,6 +1120,8 @@ static void rollback(struct attach_state *s)
 	if (s->link_fd >= 0)
 		close(s->link_fd); /* unpinned: closing detaches the program */
 	s->link_fd = -1;
+	if (s->tc_attached && s->clsact)
+		tc_hook_detach_clsact(s->t.host.ifindex, s->clsact_created);
 	for (i = s->n_fixes - 1; i >= 0; i--)
 		fix_undo(&s->fixes[i], self_ino, 0);
 	if (s->containers_added) {
@@ -1144,6 +1179,9 @@ static int attach_locked(const struct attach_opts *o)
 		goto out_nodir;
 	}
 	if (kct_conntrack_ensure(&s->nft_created))
+		goto fail;
+	kernel_caps_probe(&s->caps);
+	if (kernel_caps_require(&s->caps) || choose_tc_hook(s, o->tc_hook))
 		goto fail;
 	if (load_egress(s) || ensure_uplinks(s) || apply_fixes(s) ||
 	    add_containers(s) || load_and_attach(s))
@@ -1335,6 +1373,10 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	 * through the kernel, whose conntrack entries they always were. */
 	link_detach_pin(dir, "xdp_link");
 	link_detach_pin(dir, "link");
+	if (m && !strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "tc_hook")) ?: "",
+			 "clsact"))
+		tc_hook_detach_clsact(ifindex, cJSON_IsTrue(cJSON_GetObjectItem(
+						       m, "clsact_created")));
 	if (m) {
 		/* No more replies into this veth. */
 		del_containers(ns_dir, ifindex, cJSON_GetObjectItem(m, "sources"));

@@ -19,6 +19,9 @@ enum xdp_mode_req { MODE_DEFAULT = 0, MODE_NATIVE, MODE_GENERIC, MODE_TC,
 
 #define MAX_SOURCE_OPTS 32
 
+/* --tc-hook: where the tc program attaches (tchook.h). */
+enum tc_hook_req { TC_HOOK_AUTO = 0, TC_HOOK_TCX, TC_HOOK_CLSACT };
+
 struct attach_opts {
 	struct target_spec spec;
 	enum xdp_mode_req mode;
@@ -30,6 +33,7 @@ struct attach_opts {
 	int n_sources;
 	const char *source_mac;    /* --source-mac: a VM's MAC */
 	int uplink_generic;        /* --uplink-mode generic */
+	enum tc_hook_req tc_hook;  /* default: tcx where the kernel has it */
 };
 
 int cmd_attach(const struct attach_opts *o);

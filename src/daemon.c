@@ -900,6 +900,12 @@ int cmd_daemon(const struct daemon_opts *o)
 		rc = poll(pf, 2, tuner ? TUNE_MS : -1);
 		if (rc < 0 && errno != EINTR)
 			break;
+		/* An agent that attach started and that ended since is ours
+		 * to reap when the daemon is the container's init (pid 1):
+		 * orphans are re-parented to it. Attach children are waited
+		 * for where they run (run_self), so none is in flight here. */
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
 		/* auto mode's tuner: one window a second, between events. */
 		if (tuner && mono_ms() - last_tune >= TUNE_MS) {
 			auto_tuner_tick(tuner);

@@ -24,7 +24,7 @@
 enum opt_id {
 	O_IFNAME = 256, O_NETNS, O_PID, O_CONTAINER_IF, O_MODE, O_UPLINK,
 	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
-	O_SOURCE, O_SOURCE_MAC, O_UPLINK_MODE,
+	O_SOURCE, O_SOURCE_MAC, O_UPLINK_MODE, O_TC_HOOK,
 	O_DOCKER, O_PODMAN, O_ENGINE, O_CONFIG, O_RUN_DIR,
 	O_TAP, O_INTERVAL,
 };
@@ -85,6 +85,10 @@ static const struct opt_doc attach_opts_doc[] = {
 	  "a VM's MAC (its tap's peer): its frames must come from it, and the "
 	  "return path delivers to it. A container's MAC is read from its "
 	  "interface" },
+	{ O_TC_HOOK, "tc-hook", "tcx|clsact",
+	  "where the tc program of tc and auto mode attaches: a tcx link (kernel "
+	  "6.6), or a cls_bpf filter under a clsact qdisc (any kernel). Default: "
+	  "tcx where the kernel has it, else clsact" },
 	{ O_UPLINK_MODE, "uplink-mode", "native|generic",
 	  "XDP mode of the return-path program on the uplink, which carries "
 	  "replies and connections to the containers straight into their veth "
@@ -406,6 +410,14 @@ int main(int argc, char **argv)
 			ao.sources[ao.n_sources++] = optarg;
 			break;
 		case O_SOURCE_MAC: ao.source_mac = optarg; break;
+		case O_TC_HOOK:
+			if (strcmp(optarg, "tcx") && strcmp(optarg, "clsact")) {
+				pr_err("--tc-hook '%s': use tcx or clsact", optarg);
+				return 2;
+			}
+			ao.tc_hook = !strcmp(optarg, "tcx") ? TC_HOOK_TCX
+							    : TC_HOOK_CLSACT;
+			break;
 		case O_UPLINK_MODE:
 			if (strcmp(optarg, "native") && strcmp(optarg, "generic")) {
 				pr_err("--uplink-mode '%s': use native or generic",

@@ -342,3 +342,28 @@ int nl_addr_dump(struct mnl_socket *nl, int family,
 	ifa->ifa_family = family;
 	return nl_talk(nl, nlh, addr_cb, &c);
 }
+
+static int count_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	if (nlh->nlmsg_type == RTM_NEWTFILTER)
+		(*(int *)arg)++;
+	return MNL_CB_OK;
+}
+
+int nl_tc_filter_count(struct mnl_socket *nl, int ifindex, __u32 parent)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct tcmsg *tcm;
+	int n = 0;
+
+	nlh->nlmsg_type = RTM_GETTFILTER;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	tcm = mnl_nlmsg_put_extra_header(nlh, sizeof(*tcm));
+	tcm->tcm_family = AF_UNSPEC;
+	tcm->tcm_ifindex = ifindex;
+	tcm->tcm_parent = parent;
+	if (nl_talk(nl, nlh, count_cb, &n))
+		return -1;
+	return n;
+}

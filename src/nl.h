@@ -49,4 +49,8 @@ struct addr_info {
 };
 int nl_addr_dump(struct mnl_socket *nl, int family,
 		 int (*cb)(const struct addr_info *a, void *arg), void *arg);
+/* Number of tc filters on ifindex under parent (e.g. clsact ingress), or
+ * -1 with errno. */
+int nl_tc_filter_count(struct mnl_socket *nl, int ifindex, __u32 parent);
+
 #endif

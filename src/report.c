@@ -23,6 +23,7 @@
 #include "nl.h"
 #include "pins.h"
 #include "target.h"
+#include "tchook.h"
 #include "xdp_egress.h"
 
 static const char *counter_names[CNT_MAX] = EGRESS_COUNTER_NAMES;
@@ -194,7 +195,10 @@ static const char *link_state(cJSON *m)
 	if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, mstr(m, "ifname")))
 		st = "interface gone (run detach to clean up)";
 	else if (!strcmp(mstr(m, "mode"), "tc") || !strcmp(mstr(m, "mode"), "auto")
-			 ? !tcx_has_prog(ifindex, prog) : li.xdp_prog_id != prog)
+			 ? !strcmp(mstr(m, "tc_hook"), "clsact")
+				   ? tc_hook_clsact_prog(ifindex) != prog
+				   : !tcx_has_prog(ifindex, prog)
+			 : li.xdp_prog_id != prog)
 		st = "program replaced or removed by someone else";
 	nl_close(nl);
 	return st;

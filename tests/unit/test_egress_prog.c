@@ -1,38 +1,41 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Table-driven unit test of the egress programs (bpf/egress.bpf.c): the XDP
- * program xdp_egress and the tc program tc_egress (--mode tc), each run over
- * the same table.
+ * Table-driven unit test of the fast path's BPF programs: the egress programs
+ * (bpf/egress.bpf.c: xdp_egress, and tc_egress over the same table) and the
+ * return path on the uplink (bpf/uplink.bpf.c: xdp_uplink).
  *
- * Each row of `fixtures` is one frame the container could send, the XDP action
- * the program must return, the counter it must bump, and what the output
- * frame must look like: byte-identical to the input for XDP_PASS / XDP_DROP,
- * or rewritten for the next hop (gateway MAC, uplink MAC, TTL - 1, valid IPv4
- * header checksum, L4 untouched) for XDP_REDIRECT. Adding a case is adding a
- * row. The tc pass ("egress_tc/...") wants the matching tc verdicts:
- * TC_ACT_REDIRECT, TC_ACT_OK, TC_ACT_SHOT, with the same counters and bytes;
- * its own rows (tc_only) are skbs XDP never sees: GSO super-packets, larger
- * than the MTU, which must be redirected whole and counted as redirected_gso.
+ * Each row of `fixtures` is one frame, the kernel conntrack entry its flow
+ * has (none, established, half-open, strictly tracked, flushed; with source
+ * or destination NAT), the action the program must return, the counter it
+ * must bump, and for a redirect the exact frame the next hop must get: the
+ * kernel's translation applied, TTL - 1, the next hop's MACs, and every
+ * checksum right (recomputed here in full, not derived from the program's
+ * output). Passed and dropped frames must come out byte-identical. Adding a
+ * case is adding a row.
  *
- * The programs are run with bpf_prog_test_run_opts(): no frame is sent
- * anywhere, XDP_REDIRECT / TC_ACT_REDIRECT is only returned (no
- * BPF_F_TEST_XDP_LIVE_FRAMES; for tc the context is an __sk_buff whose
- * ifindex and ingress_ifindex are h0, as on the host veth's tcx ingress).
- * bpf_fib_lookup() still needs real routes, neighbours and devices, so the
- * test first moves itself into a private network namespace (unshare) and
- * builds a small host there with `ip`. Everything it creates vanishes with the
- * process; the machine's own namespace is never touched.
+ * The programs run with bpf_prog_test_run_opts(): nothing is sent anywhere.
+ * bpf_fib_lookup() and the conntrack kfuncs still need real routes,
+ * neighbours, devices and conntrack entries, so the test first moves into a
+ * private network namespace (unshare), builds a small host there with `ip`
+ * and `nft`, and writes each row's conntrack entry through ctnetlink
+ * (libnetfilter_conntrack), as the kernel's NAT would have set it up.
+ * Everything vanishes with the process; the machine's own namespace is
+ * never touched.
  *
- *   c0 (container) ==veth== h0 [XDP egress, 10.0.0.1/24, fd00::1/64]
- *   up0  192.0.2.1/24 fd01::1/64 ==veth== up0p   (uplink, in tx_ports)
- *        default via 192.0.2.2 / ::/0 via fd01::2, both PERMANENT neighbours
- *   other0 192.0.3.1/24 fd02::1/64 ==veth== other0p   (not in tx_ports)
+ *   c0 (container) ==veth== h0 [egress prog, 10.0.0.1/24, fd00::1/64]
+ *   c1 (container) ==veth== h1 10.0.1.1/24 fd00:1::1/64 (a second attached
+ *                           container, 10.0.1.2 / fd00:1::2)
+ *   up0  192.0.2.1/24 fd01::1/64 ==veth== up0p   (uplink, in tx_ports;
+ *        default via 192.0.2.2 / ::/0 via fd01::2, PERMANENT neighbours;
+ *        runs the uplink program in the "up/" rows)
+ *   other0 192.0.3.1/24 fd02::1/64 ==veth== other0p   (no uplink of ours)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/tcp.h>
 #include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -47,9 +50,13 @@
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack_tcp.h>
 
 #include "xdp_egress.h"
+#include "kct.h"
 #include "egress.skel.h"
+#include "uplink.skel.h"
 #include "unit.h"
 #include "pkt_util.h"
 
@@ -58,34 +65,51 @@
 /* Who is who in the private namespace. */
 #define MAC_H0       "02:00:00:00:00:01"
 #define MAC_C0       "02:00:00:00:00:02"
+#define MAC_H1       "02:00:00:00:00:11"
+#define MAC_C1       "02:00:00:00:00:12"
 #define MAC_UP0      "02:00:00:00:01:01"
 #define MAC_GW       "02:00:00:00:0a:02"   /* 192.0.2.2, fd01::2 on up0 */
+#define MAC_BACKEND  "02:00:00:00:0a:32"   /* 192.0.2.50: a Service backend */
 #define MAC_OTHER_GW "02:00:00:00:0b:02"   /* 192.0.3.2, fd02::2 on other0 */
 #define MAC_HAIRPIN  "02:00:00:00:00:03"   /* 10.0.0.3 on h0 */
 
 static const __u8 mac_h0[6] = { 0x02, 0, 0, 0, 0x00, 0x01 };
 static const __u8 mac_c0[6] = { 0x02, 0, 0, 0, 0x00, 0x02 };
+static const __u8 mac_h1[6] = { 0x02, 0, 0, 0, 0x00, 0x11 };
+static const __u8 mac_c1[6] = { 0x02, 0, 0, 0, 0x00, 0x12 };
+static const __u8 mac_up0[6] = { 0x02, 0, 0, 0, 0x01, 0x01 };
 static const __u8 mac_gw[6] = { 0x02, 0, 0, 0, 0x0a, 0x02 };
+static const __u8 mac_backend[6] = { 0x02, 0, 0, 0, 0x0a, 0x32 };
+static const __u8 mac_stranger[6] = { 0x02, 0, 0, 0, 0x66, 0x66 };
 
 #define V4_SRC "10.0.0.2"
 #define V6_SRC "fd00::2"
+#define V4_C1 "10.0.1.2"
+#define V6_C1 "fd00:1::2"
 #define V4_WORLD "8.8.8.8"
 #define V6_WORLD "2001:4860:4860::8888"
+#define V4_HOST "192.0.2.1"            /* up0: what MASQUERADE translates to */
+#define V6_HOST "fd01::1"
+#define V4_VIP "10.96.0.10"            /* a Service ClusterIP */
+#define V6_VIP "fd96::10"
 
 static const char *const setup_cmds[] = {
 	"ip link set lo up",
 	"ip link add h0 address " MAC_H0 " type veth peer name c0 address " MAC_C0,
+	"ip link add h1 address " MAC_H1 " type veth peer name c1 address " MAC_C1,
 	"ip link add up0 address " MAC_UP0 " type veth peer name up0p",
 	"ip link add other0 type veth peer name other0p",
-	"ip link set h0 up", "ip link set c0 up",
-	"ip link set up0 up", "ip link set up0p up",
+	"ip link set h0 up", "ip link set c0 up", "ip link set h1 up",
+	"ip link set c1 up", "ip link set up0 up", "ip link set up0p up",
 	"ip link set other0 up", "ip link set other0p up",
-	/* c0 stays unaddressed: in this single namespace an address on it
-	 * would make the container's source a local address of the "host". */
+	/* c0 and c1 stay unaddressed: in this single namespace an address on
+	 * them would make the containers' addresses local ones of the "host". */
 	"ip addr add 10.0.0.1/24 dev h0",
 	"ip -6 addr add fd00::1/64 dev h0 nodad",
-	"ip addr add 192.0.2.1/24 dev up0",
-	"ip -6 addr add fd01::1/64 dev up0 nodad",
+	"ip addr add 10.0.1.1/24 dev h1",
+	"ip -6 addr add fd00:1::1/64 dev h1 nodad",
+	"ip addr add " V4_HOST "/24 dev up0",
+	"ip -6 addr add " V6_HOST "/64 dev up0 nodad",
 	"ip addr add 192.0.3.1/24 dev other0",
 	"ip -6 addr add fd02::1/64 dev other0 nodad",
 	/* The world: default routes through the uplink's gateway. */
@@ -93,6 +117,7 @@ static const char *const setup_cmds[] = {
 	"ip -6 route add ::/0 via fd01::2 dev up0",
 	"ip neigh replace 192.0.2.2 lladdr " MAC_GW " dev up0 nud permanent",
 	"ip -6 neigh replace fd01::2 lladdr " MAC_GW " dev up0 nud permanent",
+	"ip neigh replace 192.0.2.50 lladdr " MAC_BACKEND " dev up0 nud permanent",
 	/* no_neigh: a gateway nobody has resolved yet. */
 	"ip route add 198.51.100.0/24 via 192.0.2.3 dev up0",
 	"ip -6 route add 2001:db8:51::/48 via fd01::3 dev up0",
@@ -106,8 +131,6 @@ static const char *const setup_cmds[] = {
 	"ip -6 route add 2001:db8:99::/48 via fd02::2 dev other0",
 	"ip -6 neigh replace fd02::2 lladdr " MAC_OTHER_GW " dev other0 nud permanent",
 	"ip neigh replace 10.0.0.3 lladdr " MAC_HAIRPIN " dev h0 nud permanent",
-	/* A resolved link-local neighbour on the uplink (a router's fe80::
-	 * address): link-local traffic must still never be forwarded to it. */
 	"ip -6 neigh replace fe80::99 lladdr " MAC_GW " dev up0 nud permanent",
 	/* too_big. bpf_fib_lookup() applies a route MTU only when it is locked,
 	 * as the forwarding path does: ip_mtu_from_fib_result() (unless
@@ -115,6 +138,10 @@ static const char *const setup_cmds[] = {
 	 * device MTU. Hence `mtu lock`. */
 	"ip route add 100.64.0.0/16 via 192.0.2.2 dev up0 mtu lock 1280",
 	"ip -6 route add 2001:db8:64::/48 via fd01::2 dev up0 mtu lock 1280",
+	/* Connection tracking on in this namespace, as attach makes it. */
+	"nft add table inet unit",
+	"nft add chain inet unit ct_on",
+	"nft add rule inet unit ct_on ct state established",
 };
 
 /* ---- frame building ---------------------------------------------------- */
@@ -138,6 +165,13 @@ struct pkt_spec {
 	__u16 frag_off;         /* IPv4 flags + fragment offset, host order */
 	__u8 ihl;               /* 0: 5; more adds NOP options */
 	enum v6_ext v6_ext;     /* one 8-byte extension header before L4 */
+	__u16 sport, dport;     /* 0: 40000 and 80 (TCP) / 53 (UDP) */
+	__u8 tcp_flags;         /* 0: ACK */
+	__u32 seq;              /* TCP: 0 means 0x01020304 */
+	bool from_world;        /* arrives on up0 from the gateway (uplink
+				 * program), not from the container */
+	const __u8 *eth_src;    /* NULL: the container's (the gateway's) MAC */
+	const __u8 *eth_dst;    /* NULL: h0's (up0's) MAC */
 	__u16 payload;          /* bytes after the L4 header */
 	__u16 min_len;          /* Ethernet padding up to this frame length */
 	__u16 l4_cut;           /* L4 header only this long; IP lengths agree */
@@ -196,27 +230,39 @@ static int l4_csum_offset(__u8 proto)
 	}
 }
 
-/* Writes an L4 header + payload at p; returns its length. */
-static size_t build_l4(__u8 *p, __u8 proto, __u16 payload)
+static __u16 spec_sport(const struct pkt_spec *s)
 {
+	return s->sport ? s->sport : 40000;
+}
+
+static __u16 spec_dport(const struct pkt_spec *s)
+{
+	return s->dport ? s->dport : s->proto == IPPROTO_UDP ? 53 : 80;
+}
+
+/* Writes an L4 header + payload at p; returns its length. */
+static size_t build_l4(__u8 *p, const struct pkt_spec *s)
+{
+	__u8 proto = s->proto;
+	__u16 payload = s->payload;
 	size_t hlen, i;
 
 	switch (proto) {
 	case IPPROTO_TCP:
-		put16(p, 40000);
-		put16(p + 2, 80);
-		put32(p + 4, 0x01020304);       /* seq */
-		put32(p + 8, 0);                /* ack */
+		put16(p, spec_sport(s));
+		put16(p + 2, spec_dport(s));
+		put32(p + 4, s->seq ? s->seq : 0x01020304);
+		put32(p + 8, 0x0a0b0c0d);       /* ack */
 		p[12] = 5 << 4;                 /* doff 5 */
-		p[13] = 0x02;                   /* SYN */
+		p[13] = s->tcp_flags ? s->tcp_flags : TH_ACK;
 		put16(p + 14, 64240);
 		put16(p + 16, 0);
 		put16(p + 18, 0);
 		hlen = 20;
 		break;
 	case IPPROTO_UDP:
-		put16(p, 40000);
-		put16(p + 2, 53);
+		put16(p, spec_sport(s));
+		put16(p + 2, spec_dport(s));
 		put16(p + 4, 8 + payload);
 		put16(p + 6, 0);
 		hlen = 8;
@@ -251,8 +297,8 @@ static int build_frame(const struct pkt_spec *s, __u8 *f, struct layout *lo)
 	lo->proto = s->proto;
 	if (s->empty)
 		return 0;
-	memcpy(f, mac_h0, 6);
-	memcpy(f + 6, mac_c0, 6);
+	memcpy(f, s->eth_dst ? s->eth_dst : s->from_world ? mac_up0 : mac_h0, 6);
+	memcpy(f + 6, s->eth_src ? s->eth_src : s->from_world ? mac_gw : mac_c0, 6);
 	if (s->vlan) {
 		put16(f + off, 0x8100);
 		put16(f + off + 2, 100);
@@ -284,7 +330,7 @@ static int build_frame(const struct pkt_spec *s, __u8 *f, struct layout *lo)
 			return -1;
 		memset(ip + 20, 0x01, hlen - 20);       /* NOP options */
 		lo->l4 = off + hlen;
-		l4_len = build_l4(f + lo->l4, s->proto, s->payload);
+		l4_len = build_l4(f + lo->l4, s);
 		if (s->l4_cut)
 			l4_len = s->l4_cut;
 		lo->l4_len = l4_len;
@@ -316,7 +362,7 @@ static int build_frame(const struct pkt_spec *s, __u8 *f, struct layout *lo)
 			ip[43] = 4;
 		}
 		lo->l4 = off + 40 + ext;
-		l4_len = build_l4(f + lo->l4, s->proto, s->payload);
+		l4_len = build_l4(f + lo->l4, s);
 		if (s->l4_cut)
 			l4_len = s->l4_cut;
 		lo->l4_len = l4_len;
@@ -375,6 +421,12 @@ static void tcp_doff_past_frame(__u8 *f, size_t *len)
 	f[L3 + 20 + 12] = 15 << 4;      /* 60 bytes of header, 20 present */
 }
 
+/* An IPv4 UDP datagram without a checksum (0): NAT must leave it so. */
+static void udp_csum_none(__u8 *f, size_t *len)
+{
+	put16(f + L3 + 20 + 6, 0);
+}
+
 static void ipv6_payload_len_over_frame(__u8 *f, size_t *len)
 {
 	put16(f + L3 + 4, get16(f + L3 + 4) + 1);
@@ -400,11 +452,41 @@ static void ipv4_csum_feff(__u8 *f, size_t *len)
 
 /* ---- fixtures ---------------------------------------------------------- */
 
+/* The kernel conntrack entry a row's flow has. */
+enum ct_kind {
+	CT_NONE = 0,     /* none: a new flow */
+	CT_EST,          /* TCP ESTABLISHED with liberal tracking, UDP replied */
+	CT_STRICT,       /* TCP ESTABLISHED, windows tracked strictly */
+	CT_HALF_OPEN,    /* TCP SYN_SENT, UDP without a reply */
+};
+
+struct ct_spec {
+	enum ct_kind kind;
+	/* Its original tuple, when not the frame's own. */
+	const char *src, *dst;
+	__u16 sport, dport;
+	const char *snat, *dnat;        /* NAT of the original direction */
+	__u16 snat_port, dnat_port;
+	bool flushed;                   /* in the kernel-only map (flush) */
+};
+
+/* What a redirected frame must look like beyond TTL - 1: the translated
+ * tuple (NULL/0: unchanged) and the MACs (NULL: the gateway and up0, or on
+ * the return path the container c0 and h0). */
+struct want {
+	const char *src, *dst;
+	__u16 sport, dport;
+	const __u8 *dmac, *smac;
+};
+
 struct fixture {
 	const char *name;
 	struct pkt_spec pkt;
+	struct ct_spec ct;
 	int action;                     /* XDP_*; the tc pass maps it (tc_verdict) */
 	enum egress_counter counter;
+	struct want want;
+	bool uplink;                    /* a frame from the world: xdp_uplink */
 	bool rejected;                  /* test_run itself must refuse the input */
 	bool tc_only;                   /* an skb only the tc program can get */
 	bool tc_rejected;               /* test_run refuses it as an skb */
@@ -416,69 +498,130 @@ struct fixture {
 #define MALFORMED .action = XDP_DROP, .counter = CNT_DROP_MALFORMED
 #define V4(...)  .pkt = { .l3 = L3_IPV4, __VA_ARGS__ }
 #define V6(...)  .pkt = { .l3 = L3_IPV6, __VA_ARGS__ }
+#define UP4(...) .uplink = true, .pkt = { .l3 = L3_IPV4, .from_world = true, __VA_ARGS__ }
+#define UP6(...) .uplink = true, .pkt = { .l3 = L3_IPV6, .from_world = true, __VA_ARGS__ }
+#define EST      .ct = { .kind = CT_EST }
+#define CT(...)  .ct = { __VA_ARGS__ }
+#define WANT(...) .want = { __VA_ARGS__ }
 
 static const struct fixture fixtures[] = {
-	/* The fast path. */
-	{ "ipv4_tcp_redirect", V4(.proto = IPPROTO_TCP, .payload = 100), REDIRECT },
-	{ "ipv4_tcp_df_redirect", V4(.proto = IPPROTO_TCP, .frag_off = 0x4000, .payload = 1000), REDIRECT },
-	{ "ipv4_udp_redirect", V4(.proto = IPPROTO_UDP, .payload = 64), REDIRECT },
-	{ "ipv4_icmp_echo_redirect", V4(.proto = IPPROTO_ICMP, .payload = 56), REDIRECT },
-	{ "ipv4_icmp_padded_60_redirect", V4(.proto = IPPROTO_ICMP, .min_len = 60), REDIRECT },
-	{ "ipv4_udp_padded_60_redirect", V4(.proto = IPPROTO_UDP, .payload = 2, .min_len = 60), REDIRECT },
-	{ "ipv4_udp_csum_carry_redirect", V4(.proto = IPPROTO_UDP, .payload = 10, .mangle = ipv4_csum_feff), REDIRECT },
-	{ "ipv4_udp_ttl2_redirect", V4(.proto = IPPROTO_UDP, .ttl = 2), REDIRECT },
-	{ "ipv4_tcp_mtu_route_fits_redirect", V4(.proto = IPPROTO_TCP, .dst = "100.64.1.1", .payload = 1240), REDIRECT },
-	{ "ipv6_tcp_redirect", V6(.proto = IPPROTO_TCP, .payload = 100), REDIRECT },
-	{ "ipv6_udp_redirect", V6(.proto = IPPROTO_UDP, .payload = 64), REDIRECT },
-	{ "ipv6_icmpv6_echo_redirect", V6(.proto = IPPROTO_ICMPV6, .payload = 56), REDIRECT },
-	{ "ipv6_udp_padded_redirect", V6(.proto = IPPROTO_UDP, .payload = 1, .min_len = 80), REDIRECT },
-	{ "ipv6_tcp_mtu_route_fits_redirect", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:64::1", .payload = 1220), REDIRECT },
+	/* The fast path: flows the kernel accepted, its translation applied. */
+	{ "ipv4_tcp_redirect", V4(.proto = IPPROTO_TCP, .payload = 100), EST, REDIRECT },
+	{ "ipv4_tcp_psh_redirect", V4(.proto = IPPROTO_TCP, .tcp_flags = TH_ACK | TH_PUSH, .payload = 10), EST, REDIRECT },
+	{ "ipv4_tcp_masquerade_redirect", V4(.proto = IPPROTO_TCP, .payload = 100),
+	  CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30000), REDIRECT,
+	  WANT(.src = V4_HOST, .sport = 30000) },
+	{ "ipv4_tcp_masquerade_port_kept_redirect", V4(.proto = IPPROTO_TCP, .frag_off = 0x4000, .payload = 1000),
+	  CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 40000), REDIRECT, WANT(.src = V4_HOST) },
+	{ "ipv4_udp_masquerade_redirect", V4(.proto = IPPROTO_UDP, .payload = 64),
+	  CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 31000), REDIRECT,
+	  WANT(.src = V4_HOST, .sport = 31000) },
+	{ "ipv4_udp_no_csum_masquerade_redirect", V4(.proto = IPPROTO_UDP, .payload = 20, .mangle = udp_csum_none),
+	  CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 31001), REDIRECT,
+	  WANT(.src = V4_HOST, .sport = 31001) },
+	{ "ipv4_udp_csum_carry_redirect", V4(.proto = IPPROTO_UDP, .payload = 10, .mangle = ipv4_csum_feff),
+	  CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 31002), REDIRECT,
+	  WANT(.src = V4_HOST, .sport = 31002) },
+	{ "ipv4_udp_padded_60_redirect", V4(.proto = IPPROTO_UDP, .payload = 2, .min_len = 60), EST, REDIRECT },
+	{ "ipv4_udp_ttl2_redirect", V4(.proto = IPPROTO_UDP, .ttl = 2), EST, REDIRECT },
+	{ "ipv4_tcp_mtu_route_fits_redirect", V4(.proto = IPPROTO_TCP, .dst = "100.64.1.1", .payload = 1240), EST, REDIRECT },
+	/* A Service: DNAT of the ClusterIP to a backend beyond the uplink, and
+	 * to a pod on this node (another attached container: straight into
+	 * its veth), and the reply of a container that is the backend of a
+	 * published port (the source goes back to the host's). */
+	{ "ipv4_tcp_service_dnat_redirect", V4(.proto = IPPROTO_TCP, .dst = V4_VIP, .payload = 50),
+	  CT(.kind = CT_EST, .dnat = "192.0.2.50", .dnat_port = 8080), REDIRECT,
+	  WANT(.dst = "192.0.2.50", .dport = 8080, .dmac = mac_backend) },
+	{ "ipv4_udp_service_dnat_to_pod_redirect", V4(.proto = IPPROTO_UDP, .dst = V4_VIP, .payload = 30),
+	  CT(.kind = CT_EST, .dnat = V4_C1, .dnat_port = 5353), REDIRECT,
+	  WANT(.dst = V4_C1, .dport = 5353, .dmac = mac_c1, .smac = mac_h1) },
+	{ "ipv4_tcp_published_port_reply_redirect", V4(.proto = IPPROTO_TCP, .sport = 80, .dport = 5555, .payload = 200),
+	  CT(.kind = CT_EST, .src = V4_WORLD, .dst = V4_HOST, .sport = 5555, .dport = 8080,
+	     .dnat = V4_SRC, .dnat_port = 80), REDIRECT,
+	  WANT(.src = V4_HOST, .sport = 8080) },
+	{ "ipv6_tcp_nat66_redirect", V6(.proto = IPPROTO_TCP, .payload = 100),
+	  CT(.kind = CT_EST, .snat = V6_HOST, .snat_port = 30000), REDIRECT,
+	  WANT(.src = V6_HOST, .sport = 30000) },
+	{ "ipv6_udp_redirect", V6(.proto = IPPROTO_UDP, .payload = 64), EST, REDIRECT },
+	{ "ipv6_udp_service_dnat_to_pod_redirect", V6(.proto = IPPROTO_UDP, .dst = V6_VIP, .payload = 30),
+	  CT(.kind = CT_EST, .dnat = V6_C1, .dnat_port = 5353), REDIRECT,
+	  WANT(.dst = V6_C1, .dport = 5353, .dmac = mac_c1, .smac = mac_h1) },
+	{ "ipv6_udp_padded_redirect", V6(.proto = IPPROTO_UDP, .payload = 1, .min_len = 80), EST, REDIRECT },
+	{ "ipv6_tcp_mtu_route_fits_redirect", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:64::1", .payload = 1220), EST, REDIRECT },
 
-	/* Everything the program hands to the kernel, one reason each. */
+	/* What only the kernel decides. */
+	{ "ipv4_udp_new_flow_pass", V4(.proto = IPPROTO_UDP, .payload = 20), PASS(CNT_PASS_NEW_FLOW) },
+	{ "ipv4_tcp_new_flow_pass", V4(.proto = IPPROTO_TCP), PASS(CNT_PASS_NEW_FLOW) },
+	{ "ipv6_udp_new_flow_pass", V6(.proto = IPPROTO_UDP), PASS(CNT_PASS_NEW_FLOW) },
+	{ "ipv4_tcp_half_open_pass_not_established", V4(.proto = IPPROTO_TCP), CT(.kind = CT_HALF_OPEN),
+	  PASS(CNT_PASS_NOT_ESTABLISHED) },
+	{ "ipv4_udp_unreplied_pass_not_established", V4(.proto = IPPROTO_UDP), CT(.kind = CT_HALF_OPEN),
+	  PASS(CNT_PASS_NOT_ESTABLISHED) },
+	{ "ipv4_tcp_strict_pass_not_promoted", V4(.proto = IPPROTO_TCP, .payload = 10), CT(.kind = CT_STRICT),
+	  PASS(CNT_PASS_NOT_PROMOTED) },
+	{ "ipv4_tcp_syn_pass_tcp_control", V4(.proto = IPPROTO_TCP, .tcp_flags = TH_SYN), EST, PASS(CNT_PASS_TCP_CONTROL) },
+	{ "ipv4_tcp_fin_pass_tcp_control", V4(.proto = IPPROTO_TCP, .tcp_flags = TH_FIN | TH_ACK), EST, PASS(CNT_PASS_TCP_CONTROL) },
+	{ "ipv4_tcp_rst_pass_tcp_control", V4(.proto = IPPROTO_TCP, .tcp_flags = TH_RST), EST, PASS(CNT_PASS_TCP_CONTROL) },
+	{ "ipv4_tcp_no_ack_pass_tcp_control", V4(.proto = IPPROTO_TCP, .tcp_flags = TH_PUSH), EST, PASS(CNT_PASS_TCP_CONTROL) },
+	{ "ipv6_tcp_fin_pass_tcp_control", V6(.proto = IPPROTO_TCP, .tcp_flags = TH_FIN | TH_ACK), EST, PASS(CNT_PASS_TCP_CONTROL) },
+	{ "ipv4_udp_flushed_pass_kernel_only", V4(.proto = IPPROTO_UDP), CT(.kind = CT_EST, .flushed = true),
+	  PASS(CNT_PASS_KERNEL_ONLY) },
+	{ "ipv4_tcp_flushed_pass_kernel_only", V4(.proto = IPPROTO_TCP),
+	  CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30100, .flushed = true), PASS(CNT_PASS_KERNEL_ONLY) },
+	{ "ipv4_icmp_echo_pass_icmp", V4(.proto = IPPROTO_ICMP, .payload = 56), PASS(CNT_PASS_ICMP) },
+	{ "ipv6_icmpv6_echo_pass_icmp", V6(.proto = IPPROTO_ICMPV6, .payload = 56), PASS(CNT_PASS_ICMP) },
+
+	/* Not the container's own: a neighbour's address, another MAC, a
+	 * link-local source; and a frame not addressed to the host at all. */
+	{ "ipv4_spoofed_addr_pass_spoofed", V4(.proto = IPPROTO_UDP, .src = V4_C1), EST, PASS(CNT_PASS_SPOOFED) },
+	{ "ipv4_spoofed_mac_pass_spoofed", V4(.proto = IPPROTO_UDP, .eth_src = mac_c1), EST, PASS(CNT_PASS_SPOOFED) },
+	{ "ipv6_spoofed_addr_pass_spoofed", V6(.proto = IPPROTO_TCP, .src = V6_C1), EST, PASS(CNT_PASS_SPOOFED) },
+	{ "ipv6_link_local_src_pass_spoofed", V6(.proto = IPPROTO_UDP, .src = "fe80::2"), EST, PASS(CNT_PASS_SPOOFED) },
+	{ "ipv4_other_dst_mac_pass_not_routed", V4(.proto = IPPROTO_UDP, .eth_dst = mac_stranger), EST, PASS(CNT_PASS_NOT_ROUTED) },
+
+	/* Everything else the program hands to the kernel, one reason each. */
 	{ "arp_pass_non_ip", .pkt = { .l3 = L3_ARP, .min_len = 60 }, PASS(CNT_PASS_NON_IP) },
-	{ "vlan_ipv4_pass_vlan", V4(.vlan = true, .proto = IPPROTO_UDP, .payload = 20), PASS(CNT_PASS_VLAN) },
-	{ "vlan_ipv6_pass_vlan", V6(.vlan = true, .proto = IPPROTO_TCP), PASS(CNT_PASS_VLAN) },
+	{ "vlan_ipv4_pass_vlan", V4(.vlan = true, .proto = IPPROTO_UDP, .payload = 20), EST, PASS(CNT_PASS_VLAN) },
+	{ "vlan_ipv6_pass_vlan", V6(.vlan = true, .proto = IPPROTO_TCP), EST, PASS(CNT_PASS_VLAN) },
 	{ "vlan_arp_pass_vlan", .pkt = { .l3 = L3_ARP, .vlan = true, .min_len = 64 }, PASS(CNT_PASS_VLAN) },
-	{ "ipv4_pass_no_neigh", V4(.proto = IPPROTO_UDP, .dst = "198.51.100.7"), PASS(CNT_PASS_NO_NEIGH) },
-	{ "ipv6_pass_no_neigh", V6(.proto = IPPROTO_UDP, .dst = "2001:db8:51::7"), PASS(CNT_PASS_NO_NEIGH) },
-	{ "ipv4_host_addr_pass_local", V4(.proto = IPPROTO_TCP, .dst = "10.0.0.1"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv4_uplink_addr_pass_local", V4(.proto = IPPROTO_ICMP, .dst = "192.0.2.1"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv4_subnet_bcast_pass_local", V4(.proto = IPPROTO_UDP, .dst = "10.0.0.255"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv4_loopback_dst_pass_local", V4(.proto = IPPROTO_UDP, .dst = "127.0.0.1"), PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_pass_no_neigh", V4(.proto = IPPROTO_UDP, .dst = "198.51.100.7"), EST, PASS(CNT_PASS_NO_NEIGH) },
+	{ "ipv6_pass_no_neigh", V6(.proto = IPPROTO_UDP, .dst = "2001:db8:51::7"), EST, PASS(CNT_PASS_NO_NEIGH) },
+	{ "ipv4_host_addr_pass_local", V4(.proto = IPPROTO_TCP, .dst = "10.0.0.1"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_uplink_addr_pass_local", V4(.proto = IPPROTO_UDP, .dst = V4_HOST), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_subnet_bcast_pass_local", V4(.proto = IPPROTO_UDP, .dst = "10.0.0.255"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_loopback_dst_pass_local", V4(.proto = IPPROTO_UDP, .dst = "127.0.0.1"), EST, PASS(CNT_PASS_LOCAL) },
 	/* 255.255.255.255, 224.0.0.0/4 and 0.0.0.0/8 all match the default
 	 * route in the FIB; the kernel delivers or drops them, never forwards
 	 * them by unicast to the gateway (ip_route_input_slow()). */
-	{ "ipv4_limited_bcast_pass_local", V4(.proto = IPPROTO_UDP, .dst = "255.255.255.255"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv4_dhcp_discover_pass_local", V4(.proto = IPPROTO_UDP, .src = "0.0.0.0", .dst = "255.255.255.255", .payload = 240), PASS(CNT_PASS_LOCAL) },
-	{ "ipv4_mdns_mcast_pass_local", V4(.proto = IPPROTO_UDP, .dst = "224.0.0.251", .ttl = 255), PASS(CNT_PASS_LOCAL) },
-	{ "ipv4_global_mcast_pass_local", V4(.proto = IPPROTO_UDP, .dst = "239.1.2.3"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv4_zeronet_dst_pass_local", V4(.proto = IPPROTO_UDP, .dst = "0.0.0.0"), PASS(CNT_PASS_LOCAL) },
-	/* IPv6 gets these right inside bpf_ipv6_fib_lookup() (rt6_need_strict()
-	 * on src and dst, RTN_MULTICAST): keep it that way. */
-	{ "ipv6_host_addr_pass_local", V6(.proto = IPPROTO_TCP, .dst = "fd00::1"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv6_mcast_pass_local", V6(.proto = IPPROTO_ICMPV6, .dst = "ff02::1"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv6_global_mcast_pass_local", V6(.proto = IPPROTO_UDP, .dst = "ff0e::1"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv6_loopback_dst_pass_local", V6(.proto = IPPROTO_UDP, .dst = "::1"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv6_link_local_dst_pass_local", V6(.proto = IPPROTO_UDP, .dst = "fe80::99"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv6_link_local_src_pass_local", V6(.proto = IPPROTO_UDP, .src = "fe80::2"), PASS(CNT_PASS_LOCAL) },
-	{ "ipv4_mf_pass_fragment", V4(.proto = IPPROTO_UDP, .frag_off = 0x2000, .payload = 32), PASS(CNT_PASS_FRAGMENT) },
-	{ "ipv4_offset_pass_fragment", V4(.proto = IPPROTO_UDP, .frag_off = 0x00b9, .payload = 32), PASS(CNT_PASS_FRAGMENT) },
-	{ "ipv4_df_offset_pass_fragment", V4(.proto = IPPROTO_UDP, .frag_off = 0x4001, .payload = 32), PASS(CNT_PASS_FRAGMENT) },
-	{ "ipv6_frag_hdr_pass_fragment", V6(.proto = IPPROTO_UDP, .v6_ext = EXT_FRAGMENT, .payload = 32), PASS(CNT_PASS_FRAGMENT) },
-	{ "ipv4_ihl6_pass_ip_options", V4(.proto = IPPROTO_TCP, .ihl = 6), PASS(CNT_PASS_IP_OPTIONS) },
-	{ "ipv6_hop_by_hop_pass_ip_options", V6(.proto = IPPROTO_UDP, .v6_ext = EXT_HOP_BY_HOP), PASS(CNT_PASS_IP_OPTIONS) },
-	{ "ipv6_dstopts_pass_ip_options", V6(.proto = IPPROTO_UDP, .v6_ext = EXT_DSTOPTS), PASS(CNT_PASS_IP_OPTIONS) },
-	{ "ipv4_ttl1_pass_ttl", V4(.proto = IPPROTO_UDP, .ttl = 1), PASS(CNT_PASS_TTL) },
-	{ "ipv6_hop_limit1_pass_ttl", V6(.proto = IPPROTO_UDP, .ttl = 1), PASS(CNT_PASS_TTL) },
-	{ "ipv4_route_mtu_pass_too_big", V4(.proto = IPPROTO_TCP, .dst = "100.64.1.1", .payload = 1260), PASS(CNT_PASS_TOO_BIG) },
-	{ "ipv4_dev_mtu_pass_too_big", V4(.proto = IPPROTO_UDP, .payload = 1500 - 28 + 1), PASS(CNT_PASS_TOO_BIG) },
-	{ "ipv6_dev_mtu_pass_too_big", V6(.proto = IPPROTO_UDP, .payload = 1500 - 48 + 1), PASS(CNT_PASS_TOO_BIG) },
-	{ "ipv6_route_mtu_pass_too_big", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:64::1", .payload = 1221), PASS(CNT_PASS_TOO_BIG) },
-	{ "ipv4_unreachable_pass_fib_fail", V4(.proto = IPPROTO_TCP, .dst = "203.0.113.9"), PASS(CNT_PASS_FIB_FAIL) },
-	{ "ipv6_unreachable_pass_fib_fail", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:dead::9"), PASS(CNT_PASS_FIB_FAIL) },
-	{ "ipv4_other_dev_pass_not_uplink", V4(.proto = IPPROTO_UDP, .dst = "10.99.0.5"), PASS(CNT_PASS_NOT_UPLINK) },
-	{ "ipv6_other_dev_pass_not_uplink", V6(.proto = IPPROTO_UDP, .dst = "2001:db8:99::5"), PASS(CNT_PASS_NOT_UPLINK) },
-	{ "ipv4_hairpin_pass_not_uplink", V4(.proto = IPPROTO_UDP, .dst = "10.0.0.3"), PASS(CNT_PASS_NOT_UPLINK) },
+	{ "ipv4_limited_bcast_pass_local", V4(.proto = IPPROTO_UDP, .dst = "255.255.255.255"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_group_mac_pass_local", V4(.proto = IPPROTO_UDP, .dst = "224.0.0.251", .eth_dst = (const __u8[6]){ 0x01, 0, 0x5e, 0, 0, 0xfb }),
+	  EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_global_mcast_pass_local", V4(.proto = IPPROTO_UDP, .dst = "239.1.2.3"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_zeronet_dst_pass_local", V4(.proto = IPPROTO_UDP, .dst = "0.0.0.0"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv6_host_addr_pass_local", V6(.proto = IPPROTO_TCP, .dst = "fd00::1"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv6_global_mcast_pass_local", V6(.proto = IPPROTO_UDP, .dst = "ff0e::1"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv6_loopback_dst_pass_local", V6(.proto = IPPROTO_UDP, .dst = "::1"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv6_link_local_dst_pass_local", V6(.proto = IPPROTO_UDP, .dst = "fe80::99"), EST, PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_dnat_to_host_pass_local", V4(.proto = IPPROTO_TCP, .dst = V4_VIP),
+	  CT(.kind = CT_EST, .dnat = V4_HOST, .dnat_port = 8443), PASS(CNT_PASS_LOCAL) },
+	{ "ipv4_mf_pass_fragment", V4(.proto = IPPROTO_UDP, .frag_off = 0x2000, .payload = 32), EST, PASS(CNT_PASS_FRAGMENT) },
+	{ "ipv4_offset_pass_fragment", V4(.proto = IPPROTO_UDP, .frag_off = 0x00b9, .payload = 32), EST, PASS(CNT_PASS_FRAGMENT) },
+	{ "ipv4_df_offset_pass_fragment", V4(.proto = IPPROTO_UDP, .frag_off = 0x4001, .payload = 32), EST, PASS(CNT_PASS_FRAGMENT) },
+	{ "ipv6_frag_hdr_pass_fragment", V6(.proto = IPPROTO_UDP, .v6_ext = EXT_FRAGMENT, .payload = 32), EST, PASS(CNT_PASS_FRAGMENT) },
+	{ "ipv4_ihl6_pass_ip_options", V4(.proto = IPPROTO_TCP, .ihl = 6), EST, PASS(CNT_PASS_IP_OPTIONS) },
+	{ "ipv6_hop_by_hop_pass_ip_options", V6(.proto = IPPROTO_UDP, .v6_ext = EXT_HOP_BY_HOP), EST, PASS(CNT_PASS_IP_OPTIONS) },
+	{ "ipv6_dstopts_pass_ip_options", V6(.proto = IPPROTO_UDP, .v6_ext = EXT_DSTOPTS), EST, PASS(CNT_PASS_IP_OPTIONS) },
+	{ "ipv4_ttl1_pass_ttl", V4(.proto = IPPROTO_UDP, .ttl = 1), EST, PASS(CNT_PASS_TTL) },
+	{ "ipv6_hop_limit1_pass_ttl", V6(.proto = IPPROTO_UDP, .ttl = 1), EST, PASS(CNT_PASS_TTL) },
+	{ "ipv4_route_mtu_pass_too_big", V4(.proto = IPPROTO_TCP, .dst = "100.64.1.1", .payload = 1260), EST, PASS(CNT_PASS_TOO_BIG) },
+	{ "ipv4_dev_mtu_pass_too_big", V4(.proto = IPPROTO_UDP, .payload = 1500 - 28 + 1), EST, PASS(CNT_PASS_TOO_BIG) },
+	{ "ipv6_dev_mtu_pass_too_big", V6(.proto = IPPROTO_UDP, .payload = 1500 - 48 + 1), EST, PASS(CNT_PASS_TOO_BIG) },
+	{ "ipv6_route_mtu_pass_too_big", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:64::1", .payload = 1221), EST, PASS(CNT_PASS_TOO_BIG) },
+	{ "ipv4_unreachable_pass_fib_fail", V4(.proto = IPPROTO_TCP, .dst = "203.0.113.9"), EST, PASS(CNT_PASS_FIB_FAIL) },
+	{ "ipv6_unreachable_pass_fib_fail", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:dead::9"), EST, PASS(CNT_PASS_FIB_FAIL) },
+	{ "ipv4_other_dev_pass_not_uplink", V4(.proto = IPPROTO_UDP, .dst = "10.99.0.5"), EST, PASS(CNT_PASS_NOT_UPLINK) },
+	{ "ipv6_other_dev_pass_not_uplink", V6(.proto = IPPROTO_UDP, .dst = "2001:db8:99::5"), EST, PASS(CNT_PASS_NOT_UPLINK) },
+	{ "ipv4_hairpin_pass_not_uplink", V4(.proto = IPPROTO_UDP, .dst = "10.0.0.3"), EST, PASS(CNT_PASS_NOT_UPLINK) },
 	{ "ipv4_gre_pass_l4_other", V4(.proto = 47, .payload = 20), PASS(CNT_PASS_L4_OTHER) },
 	{ "ipv6_sctp_pass_l4_other", V6(.proto = 132, .payload = 20), PASS(CNT_PASS_L4_OTHER) },
 
@@ -511,79 +654,274 @@ static const struct fixture fixtures[] = {
 
 	/* tc only: GSO super-packets of a container with TSO, up to 64 KB in
 	 * life (here what fits in test_run's one page), larger than the
-	 * uplink MTU: redirected whole (the uplink segments them), counted as
-	 * redirected and redirected_gso. The same frames without GSO are too
-	 * big (pass_too_big), so the GSO rows prove the size check knows GSO. */
-	{ "ipv4_tcp_gso_redirect", V4(.proto = IPPROTO_TCP, .payload = 2896), REDIRECT,
-	  .tc_only = true, .gso_size = 1448 },
-	{ "ipv6_tcp_gso_redirect", V6(.proto = IPPROTO_TCP, .payload = 2856), REDIRECT,
+	 * uplink MTU: translated and redirected whole (the uplink segments
+	 * them), counted as redirected and redirected_gso. The same frames
+	 * without GSO are too big (pass_too_big), so the GSO rows prove the
+	 * size check knows GSO. */
+	{ "ipv4_tcp_gso_masquerade_redirect", V4(.proto = IPPROTO_TCP, .payload = 2896),
+	  CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30200), REDIRECT,
+	  WANT(.src = V4_HOST, .sport = 30200), .tc_only = true, .gso_size = 1448 },
+	{ "ipv6_tcp_gso_redirect", V6(.proto = IPPROTO_TCP, .payload = 2856), EST, REDIRECT,
 	  .tc_only = true, .gso_size = 1428 },
-	{ "ipv4_udp_gso_redirect", V4(.proto = IPPROTO_UDP, .payload = 2400), REDIRECT,
+	{ "ipv4_udp_gso_redirect", V4(.proto = IPPROTO_UDP, .payload = 2400), EST, REDIRECT,
 	  .tc_only = true, .gso_size = 1200 },
-	{ "ipv4_tcp_no_gso_pass_too_big", V4(.proto = IPPROTO_TCP, .payload = 2896), PASS(CNT_PASS_TOO_BIG),
+	{ "ipv4_tcp_no_gso_pass_too_big", V4(.proto = IPPROTO_TCP, .payload = 2896), EST, PASS(CNT_PASS_TOO_BIG),
 	  .tc_only = true },
-	{ "ipv6_tcp_no_gso_pass_too_big", V6(.proto = IPPROTO_TCP, .payload = 2856), PASS(CNT_PASS_TOO_BIG),
+	{ "ipv6_tcp_no_gso_pass_too_big", V6(.proto = IPPROTO_TCP, .payload = 2856), EST, PASS(CNT_PASS_TOO_BIG),
 	  .tc_only = true },
 	/* The MTU applies to each segment, as ip_forward() checks a GSO skb
 	 * (skb_gso_validate_network_len()): one byte over the uplink's 1500
 	 * or the locked 1280-byte route is too big, exactly fitting is not. */
-	{ "ipv4_tcp_gso_seg_1501_pass_too_big", V4(.proto = IPPROTO_TCP, .payload = 2922), PASS(CNT_PASS_TOO_BIG),
+	{ "ipv4_tcp_gso_seg_1501_pass_too_big", V4(.proto = IPPROTO_TCP, .payload = 2922), EST, PASS(CNT_PASS_TOO_BIG),
 	  .tc_only = true, .gso_size = 1461 },
-	{ "ipv6_tcp_gso_seg_1501_pass_too_big", V6(.proto = IPPROTO_TCP, .payload = 2882), PASS(CNT_PASS_TOO_BIG),
+	{ "ipv6_tcp_gso_seg_1501_pass_too_big", V6(.proto = IPPROTO_TCP, .payload = 2882), EST, PASS(CNT_PASS_TOO_BIG),
 	  .tc_only = true, .gso_size = 1441 },
-	{ "ipv4_tcp_gso_seg_1500_redirect", V4(.proto = IPPROTO_TCP, .payload = 2920), REDIRECT,
+	{ "ipv4_tcp_gso_seg_1500_redirect", V4(.proto = IPPROTO_TCP, .payload = 2920), EST, REDIRECT,
 	  .tc_only = true, .gso_size = 1460 },
 	{ "ipv4_tcp_gso_route_mtu_pass_too_big", V4(.proto = IPPROTO_TCP, .dst = "100.64.1.1", .payload = 2896),
-	  PASS(CNT_PASS_TOO_BIG), .tc_only = true, .gso_size = 1448 },
+	  EST, PASS(CNT_PASS_TOO_BIG), .tc_only = true, .gso_size = 1448 },
 	{ "ipv4_tcp_gso_route_mtu_fits_redirect", V4(.proto = IPPROTO_TCP, .dst = "100.64.1.1", .payload = 2480),
-	  REDIRECT, .tc_only = true, .gso_size = 1240 },
+	  EST, REDIRECT, .tc_only = true, .gso_size = 1240 },
 	{ "ipv6_tcp_gso_route_mtu_pass_too_big", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:64::1", .payload = 2856),
-	  PASS(CNT_PASS_TOO_BIG), .tc_only = true, .gso_size = 1428 },
+	  EST, PASS(CNT_PASS_TOO_BIG), .tc_only = true, .gso_size = 1428 },
 	{ "ipv6_tcp_gso_route_mtu_fits_redirect", V6(.proto = IPPROTO_TCP, .dst = "2001:db8:64::1", .payload = 2440),
-	  REDIRECT, .tc_only = true, .gso_size = 1220 },
+	  EST, REDIRECT, .tc_only = true, .gso_size = 1220 },
 	/* A GSO skb still takes every pass reason ahead of the redirect. */
-	{ "ipv4_tcp_gso_ttl1_pass_ttl", V4(.proto = IPPROTO_TCP, .payload = 2896, .ttl = 1), PASS(CNT_PASS_TTL),
+	{ "ipv4_tcp_gso_ttl1_pass_ttl", V4(.proto = IPPROTO_TCP, .payload = 2896, .ttl = 1), EST, PASS(CNT_PASS_TTL),
 	  .tc_only = true, .gso_size = 1448 },
 	{ "ipv4_tcp_gso_unreachable_pass_fib_fail", V4(.proto = IPPROTO_TCP, .dst = "203.0.113.9", .payload = 2896),
-	  PASS(CNT_PASS_FIB_FAIL), .tc_only = true, .gso_size = 1448 },
+	  EST, PASS(CNT_PASS_FIB_FAIL), .tc_only = true, .gso_size = 1448 },
+	{ "ipv4_tcp_gso_fin_pass_tcp_control", V4(.proto = IPPROTO_TCP, .tcp_flags = TH_FIN | TH_ACK, .payload = 2896),
+	  EST, PASS(CNT_PASS_TCP_CONTROL), .tc_only = true, .gso_size = 1448 },
+
+	/* The return path (xdp_uplink): replies to a container's masqueraded
+	 * flow and connections to its published port go straight into its
+	 * veth; the host's own traffic and everything undecided pass. */
+	{ "up/ipv4_tcp_masquerade_reply_redirect",
+	  UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .sport = 80, .dport = 30000, .payload = 100),
+	  CT(.kind = CT_EST, .src = V4_SRC, .dst = V4_WORLD, .sport = 40000, .dport = 80,
+	     .snat = V4_HOST, .snat_port = 30000), REDIRECT, WANT(.dst = V4_SRC, .dport = 40000) },
+	{ "up/ipv4_udp_masquerade_reply_redirect",
+	  UP4(.proto = IPPROTO_UDP, .src = V4_WORLD, .dst = V4_HOST, .sport = 53, .dport = 31000, .payload = 64),
+	  CT(.kind = CT_EST, .src = V4_SRC, .dst = V4_WORLD, .sport = 40000, .dport = 53,
+	     .snat = V4_HOST, .snat_port = 31000), REDIRECT, WANT(.dst = V4_SRC, .dport = 40000) },
+	{ "up/ipv6_tcp_nat66_reply_redirect",
+	  UP6(.proto = IPPROTO_TCP, .src = V6_WORLD, .dst = V6_HOST, .sport = 80, .dport = 30000, .payload = 100),
+	  CT(.kind = CT_EST, .src = V6_SRC, .dst = V6_WORLD, .sport = 40000, .dport = 80,
+	     .snat = V6_HOST, .snat_port = 30000), REDIRECT, WANT(.dst = V6_SRC, .dport = 40000) },
+	{ "up/ipv4_tcp_published_port_redirect",
+	  UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .sport = 5555, .dport = 8080, .payload = 20),
+	  CT(.kind = CT_EST, .dnat = V4_SRC, .dnat_port = 80), REDIRECT, WANT(.dst = V4_SRC, .dport = 80) },
+	{ "up/ipv4_udp_to_second_container_redirect",
+	  UP4(.proto = IPPROTO_UDP, .src = V4_WORLD, .dst = V4_HOST, .sport = 53, .dport = 31500),
+	  CT(.kind = CT_EST, .src = V4_C1, .dst = V4_WORLD, .sport = 40000, .dport = 53,
+	     .snat = V4_HOST, .snat_port = 31500), REDIRECT,
+	  WANT(.dst = V4_C1, .dport = 40000, .dmac = mac_c1, .smac = mac_h1) },
+	{ "up/ipv4_host_own_flow_pass_local",
+	  UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .sport = 80, .dport = 45000),
+	  CT(.kind = CT_EST, .src = V4_HOST, .dst = V4_WORLD, .sport = 45000, .dport = 80), PASS(CNT_PASS_LOCAL) },
+	{ "up/ipv4_forwarded_elsewhere_pass_not_container",
+	  UP4(.proto = IPPROTO_UDP, .src = V4_WORLD, .dst = "10.99.0.5"), EST, PASS(CNT_PASS_NOT_CONTAINER) },
+	{ "up/ipv4_new_flow_pass", UP4(.proto = IPPROTO_UDP, .src = V4_WORLD, .dst = V4_HOST), PASS(CNT_PASS_NEW_FLOW) },
+	{ "up/ipv4_tcp_synack_pass_tcp_control",
+	  UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .sport = 80, .dport = 30000,
+	      .tcp_flags = TH_SYN | TH_ACK), CT(.kind = CT_HALF_OPEN, .src = V4_SRC, .dst = V4_WORLD,
+						 .sport = 40000, .dport = 80, .snat = V4_HOST, .snat_port = 30000),
+	  PASS(CNT_PASS_TCP_CONTROL) },
+	{ "up/ipv4_tcp_rst_pass_tcp_control",
+	  UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .sport = 80, .dport = 30000, .tcp_flags = TH_RST),
+	  CT(.kind = CT_EST, .src = V4_SRC, .dst = V4_WORLD, .sport = 40000, .dport = 80,
+	     .snat = V4_HOST, .snat_port = 30000), PASS(CNT_PASS_TCP_CONTROL) },
+	{ "up/ipv4_udp_first_reply_pass_not_established",
+	  UP4(.proto = IPPROTO_UDP, .src = V4_WORLD, .dst = V4_HOST, .sport = 53, .dport = 31000),
+	  CT(.kind = CT_HALF_OPEN, .src = V4_SRC, .dst = V4_WORLD, .sport = 40000, .dport = 53,
+	     .snat = V4_HOST, .snat_port = 31000), PASS(CNT_PASS_NOT_ESTABLISHED) },
+	{ "up/ipv4_icmp_pass_icmp", UP4(.proto = IPPROTO_ICMP, .src = V4_WORLD, .dst = V4_HOST), PASS(CNT_PASS_ICMP) },
+	{ "up/ipv4_other_mac_pass_not_routed",
+	  UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .sport = 80, .dport = 30000, .eth_dst = mac_stranger),
+	  CT(.kind = CT_EST, .src = V4_SRC, .dst = V4_WORLD, .sport = 40000, .dport = 80,
+	     .snat = V4_HOST, .snat_port = 30000), PASS(CNT_PASS_NOT_ROUTED) },
+	{ "up/ipv4_fragment_pass_fragment",
+	  UP4(.proto = IPPROTO_UDP, .src = V4_WORLD, .dst = V4_HOST, .frag_off = 0x2000, .payload = 32), EST,
+	  PASS(CNT_PASS_FRAGMENT) },
+	/* The host's traffic is not ours to judge: even a malformed frame
+	 * goes on to the kernel. */
+	{ "up/ipv4_truncated_tcp_passed", UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .l4_cut = 10),
+	  PASS(CNT_PASS_L4_OTHER) },
 };
 
 /* ---- running ----------------------------------------------------------- */
 
 struct env {
 	struct egress_bpf *skel;
+	struct uplink_bpf *up_skel;
 	int prog_fd;            /* xdp_egress */
 	int tc_fd;              /* tc_egress */
-	int stats_fd;
+	int up_fd;              /* xdp_uplink */
+	int stats_fd, up_stats_fd;
 	int ncpus;
-	int h0;
-	int up0;
-	__u8 up0_mac[6];
+	int h0, h1, up0;
+	struct nfct_handle *ct;
 };
 
-static int read_mac(const char *ifname, __u8 mac[6], char *why, size_t why_len)
+static int family_of(const struct pkt_spec *p)
 {
-	struct ifreq ifr = {};
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	return p->l3 == L3_IPV6 ? AF_INET6 : AF_INET;
+}
+
+static const char *spec_src(const struct pkt_spec *p)
+{
+	return p->src ? p->src : p->l3 == L3_IPV6 ? V6_SRC : V4_SRC;
+}
+
+static const char *spec_dst(const struct pkt_spec *p)
+{
+	return p->dst ? p->dst : p->l3 == L3_IPV6 ? V6_WORLD : V4_WORLD;
+}
+
+static void ct_set_addr(struct nf_conntrack *ct, int fam, int attr4, int attr6,
+			const char *text)
+{
+	__u8 a[16];
+
+	inet_pton(fam, text, a);
+	if (fam == AF_INET)
+		nfct_set_attr_u32(ct, attr4, *(__u32 *)a);
+	else
+		nfct_set_attr(ct, attr6, a);
+}
+
+/* The row's kernel conntrack entry, as the kernel would have made it: the
+ * original tuple (the frame's own unless given), the reply its inverse, NAT
+ * set up through ctnetlink (which computes the translated reply tuple). */
+static int ct_create(const struct env *e, const struct fixture *fx, char *why,
+		     size_t why_len)
+{
+	const struct ct_spec *c = &fx->ct;
+	int fam = family_of(&fx->pkt), tcp = fx->pkt.proto == IPPROTO_TCP;
+	const char *src = c->src ? c->src : spec_src(&fx->pkt);
+	const char *dst = c->dst ? c->dst : spec_dst(&fx->pkt);
+	__u16 sport = c->sport ? c->sport : spec_sport(&fx->pkt);
+	__u16 dport = c->dport ? c->dport : spec_dport(&fx->pkt);
+	struct nf_conntrack *ct = nfct_new();
+	__u8 flags = c->kind == CT_EST ? 0x08 /* BE_LIBERAL */ : 0;
 	int rc;
 
-	if (fd < 0) {
-		snprintf(why, why_len, "socket: %s", strerror(errno));
+	if (!ct)
 		return -1;
+	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, fam);
+	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, fam);
+	ct_set_addr(ct, fam, ATTR_ORIG_IPV4_SRC, ATTR_ORIG_IPV6_SRC, src);
+	ct_set_addr(ct, fam, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST, dst);
+	ct_set_addr(ct, fam, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC, dst);
+	ct_set_addr(ct, fam, ATTR_REPL_IPV4_DST, ATTR_REPL_IPV6_DST, src);
+	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, fx->pkt.proto);
+	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, fx->pkt.proto);
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, htons(sport));
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, htons(dport));
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(dport));
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(sport));
+	nfct_set_attr_u32(ct, ATTR_TIMEOUT, 120);
+	nfct_set_attr_u32(ct, ATTR_STATUS, c->kind == CT_HALF_OPEN ? 0 :
+			  IPS_SEEN_REPLY | IPS_ASSURED);
+	if (tcp) {
+		nfct_set_attr_u8(ct, ATTR_TCP_STATE, c->kind == CT_HALF_OPEN ?
+				 TCP_CONNTRACK_SYN_SENT : TCP_CONNTRACK_ESTABLISHED);
+		nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_ORIG, flags);
+		nfct_set_attr_u8(ct, ATTR_TCP_MASK_ORIG, 0x08);
+		nfct_set_attr_u8(ct, ATTR_TCP_FLAGS_REPL, flags);
+		nfct_set_attr_u8(ct, ATTR_TCP_MASK_REPL, 0x08);
 	}
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-	rc = ioctl(fd, SIOCGIFHWADDR, &ifr);
-	close(fd);
-	if (rc) {
-		snprintf(why, why_len, "SIOCGIFHWADDR %s: %s", ifname, strerror(errno));
-		return -1;
+	if (c->snat) {
+		ct_set_addr(ct, fam, ATTR_SNAT_IPV4, ATTR_SNAT_IPV6, c->snat);
+		nfct_set_attr_u16(ct, ATTR_SNAT_PORT, htons(c->snat_port));
 	}
-	memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
-	return 0;
+	if (c->dnat) {
+		ct_set_addr(ct, fam, ATTR_DNAT_IPV4, ATTR_DNAT_IPV6, c->dnat);
+		nfct_set_attr_u16(ct, ATTR_DNAT_PORT, htons(c->dnat_port));
+	}
+	rc = nfct_query(e->ct, NFCT_Q_CREATE, ct);
+	if (rc)
+		snprintf(why, why_len, "creating its conntrack entry: %s",
+			 strerror(errno));
+	if (!rc && c->flushed) {
+		/* What `flush` writes: the original tuple, kernel-only. */
+		struct kct_key k = { .family = fam, .proto = fx->pkt.proto,
+				     .sport = htons(sport), .dport = htons(dport) };
+		struct kct_config cfg;
+		__u32 zero = 0;
+		__u8 one = 1;
+
+		inet_pton(fam, src, k.saddr);
+		inet_pton(fam, dst, k.daddr);
+		bpf_map_update_elem(bpf_map__fd(e->skel->maps.kernel_only), &k, &one, 0);
+		bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg);
+		cfg.kernel_only_active = 1;
+		bpf_map_update_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg, 0);
+	}
+	nfct_destroy(ct);
+	return rc;
+}
+
+/* Between rows: no conntrack entry, no flushed flow, no cached verdict. */
+static void ct_reset(const struct env *e)
+{
+	__u32 fams[2] = { AF_INET, AF_INET6 }, zero = 0;
+	int kfd = bpf_map__fd(e->skel->maps.kernel_only);
+	int pfd = bpf_map__fd(e->skel->maps.promote);
+	struct kct_key k;
+	struct kct_config cfg;
+	__u64 gen;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		nfct_query(e->ct, NFCT_Q_FLUSH, &fams[i]);
+	while (!bpf_map_get_next_key(kfd, NULL, &k))
+		bpf_map_delete_elem(kfd, &k);
+	while (!bpf_map_get_next_key(pfd, NULL, &k))
+		bpf_map_delete_elem(pfd, &k);
+	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg);
+	cfg.kernel_only_active = 0;
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg, 0);
+	/* The flow caches drop every slot when this moves. */
+	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.close_gen), &zero, &gen);
+	gen++;
+	bpf_map_update_elem(bpf_map__fd(e->skel->maps.close_gen), &zero, &gen, 0);
+}
+
+static int set_devmap(int fd, int ifindex)
+{
+	struct bpf_devmap_val v = { .ifindex = ifindex };
+	__u32 key = ifindex;
+
+	return bpf_map_update_elem(fd, &key, &v, BPF_ANY);
+}
+
+static int add_container(const struct env *e, const char *addr, int ifindex,
+			 const __u8 *mac, const __u8 *router_mac)
+{
+	struct container_key k = { .family = strchr(addr, ':') ? AF_INET6 : AF_INET };
+	struct container_val v = { .ifindex = ifindex, .l3_ifindex = ifindex };
+
+	inet_pton(k.family, addr, k.addr);
+	memcpy(v.mac, mac, 6);
+	memcpy(v.router_mac, router_mac, 6);
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.containers), &k, &v, 0);
+}
+
+static int add_source(const struct env *e, const char *addr)
+{
+	struct source_key k = {};
+	__u8 one = 1;
+
+	k.family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+	k.prefixlen = 8 + (k.family == AF_INET ? 32 : 128);
+	inet_pton(k.family, addr, k.addr);
+	return bpf_map_update_elem(bpf_map__fd(e->skel->maps.own_sources), &k, &one, 0);
 }
 
 /* Private namespace, topology, forwarding on. Nothing here may run before
- * unshare() succeeded: every `ip` command must land in the new namespace. */
+ * unshare() succeeded: every command must land in the new namespace. */
 static int build_namespace(struct env *e, char *why, size_t why_len)
 {
 	size_t i;
@@ -600,55 +938,93 @@ static int build_namespace(struct env *e, char *why, size_t why_len)
 	    write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1", why, why_len))
 		return -1;
 	e->h0 = if_nametoindex("h0");
+	e->h1 = if_nametoindex("h1");
 	e->up0 = if_nametoindex("up0");
-	if (!e->h0 || !e->up0) {
-		snprintf(why, why_len, "if_nametoindex h0/up0: %s", strerror(errno));
+	if (!e->h0 || !e->h1 || !e->up0) {
+		snprintf(why, why_len, "if_nametoindex h0/h1/up0: %s", strerror(errno));
 		return -1;
 	}
-	return read_mac("up0", e->up0_mac, why, why_len);
-}
-
-static int load_program(struct env *e, char *why, size_t why_len)
-{
-	struct bpf_devmap_val uplink = { .ifindex = e->up0 };
-	__u32 key = e->up0;
-	int err;
-
-	e->skel = egress_bpf__open_and_load();
-	if (!e->skel) {
-		int err_load = errno;
-
-		if (err_load == EACCES || err_load == EINVAL)
-			snprintf(why, why_len, "the verifier rejected xdp_egress or tc_egress (%s); "
-				 "its log is on stderr above", strerror(err_load));
-		else
-			snprintf(why, why_len, "loading the egress program: %s "
-				 "(BPF unavailable here? needs CAP_BPF, CAP_NET_ADMIN and "
-				 "a kernel with XDP)", strerror(err_load));
-		return -1;
-	}
-	e->prog_fd = bpf_program__fd(e->skel->progs.xdp_egress);
-	e->tc_fd = bpf_program__fd(e->skel->progs.tc_egress);
-	e->stats_fd = bpf_map__fd(e->skel->maps.egress_stats);
-	/* devmap ifindexes resolve in the writer's namespace: ours. */
-	err = bpf_map_update_elem(bpf_map__fd(e->skel->maps.tx_ports), &key,
-				  &uplink, BPF_ANY);
-	if (err) {
-		snprintf(why, why_len, "tx_ports: adding up0 (ifindex %d): %s",
-			 e->up0, strerror(-err));
+	e->ct = nfct_open(CONNTRACK, 0);
+	if (!e->ct) {
+		snprintf(why, why_len, "ctnetlink: %s", strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-static int read_counters(const struct env *e, struct counter_val sum[CNT_MAX])
+/* Both programs as attach would load them for container c0 on h0. */
+static int load_programs(struct env *e, char *why, size_t why_len)
+{
+	struct kct_config cfg = {};
+	__u32 zero = 0;
+	int i;
+
+	e->skel = egress_bpf__open();
+	e->up_skel = uplink_bpf__open();
+	if (!e->skel || !e->up_skel) {
+		snprintf(why, why_len, "opening the BPF objects: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < 6; i++) {
+		e->skel->rodata->router_mac[i] = mac_h0[i];
+		e->skel->rodata->source_mac[i] = mac_c0[i];
+		e->up_skel->rodata->uplink_mac[i] = mac_up0[i];
+	}
+	e->skel->rodata->check_router_mac = 1;
+	e->skel->rodata->check_source_mac = 1;
+	e->up_skel->rodata->check_uplink_mac = 1;
+	if (egress_bpf__load(e->skel)) {
+		snprintf(why, why_len, "the verifier rejected xdp_egress or tc_egress "
+			 "(%s); its log is on stderr above", strerror(errno));
+		return -1;
+	}
+	/* The return path shares the namespace's maps, as attach pins them. */
+	bpf_map__reuse_fd(e->up_skel->maps.kct_config, bpf_map__fd(e->skel->maps.kct_config));
+	bpf_map__reuse_fd(e->up_skel->maps.promote, bpf_map__fd(e->skel->maps.promote));
+	bpf_map__reuse_fd(e->up_skel->maps.promote_rb, bpf_map__fd(e->skel->maps.promote_rb));
+	bpf_map__reuse_fd(e->up_skel->maps.kernel_only, bpf_map__fd(e->skel->maps.kernel_only));
+	bpf_map__reuse_fd(e->up_skel->maps.close_gen, bpf_map__fd(e->skel->maps.close_gen));
+	bpf_map__reuse_fd(e->up_skel->maps.containers, bpf_map__fd(e->skel->maps.containers));
+	bpf_map__reuse_fd(e->up_skel->maps.container_ports, bpf_map__fd(e->skel->maps.container_ports));
+	if (uplink_bpf__load(e->up_skel)) {
+		snprintf(why, why_len, "the verifier rejected xdp_uplink (%s)",
+			 strerror(errno));
+		return -1;
+	}
+	e->prog_fd = bpf_program__fd(e->skel->progs.xdp_egress);
+	e->tc_fd = bpf_program__fd(e->skel->progs.tc_egress);
+	e->up_fd = bpf_program__fd(e->up_skel->progs.xdp_uplink);
+	e->stats_fd = bpf_map__fd(e->skel->maps.egress_stats);
+	e->up_stats_fd = bpf_map__fd(e->up_skel->maps.ingress_stats);
+	if (kct_config_read(&cfg)) {
+		snprintf(why, why_len, "reading this namespace's conntrack sysctls");
+		return -1;
+	}
+	cfg.agent_pid = getpid(); /* promotions go to the ring buffer */
+	/* devmap ifindexes resolve in the writer's namespace: ours. */
+	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg, 0) ||
+	    set_devmap(bpf_map__fd(e->skel->maps.tx_ports), e->up0) ||
+	    set_devmap(bpf_map__fd(e->skel->maps.container_ports), e->h0) ||
+	    set_devmap(bpf_map__fd(e->skel->maps.container_ports), e->h1) ||
+	    add_container(e, V4_SRC, e->h0, mac_c0, mac_h0) ||
+	    add_container(e, V6_SRC, e->h0, mac_c0, mac_h0) ||
+	    add_container(e, V4_C1, e->h1, mac_c1, mac_h1) ||
+	    add_container(e, V6_C1, e->h1, mac_c1, mac_h1) ||
+	    add_source(e, V4_SRC) || add_source(e, V6_SRC)) {
+		snprintf(why, why_len, "filling the maps: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int read_counters(const struct env *e, int fd, struct counter_val sum[CNT_MAX])
 {
 	struct counter_val per_cpu[e->ncpus];
 	__u32 id;
 	int cpu;
 
 	for (id = 0; id < CNT_MAX; id++) {
-		if (bpf_map_lookup_elem(e->stats_fd, &id, per_cpu))
+		if (bpf_map_lookup_elem(fd, &id, per_cpu))
 			return -1;
 		sum[id].packets = sum[id].bytes = 0;
 		for (cpu = 0; cpu < e->ncpus; cpu++) {
@@ -687,19 +1063,52 @@ static void check_counters(const char *name, const struct counter_val before[CNT
 	CHECK(!why[0], name, "%s", why);
 }
 
-/* The frame the next hop must see: rebuilt here, not derived from the
- * program's output. */
-static void expected_redirect(const struct env *e, const __u8 *in,
+static void put_addr(__u8 *f, const struct layout *lo, int dst, const char *text)
+{
+	if (lo->l3_kind == L3_IPV4)
+		inet_pton(AF_INET, text, f + lo->l3 + (dst ? 16 : 12));
+	else
+		inet_pton(AF_INET6, text, f + lo->l3 + (dst ? 24 : 8));
+}
+
+/*
+ * The frame the next hop must see, rebuilt here from the input and the
+ * row's `want`: the translation, TTL - 1, MACs, and both checksums
+ * recomputed in full (an IPv4 UDP checksum of 0, none, stays 0).
+ */
+static void expected_redirect(const struct fixture *fx, const __u8 *in,
 			      const struct layout *lo, __u8 *want)
 {
+	const struct want *w = &fx->want;
+	int c = l4_csum_offset(lo->proto);
+	bool no_csum = lo->l3_kind == L3_IPV4 && lo->proto == IPPROTO_UDP &&
+		       !get16(in + lo->l4 + 6);
+
 	memcpy(want, in, lo->len);
-	memcpy(want, mac_gw, 6);
-	memcpy(want + 6, e->up0_mac, 6);
+	memcpy(want, w->dmac ? w->dmac : fx->uplink ? mac_c0 : mac_gw, 6);
+	memcpy(want + 6, w->smac ? w->smac : fx->uplink ? mac_h0 : mac_up0, 6);
+	if (w->src)
+		put_addr(want, lo, 0, w->src);
+	if (w->dst)
+		put_addr(want, lo, 1, w->dst);
+	if (w->sport)
+		put16(want + lo->l4, w->sport);
+	if (w->dport)
+		put16(want + lo->l4 + 2, w->dport);
 	if (lo->l3_kind == L3_IPV4) {
 		want[lo->l3 + 8]--;
 		ipv4_fill_csum(want + lo->l3);
 	} else {
 		want[lo->l3 + 7]--;
+	}
+	if (c >= 0 && !no_csum) {
+		__u16 sum;
+
+		put16(want + lo->l4 + c, 0);
+		sum = ~l4_sum(want, lo) & 0xffff;
+		if (!sum && lo->proto == IPPROTO_UDP)
+			sum = 0xffff;
+		put16(want + lo->l4 + c, sum);
 	}
 }
 
@@ -708,13 +1117,14 @@ static int tc_verdict(int xdp_action)
 {
 	switch (xdp_action) {
 	case XDP_REDIRECT: return TC_ACT_REDIRECT;
-	case XDP_PASS: return TC_ACT_OK;
+	case XDP_PASS: return TC_ACT_UNSPEC; /* go on: the next tc program, the stack */
 	case XDP_DROP: return TC_ACT_SHOT;
 	default: return -1;
 	}
 }
 
-/* Runs one fixture through xdp_egress (tc false) or tc_egress (tc true). */
+/* Runs one fixture through xdp_egress (tc false), tc_egress (tc true), or
+ * for an uplink row xdp_uplink. */
 static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 {
 	static __u8 in[MAX_FRAME], out[MAX_FRAME], want[MAX_FRAME];
@@ -722,22 +1132,29 @@ static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 	const char *(*verdict_name)(int) = tc ? tc_action_name : action_name;
 	bool redirect = fx->action == XDP_REDIRECT;
 	int want_action = tc ? tc_verdict(fx->action) : fx->action;
+	int stats_fd = fx->uplink ? e->up_stats_fd : e->stats_fd;
 	struct layout lo;
 	struct xdp_md ctx = {};
 	struct __sk_buff skb = {};
-	char name[160];
+	char name[160], why[256] = "";
 	int err, diff;
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-#define NAME(what) (snprintf(name, sizeof(name), "%s/%s/%s", tc ? "egress_tc" : "egress", \
-			     fx->name, what), name)
+#define NAME(what) (snprintf(name, sizeof(name), "%s/%s/%s", \
+			     tc ? "egress_tc" : fx->uplink ? "uplink" : "egress", \
+			     fx->uplink ? fx->name + 3 : fx->name, what), name)
 
 	if (build_frame(&fx->pkt, in, &lo)) {
 		CHECK(0, NAME("build"), "bad address in fixture");
 		return 0;
 	}
-	if (read_counters(e, before)) {
-		CHECK(0, NAME("counter"), "reading egress_stats: %s", strerror(errno));
+	ct_reset(e);
+	if (fx->ct.kind != CT_NONE && ct_create(e, fx, why, sizeof(why))) {
+		CHECK(0, NAME("conntrack"), "%s", why);
+		return 0;
+	}
+	if (read_counters(e, stats_fd, before)) {
+		CHECK(0, NAME("counter"), "reading the counters: %s", strerror(errno));
 		return -1;
 	}
 
@@ -759,15 +1176,16 @@ static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 	} else {
 		ctx.data = 0;
 		ctx.data_end = lo.len;
-		ctx.ingress_ifindex = e->h0;
+		ctx.ingress_ifindex = fx->uplink ? e->up0 : e->h0;
 		opts.ctx_in = &ctx;
 		opts.ctx_size_in = sizeof(ctx);
 	}
 	memset(out, 0xee, sizeof(out));
-	err = bpf_prog_test_run_opts(tc ? e->tc_fd : e->prog_fd, &opts);
+	err = bpf_prog_test_run_opts(tc ? e->tc_fd : fx->uplink ? e->up_fd : e->prog_fd,
+				     &opts);
 
-	if (read_counters(e, after)) {
-		CHECK(0, NAME("counter"), "reading egress_stats: %s", strerror(errno));
+	if (read_counters(e, stats_fd, after)) {
+		CHECK(0, NAME("counter"), "reading the counters: %s", strerror(errno));
 		return -1;
 	}
 	if (fx->rejected || (tc && fx->tc_rejected)) {
@@ -795,30 +1213,285 @@ static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 		return 0;
 	}
 
-	expected_redirect(e, in, &lo, want);
+	expected_redirect(fx, in, &lo, want);
 	diff = opts.data_size_out == lo.len ? first_diff(out, want, lo.len) : 0;
 	CHECK(opts.data_size_out == lo.len && diff < 0, NAME("output"),
-	      "output %u bytes (want %zu), first difference at byte %d",
-	      opts.data_size_out, lo.len, diff);
-	CHECK(!memcmp(out, mac_gw, 6) && !memcmp(out + 6, e->up0_mac, 6), NAME("macs"),
-	      "dst %02x:%02x:%02x:%02x:%02x:%02x src %02x:%02x:%02x:%02x:%02x:%02x, "
-	      "want gateway " MAC_GW " and up0 " MAC_UP0,
-	      out[0], out[1], out[2], out[3], out[4], out[5],
-	      out[6], out[7], out[8], out[9], out[10], out[11]);
-	if (lo.l3_kind == L3_IPV4) {
-		ASSERT_EQ(out[lo.l3 + 8], in[lo.l3 + 8] - 1, NAME("ttl"));
+	      "output %u bytes (want %zu), first difference at byte %d "
+	      "(got 0x%02x, want 0x%02x)", opts.data_size_out, lo.len, diff,
+	      diff >= 0 ? out[diff] : 0, diff >= 0 ? want[diff] : 0);
+	if (lo.l3_kind == L3_IPV4)
 		CHECK(ipv4_csum_ok(out + lo.l3), NAME("ip_csum"),
-		      "header checksum 0x%04x does not verify, full recomputation gives 0x%04x",
-		      get16(out + lo.l3 + 10), get16(want + lo.l3 + 10));
-	} else {
-		ASSERT_EQ(out[lo.l3 + 7], in[lo.l3 + 7] - 1, NAME("hop_limit"));
-	}
-	diff = first_diff(out + lo.l4, in + lo.l4, lo.len - lo.l4);
-	CHECK(diff < 0, NAME("l4_unchanged"), "L4 differs at byte %d of the L4 header", diff);
-	CHECK(l4_sum(out, &lo) == 0xffff, NAME("l4_csum"),
-	      "L4 checksum no longer verifies after the rewrite");
+		      "header checksum 0x%04x does not verify", get16(out + lo.l3 + 10));
+	if (!(lo.l3_kind == L3_IPV4 && lo.proto == IPPROTO_UDP && !get16(out + lo.l4 + 6)))
+		CHECK(l4_sum(out, &lo) == 0xffff, NAME("l4_csum"),
+		      "L4 checksum no longer verifies after the rewrite");
 	return 0;
 #undef NAME
+}
+
+/* ---- beyond one frame -------------------------------------------------- */
+
+static int promoted_seen;
+
+static int on_promote(void *ctx, void *data, size_t len)
+{
+	const struct kct_key *want = ctx, *got = data;
+
+	if (len >= sizeof(*got) && !memcmp(got, want, sizeof(*got)))
+		promoted_seen++;
+	return 0;
+}
+
+/*
+ * An established, strictly tracked TCP flow: each kernel-path packet counts;
+ * the promote_after-th hands it to the agent (ring buffer, once); once the
+ * agent's ctnetlink update (kct_set_liberal(), what the agent calls) made
+ * its entry liberal, the flow takes the fast path.
+ */
+static void test_promotion(const struct env *e)
+{
+	const struct fixture fx = { "promotion", V4(.proto = IPPROTO_TCP, .payload = 10),
+				    CT(.kind = CT_STRICT, .snat = V4_HOST, .snat_port = 30300) };
+	static __u8 in[MAX_FRAME], out[MAX_FRAME];
+	struct counter_val before[CNT_MAX], after[CNT_MAX];
+	struct kct_key k = { .family = AF_INET, .proto = IPPROTO_TCP,
+			     .sport = htons(40000), .dport = htons(80) };
+	struct ring_buffer *rb;
+	struct kct_config cfg;
+	struct xdp_md ctx = {};
+	struct layout lo;
+	char why[256] = "";
+	__u32 zero = 0, i, redirected = 0;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	inet_pton(AF_INET, V4_SRC, k.saddr);
+	inet_pton(AF_INET, V4_WORLD, k.daddr);
+	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg);
+	build_frame(&fx.pkt, in, &lo);
+	ct_reset(e);
+	if (ct_create(e, &fx, why, sizeof(why))) {
+		CHECK(0, "promotion/conntrack", "%s", why);
+		return;
+	}
+	rb = ring_buffer__new(bpf_map__fd(e->skel->maps.promote_rb), on_promote, &k, NULL);
+	while (rb && ring_buffer__consume(rb) > 0)
+		;
+	promoted_seen = 0;
+	read_counters(e, e->stats_fd, before);
+	ctx.data_end = lo.len;
+	ctx.ingress_ifindex = e->h0;
+	opts.data_in = in;
+	opts.data_size_in = lo.len;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	for (i = 0; i < cfg.promote_after + 3; i++)
+		bpf_prog_test_run_opts(e->prog_fd, &opts);
+	read_counters(e, e->stats_fd, after);
+	ASSERT_EQ(after[CNT_PASS_NOT_PROMOTED].packets - before[CNT_PASS_NOT_PROMOTED].packets,
+		  cfg.promote_after + 3, "promotion/kernel_path_until_promoted");
+	ASSERT_EQ(after[CNT_PROMOTE_REQUESTS].packets - before[CNT_PROMOTE_REQUESTS].packets,
+		  1, "promotion/one_request");
+	if (rb)
+		ring_buffer__consume(rb);
+	ASSERT_EQ(promoted_seen, 1, "promotion/ring_buffer_names_the_flow");
+	ring_buffer__free(rb);
+
+	CHECK(!kct_set_liberal(e->ct, &k), "promotion/agent_sets_liberal",
+	      "ctnetlink update: %s", strerror(errno));
+	read_counters(e, e->stats_fd, before);
+	for (i = 0; i < 3; i++) {
+		opts.data_size_out = sizeof(out);
+		if (!bpf_prog_test_run_opts(e->prog_fd, &opts) && opts.retval == XDP_REDIRECT)
+			redirected++;
+	}
+	read_counters(e, e->stats_fd, after);
+	ASSERT_EQ(redirected, 3, "promotion/then_fast_path");
+	ASSERT_EQ(after[CNT_REDIRECTED].packets - before[CNT_REDIRECTED].packets, 3,
+		  "promotion/redirected_counted");
+}
+
+struct ct_timeout {
+	__u32 timeout;
+	int found;
+};
+
+static int timeout_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct,
+		      void *arg)
+{
+	struct ct_timeout *t = arg;
+
+	t->timeout = nfct_get_attr_u32(ct, ATTR_TIMEOUT);
+	t->found = 1;
+	return NFCT_CB_STOP;
+}
+
+/*
+ * The fast path keeps the kernel's entry alive as the kernel would on the
+ * same packet: a UDP flow past its first two seconds gets the stream
+ * timeout (and ASSURED); the entry never lapses while the fast path carries
+ * it.
+ */
+static void test_keep_alive(const struct env *e)
+{
+	const struct fixture fx = { "keepalive", V4(.proto = IPPROTO_UDP, .payload = 10), EST };
+	static __u8 in[MAX_FRAME], out[MAX_FRAME];
+	struct nf_conntrack *q = nfct_new();
+	struct ct_timeout t = {};
+	struct kct_config cfg;
+	struct xdp_md ctx = {};
+	struct layout lo;
+	char why[256] = "";
+	__u32 zero = 0;
+	__u8 a[4];
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg);
+	build_frame(&fx.pkt, in, &lo);
+	ct_reset(e);
+	if (!q || ct_create(e, &fx, why, sizeof(why))) {
+		CHECK(0, "keepalive/conntrack", "%s", why);
+		nfct_destroy(q);
+		return;
+	}
+	/* A short remaining life, as if the last refresh were long ago. */
+	nfct_set_attr_u8(q, ATTR_ORIG_L3PROTO, AF_INET);
+	inet_pton(AF_INET, V4_SRC, a);
+	nfct_set_attr_u32(q, ATTR_ORIG_IPV4_SRC, *(__u32 *)a);
+	inet_pton(AF_INET, V4_WORLD, a);
+	nfct_set_attr_u32(q, ATTR_ORIG_IPV4_DST, *(__u32 *)a);
+	nfct_set_attr_u8(q, ATTR_ORIG_L4PROTO, IPPROTO_UDP);
+	nfct_set_attr_u16(q, ATTR_ORIG_PORT_SRC, htons(40000));
+	nfct_set_attr_u16(q, ATTR_ORIG_PORT_DST, htons(53));
+	nfct_set_attr_u32(q, ATTR_TIMEOUT, 3);
+	nfct_query(e->ct, NFCT_Q_UPDATE, q);
+	ctx.data_end = lo.len;
+	ctx.ingress_ifindex = e->h0;
+	opts.data_in = in;
+	opts.data_size_in = lo.len;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	bpf_prog_test_run_opts(e->prog_fd, &opts);
+	ASSERT_EQ(opts.retval, XDP_REDIRECT, "keepalive/redirected");
+	nfct_callback_register(e->ct, NFCT_T_ALL, timeout_cb, &t);
+	nfct_query(e->ct, NFCT_Q_GET, q);
+	nfct_callback_unregister(e->ct);
+	/* An entry made through ctnetlink has stream_ts 0, so the kernel's
+	 * own next packet (nf_conntrack_udp_packet(): replied, and past
+	 * stream_ts) would give it the stream timeout and ASSURED: so must
+	 * the fast path. */
+	CHECK(t.found && t.timeout > 3 && t.timeout <= cfg.udp_stream_ms / 1000 &&
+	      t.timeout + 2 >= cfg.udp_stream_ms / 1000, "keepalive/udp_stream_timeout",
+	      "entry %s, timeout %u s, want about %u s (nf_conntrack_udp_timeout_stream)",
+	      t.found ? "found" : "gone", t.timeout, cfg.udp_stream_ms / 1000);
+	nfct_destroy(q);
+}
+
+/* Runs one frame through a program; returns the action, -1 on error. */
+static int run_once(const struct env *e, int fd, int ifindex, const struct pkt_spec *pkt)
+{
+	static __u8 in[MAX_FRAME], out[MAX_FRAME];
+	struct xdp_md ctx = {};
+	struct layout lo;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	if (build_frame(pkt, in, &lo))
+		return -1;
+	ctx.data_end = lo.len;
+	ctx.ingress_ifindex = ifindex;
+	opts.data_in = in;
+	opts.data_size_in = lo.len;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	return bpf_prog_test_run_opts(fd, &opts) ? -1 : (int)opts.retval;
+}
+
+/*
+ * On a flow the fast path made liberal, the kernel no longer checks a FIN's
+ * or RST's sequence number: the fast path does, from the ACKs and windows
+ * it carried. A blind RST or FIN from the world, or one a neighbour sends
+ * with the container's address, is dropped when out of the receiver's
+ * window, and reaches the kernel (which changes the state) when in it.
+ */
+static void test_close_guard(const struct env *e)
+{
+	const struct fixture flow = { "guard", V4(.proto = IPPROTO_TCP),
+				      CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30400) };
+	/* What each side ACKs: the frame builder's ack 0x0a0b0c0d, window
+	 * 64240 (no scaling in this entry). */
+	const __u32 ack = 0x0a0b0c0d;
+	const struct {
+		const char *name;
+		bool uplink;
+		struct pkt_spec pkt;
+		int action;
+	} rows[] = {
+		{ "world_rst_in_window_passes", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_RST | TH_ACK,
+		    .seq = ack + 100 }, XDP_PASS },
+		{ "world_rst_beyond_window_dropped", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_RST,
+		    .seq = ack + 0x40000000 }, XDP_DROP },
+		{ "world_rst_before_ack_dropped", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_RST,
+		    .seq = ack - 1 }, XDP_DROP },
+		{ "world_fin_beyond_window_dropped", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_FIN | TH_ACK,
+		    .seq = ack + 0x80000000u }, XDP_DROP },
+		{ "neighbour_spoofed_rst_beyond_window_dropped", false,
+		  { .l3 = L3_IPV4, .proto = IPPROTO_TCP, .eth_src = mac_c1,
+		    .tcp_flags = TH_RST, .seq = ack + 0x20000000 }, XDP_DROP },
+		{ "neighbour_spoofed_rst_in_window_to_kernel", false,
+		  { .l3 = L3_IPV4, .proto = IPPROTO_TCP, .eth_src = mac_c1,
+		    .tcp_flags = TH_RST, .seq = ack + 10 }, XDP_PASS },
+		{ "container_fin_in_window_passes", false,
+		  { .l3 = L3_IPV4, .proto = IPPROTO_TCP, .tcp_flags = TH_FIN | TH_ACK,
+		    .seq = ack + 5000 }, XDP_PASS },
+	};
+	/* One carried packet each way: the samples. */
+	const struct pkt_spec from_container = { .l3 = L3_IPV4, .proto = IPPROTO_TCP };
+	const struct pkt_spec from_world = { .l3 = L3_IPV4, .from_world = true,
+					     .proto = IPPROTO_TCP, .src = V4_WORLD,
+					     .dst = V4_HOST, .sport = 80, .dport = 30400 };
+	struct counter_val before[CNT_MAX], after[CNT_MAX];
+	char name[128], why[256] = "";
+	size_t i;
+	int got;
+
+	ct_reset(e);
+	if (ct_create(e, &flow, why, sizeof(why))) {
+		CHECK(0, "close_guard/conntrack", "%s", why);
+		return;
+	}
+	ASSERT_EQ(run_once(e, e->prog_fd, e->h0, &from_container), XDP_REDIRECT,
+		  "close_guard/container_ack_carried");
+	ASSERT_EQ(run_once(e, e->up_fd, e->up0, &from_world), XDP_REDIRECT,
+		  "close_guard/world_ack_carried");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		int fd = rows[i].uplink ? e->up_fd : e->prog_fd;
+		int stats = rows[i].uplink ? e->up_stats_fd : e->stats_fd;
+
+		read_counters(e, stats, before);
+		got = run_once(e, fd, rows[i].uplink ? e->up0 : e->h0, &rows[i].pkt);
+		read_counters(e, stats, after);
+		snprintf(name, sizeof(name), "close_guard/%s", rows[i].name);
+		CHECK(got == rows[i].action, name, "got %s, want %s", action_name(got),
+		      action_name(rows[i].action));
+		if (rows[i].action == XDP_DROP) {
+			snprintf(name, sizeof(name), "close_guard/%s/counted", rows[i].name);
+			ASSERT_EQ(after[CNT_DROP_OUT_OF_WINDOW].packets -
+				  before[CNT_DROP_OUT_OF_WINDOW].packets, 1, name);
+		}
+	}
 }
 
 int main(void)
@@ -841,21 +1514,27 @@ int main(void)
 			 strerror(-e.ncpus));
 		goto setup_failed;
 	}
-	if (load_program(&e, why, sizeof(why)))
+	if (load_programs(&e, why, sizeof(why)))
 		goto setup_failed;
 
 	for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
 		if (!fixtures[i].tc_only && run_fixture(&e, &fixtures[i], false))
 			goto cleanup;
 	for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
-		if (run_fixture(&e, &fixtures[i], true))
-			break;
+		if (!fixtures[i].uplink && run_fixture(&e, &fixtures[i], true))
+			goto cleanup;
+	test_promotion(&e);
+	test_keep_alive(&e);
+	test_close_guard(&e);
 	goto cleanup;
 
 setup_failed:
 	printf("FAIL egress/setup: %s\n", why);
 	unit_failures++;
 cleanup:
+	if (e.ct)
+		nfct_close(e.ct);
+	uplink_bpf__destroy(e.up_skel);
 	egress_bpf__destroy(e.skel);
 	/* The namespace and its links die with the process. */
 	UNIT_EXIT();
