@@ -48,7 +48,7 @@ else
 fi
 
 capture_start "$ENG_DIR/other.pcap" "ip and not src host $UPLINK_ADDR and not src host $W"
-capture_start "$ENG_DIR/snat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"
+capture_start "$ENG_DIR/nat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"
 sleep 1
 check podman_ping "ping from p1 failed" pm exec p1 ping -c 3 -W 2 "$W"
 UDP=$(pm exec p1 iperf3 -c "$W" -u -b 20M -l 1000 -t 2 -J 2>/dev/null)
@@ -76,9 +76,9 @@ else
 	fail podman_stats_redirected "want >= 90% of $udp_pkts datagrams and $tcp_bytes TCP bytes redirected: $(counters_brief "$st")"
 fi
 n_other=$(capture_count "$ENG_DIR/other.pcap" "")
-XDP_SRC=$(tcpdump -nr "$ENG_DIR/snat.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
-if [ "$n_other" = 0 ] && [ "$(capture_count "$ENG_DIR/snat.pcap" udp)" -ge 1000 ] &&
-	[ "$(capture_count "$ENG_DIR/snat.pcap" tcp)" -ge 1 ] && [ -n "$XDP_SRC" ] && [ "$XDP_SRC" = "$KERNEL_SRC" ]; then
+XDP_SRC=$(tcpdump -nr "$ENG_DIR/nat.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
+if [ "$n_other" = 0 ] && [ "$(capture_count "$ENG_DIR/nat.pcap" udp)" -ge 1000 ] &&
+	[ "$(capture_count "$ENG_DIR/nat.pcap" tcp)" -ge 1 ] && [ -n "$XDP_SRC" ] && [ "$XDP_SRC" = "$KERNEL_SRC" ]; then
 	ok podman_world_sees_only_snat_address
 else
 	fail podman_world_sees_only_snat_address "other sources: $n_other; echo source '$XDP_SRC', podman's NAT '$KERNEL_SRC'"
