@@ -371,6 +371,8 @@ for ROUND in kernel native generic tc; do
 	fi
 	# The agent started by hand ends with the last detach.
 	if [ -n "$AGENT_BG" ]; then
+		check "${ROUND}_detach_stops_agent" "the agent started with \`xdp-egress agent\` (pid $AGENT_BG) still runs after the last detach" \
+			eval '! pid_alive "$AGENT_BG"'
 		wait "$AGENT_BG" 2>/dev/null
 		AGENT_BG=""
 	fi

@@ -307,11 +307,14 @@ xdp_on() {
 	ip -n "${2:-$TOPO_HOST}" -d -j link show "$1" 2>/dev/null |
 		jq -r '.[0].xdp | if . == null then empty else (.prog.id // .attached[0].prog.id // empty) end'
 }
-# xe_procs: pids of the xdp-egress processes (agent, daemon, CNI plugin)
-# running in our host ns: ours, since nothing else runs there.
+# xe_procs: pids of the xdp-egress processes running in our host ns that
+# the test did not start itself (TOPO_PIDS, DAEMON_PID: a tuner, a daemon):
+# the agents attach (or the CNI plugin, or the daemon) started. Ours, since
+# nothing else runs there.
 xe_procs() {
 	local p
 	for p in $(ip netns pids "$TOPO_HOST" 2>/dev/null); do
+		case " ${TOPO_PIDS[*]} ${DAEMON_PID:-} " in *" $p "*) continue ;; esac
 		case $(cat "/proc/$p/comm" 2>/dev/null) in
 		xdp-egress*) echo "$p" ;;
 		esac
