@@ -88,7 +88,9 @@ world_capture_start "ip and src net 10.200.0.0/16" || { fail auto_setup "tcpdump
 m0=$(masquerade_packets)
 xe_tune_start
 s0=$(stats_json)
+a0=$(udp_arrived "$W")
 out=$(udp_small 4)
+arrived=$(($(udp_arrived "$W") - a0))
 sent=$(jq -r '.end.sum.packets // 0' <<<"$out")
 pct=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$out")
 check auto_small_to_native "state $(auto_state) after 4 s of 64-byte UDP ($sent datagrams); tune log: $(tail -2 "$TOPO_TMP/tune.log" | tr '\n' ' ')" \
@@ -97,8 +99,12 @@ check auto_native_xdp_attached "vc1's XDP mode is '$(xdp_on_vc1)' with auto.stat
 	test "$(xdp_on_vc1)" = 1
 check auto_native_csum_off "container tx-checksumming is $(offload "$C" eth0 tx-checksumming) with native XDP in front" \
 	test "$(offload "$C" eth0 tx-checksumming)" = off
-check auto_small_delivered "UDP: $sent datagrams, $pct% lost (the switch must not break the flow; some loss is the receiving socket on this shared 2-core machine)" \
-	test "${sent:-0}" -gt 1000 -a "${pct:-100}" -lt 20
+# The switch must not break the flow: the datagrams reach the world's UDP
+# layer. (What iperf3 counts lost beyond that is its receiving socket
+# overrun on this shared 2-core machine.)
+check auto_small_delivered "UDP: $sent datagrams sent, $arrived reached the world's UDP layer (want >= 90%), iperf3 counted $pct% lost" \
+	test "${sent:-0}" -gt 1000 -a $((arrived * 10)) -ge $((sent * 9))
+log "UDP across the switch: $sent sent, $arrived arrived at the world, iperf3: $pct% lost"
 why=$(xe status --json | jq -r '.attachments[0].auto.why')
 check auto_status_why "auto.why is '$why'" grep -q "small packets" <<<"$why"
 log "auto.why: $why"

@@ -34,15 +34,18 @@ start_iperf_server 5201 || { fail traffic_setup "iperf3 server did not start"; e
 
 # flow NAME COMMAND...: runs one flow from the container; sets FLOW_OUT,
 # FLOW_RC and, as deltas over the flow, TX (frames the container sent),
+# ARRIVED (UDP datagrams that reached the world's UDP layer),
 # RED (redirected), PASS (every pass reason), ICMP (pass_icmp), RET
 # (redirected by the return path), S1 (stats after).
 flow() {
-	local name=$1 s0 tx0
+	local name=$1 s0 tx0 a0
 	shift
 	s0=$(stats_json)
 	tx0=$(tx_packets "$C" eth0)
+	a0=$(udp_arrived "$TOPO_WORLD")
 	FLOW_OUT=$(in_c 1 "$@" 2>&1)
 	FLOW_RC=$?
+	ARRIVED=$(($(udp_arrived "$TOPO_WORLD") - a0))
 	S1=$(stats_json)
 	TX=$(($(tx_packets "$C" eth0) - tx0))
 	if [ -z "$s0" ] || [ -z "$S1" ]; then
@@ -94,14 +97,14 @@ check_udp() {
 	sent=$(jq -r '.end.sum.packets // 0' <<<"$FLOW_OUT" 2>/dev/null)
 	lost=$(jq -r '.end.sum.lost_packets // 0' <<<"$FLOW_OUT" 2>/dev/null)
 	pct=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$FLOW_OUT" 2>/dev/null)
-	# Loss here is the receiving socket on a shared 2-core machine, not the
-	# path (the redirect and checksum checks are about the path); a lossy
-	# path would show far more than this.
-	if [ "$FLOW_RC" -eq 0 ] && [ "${sent:-0}" -gt 1000 ] && [ "${pct:-100}" -lt 20 ]; then
+	# The path delivers (almost) every datagram to the world's UDP layer;
+	# what iperf3 counts lost beyond that is its receiving socket overrun
+	# on a shared 2-core machine.
+	if [ "$FLOW_RC" -eq 0 ] && [ "${sent:-0}" -gt 1000 ] && [ $((ARRIVED * 100)) -ge $((sent * 95)) ]; then
 		ok "$name"
-		log "$name: $sent datagrams, $lost lost"
+		log "$name: $sent datagrams, $ARRIVED reached the world's UDP layer, iperf3 counted $lost lost"
 	else
-		fail "$name" "iperf3 -u rc $FLOW_RC, datagrams ${sent:-?}, lost ${lost:-?} (${pct:-?}%): $(jq -r '.error // empty' <<<"$FLOW_OUT" 2>/dev/null)"
+		fail "$name" "iperf3 -u rc $FLOW_RC, datagrams ${sent:-?}, $ARRIVED reached the world's UDP layer (want >= 95%), iperf3 counted ${lost:-?} lost (${pct:-?}%): $(jq -r '.error // empty' <<<"$FLOW_OUT" 2>/dev/null)"
 	fi
 	carried "$name"
 }

@@ -405,6 +405,14 @@ nstat_value() {
 	ip netns exec "$1" nstat -az "$2" 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'
 }
 
+# udp_arrived NS: UDP datagrams (v4 + v6) that reached NS's UDP layer:
+# delivered, or dropped there because the receiving socket's buffer was
+# full (a slow reader on a busy machine, not the path).
+udp_arrived() {
+	ip netns exec "$1" nstat -az 2>/dev/null |
+		awk '$1 ~ /^Udp6?(InDatagrams|RcvbufErrors)$/ { s += $2 } END { print s + 0 }'
+}
+
 # wait_listen NS PORT [tcp|udp]: waits up to 5 s for a listener.
 wait_listen() {
 	local i flag=-ltn
