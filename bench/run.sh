@@ -11,7 +11,9 @@
 # (iperf3, 1 and 4 streams), latency (sockperf UDP/TCP ping-pong), cpu (host
 # CPU ns per packet at a fixed offered rate), scale (1/16/128 containers),
 # ct (xdp only, full mode: live frames with 1k and 100k flows in the
-# conntrack table).
+# conntrack table), connrate (short HTTP connections: wrk with "Connection:
+# close" against nginx; requests/s, SYN retransmits), udprr (UDP
+# request/response over 256 flows; transactions/s, lost).
 # Contenders: iptables (the baseline, ratio 1.0), nftables, tc-bpf,
 # xdp-native, xdp-generic, xe-tc (xdp-egress --mode tc: its stages as a tcx
 # program, container TSO kept), xe-auto (--mode auto with `xdp-egress tune`
@@ -42,7 +44,7 @@ WARM=0.3       # seconds of traffic before a window is measured (run_contender)
 TCP_OMIT=0
 
 usage() {
-	sed -n '5,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '5,19p' "$0" | sed 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -63,14 +65,14 @@ done
 # ct runs in full mode only (it adds ~30 s, and quick mode is near 3 min),
 # unless asked for with --only.
 if [ "$QUICK" = 1 ]; then
-	: "${ONLY:=small,tcp,latency,cpu,scale}"
+	: "${ONLY:=small,tcp,latency,cpu,scale,connrate,udprr}"
 	: "${ROUNDS:=3}" "${DUR:=0.5}"
 	SCALES="1 16"
 	LAT_DUR=1
 	LAT_PARALLEL=1
 	TCP_STREAMS="1 4"
 else
-	: "${ONLY:=small,tcp,latency,cpu,scale,ct}"
+	: "${ONLY:=small,tcp,latency,cpu,scale,ct,connrate,udprr}"
 	: "${ROUNDS:=3}" "${DUR:=4}"
 	SCALES="1 16 128"
 	LAT_DUR=3
@@ -78,15 +80,15 @@ else
 	TCP_STREAMS="1 4"
 fi
 case "$DUR" in ''|*[!0-9.]*) echo "run.sh: --duration wants seconds" >&2; exit 2 ;; esac
-# iperf3 takes whole seconds
+# iperf3 and wrk take whole seconds (connrate's window is TCP_DUR too)
 TCP_DUR=$(awk -v d="$DUR" 'BEGIN { d = int(d + 0.5); print d < 1 ? 1 : d }')
 secs() { awk -v d="$DUR" -v a="$2" 'BEGIN { printf "%d", d + a + 0.999 }'; }
 case "$ROUNDS" in ''|*[!0-9]*) echo "run.sh: --rounds wants a number" >&2; exit 2 ;; esac
 
 want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 for w in ${ONLY//,/ }; do
-	case "$w" in small|tcp|latency|cpu|scale|ct) ;; *)
-		echo "run.sh: unknown workload '$w' (small, tcp, latency, cpu, scale, ct)" >&2; exit 2 ;;
+	case "$w" in small|tcp|latency|cpu|scale|ct|connrate|udprr) ;; *)
+		echo "run.sh: unknown workload '$w' (small, tcp, latency, cpu, scale, ct, connrate, udprr)" >&2; exit 2 ;;
 	esac
 done
 for c in ${CONTENDERS//,/ }; do
@@ -234,21 +236,18 @@ topo_down() {
 }
 
 # ------------------------------------------------------------- contenders --
-# contender_up NAME FIRST LAST: set the contender up for containers
-# FIRST..LAST. The iptables/nftables rules cover every hvN at once (FIRST 1);
-# tc-bpf and xdp attach per host veth, so containers can be added later.
-# All but tc-bpf translate the source to up0's address (MASQUERADE, or
-# xdp-egress --snat auto: one conntrack table and one uplink program shared by
-# every attachment of the host namespace); tc-bpf does no NAT, so it alone
-# gets a route back in the world.
-contender_up() {
-	local c=$1 first=$2 n=$3 i
-	case "$c" in
-	iptables)
-		[ "$first" = 1 ] || return 0
-		# Docker's default bridge: forward container traffic out, accept
-		# replies by conntrack state, masquerade behind the uplink address.
-		ip netns exec "$H" iptables-restore <<-EOF || return 1
+# The xdp contenders run on top of the iptables contender's ruleset (the
+# kernel's MASQUERADE and FORWARD rules decide, the fast path carries:
+# "The kernel decides, the fast path carries"). latest.json records it as
+# params.xe_on_kernel_rules = 1; results before (own BPF NAT, --snat auto,
+# no rules) carry 0: bench/results/connrate-ownnat.*.
+XE_ON_KERNEL_RULES=1
+
+# Docker's default bridge: forward container traffic out, accept replies by
+# conntrack state, masquerade behind the uplink address. The iptables
+# contender, and (kernel-exact mode) the host rules under the xdp contenders.
+iptables_rules_up() {
+	ip netns exec "$H" iptables-restore <<-EOF
 			*filter
 			:INPUT ACCEPT [0:0]
 			:FORWARD DROP [0:0]
@@ -264,6 +263,27 @@ contender_up() {
 			-A POSTROUTING -s 10.201.0.0/16 ! -o hv+ -j MASQUERADE
 			COMMIT
 		EOF
+}
+
+# The host's netfilter under the xdp contenders: the iptables contender's
+# rules, installed before the first attach.
+xe_host_rules() {
+	iptables_rules_up
+}
+
+# contender_up NAME FIRST LAST: set the contender up for containers
+# FIRST..LAST. The iptables/nftables rules cover every hvN at once (FIRST 1);
+# tc-bpf and xdp attach per host veth, so containers can be added later.
+# All but tc-bpf translate the source to up0's address (MASQUERADE; the xdp
+# contenders carry the kernel's MASQUERADE, one uplink program and one agent
+# shared by every attachment of the host namespace); tc-bpf does no NAT, so
+# it alone gets a route back in the world.
+contender_up() {
+	local c=$1 first=$2 n=$3 i
+	case "$c" in
+	iptables)
+		[ "$first" = 1 ] || return 0
+		iptables_rules_up || return 1
 		;;
 	nftables)
 		[ "$first" = 1 ] || return 0
@@ -293,9 +313,10 @@ contender_up() {
 		;;
 	xdp-native|xdp-generic|xe-tc|xe-auto)
 		[ -x "$XDP_EGRESS" ] || { echo "no $XDP_EGRESS (run make)"; return 1; }
+		if [ "$first" = 1 ]; then xe_host_rules || return 1; fi
 		for i in $(seq "$first" "$n"); do
 			timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" attach \
-				--ifname "hv$i" --mode "${c#*-}" --uplink up0 --snat auto \
+				--ifname "hv$i" --mode "${c#*-}" --uplink up0 \
 				> "$TMP/attach.out" 2>&1 || { cat "$TMP/attach.out"; return 1; }
 		done
 		if [ "$c" = xe-auto ] && [ "$first" = 1 ]; then
@@ -485,25 +506,205 @@ run_latency() { # run_latency CONTENDER ROUND
 	done
 }
 
-# ct: the live-frame window with CT_FLOWS synthetic established flows
-# (two entries each) in the shared conntrack table, xdp contenders only.
-# The kernel contenders would need `conntrack -I` entries; not measured.
-# gen/ct_fill writes them straight into the pinned map with long timeouts,
-# so the sweeper walks them every second but never expires them. Its walk
-# is a bpf_timer callback (HRTIMER softirq), which the sink's meter (NET_RX
-# and NET_TX only) does not count: it shows in Mpps only, as CPU taken from
-# the generator and sink. The flows are removed again before scale.
+# The machine may be shared: other sessions' compiles and tests take CPU from
+# a window. other_cpu_snap FILE notes three CPU-time totals, in ticks: all
+# CPUs busy (/proc/stat user+nice+system+irq+softirq), this run's process
+# group (utime+stime, plus cutime+cstime: its children reaped meanwhile) and
+# the kernel threads (ksoftirqd and the like, whose work may be this run's).
+# other_cpu_share BEFORE AFTER SECONDS: busy minus those two, as a share of
+# all CPUs: what other processes took. Approximate (tick-sampled, and the
+# softirq work that lands in another process's time slice counts as theirs),
+# but it tells a quiet window from a disturbed one.
+RUN_PGID=$(ps -o pgid= -p $$ | tr -d ' ')
+NCPU=$(nproc)
+other_cpu_snap() { # other_cpu_snap FILE
+	{
+		awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
+		cat /proc/[0-9]*/stat 2>/dev/null
+	} | awk -v pg="$RUN_PGID" 'NR == 1 { busy = $1; next }
+		{ pid = $1
+		  sub(/^.*\) /, "")   # then: $1 state, $2 ppid, $3 pgrp, $12-$15 times
+		  if ($3 == pg) ours += $12 + $13 + $14 + $15
+		  else if (pid == 2 || $2 == 2) kthreads += $12 + $13 }
+		END { print busy, ours + 0, kthreads + 0 }' > "$1"
+}
+other_cpu_share() { # other_cpu_share BEFORE AFTER SECONDS
+	awk -v hz="$CLK_TCK" -v ncpu="$NCPU" -v secs="$3" '
+		FNR == NR { b = $1; o = $2; k = $3; next }
+		{ d = ($1 - b) - ($2 - o) - ($3 - k)
+		  if (d < 0) d = 0
+		  printf "%.4f\n", (secs > 0 ? d / hz / (secs * ncpu) : 0) }' "$1" "$2"
+}
+
+# nstat_get NS COUNTER... : the counters' absolute values in namespace NS, in
+# the order asked (0 for one the kernel does not show). NSTAT_HISTORY points
+# at this run's temp dir and -s writes no history, so nothing is shared.
+nstat_get() {
+	local ns=$1
+	shift
+	NSTAT_HISTORY=$TMP/nstat.history ip netns exec "$ns" nstat -asz "$@" 2>/dev/null |
+		awk -v want="$*" '!/^#/ { v[$1] = $2 }
+			END { n = split(want, w, " ")
+			      for (i = 1; i <= n; i++) printf "%s%d", (i > 1 ? " " : ""), v[w[i]] + 0
+			      print "" }'
+}
+
+# udprr: UDP request/response, gen/udp_rr: 256 flows from container 1 (one
+# connected socket, so one source port, each), at most 32 requests
+# outstanding, 64-byte datagrams echoed by `udp_rr --server` in the world.
+# The client's own warm-up (WARM) is left out of the figures; a request
+# unanswered after 200 ms is lost.
+RR_FLOWS=256 RR_DEPTH=32 RR_PORT=7000
+run_udprr() { # run_udprr CONTENDER ROUND
+	local c=$1 r=$2 sp out=$TMP/udprr.out st0 t0 share v
+	bg_start "$TMP/udprr.srv" ip netns exec "$W" "$B/udp_rr" --server --bind 198.18.0.2 \
+		--port "$RR_PORT"
+	sp=$BG_PID
+	if ! wait_listen udp "$RR_PORT"; then
+		note "$c" "$r" "udprr: server did not start: $(head -c 200 "$TMP/udprr.srv")"
+		bg_stop "$sp"
+		return 1
+	fi
+	st0=$(steal_ticks)
+	other_cpu_snap "$TMP/other.0"
+	t0=$(date +%s.%N)
+	if ! timeout "$(secs + 25)" ip netns exec "$P-c1" "$B/udp_rr" --dst 198.18.0.2 \
+		--port "$RR_PORT" --flows "$RR_FLOWS" --depth "$RR_DEPTH" --size 64 \
+		--warmup "$WARM" --duration "$DUR" --timeout-ms 200 > "$out" 2>&1 ||
+		! grep -q '^{"transactions"' "$out"; then
+		note "$c" "$r" "udprr: udp_rr failed: $(head -c 200 "$out" | tr '\n' ' ')"
+		log "  udprr: failed: $(head -c 200 "$out")"
+		bg_stop "$sp"
+		return 1
+	fi
+	other_cpu_snap "$TMP/other.1"
+	share=$(other_cpu_share "$TMP/other.0" "$TMP/other.1" \
+		"$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')")
+	bg_stop "$sp"
+	record udprr "$c" "$r" steal_ms $(( ($(steal_ticks) - st0) * 1000 / CLK_TCK ))
+	record udprr "$c" "$r" other_cpu_share "$share"
+	for v in tps lost late send_errors recv_errors p50_us p99_us; do
+		record udprr "$c" "$r" "$v" "$(grep '^{"transactions"' "$out" | jq -r ".$v")"
+	done
+	log "  udprr: $(grep '^{"transactions"' "$out" | jq -r '"\(.tps | floor) transactions/s, \(.lost) lost, \(.late) late, round trip p50 \(.p50_us) us, p99 \(.p99_us) us"'); other processes $(awk -v s="$share" 'BEGIN { printf "%.0f", s * 100 }')% of the CPUs"
+}
+
+# connrate: short-lived TCP connections through a real HTTP server and client.
+# nginx (Debian's) in the world serves a 1 KiB file on 198.18.0.2:80, with its
+# own config, pid file, logs and temp dirs under $TMP/nginx; wrk (Debian's) in
+# container 1 asks for it with "Connection: close", so every request is a new
+# connection: 32 at a time, on 2 threads. A first wrk run of the warm-up length
+# (WARM rounded up to whole seconds) is not measured. SYN retransmissions are
+# container 1's TcpExtTCPSynRetrans over the measured run (a SYN that got no
+# SYN-ACK within the RTO: dropped on the way, or the port still busy in a
+# translation or at the server); world_listen_drops is the server's
+# TcpExtListenDrops (accept queue full, or SYNs it refused).
+CONN_CONNS=32 CONN_THREADS=2 CONN_FILE_BYTES=1024
+NGINX_PID=
+nginx_start() {
+	local d=$TMP/nginx
+	rm -rf "$d"
+	mkdir -p "$d/www" "$d/tmp" "$d/logs" || return 1
+	head -c "$CONN_FILE_BYTES" /dev/zero | tr '\0' x > "$d/www/1k.bin"
+	# user root: the worker must read $TMP (mode 0700); the namespace keeps
+	# it from serving anything outside the run.
+	cat > "$d/nginx.conf" <<-EOF
+		daemon off;
+		master_process on;
+		user root root;
+		worker_processes 2;
+		pid $d/nginx.pid;
+		error_log $d/logs/error.log warn;
+		events { worker_connections 4096; }
+		http {
+			access_log off;
+			client_body_temp_path $d/tmp/body;
+			proxy_temp_path $d/tmp/proxy;
+			fastcgi_temp_path $d/tmp/fastcgi;
+			uwsgi_temp_path $d/tmp/uwsgi;
+			scgi_temp_path $d/tmp/scgi;
+			default_type application/octet-stream;
+			sendfile on;
+			server {
+				listen 198.18.0.2:80 backlog=4096;
+				root $d/www;
+			}
+		}
+	EOF
+	# -e: nginx's error log from the very start, before the config is read
+	# (never the compiled-in default).
+	bg_start "$d/logs/stdout" ip netns exec "$W" nginx -e "$d/logs/error.log" \
+		-p "$d/" -c "$d/nginx.conf"
+	NGINX_PID=$BG_PID
+	wait_listen tcp 80
+}
+
+wrk_run() { # wrk_run SECONDS OUTFILE : wrk in container 1 against nginx
+	timeout $(($1 + 20)) ip netns exec "$P-c1" wrk -t "$CONN_THREADS" -c "$CONN_CONNS" \
+		-d "${1}s" --timeout 2s --latency -H "Connection: close" \
+		-s "$BENCH/lib/wrk_json.lua" "http://198.18.0.2/1k.bin" > "$2" 2>&1
+}
+
+run_connrate() { # run_connrate CONTENDER ROUND
+	local c=$1 r=$2 warm msg a b w0 w1 j st0 t0 share out=$TMP/wrk.out
+	if ! nginx_start; then
+		msg=$(cat "$TMP/nginx/logs/stdout" "$TMP/nginx/logs/error.log" 2>/dev/null | head -c 200 | tr '\n' ' ')
+		note "$c" "$r" "connrate: nginx did not start: $msg"
+		log "  connrate: nginx did not start: $msg"
+		bg_stop "$NGINX_PID"
+		return 1
+	fi
+	warm=$(awk -v w="$WARM" 'BEGIN { w = int(w + 0.999); print w < 1 ? 1 : w }')
+	wrk_run "$warm" "$TMP/wrk.warm"
+	a=$(nstat_get "$P-c1" TcpExtTCPSynRetrans TcpActiveOpens TcpAttemptFails)
+	w0=$(nstat_get "$W" TcpExtListenDrops)
+	st0=$(steal_ticks)
+	other_cpu_snap "$TMP/other.0"
+	t0=$(date +%s.%N)
+	wrk_run "$TCP_DUR" "$out"
+	other_cpu_snap "$TMP/other.1"
+	share=$(other_cpu_share "$TMP/other.0" "$TMP/other.1" \
+		"$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { print b - a }')")
+	b=$(nstat_get "$P-c1" TcpExtTCPSynRetrans TcpActiveOpens TcpAttemptFails)
+	w1=$(nstat_get "$W" TcpExtListenDrops)
+	bg_stop "$NGINX_PID"
+	j=$(grep '^{"requests"' "$out")
+	if [ -z "$j" ]; then
+		note "$c" "$r" "connrate: wrk failed: $(head -c 200 "$out" | tr '\n' ' ')"
+		log "  connrate: wrk failed: $(head -c 300 "$out")"
+		return 1
+	fi
+	record connrate "$c" "$r" steal_ms $(( ($(steal_ticks) - st0) * 1000 / CLK_TCK ))
+	record connrate "$c" "$r" other_cpu_share "$share"
+	record connrate "$c" "$r" rps "$(jq -r 'if .duration_us > 0 then .requests * 1e6 / .duration_us else 0 end' <<< "$j")"
+	record connrate "$c" "$r" err_connect "$(jq -r .connect <<< "$j")"
+	record connrate "$c" "$r" err_read "$(jq -r .read <<< "$j")"
+	record connrate "$c" "$r" err_write "$(jq -r .write <<< "$j")"
+	record connrate "$c" "$r" err_timeout "$(jq -r .timeout <<< "$j")"
+	record connrate "$c" "$r" non_2xx_3xx "$(jq -r .status <<< "$j")"
+	record connrate "$c" "$r" p50_us "$(jq -r .p50_us <<< "$j")"
+	record connrate "$c" "$r" p99_us "$(jq -r .p99_us <<< "$j")"
+	read -r -a a <<< "$a"   # syn_retrans active_opens attempt_fails
+	read -r -a b <<< "$b"
+	record connrate "$c" "$r" syn_retrans $((b[0] - a[0]))
+	record connrate "$c" "$r" active_opens $((b[1] - a[1]))
+	record connrate "$c" "$r" attempt_fails $((b[2] - a[2]))
+	record connrate "$c" "$r" world_listen_drops $((w1 - w0))
+	log "  connrate: $(jq -r '"\(if .duration_us > 0 then .requests * 1e6 / .duration_us | floor else 0 end) requests/s, p99 \(.p99_us) us, errors connect \(.connect) read \(.read) write \(.write) timeout \(.timeout), non-2xx/3xx \(.status)"' <<< "$j"), SYN retransmits $((b[0] - a[0])); other processes $(awk -v s="$share" 'BEGIN { printf "%.0f", s * 100 }')% of the CPUs"
+}
+
+# ct: the live-frame window with CT_FLOWS synthetic established flows in
+# the kernel's conntrack table of the host namespace, for every contender:
+# the kernel path looks each packet up there, xdp-egress each flow once per
+# jiffy. gen/ct_fill writes them through ctnetlink with an hour's timeout
+# and removes them again before scale.
 CT_FLOWS="1000 100000"
 ct_label() { case "$1" in *000) echo "$(( $1 / 1000 ))k" ;; *) echo "$1" ;; esac; }
 run_ct() { # run_ct CONTENDER ROUND
-	local c=$1 r=$2 n have=0 map ino out
-	case "$c" in xdp-*|xe-*) ;; *) return 0 ;; esac
-	ino=$(stat -L -c %i "/run/netns/$H") || return 1
-	map=$BPFFS/ns$ino/ct
-	if [ ! -e "$map" ]; then note "$c" "$r" "ct: no map at $map"; return 1; fi
+	local c=$1 r=$2 n have=0 out
 	for n in $CT_FLOWS; do
 		[ "$n" -gt "$have" ] || continue
-		if ! out=$("$B/ct_fill" --map "$map" --first "$have" --count $((n - have)) \
+		if ! out=$(ip netns exec "$H" "$B/ct_fill" --first "$have" --count $((n - have)) \
 			--nat-addr 198.18.0.1 2>&1); then
 			note "$c" "$r" "ct_$(ct_label "$n"): fill failed: ${out:0:200}"
 			log "  ct fill failed: $out"
@@ -512,17 +713,15 @@ run_ct() { # run_ct CONTENDER ROUND
 		have=$n
 		record "ct_$(ct_label "$n")" "$c" "$r" fill_ms \
 			"$(echo "$out" | jq -r '.elapsed_ns / 1e6')"
-		# Let the sweeper walk the full table at least once first.
-		sleep 1.1
 		small_window "ct_$(ct_label "$n")" "$c" "$r" xdp_live_gen "$TMP/targets.1"
 	done
 	[ "$have" -gt 0 ] || return 0
 	# Deleting them also checks that none expired or went missing meanwhile.
-	out=$("$B/ct_fill" --map "$map" --count "$have" --delete 2>&1)
+	out=$(ip netns exec "$H" "$B/ct_fill" --count "$have" --delete 2>&1)
 	n=$(echo "$out" | jq -r '.entries' 2>/dev/null)
-	if [ "$n" != $((2 * have)) ]; then
-		note "$c" "$r" "ct: $((2 * have)) synthetic entries written, ${n:-?} found at the end"
-		log "  ct: WARNING: $((2 * have)) entries written, ${n:-?} found at the end"
+	if [ "$n" != "$have" ]; then
+		note "$c" "$r" "ct: $have synthetic entries written, ${n:-?} found at the end"
+		log "  ct: WARNING: $have entries written, ${n:-?} found at the end"
 	fi
 	return 0
 }
@@ -644,6 +843,11 @@ run_contender() {
 		fi
 		bg_stop "$SINK_PID"
 	fi
+	# The request/response workloads come last, so that the TIME_WAIT
+	# sockets and conntrack entries they leave weigh on no other workload;
+	# udprr (256 flows) before connrate (tens of thousands).
+	want udprr && run_udprr "$c" "$r"
+	want connrate && run_connrate "$c" "$r"
 	xdp_counters "$c" "$r"
 	if [ "$c" = xe-auto ] && [ -s "$TMP/tune.out" ]; then
 		note "$c" "$r" "tuner: $(grep -c ': native XDP in front' "$TMP/tune.out") switches to native, $(grep -c ': back to the tc' "$TMP/tune.out") back to tc"
@@ -684,7 +888,7 @@ run_ceiling() {
 # ------------------------------------------------------------------- main --
 log "building bench helpers"
 make -s -C "$BENCH" > "$TMP/make.out" 2>&1 || { cat "$TMP/make.out" >&2; exit 1; }
-for t in iperf3 sockperf jq ethtool nft iptables-restore tc gnuplot; do
+for t in iperf3 sockperf jq ethtool nft iptables-restore tc gnuplot nginx wrk nstat; do
 	command -v "$t" > /dev/null || log "warning: $t not found (make deps / bench/README.md)"
 done
 if [ ! -x "$XDP_EGRESS" ]; then
@@ -714,5 +918,6 @@ cp "$RAW" "$OUT/latest.raw.tmp"   # every raw figure, for re-running report.py (
 "$PYTHON" "$BENCH/lib/report.py" --raw "$RAW" --out "$OUT" --root "$ROOT" \
 	--rounds "$ROUNDS" --window "$DUR" --cpu-rate "$CPU_RATE" --elapsed "$ELAPSED" \
 	--mode "$([ "$QUICK" = 1 ] && echo quick || echo full)" --scales "$SCALES" \
+	--xe-on-kernel-rules "$XE_ON_KERNEL_RULES" \
 	--command "bench/run.sh${ARGS:+ $ARGS}" || exit 1
 log "done in ${ELAPSED}s: $OUT/latest.md"

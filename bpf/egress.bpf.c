@@ -86,12 +86,11 @@ static __always_inline int egress_admit(void *ctx, int is_skb, struct packet *p)
 			rc = source_check(p);
 		return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
 	}
-	rc = source_check(p);
-	if (rc != PARSE_OK)
-		return rc;
+	/* ICMP is the kernel's anyway (neighbour discovery from a link-local
+	 * address among it): counted as such, not as spoofed. */
 	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6)
 		return CNT_PASS_ICMP;
-	return PARSE_OK;
+	return source_check(p);
 }
 
 static __always_inline int is_drop(int rc)

@@ -51,6 +51,7 @@ struct fc_slot {
 	__u32 pad;
 	struct kct_out out;     /* the translation */
 	struct next_hop nh;     /* and the next hop */
+	struct kct_sample smp;  /* a promoted TCP flow's window samples */
 	__be32 flowinfo;        /* what the FIB used beyond the tuple */
 	__u32 max_len;          /* the length looked up: the MTU allowed it */
 };
@@ -125,25 +126,37 @@ static __always_inline int fc_get(const struct fc_key *k, const struct packet *p
 	if (s->flowinfo != route_flowinfo_of(p) || route_len_of(p) > s->max_len ||
 	    route_check(p) != PARSE_OK)
 		return -1;
+	if (s->smp.dir != KCT_NO_SAMPLE && p->l4_proto == IPPROTO_TCP)
+		kct_resample(&s->smp, p);
 	*out = s->out;
 	*nh = s->nh;
 	return PARSE_OK;
 }
 
+/* Verdicts worth remembering besides PARSE_OK: a flow's route says the
+ * kernel's (the host's own traffic on an uplink: local), or the kernel keeps
+ * the flow for life. Passing is always safe, and the flow meets the
+ * kernel's verdict afresh in the next jiffy. Not the states a flow leaves
+ * within milliseconds (new, not established: the next packet may already
+ * be carried), nor what counts towards promotion, nor what the packet
+ * itself decided (length, TTL, flags). */
+static __always_inline int fc_keeps(int rc)
+{
+	return rc == PARSE_OK || rc == CNT_PASS_LOCAL ||
+	       rc == CNT_PASS_NOT_CONTAINER || rc == CNT_PASS_NOT_UPLINK ||
+	       rc == CNT_PASS_FIB_FAIL || rc == CNT_PASS_KERNEL_ONLY;
+}
+
 /* The full path decided p (key k) with rc: remember it for the rest of this
- * jiffy. A pass is remembered too (the host's own traffic on an uplink,
- * a flow still on the kernel path): passing is always safe, and the flow
- * meets the kernel's verdict afresh in the next jiffy. Not a packet that
- * counts towards promotion, nor a packet the cache cannot judge (its
- * length, TOS or TTL decided the route's verdict). */
+ * jiffy (fc_keeps()). */
 static __always_inline void fc_put(const struct fc_key *k, const struct packet *p,
 				   int rc, const struct kct_out *out,
-				   const struct next_hop *nh)
+				   const struct next_hop *nh,
+				   const struct kct_sample *smp)
 {
 	struct fc_slot *s;
 
-	if (rc == CNT_PASS_NOT_PROMOTED || rc == CNT_PASS_TOO_BIG ||
-	    rc == CNT_PASS_TTL || rc == CNT_PASS_TCP_CONTROL || !fc_plain(p))
+	if (!fc_keeps(rc) || !fc_plain(p))
 		return;
 	s = fc_slot_of(k);
 	if (!s)
@@ -153,6 +166,7 @@ static __always_inline void fc_put(const struct fc_key *k, const struct packet *
 	if (rc == PARSE_OK) {
 		s->out = *out;
 		s->nh = *nh;
+		s->smp = *smp;
 	}
 	s->flowinfo = route_flowinfo_of(p);
 	s->max_len = route_len_of(p);
@@ -173,6 +187,7 @@ static __always_inline int flow_decide(void *ctx, int is_skb, struct packet *p,
 				       struct kct_out *out, struct next_hop *nh,
 				       int *promoted)
 {
+	struct kct_sample smp;
 	struct fc_key k;
 	int rc;
 
@@ -181,10 +196,10 @@ static __always_inline int flow_decide(void *ctx, int is_skb, struct packet *p,
 	rc = fc_get(&k, p, out, nh);
 	if (rc >= 0)
 		return rc;
-	rc = kct_decide(ctx, is_skb, p, out, promoted);
+	rc = kct_decide(ctx, is_skb, p, out, &smp, promoted);
 	if (rc == PARSE_OK)
 		rc = route_lookup(ctx, p, out, nh, gso_size, uplinks);
-	fc_put(&k, p, rc, out, nh);
+	fc_put(&k, p, rc, out, nh, &smp);
 	return rc;
 }
 

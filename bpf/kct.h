@@ -370,36 +370,86 @@ static __always_inline int kct_liberal(struct nf_conn___xe *ct)
 	       IP_CT_TCP_FLAG_BE_LIBERAL_;
 }
 
-/* A carried packet of a promoted flow: its sender's ACK and window, for
- * kct_guard_close(). Written once per jiffy per CPU (the flow cache). */
-static __always_inline void kct_sample_window(struct nf_conn___xe *ct,
-					      const struct packet *p, int dir)
-{
-	struct tcphdr *th = p->l4;
-	struct promote_val *v, fresh = {};
-	struct kct_key k;
-	__u32 win, d = dir & 1;
+/*
+ * Each side's latest ACK and window on a flow the fast path made liberal,
+ * for kct_guard_close(): stored in the flow's promote entry whenever the
+ * window's right edge (ACK + window) moved on by more than
+ * KCT_RESAMPLE_BYTES since the last store, checked on every carried
+ * packet (the flow cache keeps the last edge it stored: kct_sample).
+ */
+#define KCT_RESAMPLE_BYTES (32U << 10)
 
-	kct_orig_key(ct, p, &k);
-	v = bpf_map_lookup_elem(&promote, &k);
+struct kct_sample {
+	struct kct_key okey;     /* the entry's original tuple */
+	__u32 edge;              /* ACK + window at the last store */
+	__u8 dir;                /* the sender's direction; KCT_NO_SAMPLE: none */
+	__u8 wscale;             /* its window scale */
+	__u16 pad;
+};
+#define KCT_NO_SAMPLE 0xff
+
+/* Store ack/win of direction d in k's promote entry; never backwards (two
+ * CPUs may store the same direction). */
+static __always_inline void kct_sample_store(const struct kct_key *k, __u32 d,
+					     __u32 ack, __u32 win)
+{
+	struct promote_val *v = bpf_map_lookup_elem(&promote, k), fresh = {};
+
 	if (!v) {
-		bpf_map_update_elem(&promote, &k, &fresh, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&promote, &k);
+		bpf_map_update_elem(&promote, k, &fresh, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&promote, k);
 		if (!v)
 			return;
 	}
-	win = (__u32)bpf_ntohs(th->window) <<
-	      (BPF_CORE_READ(ct, proto.tcp.seen[d].td_scale) & 15);
-	v->ack[d] = bpf_ntohl(th->ack_seq);
+	d &= 1;
+	if ((v->sampled & (1 << d)) &&
+	    (__s32)(ack + win - (v->ack[d] + v->win[d])) < 0)
+		return;
+	v->ack[d] = ack;
 	v->win[d] = win;
 	if (!(v->sampled & (1 << d)))
-		v->sampled |= 1 << d; /* racy but monotonic: retried each jiffy */
+		v->sampled |= 1 << d; /* racy but monotonic: set again next time */
 }
 
-/* Beyond the receiver's window, what a legitimate FIN or RST may be ahead
- * of the last sample: its sender may have sent that much since (the
- * samples are at most a jiffy old) plus the window's own growth. */
-#define CLOSE_SEQ_SLACK (1U << 23)
+static __always_inline __u32 tcp_win_scaled(const struct tcphdr *th, __u8 wscale)
+{
+	return (__u32)bpf_ntohs(th->window) << (wscale & 15);
+}
+
+/* The full path: a packet of a flow the fast path made liberal. Stores its
+ * ACK and window and fills smp for the flow cache. */
+static __always_inline void kct_sample_window(struct nf_conn___xe *ct,
+					      const struct packet *p, int dir,
+					      struct kct_sample *smp)
+{
+	struct tcphdr *th = p->l4;
+	__u32 d = dir & 1, ack = bpf_ntohl(th->ack_seq), win;
+
+	smp->wscale = BPF_CORE_READ(ct, proto.tcp.seen[d].td_scale);
+	win = tcp_win_scaled(th, smp->wscale);
+	kct_orig_key(ct, p, &smp->okey);
+	smp->dir = d;
+	smp->edge = ack + win;
+	kct_sample_store(&smp->okey, d, ack, win);
+}
+
+/* A packet the flow cache carries: store again once the edge moved on. */
+static __always_inline void kct_resample(struct kct_sample *smp,
+					 const struct packet *p)
+{
+	struct tcphdr *th = p->l4;
+	__u32 ack = bpf_ntohl(th->ack_seq), win = tcp_win_scaled(th, smp->wscale);
+
+	if ((__s32)(ack + win - smp->edge) <= (__s32)KCT_RESAMPLE_BYTES)
+		return;
+	smp->edge = ack + win;
+	kct_sample_store(&smp->okey, smp->dir, ack, win);
+}
+
+/* What a legitimate FIN or RST may lie beyond the stored window: what the
+ * receiver's edge may have moved on without a store (KCT_RESAMPLE_BYTES),
+ * twice for good measure. The kernel's own check allows none. */
+#define CLOSE_SEQ_SLACK (2 * KCT_RESAMPLE_BYTES)
 
 /*
  * A FIN or RST goes to the kernel, whose state machine must see it. On a
@@ -409,7 +459,7 @@ static __always_inline void kct_sample_window(struct nf_conn___xe *ct,
  * out a flow the endpoints still use. So for the flows the fast path made
  * liberal, this checks what the kernel would have: the sequence number must
  * lie in the receiver's window (from its last ACK on), by the samples of
- * kct_sample_window(). PARSE_OK: pass it on; CNT_DROP_OUT_OF_WINDOW: drop
+ * kct_sample_window() and kct_resample(). PARSE_OK: pass it on; CNT_DROP_OUT_OF_WINDOW: drop
  * it, as the kernel path drops an INVALID one (or as its endpoint ignores
  * it). Every FIN or RST also empties the flow caches (close_gen).
  */
@@ -438,8 +488,8 @@ static __always_inline int kct_guard_close(void *ctx, int is_skb,
 	if (!c)
 		return PARSE_OK;
 	ct = (void *)c;
-	if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_ ||
-	    !kct_liberal(ct))
+	/* In every state: a liberal entry checks no window in any. */
+	if (!kct_liberal(ct))
 		goto out;
 	kct_orig_key(ct, p, &k);
 	v = bpf_map_lookup_elem(&promote, &k);
@@ -464,7 +514,8 @@ out:
  * to the agent.
  */
 static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
-				      struct kct_out *out, int *promoted)
+				      struct kct_out *out, struct kct_sample *smp,
+				      int *promoted)
 {
 	struct bpf_ct_opts___xe opts = {};
 	const struct kct_config *cfg;
@@ -475,6 +526,7 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 	__u32 zero = 0;
 
 	*promoted = 0;
+	smp->dir = KCT_NO_SAMPLE;
 	if (p->l4_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 
@@ -515,11 +567,21 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 		}
 	}
 	if (p->l4_proto == IPPROTO_TCP) {
+		/* Liberal because the fast path promoted it (not because the
+		 * namespace is liberal anyway): its FIN/RST are checked here. */
+		int promoted_flow = !cfg->tcp_be_liberal && kct_liberal(ct);
+
+		dir = opts.dir & 1;
 		if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_) {
+			/* Closing: the kernel carries it, but the FIN/RST
+			 * check still needs each side's last ACK. */
+			if (promoted_flow)
+				kct_sample_window(ct, p, dir, smp);
+			smp->dir = KCT_NO_SAMPLE;
 			rc = CNT_PASS_NOT_ESTABLISHED;
 			goto out;
 		}
-		if (!cfg->tcp_be_liberal && !kct_liberal(ct)) {
+		if (!cfg->tcp_be_liberal && !promoted_flow) {
 			*promoted = kct_promote_note(ct, p, cfg);
 			rc = CNT_PASS_NOT_PROMOTED;
 			goto out;
@@ -551,7 +613,7 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 		out->dport = ct->tuplehash[1].tuple.src.u.all;
 	}
 	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
-		kct_sample_window(ct, p, dir);
+		kct_sample_window(ct, p, dir, smp);
 	kct_keep_alive(c, ct, p, status, cfg);
 out:
 	bpf_ct_release(c);

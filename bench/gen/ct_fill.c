@@ -1,24 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ct_fill: puts N synthetic established UDP flows into xdp-egress's pinned
- * conntrack map (or takes them out again), to measure the fast path with a
- * full table (bench/run.sh, workload "ct").
+ * ct_fill: puts N synthetic established UDP flows into the kernel's
+ * conntrack table of the current network namespace (or takes them out
+ * again), to measure every contender with a full table (bench/run.sh,
+ * workload "ct"): the kernel path looks each packet up there, and so does
+ * xdp-egress, once per flow per jiffy.
  *
- *   ct_fill --map PATH --count N [--first K] [--nat-addr 198.18.0.1]
- *           [--delete]
+ *   ct_fill --count N [--first K] [--nat-addr 198.18.0.1] [--delete]
  *
  * Flow i (K <= i < K+N) is container 10.254.(i>>8 & 255).(i & 255 | 1)
  * port 20000 -> remote 100.64.0.0 + (i >> 6) port 1024 + (i & 63), UDP,
- * translated to NAT-ADDR port 32768 + (i & 16383): every remote
- * address/port pair is distinct, so no reply key collides with another or
- * with the bench's real flows (remote 198.18.0.2). Two entries per flow, as
- * bpf/nat.h makes them: the orig entry (state CT_ESTABLISHED, last_seen_ns
- * = now on CLOCK_MONOTONIC, every timeout 7440 s so the sweeper walks them
- * but never expires them) and the reply entry. Inserted through
- * bpf_map_update_batch, 4096 flows at a time (BPF_ANY: a batch takes no
- * BPF_NOEXIST); --delete removes the same keys. Prints one JSON line:
- * {"count":N,"entries":N,"elapsed_ns":N} (entries: written, or found
- * and deleted: 2 x count unless some had gone).
+ * replied (SEEN_REPLY, ASSURED), masqueraded to NAT-ADDR port
+ * 32768 + (i & 16383): every remote address/port pair is distinct, so no
+ * reply tuple collides with another or with the bench's real flows (remote
+ * 198.18.0.2). Timeout 3600 s: none expires during a run. Written through
+ * ctnetlink (libnetfilter_conntrack), as conntrackd would. Prints one JSON
+ * line: {"count":N,"entries":N,"elapsed_ns":N} (entries: created, or found
+ * and deleted).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,11 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <bpf/bpf.h>
 #include <linux/types.h>
-#include "../../include/xdp_egress.h"
-
-#define CHUNK 4096
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
 static __u64 mono_ns(void)
 {
@@ -42,111 +37,92 @@ static __u64 mono_ns(void)
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-static void flow(__u32 i, __be32 nat, __u64 now, struct ct_key *ok,
-		 struct ct_entry *oe, struct ct_key *rk, struct ct_entry *re)
+/* Flow i as a conntrack object: the original tuple, its inverse, NAT. */
+static void flow(struct nf_conntrack *ct, __u32 i, __be32 nat, int del)
 {
-	__be16 nport = htons(32768 + (i & 16383));
-	int t;
+	__be32 src = htonl(0x0afe0000 | ((i >> 8) & 255) << 8 | ((i & 255) | 1));
+	__be32 dst = htonl(0x64400000 + (i >> 6));
+	__be16 sport = htons(20000), dport = htons(1024 + (i & 63));
 
-	memset(ok, 0, sizeof(*ok));
-	memset(rk, 0, sizeof(*rk));
-	memset(oe, 0, sizeof(*oe));
-	memset(re, 0, sizeof(*re));
-	ok->family = AF_INET;
-	ok->proto = IPPROTO_UDP;
-	ok->saddr[0] = htonl(0x0afe0000 | ((i >> 8) & 255) << 8 | ((i & 255) | 1));
-	ok->daddr[0] = htonl(0x64400000 + (i >> 6));
-	ok->sport = htons(20000);
-	ok->dport = htons(1024 + (i & 63));
-	rk->family = AF_INET;
-	rk->proto = IPPROTO_UDP;
-	rk->saddr[0] = ok->daddr[0];
-	rk->daddr[0] = nat;
-	rk->sport = ok->dport;
-	rk->dport = nport;
-
-	oe->last_seen_ns = now;
-	for (t = 0; t < CT_TO_MAX; t++)
-		oe->timeout_s[t] = 7440;
-	oe->dir = CT_DIR_ORIG;
-	oe->state = CT_ESTABLISHED;
-	oe->nat_addr[0] = nat;
-	oe->nat_port = nport;
-	oe->other = *rk;
-
-	re->dir = CT_DIR_REPLY;
-	re->nat_addr[0] = ok->saddr[0];
-	re->nat_port = ok->sport;
-	re->other = *ok;
+	nfct_set_attr_u8(ct, ATTR_ORIG_L3PROTO, AF_INET);
+	nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_SRC, src);
+	nfct_set_attr_u32(ct, ATTR_ORIG_IPV4_DST, dst);
+	nfct_set_attr_u8(ct, ATTR_ORIG_L4PROTO, IPPROTO_UDP);
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_SRC, sport);
+	nfct_set_attr_u16(ct, ATTR_ORIG_PORT_DST, dport);
+	if (del)
+		return;
+	nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
+	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_SRC, dst);
+	nfct_set_attr_u32(ct, ATTR_REPL_IPV4_DST, src);
+	nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_UDP);
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, dport);
+	nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, sport);
+	nfct_set_attr_u32(ct, ATTR_SNAT_IPV4, nat);
+	nfct_set_attr_u16(ct, ATTR_SNAT_PORT, htons(32768 + (i & 16383)));
+	nfct_set_attr_u32(ct, ATTR_STATUS, IPS_SEEN_REPLY | IPS_ASSURED);
+	nfct_set_attr_u32(ct, ATTR_TIMEOUT, 3600);
 }
 
 int main(int argc, char **argv)
 {
-	static struct ct_key keys[2 * CHUNK];
-	static struct ct_entry vals[2 * CHUNK];
-	const char *path = NULL;
-	__u32 count = 0, first = 0, i, n, k, entries = 0;
+	__u32 count = 0, first = 0, i, entries = 0;
 	struct in_addr nat = { htonl(0xc6120001) };
-	int del = 0, fd, opt;
+	struct nfct_handle *h;
+	int del = 0, opt;
 	__u64 t0;
 	static const struct option lo[] = {
-		{ "map", 1, 0, 'm' }, { "count", 1, 0, 'n' }, { "first", 1, 0, 'f' },
+		{ "count", 1, 0, 'n' }, { "first", 1, 0, 'f' },
 		{ "nat-addr", 1, 0, 'a' }, { "delete", 0, 0, 'd' }, { 0 },
 	};
 
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'm': path = optarg; break;
 		case 'n': count = strtoul(optarg, NULL, 0); break;
 		case 'f': first = strtoul(optarg, NULL, 0); break;
 		case 'a':
 			if (inet_pton(AF_INET, optarg, &nat) != 1) {
-				fprintf(stderr, "ct_fill: bad --nat-addr\n");
+				fprintf(stderr, "ct_fill: --nat-addr '%s' is not an IPv4 "
+					"address\n", optarg);
 				return 2;
 			}
 			break;
 		case 'd': del = 1; break;
 		default:
-			fprintf(stderr, "usage: ct_fill --map PATH --count N [--first K] "
+			fprintf(stderr, "usage: ct_fill --count N [--first K] "
 				"[--nat-addr IP] [--delete]\n");
 			return 2;
 		}
 	}
-	if (!path || !count || first + count > (1u << 22)) {
-		fprintf(stderr, "ct_fill: --map and --count (first+count <= 4M) needed\n");
+	if (!count || first + count > (1u << 22)) {
+		fprintf(stderr, "ct_fill: --count N needed (first + count <= 4M)\n");
 		return 2;
 	}
-	fd = bpf_obj_get(path);
-	if (fd < 0) {
-		fprintf(stderr, "ct_fill: %s: %s\n", path, strerror(errno));
+	h = nfct_open(CONNTRACK, 0);
+	if (!h) {
+		fprintf(stderr, "ct_fill: cannot open ctnetlink: %s\n", strerror(errno));
 		return 1;
 	}
 	t0 = mono_ns();
-	for (i = first; i < first + count; i += n) {
-		LIBBPF_OPTS(bpf_map_batch_opts, bo); /* elem_flags: BPF_F_LOCK only */
-		__u32 done;
+	for (i = first; i < first + count; i++) {
+		struct nf_conntrack *ct = nfct_new();
 		int err;
 
-		n = first + count - i < CHUNK ? first + count - i : CHUNK;
-		for (k = 0; k < n; k++)
-			flow(i + k, nat.s_addr, t0, &keys[2 * k], &vals[2 * k],
-			     &keys[2 * k + 1], &vals[2 * k + 1]);
-		done = 2 * n;
-		err = del ? bpf_map_delete_batch(fd, keys, &done, &bo)
-			  : bpf_map_update_batch(fd, keys, vals, &done, &bo);
-		if (err && del && errno == ENOENT) {
-			/* Some key had gone: one by one, counting what was there. */
-			for (k = 0; k < 2 * n; k++)
-				entries += !bpf_map_delete_elem(fd, &keys[k]);
-			continue;
-		}
-		if (err) {
-			fprintf(stderr, "ct_fill: %s batch at flow %u: %s (%u of %u done)\n",
-				del ? "delete" : "update", i, strerror(errno), done, 2 * n);
+		if (!ct)
+			break;
+		flow(ct, i, nat.s_addr, del);
+		err = nfct_query(h, del ? NFCT_Q_DESTROY : NFCT_Q_CREATE, ct);
+		nfct_destroy(ct);
+		if (!err) {
+			entries++;
+		} else if (!del) {
+			fprintf(stderr, "ct_fill: creating flow %u: %s (is the table "
+				"full? nf_conntrack_max)\n", i, strerror(errno));
+			nfct_close(h);
 			return 1;
 		}
-		entries += done;
 	}
+	nfct_close(h);
 	printf("{\"count\":%u,\"entries\":%u,\"elapsed_ns\":%llu}\n", count, entries,
 	       (unsigned long long)(mono_ns() - t0));
 	return 0;

@@ -20,7 +20,12 @@ BASE = "iptables"
 CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic", "xe-tc", "xe-auto"]
 
 # figures whose ratio to iptables means nothing
-NO_RATIO = {"loss", "c1_tx_bytes_per_pkt", "host_cpu_share", "steal_ms", "wrong_src"}
+NO_RATIO = {"loss", "c1_tx_bytes_per_pkt", "host_cpu_share", "steal_ms", "wrong_src",
+            "syn_retrans", "socket_errors", "non_2xx_3xx", "attempt_fails",
+            "world_listen_drops", "lost", "late", "other_cpu_share"}
+# figures that are event counts (printed as whole numbers)
+COUNTS = {"syn_retrans", "socket_errors", "non_2xx_3xx", "attempt_fails",
+          "world_listen_drops", "lost", "late"}
 
 # the source address the sink accepts for each contender's flood (run.sh)
 EXPECTED_SRC = {"iptables": "198.18.0.1", "nftables": "198.18.0.1", "tc-bpf": "10.201.0.0/16",
@@ -30,7 +35,8 @@ EXPECTED_SRC = {"iptables": "198.18.0.1", "nftables": "198.18.0.1", "tc-bpf": "1
 # short names for the chart's x axis
 SHORT = {"small_sock": "small-sock", "small_live": "small-live", "tcp1": "tcp-1",
          "tcp4": "tcp-4", "lat_udp": "lat-udp-p99", "lat_tcp": "lat-tcp-p99",
-         "cpu_sock": "cpu-sock", "cpu_live": "cpu-live"}
+         "cpu_sock": "cpu-sock", "cpu_live": "cpu-live", "connrate": "connrate",
+         "udprr": "udp-rr"}
 
 # workload -> (primary metric, higher is better, label, unit, scale)
 PRIMARY = {
@@ -42,6 +48,8 @@ PRIMARY = {
     "lat_tcp": ("p99_us", False, "latency TCP p99", "us", 1),
     "cpu_sock": ("host_ns_per_pkt", False, "cpu/pkt, socket sender", "ns", 1),
     "cpu_live": ("host_ns_per_pkt", False, "cpu/pkt, live frames", "ns", 1),
+    "connrate": ("rps", True, "connrate: HTTP, Connection: close (wrk, 32 conns)", "req/s", 1),
+    "udprr": ("tps", True, "udprr: UDP request/response (256 flows, 32 deep)", "trans/s", 1),
 }
 # secondary figures shown in the table too
 SECONDARY = [
@@ -55,6 +63,18 @@ SECONDARY = [
     ("small_live", "host_cpu_share", False, "small, live: host path share of a CPU", "%", 100),
     ("cpu_sock", "pps", True, "cpu, socket: rate held", "Mpps", 1e-6),
     ("cpu_live", "pps", True, "cpu, live: rate held", "Mpps", 1e-6),
+    ("connrate", "syn_retrans", False, "connrate: SYN retransmits in the window", "", 1),
+    ("connrate", "socket_errors", False,
+     "connrate: wrk socket errors (connect/read/write/timeout)", "", 1),
+    ("connrate", "non_2xx_3xx", False, "connrate: responses with status >= 400", "", 1),
+    ("connrate", "p99_us", False, "connrate: request latency p99", "us", 1),
+    ("connrate", "world_listen_drops", False, "connrate: server ListenDrops", "", 1),
+    ("udprr", "lost", False, "udprr: lost (no reply in 200 ms)", "", 1),
+    ("udprr", "p99_us", False, "udprr: round trip p99 (32 outstanding)", "us", 1),
+    ("connrate", "other_cpu_share", False,
+     "connrate: other processes' share of the CPUs (disturbance)", "%", 100),
+    ("udprr", "other_cpu_share", False,
+     "udprr: other processes' share of the CPUs (disturbance)", "%", 100),
 ]
 
 
@@ -82,6 +102,9 @@ def main():
     ap.add_argument("--mode", required=True)
     ap.add_argument("--scales", default="1")
     ap.add_argument("--command", default="bench/run.sh")
+    ap.add_argument("--xe-on-kernel-rules", type=int, default=0,
+                    help="1: the xdp contenders ran without --snat on the iptables "
+                         "contender's rules (run.sh XE_ON_KERNEL_RULES)")
     a = ap.parse_args()
 
     figs, notes, stats, offloads, load = {}, [], {}, {}, []
@@ -114,6 +137,10 @@ def main():
     for c, d in figs.get("small_live", {}).items():
         pps, ns = d.get("pps", {}), d.get("host_ns_per_pkt", {})
         d["host_cpu_share"] = {r: pps[r] * ns[r] / 1e9 for r in pps if r in ns}
+    # Derived: wrk's socket errors of every kind, per round.
+    for c, d in figs.get("connrate", {}).items():
+        kinds = [d.get("err_" + k, {}) for k in ("connect", "read", "write", "timeout")]
+        d["socket_errors"] = {r: sum(k.get(r) or 0 for k in kinds) for r in kinds[0]}
 
     scales = [s for s in a.scales.split() if s != "1"]
     primary = dict(PRIMARY)
@@ -186,9 +213,11 @@ def main():
                     "os": sh(". /etc/os-release && echo $PRETTY_NAME")},
         "tools": {"iptables": sh("iptables -V"), "nft": sh("nft -v"),
                   "iperf3": sh("iperf3 -v | head -1"), "sockperf": sh("sockperf -v | head -1"),
+                  "nginx": sh("nginx -v 2>&1"), "wrk": sh("wrk -v 2>&1 | head -1"),
                   "clang": sh("clang --version | head -1")},
         "params": {"rounds": a.rounds, "window_s": a.window, "cpu_rate_pps": a.cpu_rate,
-                   "elapsed_s": a.elapsed, "baseline": BASE},
+                   "elapsed_s": a.elapsed, "baseline": BASE,
+                   "xe_on_kernel_rules": a.xe_on_kernel_rules},
         "definitions": {
             "pps": "UDP packets/s received in the world namespace (XDP sink)",
             "host_ns_per_pkt": "NET_RX+NET_TX softirq ns on all CPUs, minus the "
@@ -200,6 +229,22 @@ def main():
             "gbps": "iperf3 sum_received, container -> world",
             "p50_us/p99_us": "sockperf ping-pong round trip, 64-byte messages",
             "ceiling": "generator -> veth -> sink with nothing between",
+            "rps": "connrate: wrk's completed requests / its run time; every request a new "
+                   "TCP connection (Connection: close), 1 KiB from nginx in the world, 32 "
+                   "connections, 2 threads; the window is iperf3's whole seconds, after an "
+                   "unmeasured wrk run of the warm-up length",
+            "syn_retrans": "connrate: container 1's TcpExtTCPSynRetrans over the measured "
+                           "wrk run (nstat, absolute counters, difference)",
+            "socket_errors": "connrate: wrk's connect + read + write + timeout errors "
+                             "(each also as err_* in the rounds)",
+            "non_2xx_3xx": "connrate: wrk's responses with a status above 399",
+            "world_listen_drops": "connrate: the world's TcpExtListenDrops over the window",
+            "tps": "udprr: answered requests / window; 256 flows (own source port each, "
+                   "connected UDP sockets), 64-byte datagrams, at most 32 outstanding",
+            "lost": "udprr: requests sent in the window with no reply within 200 ms",
+            "other_cpu_share": "connrate/udprr: CPU time of processes outside the run's "
+                               "process group (kernel threads left out) during the window, "
+                               "as a share of all CPUs: other sessions' work, a disturbance",
             "ratio_to_iptables": "median over rounds of (contender / iptables) "
                                  "in the same round",
         },
@@ -223,7 +268,15 @@ def main():
         if not s:
             return "-"
         v = s["median"] * scale
-        txt = ("%.3f" % v) if abs(v) < 10 else ("%.1f" % v) if abs(v) < 100 else ("%.0f" % v)
+        if m in COUNTS or m == "other_cpu_share":
+            txt = "%.0f" % v
+        else:
+            txt = ("%.3f" % v) if abs(v) < 10 else ("%.1f" % v) if abs(v) < 100 else ("%.0f" % v)
+        if m == "socket_errors":
+            d = figs.get(w, {}).get(c, {})
+            txt += " (%s)" % "/".join(
+                "%.0f" % (med([x for x in d.get("err_" + k, {}).values() if x is not None]) or 0)
+                for k in ("connect", "read", "write", "timeout"))
         if s["spread"] is not None and len(s["rounds"]) > 1:
             txt += " ±%.0f%%" % (50 * s["spread"])
         if c != BASE and c != "ceiling" and s["ratio_to_iptables"] is not None \
@@ -241,8 +294,9 @@ def main():
                                a.rounds, a.window, a.elapsed))
     L.append("")
     L.append("Median over rounds, ±half the spread (max-min) in %; (ratio) = contender / "
-             "iptables in the same round, median over rounds. For Mpps and Gbit/s higher is "
-             "better; for us, ns and loss lower is better.")
+             "iptables in the same round, median over rounds. For Mpps, Gbit/s, req/s and trans/s "
+             "higher is better; for us, ns, loss and counts (retransmits, errors, lost) lower "
+             "is better.")
     L.append("")
     L.append("| workload | unit | " + " | ".join(cols) + " |")
     L.append("|---|---|" + "---|" * len(cols))
@@ -281,10 +335,14 @@ def main():
         L.append("")
     if any(c in cols for c in ("iptables", "nftables", "xdp-native", "xdp-generic", "xe-tc", "xe-auto")):
         nat = [c for c in cols if c != "tc-bpf"]
+        xe_nat = ("xdp-egress attached without --snat on top of the iptables contender's "
+                  "rules, MASQUERADE deciding and the fast path carrying"
+                  if a.xe_on_kernel_rules else
+                  "xdp-egress `attach --snat auto` in a host namespace without NAT rules, its "
+                  "replies coming back through the XDP program on the uplink")
         L.append("Same job: %s translate the containers' source to the uplink's 198.18.0.1 "
-                 "(iptables/nftables MASQUERADE; xdp-egress `attach --snat auto`, its replies "
-                 "coming back through the XDP program on the uplink), and the world has no route "
-                 "back to the containers, so an untranslated flow fails." % ", ".join(nat)
+                 "(iptables/nftables MASQUERADE; %s), and the world has no route "
+                 "back to the containers, so an untranslated flow fails." % (", ".join(nat), xe_nat)
                  + (" **tc-bpf does no NAT**: it forwards the containers' own addresses and "
                     "the world routes 10.201.0.0/16 back to the host for it alone, so its "
                     "figures are for routing without translation." if "tc-bpf" in cols else ""))
@@ -309,12 +367,32 @@ def main():
                      "; their NAPI polls left out of host cpu/pkt: median %.1f, max %.1f "
                      "ns/pkt" % (med(fr), max(fr)) if fr else ""))
         L.append("")
+    if "connrate" in figs or "udprr" in figs:
+        def rounds_of(w, c, m, fmt, scale=1):
+            v = figs.get(w, {}).get(c, {}).get(m, {})
+            return "/".join(fmt % (v[r] * scale) if v[r] is not None else "-"
+                            for r in sorted(v)) or "-"
+        L.append("Request/response per round (r1/r2/...): " + "; ".join(
+            "%s: %s" % (c, ", ".join(x for x in (
+                "connrate %s req/s, SYN retransmits %s, other CPU %s%%" % (
+                    rounds_of("connrate", c, "rps", "%.0f"),
+                    rounds_of("connrate", c, "syn_retrans", "%.0f"),
+                    rounds_of("connrate", c, "other_cpu_share", "%.0f", 100))
+                if c in figs.get("connrate", {}) else "",
+                "udprr %s trans/s, lost %s, other CPU %s%%" % (
+                    rounds_of("udprr", c, "tps", "%.0f"), rounds_of("udprr", c, "lost", "%.0f"),
+                    rounds_of("udprr", c, "other_cpu_share", "%.0f", 100))
+                if c in figs.get("udprr", {}) else "") if x))
+            for c in cols if c in figs.get("connrate", {}) or c in figs.get("udprr", {})) + ".")
+        L.append("")
     if notes:
         L.append("Notes: " + "; ".join("%s r%s: %s" % (n["contender"], n["round"], n["note"]) for n in notes))
         L.append("")
-    L.append("cpu workloads offer %d pps (the live generator reaches a little less: its "
-             "test_run calls have a fixed cost). Chart: latest.svg (speed-up vs iptables, "
-             ">1 is better, lower-is-better figures inverted)." % a.cpu_rate)
+    L.append(("cpu workloads offer %d pps (the live generator reaches a little less: its "
+              "test_run calls have a fixed cost). " % a.cpu_rate
+              if "cpu_sock" in results or "cpu_live" in results else "") +
+             "Chart: latest.svg (speed-up vs iptables, "
+             ">1 is better, lower-is-better figures inverted).")
     with open(os.path.join(a.out, "latest.md"), "w") as f:
         f.write("\n".join(L) + "\n")
 

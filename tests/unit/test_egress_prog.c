@@ -168,6 +168,7 @@ struct pkt_spec {
 	__u16 sport, dport;     /* 0: 40000 and 80 (TCP) / 53 (UDP) */
 	__u8 tcp_flags;         /* 0: ACK */
 	__u32 seq;              /* TCP: 0 means 0x01020304 */
+	__u32 ack;              /* TCP: 0 means 0x0a0b0c0d */
 	bool from_world;        /* arrives on up0 from the gateway (uplink
 				 * program), not from the container */
 	const __u8 *eth_src;    /* NULL: the container's (the gateway's) MAC */
@@ -252,7 +253,7 @@ static size_t build_l4(__u8 *p, const struct pkt_spec *s)
 		put16(p, spec_sport(s));
 		put16(p + 2, spec_dport(s));
 		put32(p + 4, s->seq ? s->seq : 0x01020304);
-		put32(p + 8, 0x0a0b0c0d);       /* ack */
+		put32(p + 8, s->ack ? s->ack : 0x0a0b0c0d);
 		p[12] = 5 << 4;                 /* doff 5 */
 		p[13] = s->tcp_flags ? s->tcp_flags : TH_ACK;
 		put16(p + 14, 64240);
@@ -1443,6 +1444,10 @@ static void test_close_guard(const struct env *e)
 		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
 		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_RST,
 		    .seq = ack - 1 }, XDP_DROP },
+		{ "world_rst_1mib_past_window_dropped", true,
+		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
+		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_RST,
+		    .seq = ack + 64240 + (1 << 20) }, XDP_DROP },
 		{ "world_fin_beyond_window_dropped", true,
 		  { .l3 = L3_IPV4, .from_world = true, .proto = IPPROTO_TCP, .src = V4_WORLD,
 		    .dst = V4_HOST, .sport = 80, .dport = 30400, .tcp_flags = TH_FIN | TH_ACK,
@@ -1491,6 +1496,29 @@ static void test_close_guard(const struct env *e)
 			ASSERT_EQ(after[CNT_DROP_OUT_OF_WINDOW].packets -
 				  before[CNT_DROP_OUT_OF_WINDOW].packets, 1, name);
 		}
+	}
+
+	/* The container goes on ACKing (its packets carried, most from the
+	 * flow cache): the stored window follows, so the world's RST at the
+	 * new ACK still reaches the kernel, and one at the old is too old. */
+	{
+		struct pkt_spec later = from_container, rst = rows[0].pkt;
+		__u32 a;
+		int carried = 0;
+
+		for (a = ack + 50000; a <= ack + 1000000; a += 50000) {
+			later.ack = a;
+			carried += run_once(e, e->prog_fd, e->h0, &later) == XDP_REDIRECT;
+		}
+		ASSERT_EQ(carried, 20, "close_guard/container_acks_carried");
+		rst.seq = ack + 1000000 + 10;
+		got = run_once(e, e->up_fd, e->up0, &rst);
+		CHECK(got == XDP_PASS, "close_guard/rst_at_new_ack_passes",
+		      "got %s: the window samples did not follow the ACKs", action_name(got));
+		rst.seq = ack + 10;
+		got = run_once(e, e->up_fd, e->up0, &rst);
+		CHECK(got == XDP_DROP, "close_guard/rst_at_old_ack_dropped", "got %s",
+		      action_name(got));
 	}
 }
 
