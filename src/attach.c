@@ -378,7 +378,7 @@ static int parse_source(struct attach_state *s, const char *text)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
 	unsigned char addr[16];
-	int family, max, len;
+	int family, max, len, end = 0;
 
 	snprintf(buf, sizeof(buf), "%s", text);
 	slash = strchr(buf, '/');
@@ -388,7 +388,8 @@ static int parse_source(struct attach_state *s, const char *text)
 	max = family == AF_INET ? 32 : 128;
 	len = max;
 	if (inet_pton(family, buf, addr) != 1 ||
-	    (slash && (sscanf(slash, "%d", &len) != 1 || len < 0 || len > max))) {
+	    (slash && (sscanf(slash, "%d%n", &len, &end) != 1 || slash[end] ||
+		       len < 0 || len > max))) {
 		pr_err("--source '%s' is not an address or prefix (e.g. 10.0.0.5, "
 		       "10.0.0.0/24, fd00::5)", text);
 		return -1;
@@ -409,10 +410,11 @@ static int learn_cb(const struct addr_info *a, void *arg)
 static int parse_mac(const char *text, unsigned char *mac)
 {
 	unsigned int b[6];
-	int i;
+	int i, end = 0;
 
-	if (sscanf(text, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
-		   &b[5]) != 6)
+	/* The whole text: "52:54:00:12:34:56:78" or "...:5g" are no MAC. */
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6 || text[end])
 		return -1;
 	for (i = 0; i < 6; i++) {
 		if (b[i] > 255)
