@@ -112,7 +112,9 @@ struct kct_config {
 	__u32 promote_after;        /* kernel-path packets of an established TCP flow */
 	__u32 kernel_only_active;   /* the kernel-only map holds flows (flush) */
 	__u32 agent_pid;            /* the agent that promotes (0: none) */
-	__u32 pad;
+	__u32 nft_table_ours;       /* what attach made of the nft table inet
+				     * xdp_egress (KCT_NFT_MADE_*, src/kct.h):
+				     * the last detach removes that much */
 };
 
 #define KCT_DEFAULT_PROMOTE_AFTER 8

@@ -931,19 +931,28 @@ fail:
 
 /*
  * The namespace's last attachment is gone: its shared state goes too (the
- * agent, the shared maps, the tracepoints, the conntrack rule attach made).
+ * agent, the shared maps, the tracepoints, and the conntrack rule when an
+ * attach made it: nft_created here, or recorded in kct_config).
  */
-static void ns_release_if_unused(const char *ns_dir)
+static void ns_release_if_unused(const char *ns_dir, int nft_created)
 {
+	struct kct_config c;
 	char dir[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
 
 	if (pins_ns_in_use(ns_dir))
 		return;
 	agent_stop(ns_dir);
+	fd = pins_open(ns_dir, "kct_config");
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &c) && c.nft_table_ours)
+		nft_created = c.nft_table_ours;
+	if (fd >= 0)
+		close(fd);
 	snprintf(dir, sizeof(dir), "%s/errors", ns_dir);
 	pins_remove_dir(dir);
 	pins_remove_shared(ns_dir);
-	kct_conntrack_release();
+	kct_conntrack_release(nft_created);
 }
 
 /* Open and load the egress program for this attachment, sharing the
@@ -978,12 +987,21 @@ static int load_egress(struct attach_state *s)
 		return -1;
 	if (created) {
 		/* The namespace's first attachment: its conntrack settings. */
+		cfg.nft_table_ours = s->nft_created;
 		if (kct_config_read(&cfg) ||
 		    bpf_map_update_elem(bpf_map__fd(s->skel->maps.kct_config),
 					&zero, &cfg, 0))
 			return -1;
 	} else {
 		kct_config_refresh(s->ns_dir);
+		/* Someone removed the table since; this attach made it again. */
+		if (s->nft_created) {
+			fd = bpf_map__fd(s->skel->maps.kct_config);
+			if (!bpf_map_lookup_elem(fd, &zero, &cfg)) {
+				cfg.nft_table_ours = s->nft_created;
+				bpf_map_update_elem(fd, &zero, &cfg, 0);
+			}
+		}
 	}
 	return fill_own_sources(s);
 fail:
@@ -1134,7 +1152,7 @@ static void rollback(struct attach_state *s)
 		if (s->uplink_created[i])
 			uplink_remove(s->ns_dir, s->uplinks[i].ifindex);
 	if (s->ns_dir[0]) {
-		ns_release_if_unused(s->ns_dir);
+		ns_release_if_unused(s->ns_dir, s->nft_created);
 		pins_prune(s->ns_dir, s->root);
 	}
 }
@@ -1211,7 +1229,7 @@ static int attach_locked(const struct attach_opts *o)
 			s->fixes[i].now ? "on" : "off", s->fixes[i].why);
 	if (s->nft_created)
 		pr_info("  changed: connection tracking now runs in this namespace "
-			"(nftables table inet %s); the last detach removes it",
+			"(nftables chain inet %s conntrack); the last detach removes it",
 			KCT_NFT_TABLE);
 	pr_info("  pins: %s", s->dir);
 	agent_ensure(s->ns_dir);
@@ -1447,7 +1465,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			closedir(d);
 		if (!count)
 			pr_info("nothing attached in this network namespace");
-		ns_release_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1463,7 +1481,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
 			ret = detach_dir(dir, ns_dir, self_ino);
-			ns_release_if_unused(ns_dir);
+			ns_release_if_unused(ns_dir, 0);
 			pins_prune(ns_dir, root);
 			return ret;
 		}
@@ -1475,11 +1493,11 @@ static int detach_locked(const struct target_spec *spec, int all)
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
 			ret = detach_dir(dir, ns_dir, self_ino);
-			ns_release_if_unused(ns_dir);
+			ns_release_if_unused(ns_dir, 0);
 			pins_prune(ns_dir, root);
 			return ret;
 		}
-		ns_release_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
 		return 1;
 	}
@@ -1492,7 +1510,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			"attachment of the previous %s)", spec->ifname, spec->ifname);
 		ret = detach_dir(dir, ns_dir, self_ino);
 		target_release(&t);
-		ns_release_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1500,13 +1518,13 @@ static int detach_locked(const struct target_spec *spec, int all)
 		pr_err("%s is not attached (no pins in %s); `xdp-egress status` "
 		       "lists what is", t.host.name, dir);
 		target_release(&t);
-		ns_release_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
 		return 1;
 	}
 	ret = detach_dir(dir, ns_dir, self_ino);
 	target_release(&t);
-	ns_release_if_unused(ns_dir);
+	ns_release_if_unused(ns_dir, 0);
 	pins_prune(ns_dir, root);
 	return ret;
 }

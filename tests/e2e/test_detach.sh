@@ -149,6 +149,21 @@ in_world ethtool -K eth0 gro off >/dev/null 2>&1
 round detach_generic_preset generic
 in_c 1 ethtool -K eth0 tso on >/dev/null 2>&1
 
+# A table inet xdp_egress that was there before attach (an operator's, with
+# a chain of its own) is not ours to remove: attach adds only its conntrack
+# chain, and the last detach removes only that.
+in_host nft add table inet xdp_egress
+in_host nft add chain inet xdp_egress operators_own
+if xe_capture attach --ifname vc1 --mode tc --uplink up0 && xe_capture detach --ifname vc1; then
+	check detach_preexisting_table_kept "detach removed the table inet xdp_egress (or its chain operators_own) that existed before attach" \
+		in_host nft list chain inet xdp_egress operators_own
+	check detach_own_chain_removed "detach left its chain inet xdp_egress conntrack behind" \
+		eval '! in_host nft list chain inet xdp_egress conntrack >/dev/null 2>&1'
+else
+	fail detach_preexisting_table_kept "attach/detach with a table inet xdp_egress already there: rc $XE_RC: $XE_ERR"
+fi
+in_host nft delete table inet xdp_egress
+
 # The container goes away while attached (its netns is deleted, the veth pair
 # with it). detach by the host veth's name must still clean up the pins and
 # the uplink peer's GRO.
