@@ -556,8 +556,12 @@ static const struct fixture fixtures[] = {
 	{ "ipv6_udp_new_flow_pass", V6(.proto = IPPROTO_UDP), PASS(CNT_PASS_NEW_FLOW) },
 	{ "ipv4_tcp_half_open_pass_not_established", V4(.proto = IPPROTO_TCP), CT(.kind = CT_HALF_OPEN),
 	  PASS(CNT_PASS_NOT_ESTABLISHED) },
-	{ "ipv4_udp_unreplied_pass_not_established", V4(.proto = IPPROTO_UDP), CT(.kind = CT_HALF_OPEN),
-	  PASS(CNT_PASS_NOT_ESTABLISHED) },
+	/* UDP: the confirmed entry is the verdict; a one-way stream is
+	 * carried from its second packet on (its replies are not, until the
+	 * kernel saw one: up/ipv4_udp_first_reply_pass_not_established). */
+	{ "ipv4_udp_unreplied_redirect", V4(.proto = IPPROTO_UDP, .payload = 18),
+	  CT(.kind = CT_HALF_OPEN, .snat = V4_HOST, .snat_port = 31700), REDIRECT,
+	  WANT(.src = V4_HOST, .sport = 31700) },
 	{ "ipv4_tcp_strict_pass_not_promoted", V4(.proto = IPPROTO_TCP, .payload = 10), CT(.kind = CT_STRICT),
 	  PASS(CNT_PASS_NOT_PROMOTED) },
 	{ "ipv4_tcp_syn_pass_tcp_control", V4(.proto = IPPROTO_TCP, .tcp_flags = TH_SYN), EST, PASS(CNT_PASS_TCP_CONTROL) },
