@@ -15,8 +15,10 @@
 #   (pass_spoofed, hand-made frames: another container's address riding
 #   its established flow, v4 and v6, and the container's own flow from
 #   another MAC), ICMP (pass_icmp);
-# - the kernel's verdict: a new flow (pass_new_flow), UDP without a reply
-#   (pass_not_established), SYN/FIN (pass_tcp_control), a flow `flush` gave
+# - the kernel's verdict: a new flow (pass_new_flow), a one-way UDP flow
+#   (carried from its second datagram: the confirmed entry is the verdict),
+#   a flow's first reply (pass_not_established on the return path), SYN/FIN
+#   (pass_tcp_control), a flow `flush` gave
 #   back to the kernel (pass_kernel_only), an established TCP flow while
 #   no agent promotes it (pass_not_promoted: the agent is killed; the kernel
 #   carries the transfer, and a restarted `xdp-egress agent` promotes again);
@@ -289,7 +291,12 @@ for ROUND in kernel native generic tc; do
 
 	# ---- the kernel's verdict ----
 	reason new_flow pass_new_flow 1 '"replies": 1' udp 1 "$W4" 7 5101 1 0.1
-	reason not_established pass_not_established 2 '"replies": 0' udp 1 "$W4" 9 5102 3 0.05
+	# One-way UDP (port 9 answers nothing): the confirmed entry is the
+	# kernel's verdict, the second and third datagram are carried; the
+	# first reply of a flow is the kernel's (pass_not_established on the
+	# return path), as the kernel has not seen a reply yet.
+	reason one_way_udp redirected 2 '"replies": 0' udp 1 "$W4" 9 5102 3 0.05
+	reason first_reply return:pass_not_established 1 '"replies": 1' udp 1 "$W4" 7 5112 1 0.1
 	reason tcp_control pass_tcp_control 2 '"echoed": 1' py_in "$C" tcp "$W4" 7000 1 0
 	reason before_flush redirected 2 '"replies": 3' udp 1 "$W4" 7 5110 3 0.05
 	if [ "$ROUND" != kernel ]; then
