@@ -330,8 +330,10 @@ static __always_inline void kct_keep_alive(struct nf_conn *c,
 		ms = cfg->tcp_established_ms;
 	} else {
 		ms = cfg->udp_ms;
-		/* time_after(jiffies, stream_ts), as nf_conntrack_udp_packet() */
-		if (bpf_core_field_exists(ct->proto.udp.stream_ts) &&
+		/* Replied and time_after(jiffies, stream_ts): a stream, as
+		 * nf_conntrack_udp_packet() judges it. */
+		if ((status & IPS_SEEN_REPLY_) &&
+		    bpf_core_field_exists(ct->proto.udp.stream_ts) &&
 		    (long)(j - BPF_CORE_READ(ct, proto.udp.stream_ts)) > 0) {
 			ms = cfg->udp_stream_ms;
 			if (!(status & IPS_ASSURED_))
@@ -586,7 +588,13 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 			rc = CNT_PASS_NOT_PROMOTED;
 			goto out;
 		}
-	} else if (!(status & IPS_SEEN_REPLY_)) {
+	} else if ((opts.dir & 1) && !(status & IPS_SEEN_REPLY_)) {
+		/* UDP: the confirmed entry is the kernel's verdict on the flow,
+		 * its first packet accepted, NAT set up; so the original
+		 * direction is carried from its second packet on (a one-way
+		 * stream included). A reply, though, is carried only after the
+		 * kernel has seen one (the first reply, through the kernel,
+		 * meets the rules for replies). */
 		rc = CNT_PASS_NOT_ESTABLISHED;
 		goto out;
 	}

@@ -8,8 +8,11 @@
 #   [CNI_CONF_DIR=/etc/cni/net.d] install.sh SRC_BIN_DIR [CONFLIST]
 #
 # PREFIX, CNI_BIN_DIR and CNI_CONF_DIR are paths as the node sees them; the
-# files are written under HOST_ROOT. The binaries link libbpf, libmnl and
-# libcjson, which a node need not have: every shared library they load goes
+# files are written under HOST_ROOT. The binaries link libbpf, libmnl,
+# libcjson, libnetfilter_conntrack (the agent's ctnetlink, flush) and
+# libnftables (attach makes conntrack run), which a node need not have:
+# every shared library they load, with their own dependencies (libnftnl,
+# libnfnetlink, libxtables, libjansson, libgmp...), goes
 # to PREFIX/lib with the dynamic loader itself, and patchelf points the
 # binaries' interpreter and rpath there, so the node's own libraries (glibc
 # included) never matter and /proc/self/exe stays the binary (the daemon
@@ -47,6 +50,11 @@ for b in xdp-egress xdp-egress-cni; do
 	done
 done
 [ -n "$loader" ] || { echo "install.sh: ldd found no dynamic loader for $SRC/xdp-egress" >&2; exit 1; }
+# What the kernel-exact path needs at run time must be in the bundle.
+for lib in libnetfilter_conntrack.so libnftables.so; do
+	ls "$HOST_ROOT$PREFIX/lib/$lib".* >/dev/null 2>&1 ||
+		{ echo "install.sh: $SRC/xdp-egress does not link $lib: built without it?" >&2; exit 1; }
+done
 put "$SRC/xdp-egress" "$HOST_ROOT$PREFIX/bin/xdp-egress" 0755 patch
 put "$SRC/xdp-egress-cni" "$HOST_ROOT$CNI_BIN_DIR/xdp-egress-cni" 0755 patch
 if [ -n "$CONFLIST" ]; then

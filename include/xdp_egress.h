@@ -30,7 +30,7 @@ enum egress_counter {
 	CNT_PASS_L4_OTHER,      /* IP protocol other than TCP/UDP/ICMP(v6) */
 	CNT_PASS_SPOOFED,       /* source MAC or address not the container's own */
 	CNT_PASS_NEW_FLOW,      /* no confirmed kernel conntrack entry: netfilter decides */
-	CNT_PASS_NOT_ESTABLISHED, /* TCP not ESTABLISHED, UDP without a reply yet */
+	CNT_PASS_NOT_ESTABLISHED, /* TCP not ESTABLISHED; a UDP reply before the kernel saw one */
 	CNT_PASS_TCP_CONTROL,   /* SYN, FIN, RST or no ACK: the kernel's state machine */
 	CNT_PASS_NOT_PROMOTED,  /* established TCP not yet on liberal tracking */
 	CNT_PASS_KERNEL_ONLY,   /* helper, seq adjust, flowtable, or flushed flow */
@@ -112,7 +112,9 @@ struct kct_config {
 	__u32 promote_after;        /* kernel-path packets of an established TCP flow */
 	__u32 kernel_only_active;   /* the kernel-only map holds flows (flush) */
 	__u32 agent_pid;            /* the agent that promotes (0: none) */
-	__u32 pad;
+	__u32 nft_table_ours;       /* what attach made of the nft table inet
+				     * xdp_egress (KCT_NFT_MADE_*, src/kct.h):
+				     * the last detach removes that much */
 };
 
 #define KCT_DEFAULT_PROMOTE_AFTER 8

@@ -378,7 +378,7 @@ static int parse_source(struct attach_state *s, const char *text)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
 	unsigned char addr[16];
-	int family, max, len;
+	int family, max, len, end = 0;
 
 	snprintf(buf, sizeof(buf), "%s", text);
 	slash = strchr(buf, '/');
@@ -388,7 +388,8 @@ static int parse_source(struct attach_state *s, const char *text)
 	max = family == AF_INET ? 32 : 128;
 	len = max;
 	if (inet_pton(family, buf, addr) != 1 ||
-	    (slash && (sscanf(slash, "%d", &len) != 1 || len < 0 || len > max))) {
+	    (slash && (sscanf(slash, "%d%n", &len, &end) != 1 || slash[end] ||
+		       len < 0 || len > max))) {
 		pr_err("--source '%s' is not an address or prefix (e.g. 10.0.0.5, "
 		       "10.0.0.0/24, fd00::5)", text);
 		return -1;
@@ -409,10 +410,11 @@ static int learn_cb(const struct addr_info *a, void *arg)
 static int parse_mac(const char *text, unsigned char *mac)
 {
 	unsigned int b[6];
-	int i;
+	int i, end = 0;
 
-	if (sscanf(text, "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4],
-		   &b[5]) != 6)
+	/* The whole text: "52:54:00:12:34:56:78" or "...:5g" are no MAC. */
+	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3],
+		   &b[4], &b[5], &end) != 6 || text[end])
 		return -1;
 	for (i = 0; i < 6; i++) {
 		if (b[i] > 255)
@@ -930,19 +932,28 @@ fail:
 
 /*
  * The namespace's last attachment is gone: its shared state goes too (the
- * agent, the shared maps, the tracepoints, the conntrack rule attach made).
+ * agent, the shared maps, the tracepoints, and the conntrack rule when an
+ * attach made it: nft_created here, or recorded in kct_config).
  */
-static void ns_release_if_unused(const char *ns_dir)
+static void ns_release_if_unused(const char *ns_dir, int nft_created)
 {
+	struct kct_config c;
 	char dir[PATH_MAX];
+	__u32 zero = 0;
+	int fd;
 
 	if (pins_ns_in_use(ns_dir))
 		return;
 	agent_stop(ns_dir);
+	fd = pins_open(ns_dir, "kct_config");
+	if (fd >= 0 && !bpf_map_lookup_elem(fd, &zero, &c) && c.nft_table_ours)
+		nft_created = c.nft_table_ours;
+	if (fd >= 0)
+		close(fd);
 	snprintf(dir, sizeof(dir), "%s/errors", ns_dir);
 	pins_remove_dir(dir);
 	pins_remove_shared(ns_dir);
-	kct_conntrack_release();
+	kct_conntrack_release(nft_created);
 }
 
 /* Open and load the egress program for this attachment, sharing the
@@ -978,12 +989,21 @@ static int load_egress(struct attach_state *s)
 		return -1;
 	if (created) {
 		/* The namespace's first attachment: its conntrack settings. */
+		cfg.nft_table_ours = s->nft_created;
 		if (kct_config_read(&cfg) ||
 		    bpf_map_update_elem(bpf_map__fd(s->skel->maps.kct_config),
 					&zero, &cfg, 0))
 			return -1;
 	} else {
 		kct_config_refresh(s->ns_dir);
+		/* Someone removed the table since; this attach made it again. */
+		if (s->nft_created) {
+			fd = bpf_map__fd(s->skel->maps.kct_config);
+			if (!bpf_map_lookup_elem(fd, &zero, &cfg)) {
+				cfg.nft_table_ours = s->nft_created;
+				bpf_map_update_elem(fd, &zero, &cfg, 0);
+			}
+		}
 	}
 	return fill_own_sources(s);
 fail:
@@ -1134,7 +1154,7 @@ static void rollback(struct attach_state *s)
 		if (s->uplink_created[i])
 			uplink_remove(s->ns_dir, s->uplinks[i].ifindex);
 	if (s->ns_dir[0]) {
-		ns_release_if_unused(s->ns_dir);
+		ns_release_if_unused(s->ns_dir, s->nft_created);
 		pins_prune(s->ns_dir, s->root);
 	}
 }
@@ -1211,7 +1231,7 @@ static int attach_locked(const struct attach_opts *o)
 			s->fixes[i].now ? "on" : "off", s->fixes[i].why);
 	if (s->nft_created)
 		pr_info("  changed: connection tracking now runs in this namespace "
-			"(nftables table inet %s); the last detach removes it",
+			"(nftables chain inet %s conntrack); the last detach removes it",
 			KCT_NFT_TABLE);
 	pr_info("  pins: %s", s->dir);
 	agent_ensure(s->ns_dir);
@@ -1447,7 +1467,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			closedir(d);
 		if (!count)
 			pr_info("nothing attached in this network namespace");
-		ns_release_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1463,7 +1483,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
 			ret = detach_dir(dir, ns_dir, self_ino);
-			ns_release_if_unused(ns_dir);
+			ns_release_if_unused(ns_dir, 0);
 			pins_prune(ns_dir, root);
 			return ret;
 		}
@@ -1475,11 +1495,11 @@ static int detach_locked(const struct target_spec *spec, int all)
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
 			ret = detach_dir(dir, ns_dir, self_ino);
-			ns_release_if_unused(ns_dir);
+			ns_release_if_unused(ns_dir, 0);
 			pins_prune(ns_dir, root);
 			return ret;
 		}
-		ns_release_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
 		return 1;
 	}
@@ -1492,7 +1512,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 			"attachment of the previous %s)", spec->ifname, spec->ifname);
 		ret = detach_dir(dir, ns_dir, self_ino);
 		target_release(&t);
-		ns_release_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1500,13 +1520,13 @@ static int detach_locked(const struct target_spec *spec, int all)
 		pr_err("%s is not attached (no pins in %s); `xdp-egress status` "
 		       "lists what is", t.host.name, dir);
 		target_release(&t);
-		ns_release_if_unused(ns_dir);
+		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
 		return 1;
 	}
 	ret = detach_dir(dir, ns_dir, self_ino);
 	target_release(&t);
-	ns_release_if_unused(ns_dir);
+	ns_release_if_unused(ns_dir, 0);
 	pins_prune(ns_dir, root);
 	return ret;
 }

@@ -99,9 +99,12 @@ static int nft_run(const char *cmd, int quiet)
 
 int kct_conntrack_ensure(int *created)
 {
+	int table;
+
 	*created = 0;
-	if (!nft_run("list table inet " KCT_NFT_TABLE, 1))
+	if (!nft_run("list chain inet " KCT_NFT_TABLE " conntrack", 1))
 		return 0;
+	table = nft_run("list table inet " KCT_NFT_TABLE, 1) != 0;
 	if (nft_run("add table inet " KCT_NFT_TABLE "\n"
 		    "add chain inet " KCT_NFT_TABLE " conntrack\n"
 		    "add rule inet " KCT_NFT_TABLE " conntrack ct state established "
@@ -113,14 +116,16 @@ int kct_conntrack_ensure(int *created)
 		       "nf_conntrack)");
 		return -1;
 	}
-	*created = 1;
+	*created = table ? KCT_NFT_MADE_TABLE : KCT_NFT_MADE_CHAIN;
 	return 0;
 }
 
-void kct_conntrack_release(void)
+void kct_conntrack_release(int created)
 {
-	if (!nft_run("list table inet " KCT_NFT_TABLE, 1))
-		nft_run("delete table inet " KCT_NFT_TABLE, 0);
+	if (created == KCT_NFT_MADE_TABLE)
+		nft_run("delete table inet " KCT_NFT_TABLE, 1);
+	else if (created == KCT_NFT_MADE_CHAIN)
+		nft_run("delete chain inet " KCT_NFT_TABLE " conntrack", 1);
 }
 
 /* ---- ctnetlink ---- */

@@ -22,14 +22,17 @@ int kct_config_refresh(const char *ns_dir);
 /*
  * Conntrack hooks register per namespace only when a rule needs them; a
  * host without any (no NAT, no stateful rule) would track nothing, and
- * nothing could be fast-pathed. kct_conntrack_ensure() adds the table
- * `inet xdp_egress` holding one rule that uses conntrack (in a regular
- * chain: no packet ever traverses it); *created says it did.
- * kct_conntrack_release() removes it.
+ * nothing could be fast-pathed. kct_conntrack_ensure() adds the chain
+ * `conntrack` to the table `inet xdp_egress` (made too if missing), holding
+ * one rule that uses conntrack; a regular chain: no packet ever traverses
+ * it. *created says what it made (KCT_NFT_MADE_*, 0: it was there);
+ * kct_conntrack_release() removes that much and no more.
  */
 #define KCT_NFT_TABLE "xdp_egress"
+#define KCT_NFT_MADE_TABLE 1
+#define KCT_NFT_MADE_CHAIN 2
 int kct_conntrack_ensure(int *created);
-void kct_conntrack_release(void);
+void kct_conntrack_release(int created);
 
 struct nfct_handle;
 struct nfct_handle *kct_open(void);

@@ -1,8 +1,9 @@
 #!/bin/bash
 # Test runner: runs every unit binary and every e2e script, counts the
-# "ok NAME" / "FAIL NAME: why" lines they print, and closes with
-# "N passed, N failed". A test program that exits non-zero without printing a
-# FAIL line counts as one failure, so a crash is never lost.
+# "ok NAME" / "FAIL NAME: why" lines they print, and closes with how long
+# each took and "N passed, N failed". A test program that exits non-zero
+# without printing a FAIL line counts as one failure, so a crash is never
+# lost.
 #
 #   tests/run.sh [unit|e2e|kernels] [FILTER]
 #
@@ -15,15 +16,18 @@ filter="${2:-}"
 passed=0
 failed=0
 failed_names=()
+timings=()
 log_dir=$(mktemp -d /tmp/xdp-egress-tests.XXXXXX)
 
 run_one() {
 	local name=$1; shift
 	local log="$log_dir/$(basename "$name").log"
+	local t0=$SECONDS
 	echo "=== $name"
 	"$@" > >(tee "$log") 2>&1
 	local rc=$?
 	wait
+	timings+=("$(printf '%5d s  %s' $((SECONDS - t0)) "$name")")
 	local ok fail
 	ok=$(grep -c '^ok ' "$log")
 	fail=$(grep -c '^FAIL ' "$log")
@@ -63,6 +67,8 @@ if [ "$which" = all ] || [ "$which" = kernels ]; then
 fi
 
 echo
+echo "Time per program (total $SECONDS s):"
+printf '  %s\n' "${timings[@]}"
 if [ "$failed" -gt 0 ]; then
 	echo "Failures:"
 	printf '  %s\n' "${failed_names[@]}"

@@ -1,12 +1,17 @@
 #!/bin/bash
-# attach --mode auto with SNAT, and `xdp-egress tune` switching it, with a
-# world that has no route back to the container (only translated traffic
-# is answered):
+# attach --mode auto, and `xdp-egress tune` switching it, on a node that
+# MASQUERADEs its containers (iptables in the host ns) with a world that
+# has no route back to them: only traffic the kernel translated is
+# answered, and the fast path carries the kernel's translation:
 # - attach puts the tc program on vc1 alone; the container keeps TSO and
 #   tx-checksumming; without a tuner it stays so under any traffic;
 # - with `tune` running, a small-packet UDP flood puts native XDP in front
 #   (status says why, the container's checksum offload goes off, the
-#   datagrams arrive, no checksum errors in the world);
+#   datagrams arrive, the world sees only the node's address, no checksum
+#   errors in the world);
+# - a packet native XDP passes to the kernel (a new flow) is judged once:
+#   the tc program behind leaves it alone (pass_new_flow +1, one conntrack
+#   entry, the world receives it once, translated);
 # - bulk TCP takes it back to tc alone (TSO back on, GSO super-packets on
 #   the fast path, the transfer runs at full speed);
 # - detach while native XDP is in front removes both programs, every pin,
@@ -26,7 +31,11 @@ topo_create 1 || { fail auto_setup "could not build the namespaces"; exit 1; }
 C=${TOPO_C[1]}
 W=$TOPO_WORLD
 topo_world_no_return || { fail auto_setup "the world still routes 10.200.0.0/16"; exit 1; }
+host_nat_rules on || { fail auto_setup "cannot add the host's MASQUERADE rules"; exit 1; }
 start_iperf_server 5201 || { fail auto_setup "iperf3 server did not start"; exit 1; }
+snat_tools
+bg "$W" "$PY3" "$SNAT_TOOLS" sink udp 9
+wait_listen "$W" 9 udp || { fail auto_setup "the world's UDP sink did not start"; exit 1; }
 
 auto_state() {
 	xe status --json 2>/dev/null | jq -r '.attachments[0].auto.state // "none"'
@@ -54,7 +63,7 @@ tune_stop() {
 
 before=$(offload_snapshot)
 topo_warm_neigh
-if ! xe_capture attach --ifname vc1 --mode auto --uplink up0 --snat auto; then
+if ! xe_capture attach --ifname vc1 --mode auto --uplink up0; then
 	fail auto_attach "attach --mode auto exited $XE_RC: $XE_ERR"
 	exit 1
 fi
@@ -75,9 +84,13 @@ check auto_no_tuner_stays_tc "without a tuner the state became $(auto_state) (ud
 	test "$(auto_state)" = tc
 
 csum0=$(nstat_csum_errors "$W")
+world_capture_start "ip and src net 10.200.0.0/16" || { fail auto_setup "tcpdump in the world did not start"; exit 1; }
+m0=$(masquerade_packets)
 xe_tune_start
 s0=$(stats_json)
+a0=$(udp_arrived "$W")
 out=$(udp_small 4)
+arrived=$(($(udp_arrived "$W") - a0))
 sent=$(jq -r '.end.sum.packets // 0' <<<"$out")
 pct=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$out")
 check auto_small_to_native "state $(auto_state) after 4 s of 64-byte UDP ($sent datagrams); tune log: $(tail -2 "$TOPO_TMP/tune.log" | tr '\n' ' ')" \
@@ -86,8 +99,12 @@ check auto_native_xdp_attached "vc1's XDP mode is '$(xdp_on_vc1)' with auto.stat
 	test "$(xdp_on_vc1)" = 1
 check auto_native_csum_off "container tx-checksumming is $(offload "$C" eth0 tx-checksumming) with native XDP in front" \
 	test "$(offload "$C" eth0 tx-checksumming)" = off
-check auto_small_delivered "UDP: $sent datagrams, $pct% lost (the switch must not break the flow; some loss is the receiving socket on this shared 2-core machine)" \
-	test "${sent:-0}" -gt 1000 -a "${pct:-100}" -lt 20
+# The switch must not break the flow: the datagrams reach the world's UDP
+# layer. (What iperf3 counts lost beyond that is its receiving socket
+# overrun on this shared 2-core machine.)
+check auto_small_delivered "UDP: $sent datagrams sent, $arrived reached the world's UDP layer (want >= 90%), iperf3 counted $pct% lost" \
+	test "${sent:-0}" -gt 1000 -a $((arrived * 10)) -ge $((sent * 9))
+log "UDP across the switch: $sent sent, $arrived arrived at the world, iperf3: $pct% lost"
 why=$(xe status --json | jq -r '.attachments[0].auto.why')
 check auto_status_why "auto.why is '$why'" grep -q "small packets" <<<"$why"
 log "auto.why: $why"
@@ -96,6 +113,14 @@ out=$(udp_small 2)
 s1=$(stats_json)
 red=$(($(counter "$s1" redirected) - $(counter "$s0" redirected)))
 check auto_native_redirects "redirected grew by $red over two UDP floods" test "$red" -gt 10000
+world_capture_stop
+n_c=$(grep -c 'IP ' "$TOPO_TMP/capture.txt")
+check auto_world_sees_node_address_only "the world received $n_c packets from a container address: $(grep -m2 'IP ' "$TOPO_TMP/capture.txt" | tr '\n' ' ')" \
+	test "$n_c" = 0
+m1=$(masquerade_packets)
+log "MASQUERADE rule: $((m1 - m0)) packets (each flow's first), fast path: $red"
+check auto_masquerade_decides "the host's MASQUERADE rule counted $((m1 - m0)) packets: the flows' first packets must meet it" \
+	test $((m1 - m0)) -ge 1
 
 out=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -t 5 -J 2>&1)
 mbps=$(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e6 | floor' <<<"$out")
@@ -114,22 +139,20 @@ check auto_tc_gso "redirected_gso grew by $((gso1 - gso0)) over bulk TCP on tc" 
 udp_small 4 >/dev/null
 check auto_native_again "state $(auto_state) after another UDP flood" wait_state native 2
 tune_stop
-# A frame native XDP passes must not be translated twice: with no
-# neighbour for the next hop, XDP translates the first datagram of a flow
-# and passes it; the tc program behind must leave it alone (one flow, two
-# conntrack entries, counted once as pass_no_neigh).
-ct_entries() { xe status --json | jq -r '.snat.conntrack_entries // -1'; }
-ip -n "$TOPO_HOST" neigh flush dev up0
-ip -n "$TOPO_HOST" -6 neigh flush dev up0
-e0=$(ct_entries)
+# A frame native XDP passes must be judged once: the first datagram of a
+# new flow goes to the kernel from XDP (pass_new_flow), marked so that the
+# tc program behind leaves it alone: counted once, one conntrack entry,
+# the world receives it once, translated by the kernel.
+world_capture_start "udp and dst port 9"
 s0=$(stats_json)
-in_c 1 python3 -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("", 45123)); s.sendto(b"x", ("'"$TOPO_WORLD_V4"'", 9)); s.close()'
-sleep 0.3
-e1=$(ct_entries)
-nn=$(($(counter "$(stats_json)" pass_no_neigh) - $(counter "$s0" pass_no_neigh)))
-check auto_native_pass_translated_once "one datagram to an unresolved next hop with native XDP in front: conntrack entries $e0 -> $e1 (want +2), pass_no_neigh +$nn (want 1)" \
-	test "$((e1 - e0))" = 2 -a "$nn" = 1
-topo_warm_neigh
+py_in "$C" udpx "$TOPO_WORLD_V4" 9 45123 1 0 >/dev/null
+wait_until 3 grep -q '192.0.2.1' "$TOPO_TMP/capture.txt"
+world_capture_stop
+nf=$(($(counter "$(stats_json)" pass_new_flow) - $(counter "$s0" pass_new_flow)))
+ct=$(in_host conntrack -L -p udp --sport 45123 2>/dev/null | grep -c 'dport=9 ')
+got=$(grep -c '192.0.2.1\.[0-9]* > 192.0.2.2\.9:' "$TOPO_TMP/capture.txt")
+check auto_native_pass_judged_once "one datagram of a new flow with native XDP in front: pass_new_flow +$nf (want 1), conntrack entries $ct (want 1), the world received $got from 192.0.2.1 (want 1): $(tr '\n' ' ' <"$TOPO_TMP/capture.txt")" \
+	test "$nf" = 1 -a "$ct" = 1 -a "$got" = 1
 xdp_prog=$(bpftool net show dev vc1 2>/dev/null | sed -nE 's/.*id ([0-9]+).*/\1/p' | head -1)
 [ -n "$xdp_prog" ] || xdp_prog=$(ip -n "$TOPO_HOST" -d -j link show vc1 | jq -r '.[0].xdp.prog.id // 0')
 cw=$(($(nstat_csum_errors "$W") - csum0))
@@ -141,6 +164,7 @@ else
 	fail auto_detach "detach exited $XE_RC: $XE_ERR"
 fi
 check auto_detach_no_xdp "an XDP program is left on a namespace of ours" no_xdp_anywhere
+check auto_detach_ns_state "after detach: $(ns_state_brief)" ns_state_gone
 check auto_detach_progs_gone "program $tc_prog (tc) or $xdp_prog (xdp) is still loaded" \
 	eval 'prog_gone "$tc_prog" && prog_gone "${xdp_prog:-0}"'
 check auto_detach_pins_gone "pins left under $XDP_EGRESS_BPFFS" pins_gone
@@ -151,7 +175,7 @@ check auto_detach_restores_offloads "offloads differ after detach: $(diff <(echo
 # A container MTU native XDP cannot take: auto stays on tc, and says why.
 ip -n "$C" link set eth0 mtu 9000
 ip -n "$TOPO_HOST" link set vc1 mtu 9000
-if xe_capture attach --ifname vc1 --mode auto --uplink up0 --snat auto; then
+if xe_capture attach --ifname vc1 --mode auto --uplink up0; then
 	ok auto_mtu9000_attach
 	xe_tune_start
 	udp_small 3 >/dev/null

@@ -1,7 +1,10 @@
 #!/bin/bash
 # Bad targets and options: attach exits non-zero with a message on stderr
 # that starts with "xdp-egress:" and names what was wrong, and leaves
-# nothing behind: no XDP program anywhere, no pins, offloads unchanged.
+# nothing behind: no XDP program anywhere (the uplink's included), no pins,
+# offloads unchanged, no nft table and no agent. Bad --source and
+# --source-mac values, --source-mac for a container (its MAC is read from
+# its interface) and the removed NAT options are refused the same way.
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 trap topo_destroy EXIT
@@ -34,13 +37,12 @@ NOPID=$(($(cat /proc/sys/kernel/pid_max) - 1))
 while [ -e "/proc/$NOPID" ]; do NOPID=$((NOPID - 1)); done
 
 snapshot() {
-	local ns n
+	local ns
 	for ns in "${TOPO_NS[@]}"; do
-		for n in $(ip -n "$ns" -j link show | jq -r '.[] | select(.ifname != "lo") | .ifname'); do
-			echo "== $ns $n"
-			ip netns exec "$ns" ethtool -k "$n" 2>/dev/null
-			ip -n "$ns" -j link show "$n" | jq -c '.[0] | {mtu, flags}'
-		done
+		echo "== $ns"
+		ip -n "$ns" -d -j link show | jq -c '.[] | select(.ifname != "lo") | {ifname, mtu, flags, xdp}'
+		ip netns exec "$ns" sh -c 'for d in /sys/class/net/*; do
+			n=${d##*/}; [ "$n" = lo ] && continue; echo "= $n"; ethtool -k "$n" 2>/dev/null; done'
 	done
 }
 BEFORE=$(snapshot)
@@ -58,12 +60,12 @@ bad() {
 	else
 		fail "${t}_error" "attach $* exited $XE_RC, want non-zero and a message starting with 'xdp-egress:' that mentions /$mention/; stderr: $(tr '\n' ' ' <<<"$XE_ERR") stdout: $(tr '\n' ' ' <<<"$XE_OUT")"
 	fi
-	after=$(snapshot)
-	if no_xdp_anywhere && pins_gone && [ "$after" = "$BEFORE" ] &&
+	after=$(snapshot)   # (any XDP program would show in it)
+	if pins_gone && [ "$after" = "$BEFORE" ] && ns_state_gone &&
 		[ "$(xe status --json 2>/dev/null | jq '.attachments | length')" = 0 ]; then
 		ok "${t}_nothing_left"
 	else
-		fail "${t}_nothing_left" "after attach $*: XDP: $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ';') pins: $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') changed: $(diff <(echo "$BEFORE") <(echo "$after") | grep '^[<>]' | tr '\n\t' '  ')"
+		fail "${t}_nothing_left" "after attach $*: XDP: $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ';') pins: $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') $(ns_state_brief) changed: $(diff <(echo "$BEFORE") <(echo "$after") | grep '^[<>]' | tr '\n\t' '  ')"
 		# Start the next case from a clean state.
 		xe detach "$@" >/dev/null 2>&1
 		for ns in "${TOPO_NS[@]}"; do
@@ -94,6 +96,45 @@ bad mode_bogus 'bogus' --ifname vc1 --mode bogus --uplink up0
 bad no_target 'target|--ifname|--netns|--pid' --mode native --uplink up0
 bad two_targets 'target|one of|only one|--ifname|--netns|--pid' --ifname vc1 --netns "$C1" --mode native --uplink up0
 bad native_mtu_9000 'mtu' --ifname vc3 --mode native --uplink up0
+
+# --source and --source-mac: the value is named, with an example.
+ip -n "$TOPO_HOST" tuntap add dev tapx mode tap && ip -n "$TOPO_HOST" link set tapx up
+BEFORE=$(snapshot)
+bad source_not_address "--source 'nonsense' is not an address.*e\.g\." --tap tapx --uplink up0 --source nonsense
+bad source_octet "--source '10\.0\.0\.300'" --tap tapx --uplink up0 --source 10.0.0.300
+bad source_prefix_too_long "--source '10\.0\.0\.0/33'" --tap tapx --uplink up0 --source 10.0.0.0/33
+bad source_prefix6_too_long "--source 'fd00::/129'" --tap tapx --uplink up0 --source fd00::/129
+bad source_prefix_trailing "--source '10\.0\.0\.0/24x'" --tap tapx --uplink up0 --source 10.0.0.0/24x
+bad source_prefix_empty "--source '10\.0\.0\.0/'" --tap tapx --uplink up0 --source 10.0.0.0/
+bad source_mac_short "--source-mac '52:54:00:12:34' is not a MAC" --tap tapx --uplink up0 --source 10.232.0.2 --source-mac 52:54:00:12:34
+bad source_mac_long "--source-mac '52:54:00:12:34:56:78' is not a MAC" --tap tapx --uplink up0 --source 10.232.0.2 --source-mac 52:54:00:12:34:56:78
+bad source_mac_hex "--source-mac '52:54:00:12:34:5g' is not a MAC" --tap tapx --uplink up0 --source 10.232.0.2 --source-mac 52:54:00:12:34:5g
+bad source_mac_byte "--source-mac '152:54:00:12:34:56' is not a MAC" --tap tapx --uplink up0 --source 10.232.0.2 --source-mac 152:54:00:12:34:56
+bad source_mac_container "--source-mac is for a VM's tap" --ifname vc1 --uplink up0 --source-mac 52:54:00:12:34:56
+bad uplink_mode_bogus "--uplink-mode 'fast'" --ifname vc1 --uplink up0 --uplink-mode fast
+# The removed NAT options, with a valid target: the way out is named.
+bad removed_snat "--snat was removed.*MASQUERADE" --ifname vc1 --uplink up0 --snat auto
+bad removed_snat_ports "--snat-ports was removed.*MASQUERADE" --ifname vc1 --uplink up0 --snat-ports 20000-29999
+bad removed_ct_timeout "--ct-timeout was removed.*MASQUERADE" --ifname vc1 --uplink up0 --ct-timeout tcp=60
+bad removed_ct_size "--ct-size was removed.*MASQUERADE" --ifname vc1 --uplink up0 --ct-size 65536
+# A good --source and --source-mac for the tap attach, and status shows them.
+if xe_capture attach --tap tapx --mode generic --uplink up0 --source 10.232.0.2 --source fd00:232::/64 --source-mac 52:54:00:E9:00:02; then
+	st=$(xe status --json 2>/dev/null)
+	check bad_source_good_values_recorded "status --json: $(jq -c '.attachments[0] | {sources, source_mac}' <<<"$st")" \
+		eval 'jq -e ".attachments[0] | (.sources | sort) == [\"10.232.0.2/32\", \"fd00:232::/64\"] and .source_mac == \"52:54:00:e9:00:02\"" <<<"$st" >/dev/null' 
+	xe detach --tap tapx >/dev/null 2>&1
+else
+	fail bad_source_good_values_recorded "attach --tap tapx with good --source/--source-mac exited $XE_RC: $XE_ERR"
+fi
+# A tap without --source: attached, with a warning that names --source.
+if xe_capture attach --tap tapx --mode generic --uplink up0 && grep -q -- "--source ADDR" <<<"$XE_ERR"; then
+	ok bad_tap_without_source_warns
+else
+	fail bad_tap_without_source_warns "attach --tap without --source: rc $XE_RC, stderr: $XE_ERR"
+fi
+xe detach --tap tapx >/dev/null 2>&1
+ip -n "$TOPO_HOST" link del tapx
+BEFORE=$(snapshot)
 
 # The suggested way out for a jumbo container works: generic mode.
 if xe_capture attach --ifname vc3 --mode generic --uplink up0; then

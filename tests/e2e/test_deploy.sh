@@ -6,17 +6,20 @@
 # /etc/cni/net.d mounts, every mount backed by a volume), the ConfigMap's
 # conflist is deploy/10-xdp-egress.conflist, and the plugin's own validator
 # (xdp-egress-cni --validate, the same parser ADD uses) accepts its entry and
-# refuses a broken copy. install.sh, run into a scratch root, gives a plugin
-# that answers VERSION through its bundled libraries.
+# refuses a broken copy (the removed NAT keys included). install.sh, run
+# into a scratch root, gives a plugin that answers VERSION through its
+# bundled libraries, libnetfilter_conntrack and libnftables among them,
+# and a CLI that, running on that bundle in a namespace topology
+# (tests/lib/topo.sh), attaches, makes conntrack run (nftables), starts its
+# agent (ctnetlink), carries a flow and detaches.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+source "$(dirname "$0")/../lib/topo.sh"
+ROOT=$TOPO_ROOT
 DEPLOY=$ROOT/deploy
 CNI_BIN=${CNI_BIN:-$ROOT/build/xdp-egress-cni}
 TMP=$(mktemp -d /tmp/xe-deploy.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
-FAILED=0
-ok() { echo "ok $1"; }
-fail() { echo "FAIL $1: $2"; FAILED=$((FAILED + 1)); }
+trap 'topo_destroy; rm -rf "$TMP"' EXIT
+trap 'exit 1' INT TERM HUP
 
 if ! python3 -c 'import yaml' 2>/dev/null; then
 	fail deploy_setup "python3-yaml missing (make deps)"
@@ -134,11 +137,19 @@ refused() {
 		fail "deploy_validate_refuses_$name" "want error code $code, got: $out"
 	fi
 }
-refused typo 2 '.plugins[1].snatport = .plugins[1].snatPorts'
-refused bad_ports 7 '.plugins[1].snatPorts = "3000-2000"'
-refused bad_snat 7 '.plugins[1].snat = "not-an-address"'
+refused typo 2 '.plugins[1].mdoe = .plugins[1].mode'
+refused bad_mode 7 '.plugins[1].mode = "fast"'
+refused bad_uplink_mode 7 '.plugins[1].uplinkMode = "fast"'
+refused removed_snat 2 '.plugins[1].snat = "auto"'
+refused removed_snat_ports 2 '.plugins[1].snatPorts = "16384-32767"'
 refused first_in_chain 7 '.plugins |= reverse'
 refused version 1 '.cniVersion = "2.0.0"'
+# Neither the conflist nor the ConfigMap carries a key of the own NAT.
+if ! grep -qiE '"(snat|snatPorts|ctSize|ctTimeouts)"' "$CONF" "$DEPLOY/xdp-egress-daemonset.yaml"; then
+	ok deploy_no_nat_keys
+else
+	fail deploy_no_nat_keys "$(grep -niE '"(snat|snatPorts|ctSize|ctTimeouts)"' "$CONF" "$DEPLOY/xdp-egress-daemonset.yaml" | tr '\n' ' ')"
+fi
 
 # install.sh into a scratch root: the installed plugin runs on its bundled
 # libraries and validates the installed conflist.
@@ -149,15 +160,44 @@ else
 		CNI_CONF_DIR="$TMP/etc/cni/net.d" "$DEPLOY/install.sh" "$(dirname "$CNI_BIN")" "$CONF" 2>&1)
 	rc=$?
 	inst=$TMP/opt/cni/bin/xdp-egress-cni
+	inst_xe=$TMP/opt/xdp-egress/bin/xdp-egress
 	ver=$(CNI_COMMAND=VERSION "$inst" 2>/dev/null </dev/null)
-	libs=$(ldd "$inst" 2>/dev/null | awk '$2 == "=>" && $1 !~ /^\// { print $3 }' | grep -vc "^$TMP/opt/xdp-egress/lib/")
+	libs=0
+	for b in "$inst" "$inst_xe"; do
+		libs=$((libs + $(ldd "$b" 2>/dev/null | awk '$2 == "=>" && $1 !~ /^\// { print $3 }' | grep -vc "^$TMP/opt/xdp-egress/lib/")))
+	done
 	if [ "$rc" = 0 ] && jq -e '.supportedVersions | index("1.0.0")' <<<"$ver" >/dev/null 2>&1 &&
 		[ "$libs" = 0 ] && "$inst" --validate "$TMP/etc/cni/net.d/10-xdp-egress.conflist" >/dev/null 2>&1 &&
-		"$TMP/opt/xdp-egress/bin/xdp-egress" --help >/dev/null; then
+		"$inst_xe" --help >/dev/null; then
 		ok deploy_install
 	else
 		fail deploy_install "install.sh rc $rc ($out); VERSION: $ver; libraries from outside the bundle: $libs"
 	fi
+	bundled=$(ldd "$inst_xe" 2>/dev/null | awk '$2 == "=>" { print $3 }')
+	check deploy_install_bundles_kernel_exact_libs "the installed CLI does not load libnetfilter_conntrack and libnftables from the bundle: $(tr '\n' ' ' <<<"$bundled")" \
+		eval 'grep -q "^$TMP/opt/xdp-egress/lib/libnetfilter_conntrack.so" <<<"$bundled" && grep -q "^$TMP/opt/xdp-egress/lib/libnftables.so" <<<"$bundled"'
+
+	# The installed CLI at work: attach (nftables: conntrack on), its
+	# agent (ctnetlink), a UDP flow carried, detach.
+	if topo_create 1; then
+		XE_BIN=$inst_xe
+		snat_tools
+		start_py_server udp 7 "$TOPO_TMP/peers"
+		if xe_capture attach --ifname vc1 --mode tc --uplink up0; then
+			apid=$(agent_pid)
+			out=$(py_in "${TOPO_C[1]}" udpx "$TOPO_WORLD_V4" 7 5001 5 0.05)
+			red=$(counter "$(stats_json)" redirected)
+			check deploy_installed_cli_works "installed CLI: agent '$apid', nft table $(nft_table_present && echo present || echo missing), UDP flow $out, redirected $red (want >= 3)" \
+				eval 'pid_alive "$apid" && nft_table_present && jq -e ".replies == 5" <<<"$out" >/dev/null && [ "$red" -ge 3 ]'
+			xe_capture detach --ifname vc1
+			check deploy_installed_cli_detach "installed CLI's detach: rc $XE_RC; $(ns_state_brief)" \
+				eval '[ "$XE_RC" = 0 ] && ns_state_gone && pins_gone'
+		else
+			fail deploy_installed_cli_works "attach with the installed CLI exited $XE_RC: $XE_ERR"
+		fi
+	else
+		fail deploy_installed_cli_works "could not build the namespaces"
+	fi
 fi
 
-exit $((FAILED > 0))
+exit $((TOPO_FAILED > 0))

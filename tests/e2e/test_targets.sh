@@ -11,6 +11,8 @@ trap 'exit 1' INT TERM HUP
 need_xe targets
 
 topo_create 2 || { fail targets_setup "could not build the namespaces"; exit 1; }
+snat_tools
+start_py_server udp 7 "$TOPO_TMP/peers" || { fail targets_setup "the world's UDP echo did not start"; exit 1; }
 C1=${TOPO_C[1]}
 C2=${TOPO_C[2]}
 # Container 2 gets a second interface, eth1 <-> vc2b.
@@ -61,21 +63,22 @@ attach_detach() {
 	want_kmode=1
 	[ "$mode" = generic ] && want_kmode=2
 	kmode=$(ip -n "$TOPO_HOST" -d -j link show "$want" | jq '.[0].xdp.mode // 0')
-	if [ "$(xdp_prog_count "$TOPO_HOST")" = 1 ] && [ "$kmode" = "$want_kmode" ]; then
+	# Two XDP programs: the egress one on $want, the return path on up0.
+	if [ "$(xdp_prog_count "$TOPO_HOST")" = 2 ] && [ "$kmode" = "$want_kmode" ] && [ -n "$(xdp_on up0)" ]; then
 		ok "${t}_kernel"
 	else
-		fail "${t}_kernel" "want one XDP program, on $want in kernel mode $want_kmode; ip -d link shows: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
+		fail "${t}_kernel" "want two XDP programs, on $want in kernel mode $want_kmode and on up0; ip -d link shows: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
 	fi
 
 	if ! xe_capture detach "$@"; then
 		fail "${t}_detach" "detach $* exited $XE_RC: $XE_ERR"
 		return
 	fi
-	if no_xdp_anywhere && pins_gone &&
+	if no_xdp_anywhere && pins_gone && ns_state_gone &&
 		[ "$(xe status --json 2>/dev/null | jq '.attachments | length')" = 0 ]; then
 		ok "${t}_detach"
 	else
-		fail "${t}_detach" "after detach $*: XDP programs: $(xdp_progs "$TOPO_HOST" | tr '\n' ';') pins: $(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') status: $(xe status --json 2>&1 | tr -d '\n')"
+		fail "${t}_detach" "after detach $*: XDP programs: $(xdp_progs "$TOPO_HOST" | tr '\n' ';') pins: $(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ') $(ns_state_brief) status: $(xe status --json 2>&1 | tr -d '\n')"
 	fi
 }
 
@@ -131,11 +134,13 @@ if xe_capture attach --ifname vc1 --mode native; then
 	else
 		fail targets_default_uplink "want uplinks [\"up0\"] (the default route's device), status: $(tr -d '\n' <<<"$st")"
 	fi
-	if in_c 1 ping -c 3 -i 0.2 -W 2 "$TOPO_WORLD_V4" >/dev/null &&
-		[ "$(counter "$(stats_json)" redirected)" -ge 2 ]; then
+	# A UDP request/response flow: carried once the kernel saw the reply.
+	out=$(py_in "$C1" udpx "$TOPO_WORLD_V4" 7 5001 5 0.05)
+	if jq -e '.replies == 5' <<<"$out" >/dev/null 2>&1 &&
+		[ "$(counter "$(stats_json)" redirected)" -ge 3 ]; then
 		ok targets_default_uplink_traffic
 	else
-		fail targets_default_uplink_traffic "ping through the default uplink failed or was not redirected: $(counters_brief "$(stats_json)")"
+		fail targets_default_uplink_traffic "a UDP flow through the default uplink got $out or was not redirected: $(counters_brief "$(stats_json)")"
 	fi
 	xe detach --ifname vc1 >/dev/null 2>&1
 else

@@ -4,7 +4,9 @@
 # data, state, sockets and cgroups of its own; containers from a local
 # busybox-static rootfs (no registry) that borrow the host's /usr read-only
 # (ENG_USR_VOLUME) for iperf3; captures of what the world receives; and
-# helpers to run the xdp-egress daemon.
+# helpers to run the xdp-egress daemon. The engines' own MASQUERADE does
+# the NAT (the world has no route to their subnets); the fast path carries
+# what the kernel translated.
 #
 #   source tests/lib/topo.sh; source tests/lib/engines.sh
 #   trap 'eng_cleanup; topo_destroy' EXIT
@@ -25,7 +27,7 @@ ENG_DIR=$TOPO_TMP/e            # short: unix socket paths stay < 108 bytes
 DOCKER_CLI=/usr/bin/docker     # Debian's docker.io client, by full path
 DOCKER_D=$ENG_DIR/docker
 PODMAN_D=$ENG_DIR/podman
-DOCKER_BIP=10.210.0.1/24       # not routed by the world: SNAT is needed
+DOCKER_BIP=10.210.0.1/24       # not routed by the world: Docker's MASQUERADE translates
 PODMAN_SUBNET=10.211.0.0/24
 DOCKERD_PID=""
 PODMAN_SVC_PID=""
@@ -48,16 +50,7 @@ engines_need() {
 	fi
 }
 
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s.
-wait_until() {
-	local i n=$(($1 * 5))
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
+# (wait_until SECONDS COMMAND...: topo.sh)
 
 # remember_created PATH: PATH will be removed at cleanup if it does not
 # exist now (the engine is about to create it).

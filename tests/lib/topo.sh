@@ -8,9 +8,16 @@
 #                                      up0 192.0.2.1/24 fd01::1/64 ====== eth0 192.0.2.2/24 fd01::2/64
 #
 # Forwarding is on in the host ns only; the world routes the container
-# subnets back via 192.0.2.1 (no NAT). Nothing in the machine's own
-# namespace is touched: every name carries a per-run prefix (TOPO_PREFIX,
-# "xe<pid>" unless set before sourcing) and topo_destroy removes it all.
+# subnets back via 192.0.2.1 (no NAT; topo_world_no_return and
+# host_nat_rules make a node that MASQUERADEs instead). Nothing in the
+# machine's own namespace is touched: every name carries a per-run prefix
+# (TOPO_PREFIX, "xe<pid>" unless set before sourcing) and topo_destroy
+# removes it all.
+#
+# What `attach` starts in the host ns besides the egress program, and
+# topo_destroy makes sure is gone: the return-path XDP program on each
+# uplink (up0), the nftables table inet xdp_egress (conntrack on) and the
+# agent process (`status --json` .namespace.agent_pid).
 #
 # Usage:
 #   source tests/lib/topo.sh
@@ -109,7 +116,7 @@ bg() {
 # built or a tool the tests use is missing.
 need_xe() {
 	local t missing=""
-	for t in ip nsenter jq ethtool nstat ping iperf3 ss; do
+	for t in ip nsenter jq ethtool nstat ping iperf3 ss nft; do
 		command -v "$t" >/dev/null || missing="$missing $t"
 	done
 	if [ -n "$missing" ]; then
@@ -204,8 +211,11 @@ topo_settle() {
 	ip -n "$TOPO_HOST" -6 neigh flush all 2>/dev/null
 }
 
-# topo_destroy: stops our processes, detaches, deletes our namespaces, pins
-# and temp files. Safe to call twice and from a trap.
+# topo_destroy: stops our processes, detaches (which stops the agent and
+# removes the uplink programs and the nft table), ends any xdp-egress
+# process still running in our host ns (an agent whose detach failed, a
+# CNI plugin's), deletes our namespaces, pins and temp files. Safe to call
+# twice and from a trap.
 topo_destroy() {
 	local p ns
 	for p in "${TOPO_PIDS[@]}"; do
@@ -215,6 +225,12 @@ topo_destroy() {
 		wait "$p" 2>/dev/null
 	done
 	TOPO_PIDS=()
+	if [ -e "/run/netns/$TOPO_HOST" ]; then
+		[ -d "$XDP_EGRESS_BPFFS" ] && XE_TIMEOUT=20 xe detach --all >/dev/null 2>&1
+		for p in $(xe_procs); do
+			kill "$p" 2>/dev/null
+		done
+	fi
 	for ns in "${TOPO_NS[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
@@ -285,6 +301,59 @@ attached_prog_id() {
 pins_gone() {
 	[ ! -e "$XDP_EGRESS_BPFFS" ] || [ -z "$(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null)" ]
 }
+# xdp_on IFNAME [NS]: the id of the XDP program on IFNAME (NS: the host),
+# empty when there is none.
+xdp_on() {
+	ip -n "${2:-$TOPO_HOST}" -d -j link show "$1" 2>/dev/null |
+		jq -r '.[0].xdp | if . == null then empty else (.prog.id // .attached[0].prog.id // empty) end'
+}
+# xe_procs: pids of the xdp-egress processes running in our host ns that
+# the test did not start itself (TOPO_PIDS, DAEMON_PID: a tuner, a daemon):
+# the agents attach (or the CNI plugin, or the daemon) started. Ours, since
+# nothing else runs there.
+xe_procs() {
+	local p
+	for p in $(ip netns pids "$TOPO_HOST" 2>/dev/null); do
+		case " ${TOPO_PIDS[*]} ${DAEMON_PID:-} " in *" $p "*) continue ;; esac
+		case $(cat "/proc/$p/comm" 2>/dev/null) in
+		xdp-egress*) echo "$p" ;;
+		esac
+	done
+}
+# agent_pid: the agent's pid as `status --json` reports it (0: none).
+agent_pid() {
+	xe status --json 2>/dev/null | jq -r '.namespace.agent_pid // 0'
+}
+# pid_alive PID: the process exists and is no zombie.
+pid_alive() {
+	[ -n "$1" ] && [ "$1" != 0 ] && [ -e "/proc/$1" ] &&
+		! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
+# nft_table_present: attach's nftables table (conntrack on) is in the host ns.
+nft_table_present() {
+	in_host nft list table inet xdp_egress >/dev/null 2>&1
+}
+# ns_state_gone: what attach leaves in the host ns besides pins is gone:
+# no nft table, no xdp-egress process, no XDP program on up0.
+ns_state_gone() {
+	! nft_table_present && [ -z "$(xe_procs)" ] && [ -z "$(xdp_on up0)" ]
+}
+# ns_state_brief: the same, for FAIL messages.
+ns_state_brief() {
+	echo "nft table: $(nft_table_present && echo present || echo gone), xdp-egress processes: [$(xe_procs | tr '\n' ' ')], up0 XDP: '$(xdp_on up0)'"
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
+wait_until() {
+	local i n=$(($1 * 10))
+	shift
+	for ((i = 0; i < n; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # offloads NS IFNAME: `ethtool -k`, without the "[fixed]" decorations that
 # XDP itself may add, so before/after snapshots compare what can be changed.
 offloads() {
@@ -336,6 +405,14 @@ nstat_value() {
 	ip netns exec "$1" nstat -az "$2" 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'
 }
 
+# udp_arrived NS: UDP datagrams (v4 + v6) that reached NS's UDP layer:
+# delivered, or dropped there because the receiving socket's buffer was
+# full (a slow reader on a busy machine, not the path).
+udp_arrived() {
+	ip netns exec "$1" nstat -az 2>/dev/null |
+		awk '$1 ~ /^Udp6?(InDatagrams|RcvbufErrors)$/ { s += $2 } END { print s + 0 }'
+}
+
 # wait_listen NS PORT [tcp|udp]: waits up to 5 s for a listener.
 wait_listen() {
 	local i flag=-ltn
@@ -347,12 +424,14 @@ wait_listen() {
 	return 1
 }
 
-# ---- SNAT (attach --snat): return routes, far side, traffic tools ------
+# ---- a node that NATs: return routes, far side, traffic tools ------------
 #
-# For SNAT the world must not know the container subnets: only translated
-# traffic can then get an answer. Helpers for the tests/e2e/test_snat*.sh.
+# A node MASQUERADEs its containers (host_nat_rules on) and the world does
+# not know the container subnets (topo_world_no_return): only traffic the
+# kernel translated gets an answer, and the fast path must carry the
+# kernel's translation.
 
-TOPO_SNAT_V4=192.0.2.1     # the host's uplink addresses: what SNAT uses
+TOPO_SNAT_V4=192.0.2.1     # the host's uplink addresses: what MASQUERADE uses
 TOPO_SNAT_V6=fd01::1
 TOPO_FAR=$TOPO_PREFIX-far  # made by topo_add_far
 TOPO_FAR_V4=203.0.113.2
@@ -403,13 +482,10 @@ topo_warm_neigh() {
 	done
 }
 
-# snat_ct_entries JSON: .snat.conntrack_entries of `stats --json` (-1: none).
-snat_ct_entries() {
-	jq -r '.snat.conntrack_entries // -1' <<<"$1" 2>/dev/null || echo -1
-}
-# return_counter JSON NAME: a packet counter of the first return path.
+# return_counter JSON NAME [UPLINK]: a packet counter of the return-path
+# program on UPLINK (default up0) from `stats --json`'s .uplinks.
 return_counter() {
-	jq -r --arg n "$2" '.snat.return_paths[0].counters[$n].packets // 0' <<<"$1" 2>/dev/null || echo 0
+	jq -r --arg n "$2" --arg u "${3:-up0}" '[.uplinks[]? | select(.ifname == $u) | .counters[$n].packets][0] // 0' <<<"$1" 2>/dev/null || echo 0
 }
 # host_nat_rules on|off: a MASQUERADE rule for the containers in the host ns
 # (v4 and v6), as Docker and CNI hosts have. off removes the nat tables
@@ -453,10 +529,13 @@ world_capture_stop() {
 
 # snat_tools: writes the Python traffic tools to $SNAT_TOOLS; run them with
 # `py_in NS SUBCOMMAND ...` (NS: ${TOPO_C[n]}, $TOPO_WORLD, ...). Subcommands:
-#   server udp|tcp PORT PEERS_FILE [v6]  echo server (TCP: short messages);
+#   server udp|tcp PORT PEERS_FILE [v4|v6 [ADDR]]
+#                                        echo server (TCP: short messages);
 #                                        each new peer "ADDR PORT" is
 #                                        appended to PEERS_FILE (remove the
-#                                        file to start a new count)
+#                                        file to start a new count); bound
+#                                        to ADDR if given (a UDP reply then
+#                                        leaves from the address asked)
 #   udp HOST PORT SPORT_MIN COUNT ROUNDS GAP
 #                                        COUNT sockets bound to SPORT_MIN..,
 #                                        all open at once; ROUNDS rounds of
@@ -466,6 +545,15 @@ world_capture_stop() {
 #   stream HOST PORT SECONDS USER_TIMEOUT_MS
 #                                        sends for SECONDS (TCP_USER_TIMEOUT
 #                                        bounds a stall)
+#   udpx HOST PORT SPORT COUNT GAP [ttl=N] [size=BYTES] [df=1]
+#                                        one UDP flow (a connected socket
+#                                        bound to SPORT): COUNT datagrams GAP
+#                                        s apart, replies counted; with
+#                                        ttl/size/df set on this call only.
+#                                        "icmp" lists the ICMP errors the
+#                                        kernel returned ([type, code, info]
+#                                        from IP(V6)_RECVERR)
+#   sink udp PORT [v6]                   receives, never answers
 # Each client prints one JSON line.
 SNAT_TOOLS=$TOPO_TMP/snat_tools.py
 PY3=$(command -v /usr/bin/python3 || command -v python3)
@@ -476,7 +564,7 @@ py_in() {
 }
 snat_tools() {
 	cat >"$SNAT_TOOLS" <<'PYEOF'
-import json, os, selectors, socket, sys, time
+import json, os, selectors, socket, struct, sys, time
 
 def fam(host):
     return socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -484,9 +572,9 @@ def fam(host):
 def out(d):
     print(json.dumps(d), flush=True)
 
-def server(proto, port, peers_file, v6):
+def server(proto, port, peers_file, v6, addr=None):
     af = socket.AF_INET6 if v6 == "v6" else socket.AF_INET
-    any_addr = "::" if v6 == "v6" else "0.0.0.0"
+    any_addr = addr or ("::" if v6 == "v6" else "0.0.0.0")
     state = {"seen": set(), "f": None}
     def note(peer):
         # A test starts a new count by removing the file.
@@ -630,9 +718,80 @@ def stream(host, port, seconds, user_timeout_ms):
     out({"sent": sent, "elapsed": round(time.monotonic() - t0, 2),
          "last_send": round(last, 2), "error": err})
 
+def udpx(host, port, sport, count, gap, opts):
+    v6 = ":" in host
+    s = socket.socket(fam(host), socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", sport))
+    if v6:
+        s.setsockopt(socket.IPPROTO_IPV6, 25, 1)       # IPV6_RECVERR
+    else:
+        s.setsockopt(socket.IPPROTO_IP, 11, 1)         # IP_RECVERR
+    if "ttl" in opts:
+        if v6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, int(opts["ttl"]))
+        else:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, int(opts["ttl"]))
+    if opts.get("df") == "1":
+        if v6:
+            s.setsockopt(socket.IPPROTO_IPV6, 23, 2)   # IPV6_MTU_DISCOVER: DO
+            s.setsockopt(socket.IPPROTO_IPV6, 62, 1)   # IPV6_DONTFRAG
+        else:
+            s.setsockopt(socket.IPPROTO_IP, 10, 2)     # IP_MTU_DISCOVER: DO
+    s.connect((host, port))
+    s.setblocking(False)
+    payload = b"x" * int(opts.get("size", 16))
+    sent, replies, errs, icmp = 0, 0, [], []
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ)
+    def drain(until):
+        nonlocal replies
+        while True:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            if not sel.select(left):
+                continue
+            try:  # an ICMP error the kernel returned (origin, type, code, info)
+                _, anc, _, _ = s.recvmsg(2048, 512, socket.MSG_ERRQUEUE)
+                for _, _, data in anc:
+                    if len(data) >= 16:
+                        e = struct.unpack_from("=IBBBBII", data)
+                        icmp.append([e[2], e[3], e[5]])
+                continue
+            except OSError:
+                pass
+            try:
+                s.recv(65536)
+                replies += 1
+            except BlockingIOError:
+                time.sleep(0.002)
+            except OSError as e:  # the pending error of an ICMP error
+                errs.append(e.strerror or str(e))
+    for i in range(count):
+        try:
+            s.send(payload)
+            sent += 1
+        except OSError as e:
+            errs.append(e.strerror or str(e))
+        drain(time.monotonic() + gap)
+    out({"sent": sent, "replies": replies, "errors": errs[:5], "icmp": icmp[:5]})
+
+def sink(proto, port, v6):
+    af = socket.AF_INET6 if v6 == "v6" else socket.AF_INET
+    s = socket.socket(af, socket.SOCK_DGRAM)
+    s.bind(("::" if v6 == "v6" else "0.0.0.0", port))
+    while True:
+        s.recv(65536)
+
 a = sys.argv[1:]
-if a[0] == "server":
-    server(a[1], int(a[2]), a[3], a[4] if len(a) > 4 else "v4")
+if a[0] == "udpx":
+    udpx(a[1], int(a[2]), int(a[3]), int(a[4]), float(a[5]),
+         dict(x.split("=", 1) for x in a[6:]))
+elif a[0] == "sink":
+    sink(a[1], int(a[2]), a[3] if len(a) > 3 else "v4")
+elif a[0] == "server":
+    server(a[1], int(a[2]), a[3], a[4] if len(a) > 4 else "v4", a[5] if len(a) > 5 else None)
 elif a[0] == "udp":
     udp(a[1], int(a[2]), int(a[3]), int(a[4]), int(a[5]), float(a[6]))
 elif a[0] == "tcp":
