@@ -23,8 +23,9 @@
 # they are.
 #
 #   tests/kernels/guest.sh PKG      prints "KERNEL INITRD VERSION" on success
-#   PKG: a Debian package name (linux-image-6.1.0-57-amd64), or "debian12"
-#        for the one linux-image-amd64 depends on (Debian 12's stock kernel)
+#   PKG: a Debian kernel package (linux-image-6.1.0-57-amd64), a metapackage
+#        (linux-image-6.12-amd64: the image it depends on), or "debian12"
+#        for linux-image-amd64 (Debian 12's stock kernel, 6.1)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PKG=${1:-debian12}
@@ -33,14 +34,19 @@ export PATH=$PATH:/sbin:/usr/sbin
 
 die() { echo "guest.sh: $*" >&2; exit 1; }
 
-if [ "$PKG" = debian12 ]; then
-	PKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
-	if [ -z "$PKG" ]; then
-		apt-get update -qq >/dev/null 2>&1 || true
-		PKG=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
-	fi
-	[ -n "$PKG" ] || die "apt-cache knows no linux-image-amd64 (apt-get update?)"
+# A metapackage (linux-image-amd64, linux-image-6.12-amd64) stands for the
+# image package it depends on.
+image_of() {
+	apt-cache depends "$1" 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }'
+}
+[ "$PKG" = debian12 ] && PKG=linux-image-amd64
+if ! apt-cache show "$PKG" >/dev/null 2>&1; then
+	apt-get update -qq >/dev/null 2>&1 || true
+	apt-cache show "$PKG" >/dev/null 2>&1 || die "apt-cache knows no $PKG (apt-get update?)"
 fi
+while dep=$(image_of "$PKG") && [ -n "$dep" ]; do
+	PKG=$dep
+done
 OUT=$OUT_BASE/$PKG
 mkdir -p "$OUT"
 
