@@ -54,7 +54,7 @@ mkdir -p "$OUT"
 # depend on (modules.dep).
 MOD_DIRS="kernel/net/netfilter kernel/net/ipv4 kernel/net/ipv6 kernel/net/sched
 	kernel/net/bridge kernel/net/llc kernel/net/802 kernel/net/core
-	kernel/drivers/net/veth.ko kernel/drivers/net/tun.ko
+	kernel/drivers/net/veth.ko* kernel/drivers/net/tun.ko*
 	kernel/crypto kernel/arch/x86/crypto kernel/lib"
 
 # ---- the kernel and its modules (cached) ----
@@ -71,6 +71,7 @@ if [ ! -e "$OUT/.kernel-ready" ]; then
 	full=$(find "$OUT/full" -maxdepth 4 -type d -path "*/modules/$v" | head -1)
 	[ -d "$full" ] || die "$PKG has no modules for $v"
 	depmod -b "${full%/lib/modules/$v}" "$v" || die "depmod failed on $PKG"
+	# (a .ko, or .ko.xz as Debian's 6.12 packages have them)
 	mods=$(cd "$full" && for d in $MOD_DIRS; do [ -e "$d" ] && find "$d" -name '*.ko*'; done | sort -u)
 	# Dependencies, transitively (modules.dep lists them all already).
 	deps=$(awk -F: -v want="$(tr '\n' ' ' <<<"$mods")" '
