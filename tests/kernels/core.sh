@@ -5,7 +5,8 @@
 # (tests/lib/topo.sh), as in every test:
 #
 #   container c1 10.200.1.2 == vc1   host (node)                 up0 == world 192.0.2.2
-#                                    MASQUERADE 10.200/16         no route back to 10.200/16
+#               fd00:1::2            MASQUERADE 10.200/16,        fd01::2, no route back
+#                                      fd00::/16                  to the containers
 #                                    DNAT 10.96.0.20:80,53        owns 198.51.100.50
 #                                      -> 192.0.2.2:8080,5353     servers: xk-tool :8080/:5353,
 #                                    FORWARD DROP 198.51.100.50            iperf3 :5201
@@ -16,9 +17,10 @@
 # a clsact filter (--tc-hook clsact). Each round checks:
 #   - attach, and how the program went in (tcx or clsact; XDP mode);
 #   - status --json (mode, state "attached");
-#   - ping; UDP and TCP (iperf3) through the fast path: the world received
-#     them from 192.0.2.1 only, redirected grew by the flow's established
-#     part, and no checksum error in the world or the container (nstat);
+#   - ping; UDP and TCP (iperf3; TCP over IPv6 too) through the fast path:
+#     the world received them from the node's address only (192.0.2.1,
+#     fd01::1), redirected grew by the flow's established part, and no
+#     checksum error in the world or the container (nstat);
 #   - the kernel-exact cases: a Service ClusterIP DNATed by iptables to the
 #     world (TCP and UDP, answered by the backend, carried by the fast path
 #     both ways), a FORWARD DROP (TCP and UDP stay unanswered), MASQUERADE
@@ -74,6 +76,7 @@ BLOCKED=198.51.100.50
 topo_world_no_return || { fail core_setup "the world still routes 10.200.0.0/16"; exit 1; }
 in_world ip addr add "$BLOCKED/32" dev lo
 if ! { in_host iptables -t nat -A POSTROUTING -s 10.200.0.0/16 ! -d 10.200.0.0/16 -j MASQUERADE &&
+	in_host ip6tables -t nat -A POSTROUTING -s fd00::/16 ! -d fd00::/16 -j MASQUERADE &&
 	in_host iptables -t nat -A PREROUTING -d "$CLUSTER_IP" -p tcp --dport 80 -j DNAT --to-destination 192.0.2.2:8080 &&
 	in_host iptables -t nat -A PREROUTING -d "$CLUSTER_IP" -p udp --dport 53 -j DNAT --to-destination 192.0.2.2:5353 &&
 	in_host iptables -A FORWARD -d "$BLOCKED" -j DROP; }; then
@@ -83,11 +86,12 @@ fi
 # The world counts what it must never see: a container's own address (a
 # flow the fast path did not masquerade) or the ClusterIP (not DNATed).
 in_world nft -f - <<'EOF' || { fail core_setup "the world's nftables counters failed"; exit 1; }
-table ip xk_world {
+table inet xk_world {
 	counter untranslated { }
 	chain pre {
 		type filter hook prerouting priority -300; policy accept;
 		ip saddr 10.200.0.0/16 counter name untranslated
+		ip6 saddr fd00::/16 counter name untranslated
 		ip daddr 10.96.0.0/16 counter name untranslated
 	}
 }
@@ -101,7 +105,7 @@ log "setup took $(elapsed "$T0") s"
 
 # ---- helpers ----
 untranslated() {
-	in_world nft -j list counter ip xk_world untranslated 2>/dev/null |
+	in_world nft -j list counter inet xk_world untranslated 2>/dev/null |
 		jq '[.nftables[] | .counter? // empty | .packets] | add // 0'
 }
 csum_errors() { echo $(($(nstat_csum_errors "$W") + $(nstat_csum_errors "$C"))); }
@@ -133,19 +137,23 @@ jq_true() { jq -e "$@" >/dev/null 2>&1; }
 # checks it ran, that the world saw only 192.0.2.1, and in an xdp-egress
 # round that the fast path carried it (at least MIN_SHARE % of its bytes).
 iperf_flow() {
-	local name=$1 s0 s1 out rc seen bytes red ured share
+	local name=$1 s0 s1 out rc seen bytes red ured share dst=$TOPO_WORLD_V4 want=192.0.2.1
 	shift
+	if [ "$1" = -6 ]; then
+		dst=$TOPO_WORLD_V6
+		want=fd01::1
+	fi
 	s0=$(stats_json)
-	out=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -p 5201 -J --get-server-output "$@" 2>&1)
+	out=$(in_c 1 iperf3 -c "$dst" -p 5201 -J --get-server-output "$@" 2>&1)
 	rc=$?
 	s1=$(stats_json)
 	seen=$(jq -r '[.server_output_json.start.connected[]?.remote_host] | unique | join(",")' <<<"$out" 2>/dev/null)
 	bytes=$(jq -r '.end.sum_sent.bytes // .end.sum.bytes // 0 | floor' <<<"$out" 2>/dev/null)
-	if [ "$rc" = 0 ] && [ "${bytes:-0}" -gt 0 ] && [ "$seen" = 192.0.2.1 ]; then
+	if [ "$rc" = 0 ] && [ "${bytes:-0}" -gt 0 ] && [ "$seen" = "$want" ]; then
 		ok "${name}_$ROUND"
 		log "$name ($ROUND): $(jq -r 'if .end.sum.packets then "\(.end.sum.packets) datagrams, \(.end.sum.lost_percent | floor)% lost" else "\(.end.sum_received.bits_per_second / 1e6 | floor) Mbit/s, \(.end.sum_sent.retransmits) retransmits" end' <<<"$out" 2>/dev/null), the world saw $seen"
 	else
-		fail "${name}_$ROUND" "iperf3 $* rc $rc, $bytes bytes, the world saw '${seen}' (want 192.0.2.1 only): $(jq -r '.error // empty' <<<"$out" 2>/dev/null | head -c 200)"
+		fail "${name}_$ROUND" "iperf3 $* rc $rc, $bytes bytes, the world saw '${seen}' (want $want only): $(jq -r '.error // empty' <<<"$out" 2>/dev/null | head -c 200)"
 	fi
 	[ "$ROUND" = kernel ] && return
 	red=$(cdelta redirected bytes "$s0" "$s1")
@@ -252,6 +260,7 @@ round() {
 
 	iperf_flow udp -u -b 20M -l 1200 -t 2
 	iperf_flow tcp -t 2
+	iperf_flow tcp6 -6 -t 1
 
 	svc_case svc_dnat_tcp tcp
 	svc_case svc_dnat_udp udp
