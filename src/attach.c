@@ -1007,9 +1007,10 @@ static int load_egress(struct attach_state *s)
 	}
 	return fill_own_sources(s);
 fail:
-	pr_err("cannot load the egress BPF program: %s (run as root, kernel "
-	       "with BPF, BTF and nf_conntrack; -v shows the verifier log)",
-	       strerror(errno));
+	pr_err("cannot load the egress BPF program: %s%s%s (run as root, "
+	       "kernel with BPF, BTF and nf_conntrack; -v shows libbpf's log "
+	       "and the verifier's)", strerror(errno),
+	       *log_libbpf_last() ? "; libbpf: " : "", log_libbpf_last());
 	return -1;
 }
 

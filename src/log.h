@@ -13,4 +13,12 @@ void pr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+#include <stdarg.h>
+/* libbpf's warnings when they are not printed (no -v): the first line of
+ * the last few is kept, so that a load error can say what libbpf saw
+ * ("failed to open system Kconfig") instead of a bare errno. */
+void log_libbpf_keep(const char *fmt, va_list ap);
+/* The kept lines, "; "-joined ("" when none). */
+const char *log_libbpf_last(void);
+
 #endif

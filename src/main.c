@@ -272,8 +272,11 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 {
 	if (level == LIBBPF_DEBUG && log_verbose < 2)
 		return 0;
-	if (!log_verbose)
+	if (!log_verbose) {
+		if (level == LIBBPF_WARN)
+			log_libbpf_keep(fmt, ap);
 		return 0;
+	}
 	return vfprintf(stderr, fmt, ap);
 }
 

@@ -131,8 +131,9 @@ pin_fail:
 	pins_remove_dir(dir);
 	goto out;
 load_fail:
-	pr_err("cannot load the uplink (return path) BPF program: %s",
-	       strerror(errno));
+	pr_err("cannot load the uplink (return path) BPF program: %s%s%s "
+	       "(-v shows libbpf's log and the verifier's)", strerror(errno),
+	       *log_libbpf_last() ? "; libbpf: " : "", log_libbpf_last());
 out:
 	if (link_fd >= 0)
 		close(link_fd);
