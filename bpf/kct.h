@@ -293,15 +293,24 @@ static __always_inline __u32 kct_promote_note(struct nf_conn___xe *ct,
 	v = bpf_map_lookup_elem(&promote, &k);
 	if (!v) {
 		fresh.packets = 1;
+		fresh.conn = (__u64)(unsigned long)ct;
 		bpf_map_update_elem(&promote, &k, &fresh, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&promote, &k);
 		if (!v)
 			return 0;
+	} else if (v->conn != (__u64)(unsigned long)ct) {
+		/* An earlier connection on the same tuple (short connections
+		 * reuse ports all the time): its count, request time and
+		 * samples are not this one's (kct_guard_close() must not judge
+		 * this one by them, nor must it be promoted early). */
+		v->conn = (__u64)(unsigned long)ct;
+		v->packets = 1;
+		v->requested_ns = 0;
+		v->sampled = 0;
 	} else {
 		__sync_fetch_and_add(&v->packets, 1);
 	}
-	/* Samples of an earlier connection on the same tuple (kct_guard_close()
-	 * must not judge this one by them). */
+	/* Samples left by this tuple's earlier, promoted connection. */
 	if (v->sampled)
 		v->sampled = 0;
 	if (v->packets < cfg->promote_after || !cfg->agent_pid)
@@ -490,10 +499,17 @@ static __always_inline int kct_guard_close(void *ctx, int is_skb,
 	if (!c)
 		return PARSE_OK;
 	ct = (void *)c;
-	/* In every state: a liberal entry checks no window in any. */
-	if (!kct_liberal(ct))
-		goto out;
 	kct_orig_key(ct, p, &k);
+	/* In every state: a liberal entry checks no window in any. */
+	if (!kct_liberal(ct)) {
+		/* A flow the kernel tracks strictly is closing: its promotion
+		 * count ends here, so that the next connection on the same
+		 * tuple (short connections reuse ports, and the kernel reuses
+		 * the entry's memory) starts from zero. A forged FIN only
+		 * delays a promotion; the kernel judges the FIN itself. */
+		bpf_map_delete_elem(&promote, &k);
+		goto out;
+	}
 	v = bpf_map_lookup_elem(&promote, &k);
 	/* The receiver is the other side: its last ACK starts the window. */
 	r = !(opts.dir & 1);

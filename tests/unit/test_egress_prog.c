@@ -1323,6 +1323,51 @@ static void test_promotion(const struct env *e)
 		  "promotion/redirected_counted");
 }
 
+/*
+ * Short connections reuse their tuples (and the kernel reuses its entries'
+ * memory): the count of one that closed before promote_after must not carry
+ * over to the next, or every later connection on the tuple is handed to the
+ * agent at its first packet (a ctnetlink update per connection). A FIN on a
+ * strictly tracked flow ends its count.
+ */
+static void test_promotion_restarts(const struct env *e)
+{
+	const struct fixture fx = { "promotion_restarts", V4(.proto = IPPROTO_TCP, .payload = 10),
+				    CT(.kind = CT_STRICT, .snat = V4_HOST, .snat_port = 30301) };
+	struct counter_val before[CNT_MAX], after[CNT_MAX];
+	struct pkt_spec fin = fx.pkt;
+	struct kct_config cfg;
+	char why[256] = "";
+	__u32 zero = 0, i;
+
+	fin.tcp_flags = TH_FIN | TH_ACK;
+	bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg);
+	ct_reset(e);
+	if (ct_create(e, &fx, why, sizeof(why))) {
+		CHECK(0, "promotion_restarts/conntrack", "%s", why);
+		return;
+	}
+	read_counters(e, e->stats_fd, before);
+	for (i = 0; i + 1 < cfg.promote_after; i++)
+		run_once(e, e->prog_fd, e->h0, &fx.pkt);
+	ASSERT_EQ(run_once(e, e->prog_fd, e->h0, &fin), XDP_PASS,
+		  "promotion_restarts/fin_to_the_kernel");
+	/* The next connection on the tuple: as many packets again. */
+	for (i = 0; i + 1 < cfg.promote_after; i++)
+		run_once(e, e->prog_fd, e->h0, &fx.pkt);
+	read_counters(e, e->stats_fd, after);
+	ASSERT_EQ(after[CNT_PROMOTE_REQUESTS].packets - before[CNT_PROMOTE_REQUESTS].packets,
+		  0, "promotion_restarts/no_request_below_promote_after");
+	ASSERT_EQ(after[CNT_PASS_NOT_PROMOTED].packets - before[CNT_PASS_NOT_PROMOTED].packets,
+		  2 * (cfg.promote_after - 1), "promotion_restarts/kernel_path");
+	/* Without the FIN, the same packets reach promote_after. */
+	read_counters(e, e->stats_fd, before);
+	run_once(e, e->prog_fd, e->h0, &fx.pkt);
+	read_counters(e, e->stats_fd, after);
+	ASSERT_EQ(after[CNT_PROMOTE_REQUESTS].packets - before[CNT_PROMOTE_REQUESTS].packets,
+		  1, "promotion_restarts/request_at_promote_after");
+}
+
 struct ct_timeout {
 	__u32 timeout;
 	int found;
@@ -1529,6 +1574,7 @@ int main(void)
 		if (!fixtures[i].uplink && run_fixture(&e, &fixtures[i], true))
 			goto cleanup;
 	test_promotion(&e);
+	test_promotion_restarts(&e);
 	test_keep_alive(&e);
 	test_close_guard(&e);
 	goto cleanup;
