@@ -38,8 +38,9 @@
 #define CHILD_TIMEOUT_MS 60000
 #define RECONNECT_MS 1000
 
-/* Attach options a label xdp-egress.OPTION (or the config's "options")
- * may carry; the repeatable ones take comma-separated lists in a label. */
+/* Attach options the config's "options" may carry, and a label
+ * xdp-egress.OPTION where the config's "labels" allows it; the repeatable
+ * ones take comma-separated lists in a label. */
 static const struct {
 	const char *name;
 	int repeatable;
@@ -64,6 +65,7 @@ struct daemon {
 	char pid_path[PATH_MAX];
 	cJSON *networks;   /* config: array of network names, or NULL */
 	cJSON *options;    /* config: object of attach options, or NULL */
+	cJSON *labels;     /* config: the options labels may set, or NULL */
 	struct tracked *tracked;
 	int sig_fd;
 	int stop;
@@ -343,8 +345,32 @@ static void add_opt(struct argv_buf *a, int i, const char *value)
 	free(copy);
 }
 
+/* Labels are untrusted: Docker merges an image's LABELs into its
+ * containers', so whoever built the image writes them. They may set only
+ * the options the operator's config lists in "labels" (default: the mode);
+ * uplinks and interfaces come from the config or the CLI. */
+static const char *const default_label_opts[] = { "mode" };
+
+static int label_allowed(const struct daemon *d, const char *name)
+{
+	cJSON *e;
+	size_t i;
+
+	if (!d->labels) {
+		for (i = 0; i < sizeof(default_label_opts) / sizeof(default_label_opts[0]); i++)
+			if (!strcmp(default_label_opts[i], name))
+				return 1;
+		return 0;
+	}
+	cJSON_ArrayForEach(e, d->labels)
+		if (cJSON_IsString(e) && !strcmp(e->valuestring, name))
+			return 1;
+	return 0;
+}
+
 /* The attach options: the config's, each replaced by a label that names
- * the same option. Unknown xdp-egress.* labels are reported, not used. */
+ * the same option where the config lets labels set it. Other xdp-egress.*
+ * labels are reported, not used. */
 static void attach_options(struct daemon *d, const char *who, cJSON *labels,
 			   struct argv_buf *a)
 {
@@ -359,6 +385,13 @@ static void attach_options(struct daemon *d, const char *who, cJSON *labels,
 		snprintf(key, sizeof(key), DAEMON_LABEL_PREFIX "%s", label_opts[i].name);
 		v = label_of(labels, key);
 		o = cJSON_GetObjectItem(d->options, label_opts[i].name);
+		if (v && !label_allowed(d, label_opts[i].name)) {
+			dlog("%s: ignoring label %s=%s: the daemon's config does not "
+			     "let labels set --%s (labels come with the image; list "
+			     "\"%s\" in the config's \"labels\" to allow it)", who,
+			     key, v, label_opts[i].name, label_opts[i].name);
+			v = NULL;
+		}
 		if (v) {
 			add_opt(a, (int)i, v);
 			continue;
@@ -739,14 +772,30 @@ static int load_config(struct daemon *d, const char *path)
 		goto out;
 	}
 	cJSON_ArrayForEach(o, root) {
-		if (strcmp(o->string, "networks") && strcmp(o->string, "options")) {
+		if (strcmp(o->string, "networks") && strcmp(o->string, "options") &&
+		    strcmp(o->string, "labels")) {
 			pr_err("--config %s: unknown key \"%s\" (known: networks, "
-			       "options)", path, o->string);
+			       "options, labels)", path, o->string);
 			goto out;
 		}
 	}
 	d->networks = cJSON_DetachItemFromObject(root, "networks");
 	d->options = cJSON_DetachItemFromObject(root, "options");
+	d->labels = cJSON_DetachItemFromObject(root, "labels");
+	if (d->labels && !cJSON_IsArray(d->labels)) {
+		pr_err("--config %s: \"labels\" must be an array of the attach "
+		       "options labels may set (mode, uplink, uplink-mode, "
+		       "container-if), e.g. [\"mode\"]", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(o, d->labels) {
+		if (!cJSON_IsString(o) || label_opt_index(o->valuestring) < 0) {
+			pr_err("--config %s: \"labels\" may name only attach options "
+			       "(mode, uplink, uplink-mode, container-if), not %s",
+			       path, cJSON_IsString(o) ? o->valuestring : "a non-string");
+			goto out;
+		}
+	}
 	if (d->networks && !cJSON_IsArray(d->networks)) {
 		pr_err("--config %s: \"networks\" must be an array of network "
 		       "names", path);
@@ -938,6 +987,7 @@ out:
 	while (d.tracked)
 		tracked_drop(&d, d.tracked);
 	cJSON_Delete(d.networks);
+	cJSON_Delete(d.labels);
 	cJSON_Delete(d.options);
 	auto_tuner_free(tuner);
 	return ret;

@@ -28,6 +28,7 @@ UPLINK_ADDR=192.0.2.1
 GW=${DOCKER_BIP%/*}
 
 run_c() { dk run -d --name "$1" "${@:2}" "${ENG_USR_VOLUME[@]}" local/bb sleep 3600 >/dev/null; }
+run_img() { dk run -d --name "$1" "${ENG_USR_VOLUME[@]}" "$2" sleep 3600 >/dev/null; }
 pid_of() { dk inspect -f '{{.State.Pid}}' "$1"; }
 prog_id() { ip -n "$TOPO_HOST" -d -j link show "$1" | jq '.[0].xdp.prog.id // .[0].xdp.attached[0].prog.id // 0'; }
 in_cns() { local p=$1; shift; nsenter --net="/proc/$p/ns/net" "$@"; }
@@ -242,6 +243,15 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q '"networks" must be an array'
 else
 	fail docker_daemon_bad_config "exit $rc: $out"
 fi
+printf '{"labels": ["mode", "ct-size"]}\n' >"$ENG_DIR/bad-labels.json"
+out=$(timeout 10 nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
+	--run-dir "$ENG_DIR/bad-run" --config "$ENG_DIR/bad-labels.json" 2>&1)
+rc=$?
+if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q '"labels" may name only attach options (mode, uplink, uplink-mode, container-if), not ct-size' <<<"$out"; then
+	ok docker_daemon_bad_labels_config
+else
+	fail docker_daemon_bad_labels_config "exit $rc: $out"
+fi
 DOCKER_HOST=unix://$ENG_DIR/none.sock nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
 	--run-dir "$ENG_DIR/bad-run" 2>"$ENG_DIR/wait.log" &
 WAIT_PID=$!
@@ -278,6 +288,30 @@ if jq -e --arg i "$LAB1_IF" '.attachments[] | select(.ifname == $i) | .mode == "
 	ok docker_daemon_label_options
 else
 	fail docker_daemon_label_options "want lab1 in generic mode (label): $(jq -c --arg i "$LAB1_IF" '.attachments[] | select(.ifname == $i)' <<<"$st")"
+fi
+
+# Labels are untrusted: an image whose LABELs name another container's
+# veth as its uplink (and options that do not exist) gets attached with the
+# config's options only, and the daemon says what it ignored.
+if dk import --change "LABEL xdp-egress.enable=true" --change "LABEL xdp-egress.uplink=$LAB0_IF" \
+	--change "LABEL xdp-egress.ct-size=16" --change "LABEL xdp-egress.mode=generic" \
+	"$ENG_DIR/bb.tar" local/bb-labels >/dev/null; then
+	run_img lab2 local/bb-labels
+	LAB2_IF=$(hostif_of_pid "$(pid_of lab2)")
+	check docker_daemon_image_labels_attach "lab2 (image labelled enable=true) was not attached within 10 s" \
+		wait_until 10 is_attached "$LAB2_IF"
+	a2=$(jq -c --arg i "$LAB2_IF" '.attachments[] | select(.ifname == $i)' <<<"$(xe status --json 2>/dev/null)")
+	if [ -n "$a2" ] && ! jq -e --arg u "$LAB0_IF" '[.. | strings] | index($u)' <<<"$a2" >/dev/null &&
+		jq -e '.mode == "generic"' <<<"$a2" >/dev/null; then
+		ok docker_daemon_image_label_uplink_ignored
+	else
+		fail docker_daemon_image_label_uplink_ignored "want lab2 in generic mode (an allowed label) without $LAB0_IF anywhere: $a2"
+	fi
+	check docker_daemon_image_label_logged "the daemon did not log the ignored uplink and ct-size labels: $(tail -5 "$DAEMON_LOG" | tr '\n' ' ')" \
+		eval 'grep -q "ignoring label xdp-egress.uplink=$LAB0_IF: the daemon.s config does not let labels set --uplink" "$DAEMON_LOG" &&
+			grep -q "ignoring label xdp-egress.ct-size" "$DAEMON_LOG"'
+else
+	fail docker_daemon_image_labels_attach "docker import of a labelled image failed"
 fi
 
 run_c net1 --network xenet
