@@ -77,7 +77,13 @@ static __always_inline int addr16_eq(const void *a, const void *b)
  */
 #define PARSE_OK CNT_MAX
 
-static __always_inline int parse_l4(struct packet *p, void *l4)
+/*
+ * The L4 header at l4, l4_len bytes long by the IP header. Both bounds
+ * count: what the program may read (end), and what the IP packet holds
+ * (a header that runs past the IP length into padding or trailing bytes is
+ * malformed; the kernel's conntrack finds no flow for it).
+ */
+static __always_inline int parse_l4(struct packet *p, void *l4, __u32 l4_len)
 {
 	void *end = p->data_end;
 
@@ -86,27 +92,40 @@ static __always_inline int parse_l4(struct packet *p, void *l4)
 	case IPPROTO_TCP: {
 		struct tcphdr *th = l4;
 
-		if ((void *)(th + 1) > end)
+		if ((void *)(th + 1) > end || l4_len < sizeof(*th))
 			return CNT_DROP_MALFORMED;
-		if (th->doff < 5 || l4 + th->doff * 4 > end)
+		if (th->doff < 5 || l4 + th->doff * 4 > end || th->doff * 4 > l4_len)
 			return CNT_DROP_MALFORMED;
 		return PARSE_OK;
 	}
 	case IPPROTO_UDP:
-		if (l4 + sizeof(struct udphdr) > end)
+		if (l4 + sizeof(struct udphdr) > end || l4_len < sizeof(struct udphdr))
 			return CNT_DROP_MALFORMED;
 		return PARSE_OK;
 	case IPPROTO_ICMP:
-		if (l4 + sizeof(struct icmp_echo_hdr) > end)
-			return CNT_DROP_MALFORMED;
-		return PARSE_OK;
 	case IPPROTO_ICMPV6:
-		if (l4 + sizeof(struct icmp_echo_hdr) > end)
+		if (l4 + sizeof(struct icmp_echo_hdr) > end ||
+		    l4_len < sizeof(struct icmp_echo_hdr))
 			return CNT_DROP_MALFORMED;
 		return PARSE_OK;
 	default:
 		return CNT_PASS_L4_OTHER;
 	}
+}
+
+/* A 20-byte IPv4 header whose checksum verifies (ip_rcv() drops any other). */
+static __always_inline int ipv4_csum_ok(const struct iphdr *iph)
+{
+	const __u16 *w = (const __u16 *)iph;
+	__u32 sum = 0;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		sum += w[i];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
 }
 
 static __always_inline int parse_ipv4(struct packet *p, void *l3)
@@ -135,7 +154,11 @@ static __always_inline int parse_ipv4(struct packet *p, void *l3)
 		return CNT_PASS_FRAGMENT;
 	if (ihl_len != sizeof(*iph))
 		return CNT_PASS_IP_OPTIONS;
-	return parse_l4(p, l3 + sizeof(*iph));
+	/* A corrupt header: the kernel would drop it (IpInCsumErrors); a
+	 * rewrite here would only carry the corruption on. */
+	if (!ipv4_csum_ok(iph))
+		return CNT_DROP_MALFORMED;
+	return parse_l4(p, l3 + sizeof(*iph), tot_len - ihl_len);
 }
 
 static __always_inline int parse_ipv6(struct packet *p, void *l3)
@@ -164,7 +187,7 @@ static __always_inline int parse_ipv6(struct packet *p, void *l3)
 	case IPPROTO_MH:
 		return CNT_PASS_IP_OPTIONS;
 	}
-	return parse_l4(p, l3 + sizeof(*ip6h));
+	return parse_l4(p, l3 + sizeof(*ip6h), bpf_ntohs(ip6h->payload_len));
 }
 
 /*

@@ -433,6 +433,19 @@ static void ipv6_payload_len_over_frame(__u8 *f, size_t *len)
 	put16(f + L3 + 4, get16(f + L3 + 4) + 1);
 }
 
+/* Found by the fuzzer: the header checksum of IPv4 was not checked (ip_rcv()
+ * drops such a packet), and an L4 header was bounded by the frame instead of
+ * the IP length (padding or trailing bytes read as header). */
+static void ipv4_csum_broken(__u8 *f, size_t *len)
+{
+	put16(f + L3 + 10, get16(f + L3 + 10) ^ 0x0101);
+}
+
+static void ipv6_payload_len_4(__u8 *f, size_t *len)
+{
+	put16(f + L3 + 4, 4);
+}
+
 /*
  * An IPv4 header whose checksum is 0xfeff: TTL - 1 then makes the
  * incremental update (RFC 1624, ip_decrease_ttl()) carry around.
@@ -644,6 +657,9 @@ static const struct fixture fixtures[] = {
 	{ "ipv4_tcp_doff4_drop_malformed", V4(.proto = IPPROTO_TCP, .payload = 8, .mangle = tcp_doff_4), MALFORMED },
 	{ "ipv4_tcp_doff_past_frame_drop_malformed", V4(.proto = IPPROTO_TCP, .mangle = tcp_doff_past_frame), MALFORMED },
 	{ "ipv4_udp_truncated_drop_malformed", V4(.proto = IPPROTO_UDP, .l4_cut = 4), MALFORMED },
+	{ "ipv4_bad_header_csum_drop_malformed", V4(.proto = IPPROTO_UDP, .payload = 16, .mangle = ipv4_csum_broken), EST, MALFORMED },
+	{ "ipv4_tcp_doff_past_ip_len_drop_malformed", V4(.proto = IPPROTO_TCP, .min_len = 120, .mangle = tcp_doff_past_frame), EST, MALFORMED },
+	{ "ipv6_udp_past_payload_len_drop_malformed", V6(.proto = IPPROTO_UDP, .payload = 16, .mangle = ipv6_payload_len_4), EST, MALFORMED },
 	{ "ipv4_icmp_truncated_drop_malformed", V4(.proto = IPPROTO_ICMP, .l4_cut = 4), MALFORMED },
 	{ "ipv6_hdr_truncated_drop_malformed", V6(.proto = IPPROTO_UDP, .cut = 14 + 30), MALFORMED, .tc_rejected = true },
 	{ "ipv6_payload_len_over_frame_drop_malformed", V6(.proto = IPPROTO_UDP, .payload = 8, .mangle = ipv6_payload_len_over_frame), MALFORMED },
@@ -1544,6 +1560,312 @@ static void test_close_guard(const struct env *e)
 	}
 }
 
+/* ---- fuzzing: random and mutated frames through the three programs ----
+ *
+ * The fixtures' frames, mutated (bytes flipped in the headers or only in
+ * the payload, lengths overwritten, cut, extended, randomised) or fully
+ * random, with the conntrack entries of the fast-path fixtures in place so
+ * that a good share is redirected. Invariants, per frame:
+ * - test_run refuses only what is shorter than an Ethernet header;
+ * - a redirected frame was well-formed by an independent reading
+ *   (ref_layout(): unfragmented IPv4 without options or IPv6, TCP/UDP,
+ *   lengths within the frame), its TTL above 1, and leaves with the TTL one
+ *   lower, the same length, a correct IPv4 header checksum, and an L4
+ *   checksum that verifies exactly when the input's did (a UDP checksum of
+ *   0 stays 0);
+ * - the counters add up: one reason per frame (the promotion and GSO
+ *   counters come on top).
+ * XE_FUZZ_FRAMES frames in all (default 1,000,000), XE_FUZZ_SEED the seed.
+ */
+#define FZ_MAX_LEN 1600
+
+static __u64 fz_state = 0x9e3779b97f4a7c15ull;
+
+static __u32 fz_rand(void)
+{
+	fz_state ^= fz_state << 13;
+	fz_state ^= fz_state >> 7;
+	fz_state ^= fz_state << 17;
+	return (__u32)(fz_state >> 11);
+}
+
+static bool ref_layout(const __u8 *f, size_t len, struct layout *lo, __u8 *ttl)
+{
+	size_t off = 14, l4_len, l4;
+	const __u8 *ip = f + off;
+	__u8 proto;
+
+	memset(lo, 0, sizeof(*lo));
+	if (len < off + 20)
+		return false;
+	if (get16(f + 12) == 0x0800) {          /* IPv4 */
+		size_t ihl = (ip[0] & 0x0f) * 4, tot = get16(ip + 2);
+
+		if ((ip[0] >> 4) != 4 || ihl != 20 || tot < ihl || off + tot > len ||
+		    (get16(ip + 6) & 0x3fff))
+			return false;
+		proto = ip[9];
+		*ttl = ip[8];
+		l4 = off + ihl;
+		l4_len = tot - ihl;
+		lo->l3_kind = L3_IPV4;
+	} else if (get16(f + 12) == 0x86dd) {   /* IPv6 */
+		if (len < off + 40 || (ip[0] >> 4) != 6 || off + 40 + get16(ip + 4) > len)
+			return false;
+		proto = ip[6];
+		*ttl = ip[7];
+		l4 = off + 40;
+		l4_len = get16(ip + 4);
+		lo->l3_kind = L3_IPV6;
+	} else {
+		return false;
+	}
+	if (proto == IPPROTO_TCP) {
+		if (l4_len < 20 || (size_t)(f[l4 + 12] >> 4) * 4 < 20 ||
+		    (size_t)(f[l4 + 12] >> 4) * 4 > l4_len)
+			return false;
+	} else if (proto == IPPROTO_UDP) {
+		if (l4_len < 8)
+			return false;
+	} else {
+		return false;
+	}
+	lo->len = len;
+	lo->l3 = off;
+	lo->l4 = l4;
+	lo->l4_len = l4_len;
+	lo->proto = proto;
+	return true;
+}
+
+static bool fz_l4_csum_ok(const __u8 *f, const struct layout *lo)
+{
+	return l4_sum(f, lo) == 0xffff;
+}
+
+static bool fz_udp4_no_csum(const __u8 *f, const struct layout *lo)
+{
+	return lo->l3_kind == L3_IPV4 && lo->proto == IPPROTO_UDP && !get16(f + lo->l4 + 6);
+}
+
+/* Make a well-formed frame's checksums right again (half the mutations). */
+static void fz_fix_csums(__u8 *f, size_t len)
+{
+	struct layout lo;
+	__u8 ttl;
+	int off;
+
+	if (!ref_layout(f, len, &lo, &ttl))
+		return;
+	if (lo.l3_kind == L3_IPV4)
+		ipv4_fill_csum(f + lo.l3);
+	off = l4_csum_offset(lo.proto);
+	if (fz_udp4_no_csum(f, &lo))
+		return;
+	put16(f + lo.l4 + off, 0);
+	put16(f + lo.l4 + off, ~l4_sum(f, &lo) & 0xffff);
+	if (lo.proto == IPPROTO_UDP && !get16(f + lo.l4 + off))
+		put16(f + lo.l4 + off, 0xffff);
+}
+
+static size_t fz_mutate(__u8 *f, size_t len, const struct layout *seed)
+{
+	static const __u8 edges[] = { 0, 1, 0x7f, 0x80, 0xfe, 0xff, 0x45, 0x40, 5, 6, 17 };
+	size_t i, n, at;
+
+	switch (fz_rand() % 10) {
+	case 0: /* unchanged */
+		break;
+	case 1: case 2: /* the payload only: the tuple and headers intact */
+		at = seed->l4 + (seed->proto == IPPROTO_TCP ? 20 : 8);
+		for (n = 1 + fz_rand() % 4, i = 0; at < len && i < n; i++)
+			f[at + fz_rand() % (len - at)] ^= (__u8)(1 + fz_rand() % 255);
+		break;
+	case 3: case 4: /* a few bytes anywhere */
+		for (n = 1 + fz_rand() % 4, i = 0; len && i < n; i++)
+			f[fz_rand() % len] ^= (__u8)(1 + fz_rand() % 255);
+		break;
+	case 5: /* a header byte set to an edge value */
+		if (len)
+			f[fz_rand() % (len < 80 ? len : 80)] = edges[fz_rand() % sizeof(edges)];
+		break;
+	case 6: /* a 16-bit field (lengths, ports, offsets) */
+		if (len >= 2) {
+			at = fz_rand() % ((len < 80 ? len : 80) - 1);
+			put16(f + at, fz_rand() % 3 ? (__u16)fz_rand() : (__u16)(len - at));
+		}
+		break;
+	case 7: /* cut */
+		len = fz_rand() % (len + 1);
+		break;
+	case 8: /* extended with random bytes */
+		n = len + fz_rand() % (FZ_MAX_LEN - len + 1);
+		for (i = len; i < n; i++)
+			f[i] = (__u8)fz_rand();
+		len = n;
+		break;
+	default: /* random after the MACs, the EtherType kept half the time */
+		n = fz_rand() % 2 ? 14 : 12;
+		len = n + fz_rand() % (FZ_MAX_LEN - n + 1);
+		for (i = n; i < len; i++)
+			f[i] = (__u8)fz_rand();
+		break;
+	}
+	if (fz_rand() % 2)
+		fz_fix_csums(f, len);
+	return len;
+}
+
+struct fz_prog {
+	const char *name;
+	int fd, stats_fd, ifindex;
+	bool tc, uplink;
+	__u64 runs, redirected, refused;
+};
+
+static bool fz_one(const struct env *e, struct fz_prog *pg, const __u8 *in, size_t len,
+		   char *why, size_t why_len)
+{
+	static __u8 out[MAX_FRAME];
+	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)pg->ifindex };
+	struct __sk_buff skb = { .ifindex = (__u32)pg->ifindex,
+				 .ingress_ifindex = (__u32)pg->ifindex };
+	struct layout li, lo;
+	__u8 ttl_in, ttl_out;
+	bool redirect;
+	int err;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	(void)e;
+	opts.data_in = in;
+	opts.data_size_in = (__u32)len;
+	opts.data_out = out;
+	opts.data_size_out = sizeof(out);
+	opts.ctx_in = pg->tc ? (void *)&skb : (void *)&ctx;
+	opts.ctx_size_in = pg->tc ? sizeof(skb) : sizeof(ctx);
+	err = bpf_prog_test_run_opts(pg->fd, &opts);
+	if (err) {
+		/* test_run's own checks: an Ethernet header; for an skb, the IP
+		 * header its EtherType promises (bpf_prog_test_run_skb()). */
+		if (len < 14 || (pg->tc && ((get16(in + 12) == 0x0800 && len < 14 + 20) ||
+					   (get16(in + 12) == 0x86dd && len < 14 + 40)))) {
+			pg->refused++;
+			return true;
+		}
+		snprintf(why, why_len, "test_run refused a %zu-byte frame: %s", len,
+			 strerror(-err));
+		return false;
+	}
+	pg->runs++;
+	redirect = pg->tc ? opts.retval == TC_ACT_REDIRECT : opts.retval == XDP_REDIRECT;
+	if (!redirect)
+		return true;
+	pg->redirected++;
+	if (!ref_layout(in, len, &li, &ttl_in)) {
+		snprintf(why, why_len, "redirected a %zu-byte frame that is not well-formed, "
+			 "unfragmented TCP/UDP (EtherType 0x%04x)", len, len >= 14 ? get16(in + 12) : 0);
+		return false;
+	}
+	if (opts.data_size_out != len || !ref_layout(out, len, &lo, &ttl_out)) {
+		snprintf(why, why_len, "redirected frame is %u bytes (in %zu) or no longer well-formed",
+			 opts.data_size_out, len);
+		return false;
+	}
+	if (ttl_in <= 1 || ttl_out != ttl_in - 1) {
+		snprintf(why, why_len, "redirected with TTL %u -> %u", ttl_in, ttl_out);
+		return false;
+	}
+	if (lo.l3_kind == L3_IPV4 && !ipv4_csum_ok(out + lo.l3)) {
+		snprintf(why, why_len, "redirected with a wrong IPv4 header checksum");
+		return false;
+	}
+	if (fz_udp4_no_csum(in, &li) ? !fz_udp4_no_csum(out, &lo) :
+	    fz_l4_csum_ok(in, &li) != fz_l4_csum_ok(out, &lo)) {
+		snprintf(why, why_len, "L4 checksum %s in, %s out (proto %u)",
+			 fz_l4_csum_ok(in, &li) ? "right" : "wrong",
+			 fz_l4_csum_ok(out, &lo) ? "right" : "wrong", li.proto);
+		return false;
+	}
+	return true;
+}
+
+static __u64 fz_counted(const struct counter_val a[CNT_MAX], const struct counter_val b[CNT_MAX])
+{
+	__u64 n = 0;
+	int i;
+
+	for (i = 0; i < CNT_MAX; i++)
+		if (i != CNT_PROMOTE_REQUESTS && i != CNT_GSO)
+			n += b[i].packets - a[i].packets;
+	return n;
+}
+
+static void test_fuzz(const struct env *e)
+{
+	struct fz_prog progs[3] = {
+		{ .name = "egress", .fd = e->prog_fd, .stats_fd = e->stats_fd, .ifindex = e->h0 },
+		{ .name = "egress_tc", .fd = e->tc_fd, .stats_fd = e->stats_fd, .ifindex = e->h0,
+		  .tc = true },
+		{ .name = "uplink", .fd = e->up_fd, .stats_fd = e->up_stats_fd, .ifindex = e->up0,
+		  .uplink = true },
+	};
+	static __u8 seeds[sizeof(fixtures) / sizeof(fixtures[0])][MAX_FRAME], f[MAX_FRAME];
+	struct layout seed_lo[sizeof(fixtures) / sizeof(fixtures[0])];
+	struct counter_val before[CNT_MAX], after[CNT_MAX];
+	const char *env_n = getenv("XE_FUZZ_FRAMES"), *env_s = getenv("XE_FUZZ_SEED");
+	__u64 total = env_n ? strtoull(env_n, NULL, 10) : 1000000, done = 0;
+	size_t nfx = sizeof(fixtures) / sizeof(fixtures[0]), i, len;
+	char why[256] = "", name[64];
+	int p, failures = 0;
+
+	if (env_s)
+		fz_state = strtoull(env_s, NULL, 0) | 1;
+	ct_reset(e);
+	for (i = 0; i < nfx; i++) {
+		if (build_frame(&fixtures[i].pkt, seeds[i], &seed_lo[i]) ||
+		    seed_lo[i].len > FZ_MAX_LEN)
+			seed_lo[i].len = 0;
+		if (fixtures[i].ct.kind == CT_EST && !fixtures[i].ct.flushed)
+			ct_create(e, &fixtures[i], why, sizeof(why)); /* a clash: the first wins */
+	}
+	for (p = 0; p < 3; p++) {
+		struct fz_prog *pg = &progs[p];
+		__u64 n = total / 3 + (p < (int)(total % 3));
+
+		read_counters(e, pg->stats_fd, before);
+		for (; n; n--) {
+			size_t s;
+
+			do
+				s = fz_rand() % nfx;
+			while (!seed_lo[s].len || fixtures[s].uplink != pg->uplink ||
+			       (pg->tc && fixtures[s].tc_rejected) || (!pg->tc && fixtures[s].tc_only));
+			memcpy(f, seeds[s], seed_lo[s].len);
+			len = fz_mutate(f, seed_lo[s].len, &seed_lo[s]);
+			done++;
+			if (!fz_one(e, pg, f, len, why, sizeof(why)) && failures++ < 5)
+				printf("FAIL fuzz/%s/invariant: frame from %s (seed 0x%llx): %s\n",
+				       pg->name, fixtures[s].name, (unsigned long long)fz_state, why);
+		}
+		read_counters(e, pg->stats_fd, after);
+		snprintf(name, sizeof(name), "fuzz/%s/counters_add_up", pg->name);
+		CHECK(fz_counted(before, after) == pg->runs, name,
+		      "%llu frames run, %llu counted", (unsigned long long)pg->runs,
+		      (unsigned long long)fz_counted(before, after));
+		snprintf(name, sizeof(name), "fuzz/%s/some_redirected", pg->name);
+		CHECK(pg->redirected * 100 >= pg->runs, name,
+		      "%llu of %llu redirected: the mutations no longer reach the fast path",
+		      (unsigned long long)pg->redirected, (unsigned long long)pg->runs);
+		printf("# fuzz %s: %llu frames run, %llu redirected, %llu refused by test_run (shorter than its headers)\n",
+		       pg->name, (unsigned long long)pg->runs,
+		       (unsigned long long)pg->redirected, (unsigned long long)pg->refused);
+	}
+	unit_failures += failures;
+	if (!failures)
+		printf("ok fuzz/invariants (%llu frames)\n", (unsigned long long)done);
+	ct_reset(e);
+}
+
 int main(void)
 {
 	struct env e = {};
@@ -1577,6 +1899,7 @@ int main(void)
 	test_promotion_restarts(&e);
 	test_keep_alive(&e);
 	test_close_guard(&e);
+	test_fuzz(&e);
 	goto cleanup;
 
 setup_failed:
