@@ -40,6 +40,7 @@
 #include <cjson/cJSON.h>
 
 #include "attach.h"
+#include "uplink.h"
 #include "log.h"
 #include "netns.h"
 #include "nl.h"
@@ -359,10 +360,11 @@ static int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
 	v = cJSON_GetObjectItem(root, "uplinkMode");
 	if (v) {
 		s = cJSON_GetStringValue(v);
-		if (!s || (strcmp(s, "native") && strcmp(s, "generic")))
+		if (!s || (strcmp(s, "auto") && strcmp(s, "native") && strcmp(s, "generic")))
 			return conf_fail(ce, CNI_ERR_CONFIG, "\"uplinkMode\" must "
-					 "be \"native\" or \"generic\"");
-		c->ao.uplink_generic = !strcmp(s, "generic");
+					 "be \"auto\", \"native\" or \"generic\"");
+		c->ao.uplink_mode = !strcmp(s, "native") ? UPLINK_NATIVE :
+				    !strcmp(s, "generic") ? UPLINK_GENERIC : UPLINK_AUTO;
 	}
 	v = cJSON_GetObjectItem(root, "prevResult");
 	if (v && !cJSON_IsObject(v))

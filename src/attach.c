@@ -76,7 +76,7 @@ struct attach_state {
 	char mode_reason[400];
 	struct link_info uplinks[MAX_UPLINKS];
 	int n_uplinks;
-	int uplink_generic;            /* --uplink-mode generic */
+	int uplink_mode;               /* --uplink-mode (enum uplink_mode) */
 	struct fix fixes[MAX_FIXES];
 	int n_fixes;
 	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX];
@@ -1021,7 +1021,7 @@ static int ensure_uplinks(struct attach_state *s)
 
 	s->uplink_native = 0;
 	for (i = 0; i < s->n_uplinks; i++) {
-		if (uplink_ensure(s->ns_dir, &s->uplinks[i], s->uplink_generic,
+		if (uplink_ensure(s->ns_dir, &s->uplinks[i], s->uplink_mode,
 				  &s->uplink_created[i], &native))
 			return -1;
 		s->uplink_native |= native;
@@ -1170,7 +1170,7 @@ static int attach_locked(const struct attach_opts *o)
 	if (!s)
 		return 1;
 	s->link_fd = -1;
-	s->uplink_generic = o->uplink_generic;
+	s->uplink_mode = o->uplink_mode;
 	if (target_resolve(&o->spec, &s->t))
 		goto out_free;
 	if (pins_root(s->root, sizeof(s->root)))

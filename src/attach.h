@@ -32,7 +32,7 @@ struct attach_opts {
 	const char *sources[MAX_SOURCE_OPTS];
 	int n_sources;
 	const char *source_mac;    /* --source-mac: a VM's MAC */
-	int uplink_generic;        /* --uplink-mode generic */
+	int uplink_mode;           /* --uplink-mode: enum uplink_mode (uplink.h) */
 	enum tc_hook_req tc_hook;  /* default: tcx where the kernel has it */
 };
 

@@ -14,6 +14,7 @@
 
 #include "agent.h"
 #include "attach.h"
+#include "uplink.h"
 #include "daemon.h"
 #include "docker.h"
 #include "log.h"
@@ -89,10 +90,12 @@ static const struct opt_doc attach_opts_doc[] = {
 	  "where the tc program of tc and auto mode attaches: a tcx link (kernel "
 	  "6.6), or a cls_bpf filter under a clsact qdisc (any kernel). Default: "
 	  "tcx where the kernel has it, else clsact" },
-	{ O_UPLINK_MODE, "uplink-mode", "native|generic",
+	{ O_UPLINK_MODE, "uplink-mode", "auto|native|generic",
 	  "XDP mode of the return-path program on the uplink, which carries "
-	  "replies and connections to the containers straight into their veth "
-	  "(default native, falling back to generic)" },
+	  "replies and connections to the containers straight into their veth. "
+	  "Default auto: generic on a veth uplink (native XDP there copies "
+	  "every frame its peer sends), native elsewhere, falling back to "
+	  "generic where the driver refuses it" },
 	COMMON_OPTS, { 0 }
 };
 
@@ -422,12 +425,15 @@ int main(int argc, char **argv)
 							    : TC_HOOK_CLSACT;
 			break;
 		case O_UPLINK_MODE:
-			if (strcmp(optarg, "native") && strcmp(optarg, "generic")) {
-				pr_err("--uplink-mode '%s': use native or generic",
+			if (strcmp(optarg, "auto") && strcmp(optarg, "native") &&
+			    strcmp(optarg, "generic")) {
+				pr_err("--uplink-mode '%s': use auto, native or generic",
 				       optarg);
 				return 2;
 			}
-			ao.uplink_generic = !strcmp(optarg, "generic");
+			ao.uplink_mode = !strcmp(optarg, "native") ? UPLINK_NATIVE :
+					 !strcmp(optarg, "generic") ? UPLINK_GENERIC :
+					 UPLINK_AUTO;
 			break;
 		case O_JSON: json = 1; log_quiet = 1; break;
 		case O_ALL: all = 1; break;

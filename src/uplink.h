@@ -9,11 +9,18 @@
 
 #include "nl.h"
 
-/* Load (or reuse) the uplink program on up. generic: ask for generic XDP
- * (native is tried first otherwise, generic if refused). *created: this
- * call attached it; *native_out: it runs natively. Prints errors. */
-int uplink_ensure(const char *ns_dir, const struct link_info *up, int generic,
-		  int *created, int *native_out);
+/* --uplink-mode: the XDP mode of the return path. */
+enum uplink_mode {
+	UPLINK_AUTO = 0,        /* generic on a veth uplink, else native */
+	UPLINK_NATIVE,
+	UPLINK_GENERIC,
+};
+
+/* Load (or reuse) the uplink program on up in mode (native falls back to
+ * generic where the driver refuses it). *created: this call attached it;
+ * *native_out: it runs natively. Prints errors. */
+int uplink_ensure(const char *ns_dir, const struct link_info *up,
+		  enum uplink_mode mode, int *created, int *native_out);
 /* Detach the uplink program of ifindex and remove its pins. */
 int uplink_remove(const char *ns_dir, int ifindex);
 

@@ -24,9 +24,10 @@ W=$TOPO_WORLD
 # round NAME MODE [ATTACH_ARGS...]: attach, check the fixes and their
 # report, detach, check everything is as before.
 round() {
-	local t=$1 mode=$2 c_before w_before h_before fixes st apid upmode=native
+	local t=$1 mode=$2 c_before w_before h_before fixes st apid upmode=generic
 	shift 2
-	[[ " $* " == *" --uplink-mode generic "* ]] && upmode=generic
+	# up0 is a veth: the return path runs generic XDP unless told otherwise.
+	[[ " $* " == *" --uplink-mode native "* ]] && upmode=native
 	c_before=$(offloads "$C" eth0)
 	w_before=$(offloads "$W" eth0)
 	h_before=$(offloads "$TOPO_HOST" vc1)
@@ -137,7 +138,8 @@ round() {
 round detach_native native
 round detach_generic generic
 round detach_tc tc
-round detach_native_uplink_generic native --uplink-mode generic
+round detach_native_uplink_native native --uplink-mode native
+round detach_tc_uplink_native tc --uplink-mode native
 
 # From non-default states: what was already off stays off, what was already
 # on stays on (restore means "as before", not "to the default").
