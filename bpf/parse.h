@@ -77,13 +77,7 @@ static __always_inline int addr16_eq(const void *a, const void *b)
  */
 #define PARSE_OK CNT_MAX
 
-/*
- * The L4 header at l4, l4_len bytes long by the IP header. Both bounds
- * count: what the program may read (end), and what the IP packet holds
- * (a header that runs past the IP length into padding or trailing bytes is
- * malformed; the kernel's conntrack finds no flow for it).
- */
-static __always_inline int parse_l4(struct packet *p, void *l4, __u32 l4_len)
+static __always_inline int parse_l4(struct packet *p, void *l4)
 {
 	void *end = p->data_end;
 
@@ -92,25 +86,39 @@ static __always_inline int parse_l4(struct packet *p, void *l4, __u32 l4_len)
 	case IPPROTO_TCP: {
 		struct tcphdr *th = l4;
 
-		if ((void *)(th + 1) > end || l4_len < sizeof(*th))
+		if ((void *)(th + 1) > end)
 			return CNT_DROP_MALFORMED;
-		if (th->doff < 5 || l4 + th->doff * 4 > end || th->doff * 4 > l4_len)
+		if (th->doff < 5 || l4 + th->doff * 4 > end)
 			return CNT_DROP_MALFORMED;
 		return PARSE_OK;
 	}
 	case IPPROTO_UDP:
-		if (l4 + sizeof(struct udphdr) > end || l4_len < sizeof(struct udphdr))
+		if (l4 + sizeof(struct udphdr) > end)
 			return CNT_DROP_MALFORMED;
 		return PARSE_OK;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
-		if (l4 + sizeof(struct icmp_echo_hdr) > end ||
-		    l4_len < sizeof(struct icmp_echo_hdr))
+		if (l4 + sizeof(struct icmp_echo_hdr) > end)
 			return CNT_DROP_MALFORMED;
 		return PARSE_OK;
 	default:
 		return CNT_PASS_L4_OTHER;
 	}
+}
+
+/*
+ * The L4 header found by parse_l4() must also lie within the IP packet
+ * (l4_len bytes by its header), not run on into padding or trailing bytes:
+ * the kernel's conntrack finds no flow for such a packet. A separate step,
+ * after the bounds checks the verifier needs, in scalars only.
+ */
+static __always_inline int parse_l4_len(const struct packet *p, int rc, __u32 l4_len)
+{
+	if (rc != PARSE_OK)
+		return rc;
+	if (p->l4_proto == IPPROTO_TCP)
+		return ((struct tcphdr *)p->l4)->doff * 4 > l4_len ? CNT_DROP_MALFORMED : rc;
+	return l4_len < 8 ? CNT_DROP_MALFORMED : rc;
 }
 
 /* A 20-byte IPv4 header whose checksum verifies (ip_rcv() drops any other). */
@@ -158,7 +166,7 @@ static __always_inline int parse_ipv4(struct packet *p, void *l3)
 	 * rewrite here would only carry the corruption on. */
 	if (!ipv4_csum_ok(iph))
 		return CNT_DROP_MALFORMED;
-	return parse_l4(p, l3 + sizeof(*iph), tot_len - ihl_len);
+	return parse_l4_len(p, parse_l4(p, l3 + sizeof(*iph)), tot_len - ihl_len);
 }
 
 static __always_inline int parse_ipv6(struct packet *p, void *l3)
@@ -187,7 +195,8 @@ static __always_inline int parse_ipv6(struct packet *p, void *l3)
 	case IPPROTO_MH:
 		return CNT_PASS_IP_OPTIONS;
 	}
-	return parse_l4(p, l3 + sizeof(*ip6h), bpf_ntohs(ip6h->payload_len));
+	return parse_l4_len(p, parse_l4(p, l3 + sizeof(*ip6h)),
+			    bpf_ntohs(ip6h->payload_len));
 }
 
 /*
