@@ -293,24 +293,16 @@ static __always_inline __u32 kct_promote_note(struct nf_conn___xe *ct,
 	v = bpf_map_lookup_elem(&promote, &k);
 	if (!v) {
 		fresh.packets = 1;
-		fresh.conn = (__u64)(unsigned long)ct;
 		bpf_map_update_elem(&promote, &k, &fresh, BPF_NOEXIST);
 		v = bpf_map_lookup_elem(&promote, &k);
 		if (!v)
 			return 0;
-	} else if (v->conn != (__u64)(unsigned long)ct) {
-		/* An earlier connection on the same tuple (short connections
-		 * reuse ports all the time): its count, request time and
-		 * samples are not this one's (kct_guard_close() must not judge
-		 * this one by them, nor must it be promoted early). */
-		v->conn = (__u64)(unsigned long)ct;
-		v->packets = 1;
-		v->requested_ns = 0;
-		v->sampled = 0;
 	} else {
 		__sync_fetch_and_add(&v->packets, 1);
 	}
-	/* Samples left by this tuple's earlier, promoted connection. */
+	/* The count of an earlier connection on this tuple ended with its FIN
+	 * (kct_guard_close()); its samples, from when it was promoted, are not
+	 * this one's to be judged by. */
 	if (v->sampled)
 		v->sampled = 0;
 	if (v->packets < cfg->promote_after || !cfg->agent_pid)

@@ -96,8 +96,6 @@ struct promote_val {
 	__u32 ack[2];           /* latest ACK sent by the original (0) and
 				 * reply (1) side, host order */
 	__u32 win[2];           /* and its window, scaled */
-	__u64 conn;             /* which kernel entry counted (its address): a
-				 * new connection on a reused tuple starts over */
 };
 
 /*

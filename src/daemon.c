@@ -349,19 +349,12 @@ static void add_opt(struct argv_buf *a, int i, const char *value)
  * containers', so whoever built the image writes them. They may set only
  * the options the operator's config lists in "labels" (default: the mode);
  * uplinks and interfaces come from the config or the CLI. */
-static const char *const default_label_opts[] = { "mode" };
-
 static int label_allowed(const struct daemon *d, const char *name)
 {
 	cJSON *e;
-	size_t i;
 
-	if (!d->labels) {
-		for (i = 0; i < sizeof(default_label_opts) / sizeof(default_label_opts[0]); i++)
-			if (!strcmp(default_label_opts[i], name))
-				return 1;
-		return 0;
-	}
+	if (!d->labels)
+		return !strcmp(name, "mode");
 	cJSON_ArrayForEach(e, d->labels)
 		if (cJSON_IsString(e) && !strcmp(e->valuestring, name))
 			return 1;

@@ -233,25 +233,24 @@ dk rm -f stopped hostnet >/dev/null
 
 # The daemon's own bad inputs: a config it cannot use stops it at once; an
 # engine that is not there yet is waited for.
-printf '{"networks": "xenet"}\n' >"$ENG_DIR/bad.json"
-out=$(timeout 10 nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
-	--run-dir "$ENG_DIR/bad-run" --config "$ENG_DIR/bad.json" 2>&1)
-rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q '"networks" must be an array' <<<"$out"; then
-	ok docker_daemon_bad_config
-	log "daemon --config bad.json: $out"
-else
-	fail docker_daemon_bad_config "exit $rc: $out"
-fi
-printf '{"labels": ["mode", "ct-size"]}\n' >"$ENG_DIR/bad-labels.json"
-out=$(timeout 10 nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
-	--run-dir "$ENG_DIR/bad-run" --config "$ENG_DIR/bad-labels.json" 2>&1)
-rc=$?
-if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q '"labels" may name only attach options (mode, uplink, uplink-mode, container-if), not ct-size' <<<"$out"; then
-	ok docker_daemon_bad_labels_config
-else
-	fail docker_daemon_bad_labels_config "exit $rc: $out"
-fi
+# bad_config NAME JSON MESSAGE: the daemon refuses config JSON at once,
+# saying MESSAGE.
+bad_config() {
+	local out rc
+	printf '%s\n' "$2" >"$ENG_DIR/$1.json"
+	out=$(timeout 10 nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
+		--run-dir "$ENG_DIR/bad-run" --config "$ENG_DIR/$1.json" 2>&1)
+	rc=$?
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -qF "$3" <<<"$out"; then
+		ok "$1"
+		log "daemon --config $1.json: $out"
+	else
+		fail "$1" "exit $rc: $out"
+	fi
+}
+bad_config docker_daemon_bad_config '{"networks": "xenet"}' '"networks" must be an array'
+bad_config docker_daemon_bad_labels_config '{"labels": ["mode", "ct-size"]}' \
+	'"labels" may name only attach options (mode, uplink, uplink-mode, container-if), not ct-size'
 DOCKER_HOST=unix://$ENG_DIR/none.sock nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
 	--run-dir "$ENG_DIR/bad-run" 2>"$ENG_DIR/wait.log" &
 WAIT_PID=$!

@@ -148,7 +148,7 @@ before_group() {
 after_group() {
 	local c=$1 k o="" d
 	shift
-	wait_cond 0.3 ct_changed "$@"
+	wait_until 0.3 ct_changed "$@"
 	d=$(ct_dump)
 	for k in "$@"; do
 		o+="$(cut -d' ' -f1,3 <<<"$k" | tr ' ' '/') $(ct_verdict "$k" "$d"); "
@@ -172,7 +172,7 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	cap=$TOPO_TMP/victim-$ROUND.pcap
 	bg "$TOPO_WORLD" tcpdump --immediate-mode -ni eth0 -s 128 -U -w "$cap" "tcp port 9998" 2>"$TOPO_TMP/cap.err"
 	cap_pid=$BG_PID
-	wait_cond 5 grep -q "listening on" "$TOPO_TMP/cap.err"
+	wait_until 5 grep -q "listening on" "$TOPO_TMP/cap.err"
 	wline=$(srv_lines world)
 	bg_x "$C1" victim "$W" 9998 9999 --sport "$VP" --dir "$D4" 2>"$D4/err"
 	v4pid=$BG_PID

@@ -87,7 +87,7 @@ two() {
 	wp=$1 ws=$2 wsrc=$3 wf=${4:-ipv4}
 	py_x "$nsa" ask "${a[@]}" >"$TOPO_TMP/two-a.json" 2>&1 &
 	pid=$!
-	wait_cond 5 ct_has "$wp" "$ws" "$wsrc" "$wf" || log "no conntrack entry from $wsrc:$ws yet"
+	wait_until 5 ct_has "$wp" "$ws" "$wsrc" "$wf" || log "no conntrack entry from $wsrc:$ws yet"
 	rb=$(py_x "$nsb" ask "${b[@]}")
 	wait "$pid"
 	ra=$(cat "$TOPO_TMP/two-a.json")
@@ -127,8 +127,8 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	p1=$!
 	py_x "$C1" ask udp "$W" 9999 --sport $((P + 3)) --rounds 40 --gap 0.02 >"$TOPO_TMP/c-udp.json" 2>&1 &
 	p2=$!
-	wait_cond 5 ct_has udp $((P + 3)) 10.200.1.2
-	wait_cond 5 ct_has tcp $((P + 3)) 10.200.1.2
+	wait_until 5 ct_has udp $((P + 3)) 10.200.1.2
+	wait_until 5 ct_has tcp $((P + 3)) 10.200.1.2
 	wt=$(py_x "$TOPO_WORLD" ask tcp "$NODE_V4" $((P + 3)) --rounds 5)
 	wu=$(py_x "$TOPO_WORLD" ask udp "$NODE_V4" $((P + 3)) --sport 7777 --rounds 5)
 	wait "$p1" "$p2"

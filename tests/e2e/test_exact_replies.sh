@@ -113,8 +113,8 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	from=$(srv_lines world)
 	r4=$(py_x "$C1" pushrecv "$W" 9999 --count 20 --close-after 3)
 	r6=$(py_x "$C1" pushrecv "$W6" 9999 --count 20 --close-after 3)
-	wait_cond 3 world_got_icmp "$from" 192.0.2.1
-	wait_cond 3 world_got_icmp "$from" fd01::1
+	wait_until 3 world_got_icmp "$from" 192.0.2.1
+	wait_until 3 world_got_icmp "$from" fd01::1
 	i4=$(srv_events world "$from" '.ev == "icmp" and .peer == "192.0.2.1"' | jq -r '"type \(.type) code \(.code) from \(.offender)"' | sort -u | tr '\n' ',')
 	i6=$(srv_events world "$from" '.ev == "icmp" and .peer == "fd01::1"' | jq -r '"type \(.type) code \(.code) from \(.offender)"' | sort -u | tr '\n' ',')
 	same_as_kernel ${R}_port_unreachable_from_container "container took $(jq -r .received <<<"$r4")+$(jq -r .received <<<"$r6"); the world got v4: ${i4:-nothing} v6: ${i6:-nothing}" \

@@ -117,7 +117,7 @@ in_host ping -c 1 -W 1 "$TOPO_WORLD_V4" >/dev/null
 # boot_vm NAME DEVICE_OPTS: boots the guest on the tap, waits until it
 # powers off (or VM_TIMEOUT), leaves the console in $TOPO_TMP/NAME.console.
 boot_vm() {
-	local name=$1 devopts=$2 i
+	local name=$1 devopts=$2
 	: >"$TOPO_TMP/$name.console"
 	nsenter --net="/run/netns/$TOPO_HOST" "$QEMU" "${ACCEL[@]}" -m 256 -smp 1 \
 		-nodefaults -no-user-config -display none -no-reboot \
@@ -128,22 +128,14 @@ boot_vm() {
 		-device "virtio-net-pci,netdev=n0,mac=$VM_MAC$devopts" \
 		>"$TOPO_TMP/$name.qemu.log" 2>&1 &
 	QEMU_PID=$!
-	for ((i = 0; i < VM_TIMEOUT * 10; i++)); do
-		kill -0 "$QEMU_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$QEMU_PID" 2>/dev/null; then
-		kill "$QEMU_PID"
-		wait "$QEMU_PID" 2>/dev/null
+	if ! vm_wait "$QEMU_PID" "$VM_TIMEOUT"; then
 		QEMU_PID=""
 		VM_SECONDS="timeout"
 		return 1
 	fi
-	wait "$QEMU_PID" 2>/dev/null
-	local rc=$?
 	QEMU_PID=""
-	VM_SECONDS=$((i / 10))
-	[ "$rc" = 0 ] && grep -aq "^XE-VM done" "$TOPO_TMP/$name.console"
+	VM_SECONDS=$VM_WAITED
+	[ "$VM_RC" = 0 ] && grep -aq "^XE-VM done" "$TOPO_TMP/$name.console"
 }
 
 # vm_step NAME: the guest's "XE-VM NAME rc=N ..." line.

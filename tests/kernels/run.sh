@@ -107,16 +107,8 @@ for pkg in "${KERNELS[@]}"; do
 		-append "console=ttyS0 quiet loglevel=3 panic=-1${XK_ROUNDS:+ xe.rounds=${XK_ROUNDS// /,}}" \
 		>"$WORK/$kver.qemu.log" 2>&1 &
 	QEMU_PID=$!
-	for ((i = 0; i < VM_TIMEOUT * 10; i++)); do
-		kill -0 "$QEMU_PID" 2>/dev/null || break
-		sleep 0.1
-	done
 	timed_out=0
-	if kill -0 "$QEMU_PID" 2>/dev/null; then
-		timed_out=1
-		kill "$QEMU_PID" 2>/dev/null
-	fi
-	wait "$QEMU_PID" 2>/dev/null
+	vm_wait "$QEMU_PID" "$VM_TIMEOUT" || timed_out=1
 	QEMU_PID=""
 	tr -d '\r' <"$WORK/$kver.ttyS1" | grep -av '^XE-KERNEL ' >"$WORK/$kver.log"
 	done_line=$(tr -d '\r' <"$WORK/$kver.ttyS1" | grep -a '^XE-KERNEL done' | tail -1)

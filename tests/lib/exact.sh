@@ -312,7 +312,7 @@ declare -A SCAPYD_DIR
 scapyd_start() {
 	SCAPYD_DIR[$1]=$TOPO_TMP/scapyd-$1
 	bg_x "$2" scapyd "${SCAPYD_DIR[$1]}" 2>>"$TOPO_TMP/scapyd-$1.err"
-	wait_cond 20 test -e "${SCAPYD_DIR[$1]}/ready"
+	wait_until 20 test -e "${SCAPYD_DIR[$1]}/ready"
 }
 # scapy_call KEY REQUEST_JSON: one request; prints the answer (10 s).
 # (Usually called in $(...): the request id must not rely on a shell
@@ -321,7 +321,7 @@ scapy_call() {
 	local d=${SCAPYD_DIR[$1]} n
 	n=${EPOCHREALTIME/./}-$BASHPID
 	printf '%s' "$2" >"$d/tmp-req-$n" && mv "$d/tmp-req-$n" "$d/req-$n.json"
-	wait_cond 10 test -e "$d/res-$n.json" || { echo '{"error": "scapyd did not answer"}'; return 1; }
+	wait_until 10 test -e "$d/res-$n.json" || { echo '{"error": "scapyd did not answer"}'; return 1; }
 	cat "$d/res-$n.json"
 	rm -f "$d/res-$n.json"
 }
@@ -387,17 +387,6 @@ wait_json() {
 	for ((i = 0; i < n; i++)); do
 		jq -e "$3" "$1" >/dev/null 2>&1 && return 0
 		sleep 0.05
-	done
-	return 1
-}
-# wait_cond SECONDS COMMAND...: polls COMMAND every 0.1 s.
-wait_cond() {
-	local i n
-	n=$(awk -v s="$1" 'BEGIN { printf "%d", s * 10 }')
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.1
 	done
 	return 1
 }

@@ -343,9 +343,11 @@ ns_state_brief() {
 	echo "nft table: $(nft_table_present && echo present || echo gone), xdp-egress processes: [$(xe_procs | tr '\n' ' ')], up0 XDP: '$(xdp_on up0)'"
 }
 
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
+# (SECONDS may have a fraction).
 wait_until() {
-	local i n=$(($1 * 10))
+	local i n
+	n=$(awk -v s="$1" 'BEGIN { printf "%d", s * 10 }')
 	shift
 	for ((i = 0; i < n; i++)); do
 		"$@" && return 0

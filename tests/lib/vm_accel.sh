@@ -19,24 +19,37 @@ VM_KVM_ARGS=(-accel kvm -cpu host,-arch-capabilities)
 VM_TCG_ARGS=(-accel tcg,thread=multi -cpu max)
 KVM_PROBE_S=${KVM_PROBE_S:-20}
 
+# vm_wait PID SECONDS: wait for the qemu PID to exit; 0 with its exit status
+# in VM_RC, 1 (and the process killed) when it still runs after SECONDS.
+# VM_WAITED: the seconds it took.
+vm_wait() {
+	local pid=$1 i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	VM_WAITED=$((i / 10))
+	if kill -0 "$pid" 2>/dev/null; then
+		kill "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		return 1
+	fi
+	wait "$pid" 2>/dev/null
+	VM_RC=$?
+	return 0
+}
+
 vm_accel_probe_kvm() {
-	local qemu=$1 kernel=$2 initrd=$3 dir=$4 marker=$5 pid i
+	local qemu=$1 kernel=$2 initrd=$3 dir=$4 marker=$5 pid
 	"$qemu" "${VM_KVM_ARGS[@]}" -m 256 -smp 1 -nodefaults -no-user-config -display none \
 		-no-reboot -serial "file:$dir/probe.ttyS0" -serial "file:$dir/probe.ttyS1" \
 		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 quiet loglevel=3 panic=-1 xe.probe=1" >"$dir/probe.log" 2>&1 &
 	pid=$!
-	for ((i = 0; i < KVM_PROBE_S * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		kill "$pid"
-		wait "$pid" 2>/dev/null
+	if ! vm_wait "$pid" "$KVM_PROBE_S"; then
 		VM_ACCEL_WHY="the guest did not boot within ${KVM_PROBE_S} s under KVM"
 		return 1
 	fi
-	wait "$pid" 2>/dev/null
 	cat "$dir/probe.ttyS0" "$dir/probe.ttyS1" 2>/dev/null | grep -aq "$marker" && return 0
 	VM_ACCEL_WHY="qemu with KVM failed: $(grep -v warning "$dir/probe.log" | tail -1)"
 	return 1

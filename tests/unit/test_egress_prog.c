@@ -1723,8 +1723,7 @@ struct fz_prog {
 	__u64 runs, redirected, refused;
 };
 
-static bool fz_one(const struct env *e, struct fz_prog *pg, const __u8 *in, size_t len,
-		   char *why, size_t why_len)
+static bool fz_one(struct fz_prog *pg, const __u8 *in, size_t len, char *why, size_t why_len)
 {
 	static __u8 out[MAX_FRAME];
 	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = (__u32)pg->ifindex };
@@ -1736,7 +1735,6 @@ static bool fz_one(const struct env *e, struct fz_prog *pg, const __u8 *in, size
 	int err;
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
-	(void)e;
 	opts.data_in = in;
 	opts.data_size_in = (__u32)len;
 	opts.data_out = out;
@@ -1843,7 +1841,7 @@ static void test_fuzz(const struct env *e)
 			memcpy(f, seeds[s], seed_lo[s].len);
 			len = fz_mutate(f, seed_lo[s].len, &seed_lo[s]);
 			done++;
-			if (!fz_one(e, pg, f, len, why, sizeof(why)) && failures++ < 5)
+			if (!fz_one(pg, f, len, why, sizeof(why)) && failures++ < 5)
 				printf("FAIL fuzz/%s/invariant: frame from %s (seed 0x%llx): %s\n",
 				       pg->name, fixtures[s].name, (unsigned long long)fz_state, why);
 		}
