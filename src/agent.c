@@ -238,12 +238,11 @@ void agent_stop(const char *ns_dir)
 int cmd_agent(void)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX];
-	int self = netns_open_self(), fd, ret;
+	int fd, ret;
 
-	if (self < 0 || pins_root(root, sizeof(root)))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return 1;
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
 	fd = lock_ns_dir(ns_dir);
 	if (fd == -2) {
 		pr_err("an agent already serves this namespace (pid %d)",
