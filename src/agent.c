@@ -196,7 +196,12 @@ int agent_ensure(const char *ns_dir)
 		/* Detach from the caller (its session, its terminal, its
 		 * pipes: a shell capturing attach's output must not wait for
 		 * us), keeping only the lock. */
+		sigset_t none;
+
 		setsid();
+		/* attach blocks SIGTERM while it holds the lock: not ours. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (fork())
 			_exit(0);
 		for (i = 0; i < 1024; i++)
@@ -229,10 +234,19 @@ void agent_stop(const char *ns_dir)
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	for (i = 0; i < 200 && !kill(pid, 0); i++)
+	/* Gone when its lock is free: an exited agent may stay a zombie for
+	 * a while, until whoever adopted it reaps it. */
+	for (i = 0; i < 200; i++) {
+		int fd = lock_ns_dir(ns_dir);
+
+		if (fd != -2) {
+			if (fd >= 0)
+				close(fd);
+			return;
+		}
 		usleep(10000);
-	if (!kill(pid, 0))
-		pr_warn("the agent (pid %d) did not stop within 2 s", pid);
+	}
+	pr_warn("the agent (pid %d) did not stop within 2 s", pid);
 }
 
 int cmd_agent(void)

@@ -1035,10 +1035,12 @@ static void ns_release_if_unused(const char *ns_dir, int nft_created)
 		nft_created = c.nft_table_ours;
 	if (fd >= 0)
 		close(fd);
+	/* The rule before the pins: kct_config records who made it, so a
+	 * kill in between leaves that record for the next release. */
+	kct_conntrack_release(nft_created);
 	snprintf(dir, sizeof(dir), "%s/errors", ns_dir);
 	pins_remove_dir(dir);
 	pins_remove_shared(ns_dir);
-	kct_conntrack_release(nft_created);
 }
 
 /* Open and load the egress program for this attachment, sharing the
@@ -1555,6 +1557,8 @@ static int detach_dir(const char *dir, const char *ns_dir, int verbose,
 	/* The kernel frees an unpinned link from a workqueue
 	 * (bpf_link_put() defers), so the program may linger a moment. */
 	nl = nl_open_in(-1);
+	if (!m || !cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id")))
+		ifindex = 0; /* killed before its program was loaded */
 	for (i = 0; nl && ifindex && m && i < 50; i++) {
 		if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, ifname) ||
 		    li.xdp_prog_id != (__u32)cJSON_GetNumberValue(

@@ -193,7 +193,8 @@ void pins_remove_shared(const char *ns_dir)
 	char path[PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < N_SHARED; i++) {
+	/* kct_config (the first) last: it says whose conntrack rule it is. */
+	for (i = N_SHARED; i-- > 0;) {
 		snprintf(path, sizeof(path), "%s/%s", ns_dir, shared_maps[i]);
 		unlink(path);
 	}
