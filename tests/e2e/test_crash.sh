@@ -123,13 +123,13 @@ declare -A tattach tdetach
 n_kill=0
 
 # kill_once PHASE I: one kill of attach or detach of vc1, then recovery,
-# then the comparison with the snapshot taken before.
+# then the comparison with the phase's snapshot (BASELINE).
 kill_once() {
 	local phase=$1 i=$2 mode what delay at before after rc n
 	mode=${MODES[$((i % ${#MODES[@]}))]}
 	what=$([ $((i / ${#MODES[@]} % 2)) = 0 ] && echo attach || echo detach)
 	# (i % 4 < 2: killed by strace at a system call, else by time)
-	before=$(snapshot 2>&1)
+	before=$BASELINE
 	if [ "$what" = detach ] &&
 	   ! xe_capture attach --ifname vc1 --mode "$mode" --uplink up0; then
 		fail "crash_${phase}_${i}_setup" "attach ($mode) exited $XE_RC: $XE_ERR"
@@ -212,6 +212,7 @@ measure_all() {
 
 # Phase 1: vc1 alone.
 measure_all alone
+BASELINE=$(snapshot 2>&1)
 for ((i = 0; i < KILLS; i++)); do
 	kill_once alone "$i"
 done
@@ -220,6 +221,7 @@ done
 if xe_capture attach --ifname vc2 --mode native --uplink up0; then
 	ok crash_neighbour_attached
 	measure_all shared
+	BASELINE=$(snapshot 2>&1)
 	for ((i = 0; i < KILLS; i++)); do
 		kill_once shared "$i"
 	done
