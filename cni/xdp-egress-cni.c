@@ -510,8 +510,12 @@ static int record_of(const char *dir, cJSON *m, void *arg)
 		return 0;
 	q->ai->found = 1;
 	q->ai->ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
-	q->ai->prog_id = (unsigned int)cJSON_GetNumberValue(
-		cJSON_GetObjectItem(m, "prog_id"));
+	/* An attach killed before it finished is no attachment. */
+	q->ai->prog_id = strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
+				       m, "phase")) ?: "attached", "attached")
+				 ? 0
+				 : (unsigned int)cJSON_GetNumberValue(
+					   cJSON_GetObjectItem(m, "prog_id"));
 	snprintf(q->ai->mode, sizeof(q->ai->mode), "%s", mode ? mode : "?");
 	return 1;
 }
@@ -522,14 +526,12 @@ static int attachment_of(const char *ifname, struct attachment_info *ai)
 	char root[PATH_MAX], ns_dir[PATH_MAX];
 	struct mnl_socket *nl;
 	struct link_info li;
-	int self, have_link;
+	int have_link;
 
 	memset(ai, 0, sizeof(*ai));
-	if (pins_root(root, sizeof(root)))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return -1;
-	self = netns_open_self();
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
 	nl = nl_open_in(-1);
 	have_link = nl && !nl_link_by_name(nl, ifname, &li);
 	nl_close(nl);

@@ -462,7 +462,7 @@ static int already_attached(const struct target *t)
 
 	if (pins_root(root, sizeof(root)))
 		return 0;
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t->host_netns_ino);
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t->host_netns_cookie);
 	pins_attach_dir(dir, sizeof(dir), ns_dir, t->host.ifindex);
 	return !stat(dir, &st);
 }
@@ -482,10 +482,8 @@ static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
 	if (nl && !nl_link_by_name(nl, t->ifname, &li) && t->ifindex &&
 	    li.ifindex != t->ifindex) {
 		struct target other = { .host = li };
-		int self = netns_open_self();
 
-		other.host_netns_ino = netns_inode(self);
-		close(self);
+		other.host_netns_cookie = netns_cookie(-1);
 		dlog("%s (%.12s) %s; its veth %s (ifindex %d) is gone and the "
 		     "name now belongs to ifindex %d", t->name, t->id, why,
 		     t->ifname, t->ifindex, li.ifindex);

@@ -114,18 +114,16 @@ static int list_attachments(struct attachment **out, const char *only_dir)
 	const char *env = getenv("XDP_EGRESS_BPFFS");
 	struct attachment *a;
 	struct dirent *de;
-	int self, n = 0, root_existed;
+	int n = 0, root_existed;
 	struct stat st;
 	DIR *d;
 
 	*out = NULL;
 	/* pins_root() creates the root: note whether it was there. */
 	root_existed = !stat(env && *env ? env : "/sys/fs/bpf/xdp-egress", &st);
-	if (pins_root(root, sizeof(root)))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return -1;
-	self = netns_open_self();
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
 	a = calloc(MAX_ATTACH, sizeof(*a));
 	if (!a)
 		return -1;
@@ -190,7 +188,16 @@ static const char *link_state(cJSON *m)
 	const char *st = "attached";
 	int ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
 	__u32 prog = (__u32)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id"));
+	const char *phase = mstr(m, "phase");
 
+	if (!strcmp(phase, "attaching") || !strcmp(phase, "detaching")) {
+		nl_close(nl);
+		return !strcmp(phase, "attaching")
+			       ? "interrupted attach (killed before it finished): "
+				 "detach, or attach again, restores what it changed"
+			       : "interrupted detach (killed before it finished): "
+				 "detach again to finish it";
+	}
 	if (!nl)
 		return "unknown";
 	if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, mstr(m, "ifname")))
@@ -211,14 +218,10 @@ static const char *link_state(cJSON *m)
 static int this_ns_dir(char *out, size_t len)
 {
 	char root[PATH_MAX];
-	int self;
 
 	if (pins_root(root, sizeof(root)))
 		return -1;
-	self = netns_open_self();
-	pins_ns_dir(out, len, root, netns_inode(self));
-	close(self);
-	return 0;
+	return pins_ns_dir_self(out, len, root);
 }
 
 static long map_count(const char *ns_dir, const char *name, __u32 key_size)
@@ -347,7 +350,7 @@ static int target_dir(const struct target_spec *spec, char *out, size_t len)
 		target_release(&t);
 		return -1;
 	}
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t.host_netns_ino);
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t.host_netns_cookie);
 	pins_attach_dir(out, len, ns_dir, t.host.ifindex);
 	if (access(out, F_OK)) {
 		pr_err("%s is not attached; `xdp-egress status` lists what is",
