@@ -65,8 +65,14 @@ $(OUT)/src/%.o: src/%.c $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OU
 $(OUT)/xdp-egress: src/main.c $(LIB_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# The CNI plugin: the same modules as the CLI, its own main.
-$(OUT)/xdp-egress-cni: cni/xdp-egress-cni.c $(LIB_OBJS) | $(OUT)
+# The CNI plugin: the same modules as the CLI, its own main and config.
+$(OUT)/cni:
+	mkdir -p $@
+
+$(OUT)/cni/%.o: cni/%.c $(wildcard cni/*.h) $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/cni
+	$(CC) $(CFLAGS) -Icni -c $< -o $@
+
+$(OUT)/xdp-egress-cni: $(OUT)/cni/xdp-egress-cni.o $(OUT)/cni/conf.o $(LIB_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(SKELS) | $(OUT)/tests
