@@ -39,6 +39,7 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "jsonval.h"
 #include "attach.h"
 #include "conf.h"
 #include "uplink.h"
@@ -263,9 +264,10 @@ static int record_of(const char *dir, cJSON *m, void *arg)
 	if (!name || strcmp(name, q->ifname))
 		return 0;
 	q->ai->found = 1;
-	q->ai->ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
-	q->ai->prog_id = (unsigned int)cJSON_GetNumberValue(
-		cJSON_GetObjectItem(m, "prog_id"));
+	q->ai->ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0,
+				       INT_MAX, 0);
+	q->ai->prog_id = (unsigned int)json_int(cJSON_GetObjectItem(m, "prog_id"),
+						0, UINT32_MAX, 0);
 	snprintf(q->ai->mode, sizeof(q->ai->mode), "%s", mode ? mode : "?");
 	return 1;
 }

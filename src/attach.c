@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "jsonval.h"
 #include "agent.h"
 #include "attach.h"
 #include "ethtool.h"
@@ -860,8 +861,8 @@ static int fixes_from_json(cJSON *m, struct fix *fixes, int max)
 			continue;
 		memset(&fixes[n], 0, sizeof(fixes[n]));
 		snprintf(fixes[n].ifname, IF_NAMESIZE, "%s", ifn->valuestring);
-		fixes[n].netns_ino = (unsigned long)cJSON_GetNumberValue(
-			cJSON_GetObjectItem(o, "netns_ino"));
+		fixes[n].netns_ino = (unsigned long)json_int(
+			cJSON_GetObjectItem(o, "netns_ino"), 0, 1LL << 53, 0);
 		fixes[n].offload = off;
 		fixes[n].was = cJSON_IsTrue(cJSON_GetObjectItem(o, "was"));
 		fixes[n].now = cJSON_IsTrue(cJSON_GetObjectItem(o, "now"));
@@ -1357,7 +1358,8 @@ static void release_uplinks(const char *ns_dir, const char *self_dir, cJSON *m)
 
 	cJSON_ArrayForEach(u, cJSON_GetObjectItem(m, "uplinks")) {
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(u, "ifname"));
-		int up = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(u, "ifindex"));
+		int up = (int)json_int(cJSON_GetObjectItem(u, "ifindex"), 0,
+				       INT_MAX, 0);
 
 		if (name && !uplink_users(ns_dir, self_dir, name)) {
 			uplink_remove(ns_dir, up);
@@ -1381,7 +1383,8 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	if (m) {
 		snprintf(ifname, sizeof(ifname), "%s",
 			 cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")) ?: "?");
-		ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+		ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0,
+					INT_MAX, 0);
 		n = fixes_from_json(m, fixes, MAX_FIXES);
 	} else {
 		pr_warn("%s has no readable record; removing its pins only", dir);
@@ -1412,8 +1415,8 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	nl = nl_open_in(-1);
 	for (i = 0; nl && ifindex && m && i < 50; i++) {
 		if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, ifname) ||
-		    li.xdp_prog_id != (__u32)cJSON_GetNumberValue(
-			    cJSON_GetObjectItem(m, "prog_id")))
+		    li.xdp_prog_id != (__u32)json_int(
+			    cJSON_GetObjectItem(m, "prog_id"), 0, UINT32_MAX, 0))
 			break;
 		usleep(20000);
 	}
@@ -1614,10 +1617,11 @@ static int auto_switch_locked(const void *arg, int unused)
 		ret = 1;
 		goto out;
 	}
-	ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+	ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0, INT_MAX, 0);
 	c = cJSON_GetObjectItem(m, "container");
 	cname = cJSON_GetStringValue(cJSON_GetObjectItem(c, "ifname"));
-	c_ino = (unsigned long)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "netns_ino"));
+	c_ino = (unsigned long)json_int(cJSON_GetObjectItem(c, "netns_ino"), 0,
+					1LL << 53, 0);
 	s->n_fixes = fixes_from_json(m, s->fixes, MAX_FIXES);
 	cfd = netns_open_self();
 	self_ino = cfd >= 0 ? netns_inode(cfd) : 0;
