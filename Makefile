@@ -26,10 +26,10 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             python3 procps kmod containernetworking-plugins iptables \
             python3-yaml patchelf qemu-system-x86 busybox-static cpio \
             docker.io podman runc nftables sockperf gnuplot-nox \
-            conntrack python3-scapy nginx-light wrk
+            conntrack python3-scapy nginx-light wrk libclang-rt-14-dev
 
 .SECONDARY:
-.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels
+.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz
 all: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(UNIT_BINS) $(OUT)/kernels/xk-tool
 
 # Installs what is missing, from Debian's repository only.
@@ -83,8 +83,34 @@ $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(SKELS) |
 $(OUT)/kernels/xk-tool: tests/kernels/xk-tool.c | $(OUT)/kernels
 	$(CC) -O2 -Wall -Wextra $< -o $@
 
+# libFuzzer harnesses of the parsers of outside input (tests/fuzz/): the
+# product's own sources built again with the sanitizers, under build/fuzz/.
+# libFuzzer and the sanitizer runtimes come with Debian's clang
+# (libclang-rt-14-dev).
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -Iinclude -I$(OUT) -Isrc -Icni \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -Wall -Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS   := $(patsubst src/%.c,$(OUT)/fuzz/src/%.o,$(LIB_SRCS)) $(OUT)/fuzz/cni/conf.o
+
+fuzz: $(FUZZ_BINS)
+
+$(OUT)/fuzz/src $(OUT)/fuzz/cni:
+	mkdir -p $@
+
+$(OUT)/fuzz/src/%.o: src/%.c $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/fuzz/src
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUT)/fuzz/cni/%.o: cni/%.c $(wildcard cni/*.h) $(wildcard src/*.h) | $(OUT)/fuzz/cni
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) -o $@ $(LDLIBS)
+
 test: deps
-	$(MAKE) all
+	$(MAKE) all fuzz
 	tests/run.sh
 
 # The e2e core on the host's kernel and, in qemu, on Debian 12's own 6.1

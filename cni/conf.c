@@ -188,6 +188,20 @@ int conf_merge_list(cJSON *list, cJSON *p)
 	return 0;
 }
 
+cJSON *conf_add_result(cJSON *root, const struct cni_conf *c)
+{
+	cJSON *result = cJSON_DetachItemFromObject(root, "prevResult");
+
+	if (!result)
+		return NULL;
+	if (cJSON_GetObjectItem(result, "cniVersion"))
+		cJSON_ReplaceItemInObject(result, "cniVersion",
+					  cJSON_CreateString(c->cni_version));
+	else
+		cJSON_AddStringToObject(result, "cniVersion", c->cni_version);
+	return result;
+}
+
 int prev_has_host_if(cJSON *prev, const char *name)
 {
 	cJSON *it;

@@ -61,6 +61,13 @@ int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce);
  */
 int conf_merge_list(cJSON *list, cJSON *p);
 
+/*
+ * ADD's result: a chained plugin passes the previous result on unchanged,
+ * with the config's cniVersion. Detached from root (caller deletes it);
+ * NULL without a prevResult.
+ */
+cJSON *conf_add_result(cJSON *root, const struct cni_conf *c);
+
 /* Is name among prevResult's interfaces that are not in a sandbox? */
 int prev_has_host_if(cJSON *prev, const char *name);
 /* Does prevResult list ifname with sandbox netns: the same path, or (when

@@ -364,12 +364,7 @@ static int cmd_add(struct cni_conf *c, const struct cni_env *env, cJSON *root)
 		}
 	}
 	/* A chained plugin passes the previous result on unchanged. */
-	result = cJSON_DetachItemFromObject(root, "prevResult");
-	if (cJSON_GetObjectItem(result, "cniVersion"))
-		cJSON_ReplaceItemInObject(result, "cniVersion",
-					  cJSON_CreateString(c->cni_version));
-	else
-		cJSON_AddStringToObject(result, "cniVersion", c->cni_version);
+	result = conf_add_result(root, c);
 	print_json(result);
 	cJSON_Delete(result);
 	return 0;

@@ -811,13 +811,16 @@ int daemon_load_config(struct daemon *d, const char *path)
 	}
 	fclose(f);
 	root = cJSON_Parse(text ? text : "");
-	free(text);
 	if (!cJSON_IsObject(root)) {
+		/* cJSON_GetErrorPtr() points into text: say it before the
+		 * free (found by tests/fuzz/fuzz_record). */
 		pr_err("--config %s is not a JSON object (near '%.20s'); see "
 		       "`xdp-egress daemon --help`", path,
-		       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+		       !root && cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+		free(text);
 		goto out;
 	}
+	free(text);
 	cJSON_ArrayForEach(o, root) {
 		if (strcmp(o->string, "networks") && strcmp(o->string, "options") &&
 		    strcmp(o->string, "labels")) {
