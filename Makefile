@@ -29,7 +29,7 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             conntrack python3-scapy nginx-light wrk libclang-rt-14-dev
 
 .SECONDARY:
-.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz
+.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz fuzz-run
 all: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(UNIT_BINS) $(OUT)/kernels/xk-tool
 
 # Installs what is missing, from Debian's repository only.
@@ -96,6 +96,10 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst src/%.c,$(OUT)/fuzz/src/%.o,$(LIB_SRCS)) $(OUT)/fuzz/cni/conf.o
 
 fuzz: $(FUZZ_BINS)
+
+# The short run of make test alone (FUZZ_SECONDS each, default 10).
+fuzz-run: fuzz
+	tests/run.sh fuzz
 
 $(OUT)/fuzz/src $(OUT)/fuzz/cni:
 	mkdir -p $@

@@ -49,8 +49,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* fd to read the engine's bytes from, cut into reads of step bytes. */
-static int engine_fd(const uint8_t *data, size_t size, size_t step)
+/* fd to read the engine's bytes from, cut into reads of step bytes; *peer
+ * is the engine's end (open, so that the request can be sent; close it
+ * after). */
+static int engine_fd(const uint8_t *data, size_t size, size_t step, int *peer)
 {
 	int sv[2];
 	size_t off;
@@ -67,9 +69,10 @@ static int engine_fd(const uint8_t *data, size_t size, size_t step)
 		if (send(sv[1], data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
 			abort();
 	}
+	/* The reader sees the end after the last message; its request
+	 * lands in sv[1]'s queue, unread. */
 	shutdown(sv[1], SHUT_WR);
-	/* The reader's request lands in sv[1]'s queue, unread. */
-	close(sv[1]);
+	*peer = sv[1];
 	return sv[0];
 }
 
@@ -106,15 +109,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct http_response r;
 	struct http_stream *s;
 	char id[256], *line;
-	int fd, rc, reads = 0;
+	int fd, peer, rc, reads = 0;
 
 	if (size < 2)
 		return 0;
 	switch (data[0] & 3) {
 	case 0:
-		fd = engine_fd(data + 2, size - 2, data[1]);
+		fd = engine_fd(data + 2, size - 2, data[1], &peer);
 		rc = http_request_fd(fd, "GET", "/v1.40/containers/c1/json", &r);
 		close(fd);
+		close(peer);
 		if (rc)
 			break;
 		if (!r.body || strlen(r.body) > r.len)
@@ -126,16 +130,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		http_response_free(&r);
 		break;
 	case 1:
-		fd = engine_fd(data + 2, size - 2, data[1]);
-		s = http_stream_open_fd(fd, "/v1.40/events");
-		if (!s)
+		fd = engine_fd(data + 2, size - 2, data[1], &peer);
+		s = http_stream_open_fd(fd, "/v1.40/events"); /* takes fd */
+		if (!s) {
+			close(peer);
 			break;
+		}
 		do {
 			rc = http_stream_read(s);
 			while ((line = http_stream_line(s)))
 				(void)daemon_event_parse(line, id, sizeof(id));
 		} while (rc > 0 && ++reads < MAX_READS * 2);
 		http_stream_close(s);
+		close(peer);
 		break;
 	case 2: {
 		char *body = fuzz_str(data + 2, size - 2);
