@@ -217,7 +217,6 @@ void daemon_argv_free(struct argv_buf *a)
 	while (a->n)
 		free(a->v[--a->n]);
 }
-#define argv_free daemon_argv_free
 
 /*
  * Run `xdp-egress ARGS` (this very binary) as a child, its output logged
@@ -526,7 +525,7 @@ static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
 	argv_add(&a, "--ifname");
 	argv_add(&a, t->ifname);
 	rc = run_self(d, t->name, &a);
-	argv_free(&a);
+	daemon_argv_free(&a);
 	if (rc)
 		dlog("%s: detach from %s exited %d (see above); forgetting it "
 		     "anyway, `xdp-egress status` shows anything left", t->name,
@@ -536,10 +535,6 @@ static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
 	return rc;
 }
 
-/*
- * A container that runs (or has just started): attach if it asks for it
- * and is not attached yet; record its veth either way when attached.
- */
 int daemon_inspect_parse(struct daemon *d, cJSON *j, const char *id,
 			 struct container_req *r)
 {
@@ -565,6 +560,10 @@ int daemon_inspect_parse(struct daemon *d, cJSON *j, const char *id,
 	return 1;
 }
 
+/*
+ * A container that runs (or has just started): attach if it asks for it
+ * and is not attached yet; record its veth either way when attached.
+ */
 static void consider(struct daemon *d, const char *id)
 {
 	cJSON *j = engine_inspect(&d->eng, id), *networks;
@@ -581,7 +580,7 @@ static void consider(struct daemon *d, const char *id)
 	if (!j)
 		return;
 	if (!daemon_inspect_parse(d, j, id, &r)) {
-		argv_free(&r.opts);
+		daemon_argv_free(&r.opts);
 		goto out;
 	}
 	name = r.name;
@@ -633,7 +632,7 @@ static void consider(struct daemon *d, const char *id)
 		for (i = 0; i < a.n; i++)
 			argv_add(&cmd, a.v[i]);
 		rc = run_self(d, name, &cmd);
-		argv_free(&cmd);
+		daemon_argv_free(&cmd);
 		if (rc) {
 			dlog("%s: attach exited %d (see above); not attached", name, rc);
 			target_release(&t);
@@ -653,7 +652,7 @@ static void consider(struct daemon *d, const char *id)
 	}
 	target_release(&t);
 out:
-	argv_free(&a);
+	daemon_argv_free(&a);
 	cJSON_Delete(j);
 }
 

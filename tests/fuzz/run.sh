@@ -8,8 +8,8 @@
 #   tests/fuzz/run.sh [NAME...]              a short run of each (FUZZ_SECONDS, 10)
 #   tests/fuzz/run.sh --long SECONDS NAME    one long run (nice -n 19); new
 #                                            inputs are kept in build/fuzz/corpus/NAME
-#   tests/fuzz/run.sh --merge NAME           minimize the seeds of NAME with
-#                                            -merge=1 (adds what build/fuzz/corpus/NAME found)
+#   tests/fuzz/run.sh --merge NAME           add to the seeds of NAME what a long
+#                                            run found that adds coverage (-merge=1)
 #
 # A finding (crash, leak, sanitizer report, timeout) is a FAIL naming the
 # reproducer, kept in /tmp/xe-fuzz.*: `build/fuzz/fuzz_NAME FILE` replays it.
@@ -65,12 +65,10 @@ case ${1:-} in
 	;;
 --merge)
 	[ $# -eq 2 ] || { echo "usage: $0 --merge NAME" >&2; exit 2; }
-	mkdir -p "$work/merged" "build/fuzz/corpus/$2"
-	"build/fuzz/fuzz_$2" -merge=1 -close_fd_mask=3 "$work/merged" \
-		"tests/fuzz/corpus/$2" "build/fuzz/corpus/$2" 2>&1 | tail -2
-	rm -f "tests/fuzz/corpus/$2"/*
-	cp "$work/merged"/* "tests/fuzz/corpus/$2/"
-	ls "tests/fuzz/corpus/$2" | wc -l
+	# Into the seeds (named, kept) only what adds coverage.
+	mkdir -p "build/fuzz/corpus/$2"
+	"build/fuzz/fuzz_$2" -merge=1 -close_fd_mask=3 "tests/fuzz/corpus/$2" \
+		"build/fuzz/corpus/$2" 2>&1 | grep -E 'MERGE-OUTER: [0-9]+ new files'
 	exit 0
 	;;
 esac
