@@ -24,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "jsonval.h"
 #include "agent.h"
 #include "attach.h"
 #include "ethtool.h"
@@ -940,10 +941,10 @@ static int fixes_from_json(cJSON *m, struct fix *fixes, int max)
 			continue;
 		memset(&fixes[n], 0, sizeof(fixes[n]));
 		snprintf(fixes[n].ifname, IF_NAMESIZE, "%s", ifn->valuestring);
-		fixes[n].netns_ino = (unsigned long)cJSON_GetNumberValue(
-			cJSON_GetObjectItem(o, "netns_ino"));
-		fixes[n].netns_cookie = (unsigned long long)cJSON_GetNumberValue(
-			cJSON_GetObjectItem(o, "netns_cookie"));
+		fixes[n].netns_ino = (unsigned long)json_int(
+			cJSON_GetObjectItem(o, "netns_ino"), 0, 1LL << 53, 0);
+		fixes[n].netns_cookie = (unsigned long long)json_int(
+			cJSON_GetObjectItem(o, "netns_cookie"), 0, 1LL << 53, 0);
 		fixes[n].role = role;
 		snprintf(fixes[n].uplink, IF_NAMESIZE, "%s",
 			 cJSON_GetStringValue(cJSON_GetObjectItem(o, "uplink")) ?: "");
@@ -1491,7 +1492,8 @@ static void release_uplinks(const char *ns_dir, const char *self_dir, cJSON *m)
 
 	cJSON_ArrayForEach(u, cJSON_GetObjectItem(m, "uplinks")) {
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(u, "ifname"));
-		int up = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(u, "ifindex"));
+		int up = (int)json_int(cJSON_GetObjectItem(u, "ifindex"), 0,
+				       INT_MAX, 0);
 
 		if (name && !uplink_users(ns_dir, self_dir, name)) {
 			uplink_remove(ns_dir, up);
@@ -1524,10 +1526,11 @@ static int detach_dir(const char *dir, const char *ns_dir, int verbose,
 	if (m) {
 		snprintf(ifname, sizeof(ifname), "%s",
 			 cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")) ?: "?");
-		ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+		ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0,
+					INT_MAX, 0);
 		n = fixes_from_json(m, fixes, MAX_FIXES);
-		*nft_created = (int)cJSON_GetNumberValue(
-			cJSON_GetObjectItem(m, "nft_created"));
+		*nft_created = (int)json_int(cJSON_GetObjectItem(m, "nft_created"),
+					     0, KCT_NFT_MADE_CHAIN, 0);
 		cJSON_ReplaceItemInObject(m, "phase", cJSON_CreateString("detaching"));
 		js = cJSON_PrintUnformatted(m);
 		if (!js || meta_write(dir, js))
@@ -1561,8 +1564,8 @@ static int detach_dir(const char *dir, const char *ns_dir, int verbose,
 		ifindex = 0; /* killed before its program was loaded */
 	for (i = 0; nl && ifindex && m && i < 50; i++) {
 		if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, ifname) ||
-		    li.xdp_prog_id != (__u32)cJSON_GetNumberValue(
-			    cJSON_GetObjectItem(m, "prog_id")))
+		    li.xdp_prog_id != (__u32)json_int(
+			    cJSON_GetObjectItem(m, "prog_id"), 0, UINT32_MAX, 0))
 			break;
 		usleep(20000);
 	}
@@ -1779,7 +1782,7 @@ static int auto_switch_locked(const void *arg, int unused)
 		ret = 1;
 		goto out;
 	}
-	ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+	ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0, INT_MAX, 0);
 	c = cJSON_GetObjectItem(m, "container");
 	cname = cJSON_GetStringValue(cJSON_GetObjectItem(c, "ifname"));
 	s->n_fixes = fixes_from_json(m, s->fixes, MAX_FIXES);
@@ -1792,10 +1795,10 @@ static int auto_switch_locked(const void *arg, int unused)
 		/* Checksums first: a partial one must never meet native XDP. */
 		if (cname) {
 			cfd = netns_fd_for(
-				(unsigned long)cJSON_GetNumberValue(
-					cJSON_GetObjectItem(c, "netns_ino")),
-				(unsigned long long)cJSON_GetNumberValue(
-					cJSON_GetObjectItem(c, "netns_cookie")));
+				(unsigned long)json_int(cJSON_GetObjectItem(
+					c, "netns_ino"), 0, 1LL << 53, 0),
+				(unsigned long long)json_int(cJSON_GetObjectItem(
+					c, "netns_cookie"), 0, 1LL << 53, 0));
 			if (cfd < 0 || fix_apply(s, cfd, cname, OFFLOAD_TX_CSUM, 0,
 						 FIX_AUTO, NULL, AUTO_FIX_WHY))
 				goto out;
