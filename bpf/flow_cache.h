@@ -54,6 +54,8 @@ struct fc_slot {
 	struct kct_sample smp;  /* a promoted TCP flow's window samples */
 	__be32 flowinfo;        /* what the FIB used beyond the tuple */
 	__u32 max_len;          /* the length looked up: the MTU allowed it */
+	__u32 pend_pkts;        /* carried from here since the fill: not yet */
+	__u64 pend_bytes;       /* added to the flow's `flows` entry */
 };
 
 _Static_assert(sizeof(struct fc_key) == 48, "fc_key: six words (fc_key_eq)");
@@ -114,7 +116,8 @@ static __always_inline int fc_plain(const struct packet *p)
  * that verdict, with *out and *nh filled as the full path would have for
  * PARSE_OK. Otherwise -1: take the full path. */
 static __always_inline int fc_get(const struct fc_key *k, const struct packet *p,
-				  struct kct_out *out, struct next_hop *nh)
+				  struct kct_out *out, struct next_hop *nh,
+				  __u32 bytes)
 {
 	struct fc_slot *s = fc_slot_of(k);
 
@@ -128,6 +131,9 @@ static __always_inline int fc_get(const struct fc_key *k, const struct packet *p
 		return -1;
 	if (s->smp.dir != KCT_NO_SAMPLE && p->l4_proto == IPPROTO_TCP)
 		kct_resample(&s->smp, p);
+	/* flows.h: counted here, added to the flow's entry at the next fill. */
+	s->pend_pkts++;
+	s->pend_bytes += bytes;
 	*out = s->out;
 	*nh = s->nh;
 	return PARSE_OK;
@@ -154,12 +160,20 @@ static __always_inline void fc_put(const struct fc_key *k, const struct packet *
 				   const struct next_hop *nh,
 				   const struct kct_sample *smp)
 {
-	struct fc_slot *s;
+	struct fc_slot *s = fc_slot_of(k);
 
-	if (!fc_keeps(rc) || !fc_plain(p))
-		return;
-	s = fc_slot_of(k);
 	if (!s)
+		return;
+	/* What the slot carried since its fill goes to its flow's counts
+	 * before the slot is filled again (flows.h). */
+	if (s->pend_pkts) {
+		if (s->smp.flow_dir != FLOW_NOTE_OFF)
+			flows_add(&s->smp.okey, s->smp.flow_dir, s->pend_pkts,
+				  s->pend_bytes);
+		s->pend_pkts = 0;
+		s->pend_bytes = 0;
+	}
+	if (!fc_keeps(rc) || !fc_plain(p))
 		return;
 	s->key = *k;
 	s->rc = rc;
@@ -187,18 +201,22 @@ static __always_inline int flow_decide(void *ctx, int is_skb, struct packet *p,
 				       struct kct_out *out, struct next_hop *nh,
 				       int *promoted)
 {
+	/* The IP bytes, as conntrack's acct counts them. */
+	__u32 bytes = p->len - ETH_HLEN;
 	struct kct_sample smp;
 	struct fc_key k;
 	int rc;
 
 	*promoted = 0;
 	fc_key_of(p, &k);
-	rc = fc_get(&k, p, out, nh);
+	rc = fc_get(&k, p, out, nh, bytes);
 	if (rc >= 0)
 		return rc;
 	rc = kct_decide(ctx, is_skb, p, out, &smp, promoted);
 	if (rc == PARSE_OK)
 		rc = route_lookup(ctx, p, out, nh, gso_size, uplinks);
+	if (rc == PARSE_OK && smp.flow_dir != FLOW_NOTE_OFF)
+		flows_carry(&smp.okey, smp.flow_dir, p, out, bytes);
 	fc_put(&k, p, rc, out, nh, &smp);
 	return rc;
 }
