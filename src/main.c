@@ -11,8 +11,10 @@
 #include "cli.h"
 #include "kct.h"
 #include "daemon.h"
+#include "flows.h"
 #include "log.h"
 #include "report.h"
+#include "top.h"
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
@@ -58,6 +60,12 @@ int main(int argc, char **argv)
 		return cmd_status(cli.json);
 	if (!strcmp(c, "daemon"))
 		return cmd_daemon(&cli.dop);
+	if (!strcmp(c, "flows"))
+		return cmd_flows(&cli.ao.spec, cli.json, (int)cli.watch, (int)cli.count);
+	if (!strcmp(c, "events"))
+		return cmd_events(cli.json, (int)cli.count);
+	if (!strcmp(c, "top"))
+		return cmd_top(cli.interval);
 	if (!strcmp(c, "tune"))
 		return cmd_tune((int)(cli.interval * 1000 + 0.5), (int)cli.count);
 	return cmd_stats(&cli.ao.spec, cli.json, (int)cli.watch, (int)cli.count);
