@@ -646,8 +646,10 @@ int cmd_events(int json, int count)
 	}
 	signal(SIGINT, on_stop);
 	signal(SIGTERM, on_stop);
-	pr_info("events: flow starts and ends on this namespace's fast path "
-		"(Ctrl-C stops)");
+	/* With --json on stderr: stdout holds JSON only. */
+	fprintf(json ? stderr : stdout, "events: flow starts and ends on this "
+		"namespace's fast path (Ctrl-C stops)\n");
+	fflush(json ? stderr : stdout);
 	pfd[0] = (struct pollfd){ .fd = ring_buffer__epoll_fd(rb), .events = POLLIN };
 	pfd[1] = (struct pollfd){ .fd = h ? nfct_fd(h) : -1, .events = POLLIN };
 	while (!flows_stop) {
