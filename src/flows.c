@@ -204,7 +204,7 @@ static const char *path_of(struct flows_dump *d, const struct kct_key *k,
 	if (have_fv && fv->ended == FLOW_LIVE)
 		return "fast";
 	if (have_fv) {
-		snprintf(why, len, "closing (%s seen)",
+		snprintf(why, len, "closing: %s seen",
 			 fv->ended == FLOW_END_RST ? "RST" : "FIN");
 		return "kernel";
 	}
