@@ -201,8 +201,9 @@ static __always_inline int flow_decide(void *ctx, int is_skb, struct packet *p,
 				       struct kct_out *out, struct next_hop *nh,
 				       int *promoted)
 {
-	/* The IP bytes, as conntrack's acct counts them. */
-	__u32 bytes = p->len - ETH_HLEN;
+	/* The IP length, as conntrack's acct counts it (the frame's own
+	 * padding left out). */
+	__u32 bytes = route_len_of(p);
 	struct kct_sample smp;
 	struct fc_key k;
 	int rc;

@@ -68,6 +68,8 @@ static void maps_close(struct flows_maps *m)
 static int maps_open(struct flows_maps *m, const char *cmd)
 {
 	char root[PATH_MAX];
+	struct kct_config cfg;
+	__u32 zero = 0;
 
 	m->containers = m->flows = m->promote = m->kernel_only = m->config = -1;
 	if (pins_root(root, sizeof(root)) ||
@@ -92,6 +94,13 @@ static int maps_open(struct flows_maps *m, const char *cmd)
 	m->promote = pins_open(m->ns_dir, "promote");
 	m->kernel_only = pins_open(m->ns_dir, "kernel_only");
 	m->config = pins_open(m->ns_dir, "kct_config");
+	if (m->config >= 0 && !bpf_map_lookup_elem(m->config, &zero, &cfg) &&
+	    cfg.flows_off)
+		pr_warn("%s: per-flow counts and flow events are off in this "
+			"namespace (attached with XDP_EGRESS_FLOWS=off): %s; "
+			"detach and attach without it to have them", cmd,
+			!strcmp(cmd, "events") ? "no event will come"
+					       : "every flow shows as the kernel's");
 	return 0;
 }
 
@@ -501,6 +510,10 @@ static void event_print(struct events_ctx *x, const struct flow_event *e)
 	__u32 ifindex = container_of(x->m->containers, fam, e->key.saddr);
 	struct tm tm;
 
+	/* A connection to the container (DNAT): it is the translated
+	 * destination. */
+	if (!ifindex && e->type == FLOW_EV_START)
+		ifindex = container_of(x->m->containers, fam, e->nat.daddr);
 	if (!ifindex)
 		ifindex = e->ifindex;
 	localtime_r(&sec, &tm);
