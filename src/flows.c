@@ -246,7 +246,7 @@ static int flows_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct,
 	struct kct_key k = {};
 	struct flow_val fv = {};
 	__u32 ifindex;
-	int have_fv, liberal = 0;
+	int have_fv, liberal = 0, acct = 0;
 	__u64 kp = 0, kb = 0, fp, fb;
 	long age = -1;
 	char name[IF_NAMESIZE], why[128];
@@ -288,7 +288,8 @@ static int flows_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct,
 		     nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_PACKETS);
 		kb = nfct_get_attr_u64(ct, ATTR_ORIG_COUNTER_BYTES) +
 		     nfct_get_attr_u64(ct, ATTR_REPL_COUNTER_BYTES);
-		d->acct = 1;
+		/* An entry made before acct was turned on has none. */
+		d->acct = acct = 1;
 	}
 	fp = have_fv ? fv.packets[0] + fv.packets[1] : 0;
 	fb = have_fv ? fv.bytes[0] + fv.bytes[1] : 0;
@@ -326,14 +327,14 @@ static int flows_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct,
 	c = cJSON_AddObjectToObject(o, "packets");
 	cJSON_AddNumberToObject(c, "total", (double)(fp + kp));
 	cJSON_AddNumberToObject(c, "fast", (double)fp);
-	if (d->acct)
+	if (acct)
 		cJSON_AddNumberToObject(c, "kernel", (double)kp);
 	else
 		cJSON_AddNullToObject(c, "kernel");
 	c = cJSON_AddObjectToObject(o, "bytes");
 	cJSON_AddNumberToObject(c, "total", (double)(fb + kb));
 	cJSON_AddNumberToObject(c, "fast", (double)fb);
-	if (d->acct)
+	if (acct)
 		cJSON_AddNumberToObject(c, "kernel", (double)kb);
 	else
 		cJSON_AddNullToObject(c, "kernel");
