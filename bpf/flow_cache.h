@@ -132,8 +132,10 @@ static __always_inline int fc_get(const struct fc_key *k, const struct packet *p
 	if (s->smp.dir != KCT_NO_SAMPLE && p->l4_proto == IPPROTO_TCP)
 		kct_resample(&s->smp, p);
 	/* flows.h: counted here, added to the flow's entry at the next fill. */
-	s->pend_pkts++;
-	s->pend_bytes += bytes;
+	if (!flows_off) {
+		s->pend_pkts++;
+		s->pend_bytes += bytes;
+	}
 	*out = s->out;
 	*nh = s->nh;
 	return PARSE_OK;

@@ -33,6 +33,11 @@ struct {
 	__uint(max_entries, 1 << 20);
 } flow_events SEC(".maps");
 
+/* Set at load (attach, XDP_EGRESS_FLOWS=off): no per-flow counts, no
+ * events; the verifier then prunes all of it (the benchmark's comparison,
+ * contender xdp-native-noflows). */
+const volatile __u8 flows_off = 0;
+
 /* kct_sample.flow_dir when the flow is not counted (flows_off). */
 #define FLOW_NOTE_OFF 0xff
 

@@ -487,7 +487,7 @@ static __always_inline int kct_guard_close(void *ctx, int is_skb,
 	if (g)
 		__sync_fetch_and_add(g, 1);
 	cfg = bpf_map_lookup_elem(&kct_config, &zero);
-	if (!cfg || (cfg->tcp_be_liberal && cfg->flows_off))
+	if (!cfg || (cfg->tcp_be_liberal && flows_off))
 		return PARSE_OK;
 	c = kct_lookup(ctx, is_skb, p, &opts);
 	if (!c)
@@ -519,7 +519,7 @@ static __always_inline int kct_guard_close(void *ctx, int is_skb,
 	if ((__s32)(seq - lo) < 0 || seq - lo > span)
 		rc = CNT_DROP_OUT_OF_WINDOW;
 out:
-	if (rc == PARSE_OK && !cfg->flows_off)
+	if (rc == PARSE_OK && !flows_off)
 		flows_end(&k, th->rst ? FLOW_END_RST : FLOW_END_FIN, p->ifindex);
 	bpf_ct_release(c);
 	return rc;
@@ -640,9 +640,9 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 	}
 	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
 		kct_sample_window(ct, p, dir, smp);
-	else if (!cfg->flows_off)
+	else if (!flows_off)
 		kct_orig_key(ct, p, &smp->okey);
-	if (!cfg->flows_off)
+	if (!flows_off)
 		smp->flow_dir = dir;
 	kct_keep_alive(c, ct, p, status, cfg);
 out:

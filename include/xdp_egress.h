@@ -115,9 +115,6 @@ struct kct_config {
 	__u32 nft_table_ours;       /* what attach made of the nft table inet
 				     * xdp_egress (KCT_NFT_MADE_*, src/kct.h):
 				     * the last detach removes that much */
-	__u32 flows_off;            /* no per-flow counts, no flow events
-				     * (XDP_EGRESS_FLOWS=off at attach: the
-				     * benchmark's comparison) */
 };
 
 #define KCT_DEFAULT_PROMOTE_AFTER 8

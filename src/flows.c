@@ -68,8 +68,6 @@ static void maps_close(struct flows_maps *m)
 static int maps_open(struct flows_maps *m, const char *cmd)
 {
 	char root[PATH_MAX];
-	struct kct_config cfg;
-	__u32 zero = 0;
 
 	m->containers = m->flows = m->promote = m->kernel_only = m->config = -1;
 	if (pins_root(root, sizeof(root)) ||
@@ -94,13 +92,6 @@ static int maps_open(struct flows_maps *m, const char *cmd)
 	m->promote = pins_open(m->ns_dir, "promote");
 	m->kernel_only = pins_open(m->ns_dir, "kernel_only");
 	m->config = pins_open(m->ns_dir, "kct_config");
-	if (m->config >= 0 && !bpf_map_lookup_elem(m->config, &zero, &cfg) &&
-	    cfg.flows_off)
-		pr_warn("%s: per-flow counts and flow events are off in this "
-			"namespace (attached with XDP_EGRESS_FLOWS=off): %s; "
-			"detach and attach without it to have them", cmd,
-			!strcmp(cmd, "events") ? "no event will come"
-					       : "every flow shows as the kernel's");
 	return 0;
 }
 
@@ -169,6 +160,13 @@ static __u64 mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (__u64)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+int flows_off_by_env(void)
+{
+	const char *v = getenv("XDP_EGRESS_FLOWS");
+
+	return v && !strcmp(v, "off");
 }
 
 /* ---------------------------------------------------------------- flows -- */

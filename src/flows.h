@@ -11,6 +11,11 @@
 
 #include "target.h"
 
+/* XDP_EGRESS_FLOWS=off in the environment: attach loads the programs
+ * without per-flow counts and flow events (bpf/flows.h, flows_off; the
+ * benchmark's xdp-native-noflows). */
+int flows_off_by_env(void);
+
 /* watch: refresh every second until Ctrl-C; count: with watch, stop after
  * that many listings (0: never). */
 int cmd_flows(const struct target_spec *spec, int json, int watch, int count);

@@ -61,9 +61,6 @@ int kct_config_read(struct kct_config *c)
 	c->tcp_be_liberal = !!liberal;
 	if (!c->promote_after)
 		c->promote_after = KCT_DEFAULT_PROMOTE_AFTER;
-	/* The benchmark's comparison without per-flow counts and events. */
-	c->flows_off = getenv("XDP_EGRESS_FLOWS") &&
-		       !strcmp(getenv("XDP_EGRESS_FLOWS"), "off");
 	return 0;
 }
 

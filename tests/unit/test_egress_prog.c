@@ -1452,6 +1452,39 @@ static void test_keep_alive(const struct env *e)
 	nfct_destroy(q);
 }
 
+/* xdp_egress as load_programs() loads it, but with flows_off (attach with
+ * XDP_EGRESS_FLOWS=off), over the same maps. NULL when it fails (printed). */
+static struct egress_bpf *load_flows_off(const struct env *e)
+{
+	struct egress_bpf *o = egress_bpf__open();
+	struct bpf_map *m;
+	int i;
+
+	if (!o)
+		return NULL;
+	for (i = 0; i < 6; i++) {
+		o->rodata->router_mac[i] = mac_h0[i];
+		o->rodata->source_mac[i] = mac_c0[i];
+	}
+	o->rodata->check_router_mac = 1;
+	o->rodata->check_source_mac = 1;
+	o->rodata->flows_off = 1;
+	bpf_object__for_each_map(m, o->obj) {
+		struct bpf_map *same = bpf_object__find_map_by_name(e->skel->obj,
+								    bpf_map__name(m));
+
+		if (same && !bpf_map__is_internal(m))
+			bpf_map__reuse_fd(m, bpf_map__fd(same));
+	}
+	if (egress_bpf__load(o)) {
+		printf("FAIL flows/load_flows_off: %s\n", strerror(errno));
+		unit_failures++;
+		egress_bpf__destroy(o);
+		return NULL;
+	}
+	return o;
+}
+
 static int flow_events_seen, flow_event_ok;
 
 static int on_flow_event(void *ctx, void *data, size_t len)
@@ -1484,12 +1517,11 @@ static void test_flow_counts(const struct env *e)
 	struct kct_key k = { .family = AF_INET, .proto = IPPROTO_UDP,
 			     .sport = htons(40000), .dport = htons(53) };
 	int flows_fd = bpf_map__fd(e->skel->maps.flows);
-	int cfg_fd = bpf_map__fd(e->skel->maps.kct_config);
+	struct egress_bpf *off;
 	struct ring_buffer *rb;
-	struct kct_config cfg;
 	struct flow_val v;
 	char why[256] = "";
-	__u32 zero = 0, i;
+	__u32 i;
 
 	inet_pton(AF_INET, V4_SRC, k.saddr);
 	inet_pton(AF_INET, V4_WORLD, k.daddr);
@@ -1520,20 +1552,18 @@ static void test_flow_counts(const struct env *e)
 	/* flows_off: no entry, no event. */
 	ct_reset(e);
 	bpf_map_delete_elem(flows_fd, &k);
-	bpf_map_lookup_elem(cfg_fd, &zero, &cfg);
-	cfg.flows_off = 1;
-	bpf_map_update_elem(cfg_fd, &zero, &cfg, 0);
-	if (!ct_create(e, &fx, why, sizeof(why))) {
+	off = load_flows_off(e);
+	if (off && !ct_create(e, &fx, why, sizeof(why))) {
 		flow_events_seen = 0;
-		run_once(e, e->prog_fd, e->h0, &fx.pkt);
+		ASSERT_EQ(run_once(e, bpf_program__fd(off->progs.xdp_egress), e->h0, &fx.pkt),
+			  XDP_REDIRECT, "flows/off_still_redirects");
 		if (rb)
 			ring_buffer__consume(rb);
 		CHECK(flow_events_seen == 0 && bpf_map_lookup_elem(flows_fd, &k, &v),
 		      "flows/off_means_none", "%d events, entry %s", flow_events_seen,
 		      bpf_map_lookup_elem(flows_fd, &k, &v) ? "absent" : "present");
 	}
-	cfg.flows_off = 0;
-	bpf_map_update_elem(cfg_fd, &zero, &cfg, 0);
+	egress_bpf__destroy(off);
 	ring_buffer__free(rb);
 }
 
@@ -1542,7 +1572,7 @@ static void test_flow_counts(const struct env *e)
  * carried packet (README, "Watching flows"): one established UDP flow run
  * 200,000 times per round through xdp_egress with bpf_prog_test_run, one
  * frame per call (the program rewrites it, so a repeat count would run it
- * on its own output), flows on and off in turn; the mean of the kernel's
+ * on its own output), loaded with flows on and with flows_off in turn; the mean of the kernel's
  * own per-run time (opts.duration) of each. Flow cache hits, and a full
  * path each jiffy, as a busy flow takes. A measurement, not a check: run
  * by hand, never by make test.
@@ -1552,18 +1582,17 @@ static void measure_flows(const struct env *e, int rounds)
 	const struct fixture fx = { "flows_cost", V4(.proto = IPPROTO_UDP, .payload = 10),
 				    CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30500) };
 	static __u8 in[MAX_FRAME], out[MAX_FRAME];
-	int cfg_fd = bpf_map__fd(e->skel->maps.kct_config);
-	struct kct_config cfg;
+	struct egress_bpf *o = load_flows_off(e);
 	struct xdp_md ctx = {};
 	struct layout lo;
 	char why[256] = "";
-	__u32 zero = 0;
 	int r, off;
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
 	ct_reset(e);
-	if (ct_create(e, &fx, why, sizeof(why)) || build_frame(&fx.pkt, in, &lo)) {
+	if (!o || ct_create(e, &fx, why, sizeof(why)) || build_frame(&fx.pkt, in, &lo)) {
 		printf("# flows cost: set-up failed: %s\n", why);
+		egress_bpf__destroy(o);
 		return;
 	}
 	ctx.data_end = lo.len;
@@ -1571,23 +1600,21 @@ static void measure_flows(const struct env *e, int rounds)
 	opts.data_in = in;
 	opts.data_size_in = lo.len;
 	opts.data_out = out;
-	opts.data_size_out = sizeof(out);
 	opts.ctx_in = &ctx;
 	opts.ctx_size_in = sizeof(ctx);
 	for (r = 1; r <= rounds; r++)
 		for (off = 0; off < 2; off++) {
+			int fd = off ? bpf_program__fd(o->progs.xdp_egress) : e->prog_fd;
 			__u64 sum = 0;
 			int i;
 
-			bpf_map_lookup_elem(cfg_fd, &zero, &cfg);
-			cfg.flows_off = off;
-			bpf_map_update_elem(cfg_fd, &zero, &cfg, 0);
 			for (i = 0; i < 200000; i++) {
 				opts.data_size_out = sizeof(out);
-				if (bpf_prog_test_run_opts(e->prog_fd, &opts) ||
+				if (bpf_prog_test_run_opts(fd, &opts) ||
 				    opts.retval != XDP_REDIRECT) {
 					printf("# flows cost: run failed (%s, action %u)\n",
 					       strerror(errno), opts.retval);
+					egress_bpf__destroy(o);
 					return;
 				}
 				sum += opts.duration;
@@ -1595,8 +1622,7 @@ static void measure_flows(const struct env *e, int rounds)
 			printf("# flows cost: round %d flows %s: %.1f ns per packet\n",
 			       r, off ? "off" : "on ", sum / 200000.0);
 		}
-	cfg.flows_off = 0;
-	bpf_map_update_elem(cfg_fd, &zero, &cfg, 0);
+	egress_bpf__destroy(o);
 }
 
 /*
