@@ -27,6 +27,7 @@
 #include "attach.h"
 #include "ethtool.h"
 #include "kct.h"
+#include "lock.h"
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
@@ -1532,20 +1533,18 @@ static int detach_locked(const struct target_spec *spec, int all)
 	return ret;
 }
 
-/* attach and detach run one at a time per pin root: they share the
- * conntrack map, the uplink programs and the records of other attachments. */
+/* attach, detach and the tuner's switches run one at a time per pin root:
+ * they share the namespace's maps, the uplink programs and the records of
+ * other attachments (lock.h; re-entrant, so the CNI plugin holds it across
+ * its whole command). */
 static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 {
-	char root[PATH_MAX];
-	int fd, ret;
+	int ret;
 
-	if (pins_root(root, sizeof(root)))
-		return 1;
-	fd = pins_lock(root);
-	if (fd < 0)
+	if (lock_take(LOCK_WAIT_S))
 		return 1;
 	ret = fn(arg, all);
-	close(fd);
+	lock_release();
 	return ret;
 }
 

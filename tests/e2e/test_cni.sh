@@ -93,7 +93,6 @@ cni_exec() {
 	shift 4
 	timeout -k 5 60 nsenter --net="/run/netns/$TOPO_HOST" env -i \
 		PATH=/usr/sbin:/usr/bin:/sbin:/bin XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
-		XDP_EGRESS_CNI_LOCK="$TOPO_TMP/cni.lock" \
 		CNI_COMMAND="$cmd" CNI_CONTAINERID="$id" CNI_NETNS="$netns" \
 		CNI_IFNAME=eth0 CNI_PATH="$CNI_PATH_DIR" "$@" "$CNI_PATH_DIR/$type"
 }
