@@ -58,7 +58,9 @@ static void report_open_error(const char *path, int err)
 	struct stat st;
 	ssize_t n;
 
-	if (err == ELOOP && !lstat(path, &st) && S_ISLNK(st.st_mode)) {
+	/* O_DIRECTORY|O_NOFOLLOW on a link: ENOTDIR (6.x) or ELOOP. */
+	if ((err == ELOOP || err == ENOTDIR) && !lstat(path, &st) &&
+	    S_ISLNK(st.st_mode)) {
 		n = readlink(path, target, sizeof(target) - 1);
 		target[n > 0 ? n : 0] = 0;
 		pr_err("the pin root %s is a symbolic link (to %s): xdp-egress "
