@@ -101,7 +101,11 @@ int pins_root(char *out, size_t len)
 		return -1;
 	}
 	if (mkdir_p(root)) {
-		pr_err("cannot create %s: %s", root, strerror(errno));
+		int err = errno;
+
+		pr_err("cannot create %s: %s%s", root, strerror(err),
+		       err == EACCES || err == EPERM ? "; the pins and the lock on "
+		       "them are root's alone (run xdp-egress as root)" : "");
 		return -1;
 	}
 	/* Every command refuses a root the lock would refuse (a symbolic
