@@ -559,11 +559,16 @@ static int cni_lock(int code, const char *what)
 		return 0;
 	err = errno;
 	e = captured_errors(from);
-	if (err == ETIMEDOUT)
+	if (err == ETIMEDOUT) {
+		char root[PATH_MAX];
+
+		if (pins_root(root, sizeof(root)))
+			snprintf(root, sizeof(root), "the pin root");
 		rc = cni_error(CNI_ERR_TRY_AGAIN, e, "another xdp-egress operation "
-			       "held the node's lock for more than %d s; try again "
-			       "later: %.300s", CNI_LOCK_WAIT_S, e ? e : "");
-	else
+			       "held the node's lock on %s for more than %d s; try "
+			       "again later (`fuser -v %s` names the holder)", root,
+			       CNI_LOCK_WAIT_S, root);
+	} else
 		rc = cni_error(code, e, "cannot %s: %.300s", what,
 			       e && *e ? e : "see details");
 	free(e);

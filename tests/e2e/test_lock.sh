@@ -57,6 +57,7 @@ pods_gone() {
 			cp "$TOPO_TMP/pod$n.r0" "$TOPO_TMP/pod$n.result"
 		[ -e "$TOPO_TMP/pod$n.result" ] && pod_del "$n" >/dev/null 2>&1
 		ip netns del "${PODS[$n]}" 2>/dev/null
+		TOPO_NS=($(printf '%s\n' "${TOPO_NS[@]}" | grep -vxF "${PODS[$n]}"))
 		rm -f "$TOPO_TMP"/pod"$n".*
 	done
 	PODS=()
@@ -77,19 +78,31 @@ round_failed() {
 	return 1
 }
 
+# all_native: every pod's attachment (VETHS) has native XDP in front.
 all_native() {
-	local st n v
-	st=$(xe status --json 2>/dev/null) || return 1
-	for ((n = 1; n <= LOCK_PODS; n++)); do
-		v=$(host_veth "$n" 2>/dev/null) || return 1
-		[ "$(jq -r --arg v "$v" '[.attachments[] | select(.ifname == $v) | .auto.state][0]' <<<"$st")" = native ] || return 1
+	xe status --json 2>/dev/null | jq -e --arg v "$VETHS" '
+		($v | split(" ")) as $want |
+		[.attachments[] | select(.auto.state == "native") | .ifname] as $got |
+		($want | length) > 0 and ($want - $got | length) == 0' >/dev/null
+}
+# wait_wall SECONDS COMMAND...: wait_until by the clock (the checks here
+# take long enough on a busy machine to stretch a count of 0.1 s polls).
+wait_wall() {
+	local end
+	end=$(awk -v n="$EPOCHREALTIME" -v s="$1" 'BEGIN { printf "%.3f", n + s }')
+	shift
+	until "$@"; do
+		awk -v n="$EPOCHREALTIME" -v e="$end" 'BEGIN { exit !(n >= e) }' && return 1
+		sleep 0.1
 	done
 }
-del_clean() { pins_gone && no_xdp_anywhere && ns_state_gone; }
+no_xe_procs() { [ -z "$(xe_procs)" ]; }
+since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
+del_clean() { pins_gone && ns_state_gone && no_xdp_anywhere; }
 
 # lock_round TAG: one round (see the top); fills R_NAMES/R_WHY.
 lock_round() {
-	local tag=$1 n pids=() rc v st count t0 t_add sent recv s_all=0 a0 arrived
+	local tag=$1 n p pids=() rc v st count t0 t_add sent recv s_all=0 a0 arrived
 	local bad_add="" bad_status="" bad_traffic="" bad_del="" switched_by_add
 	R_NAMES=()
 	R_WHY=()
@@ -106,16 +119,16 @@ lock_round() {
 			pod_add "$n" "$TOPO_TMP/lock.conflist"
 			rc=$?
 			echo "$rc $(tr -s '\n\t' '  ' <<<"${CNI_ERR:-}")" >"$TOPO_TMP/add$n.rc"
-			[ "$rc" = 0 ] && ip netns exec "${PODS[$n]}" iperf3 -c "$TOPO_WORLD_V4" \
-				-p $((PORT0 + n)) -u -l 64 -b 2M -t "$FLOOD_S" -J \
+			[ "$rc" = 0 ] && timeout -k 2 $((FLOOD_S + 15)) ip netns exec "${PODS[$n]}" \
+				iperf3 -c "$TOPO_WORLD_V4" -p $((PORT0 + n)) -u -l 64 -b 2M -t "$FLOOD_S" -J \
 				>"$TOPO_TMP/flood$n.json" 2>&1
 		) &
 		pids+=($!)
 		TOPO_PIDS+=($!)
 	done
 	adds_done() { [ "$(ls "$TOPO_TMP"/add*.rc 2>/dev/null | wc -l)" = "$LOCK_PODS" ]; }
-	wait_until 90 adds_done
-	t_add=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN { printf "%.1f", a - b }')
+	wait_wall 90 adds_done
+	t_add=$(since "$t0")
 	switched_by_add=$(grep -c "native XDP in front" "$TOPO_TMP/tune.log" 2>/dev/null)
 	for ((n = 1; n <= LOCK_PODS; n++)); do
 		rc=$(cat "$TOPO_TMP/add$n.rc" 2>/dev/null || echo "none")
@@ -137,8 +150,15 @@ lock_round() {
 	[ "$count" = "$LOCK_PODS" ] || bad_status="$bad_status $count attachments for $LOCK_PODS pods;"
 	rcheck "${tag}_status_each_pod_once" "status --json:$bad_status" test -z "$bad_status"
 
+	VETHS=""
+	for ((n = 1; n <= LOCK_PODS; n++)); do
+		[ -e "$TOPO_TMP/pod$n.result" ] || { VETHS=""; break; }
+		VETHS="$VETHS${VETHS:+ }$(host_veth "$n")"
+	done
+	[ -n "$VETHS" ] && wait_wall "$FLOOD_S" all_native
+	rc=$?
 	rcheck "${tag}_tuner_switched_every_pod" "auto.state of the pods after $FLOOD_S s of small UDP: $(xe status --json 2>/dev/null | jq -c '[.attachments[] | .auto.state]'); tune log: $(grep -v '^tuning' "$TOPO_TMP/tune.log" | tail -2 | tr '\n' ' ')" \
-		wait_until "$FLOOD_S" all_native
+		test "$rc" = 0
 
 	# The pods' UDP: each reached the world, through the fast path or not.
 	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
@@ -153,7 +173,7 @@ lock_round() {
 			bad_traffic="$bad_traffic pod$n: $sent sent, $recv received ($(jq -r '.error // empty' "$TOPO_TMP/flood$n.json" 2>/dev/null | head -c 100));"
 	done
 	rcheck "${tag}_traffic_from_each_pod" "UDP:$bad_traffic" test -z "$bad_traffic"
-	log "$tag: $s_all datagrams sent by $LOCK_PODS pods, $arrived reached the world's UDP layer"
+	log "$tag: $s_all datagrams sent by $LOCK_PODS pods, $arrived reached the world's UDP layer (+$(since "$t0") s)"
 
 	# DEL of every pod at once.
 	pids=()
@@ -174,8 +194,12 @@ lock_round() {
 		rm -f "$TOPO_TMP/del$n.rc" "$TOPO_TMP/pod$n.result"
 	done
 	rcheck "${tag}_del_all_at_once" "DEL:$bad_del" test -z "$bad_del"
+	log "$tag: DEL of every pod at once returned at +$(since "$t0") s"
+	wait_wall 5 del_clean
+	rc=$?
 	rcheck "${tag}_del_leaves_nothing" "after DEL of every pod: pins [$(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ')], XDP $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ' '), $(ns_state_brief)" \
-		wait_until 5 del_clean
+		test "$rc" = 0
+	log "$tag: DEL and its checks done at +$(since "$t0") s"
 	kill "$TUNE_PID" 2>/dev/null
 	wait "$TUNE_PID" 2>/dev/null
 }
@@ -187,7 +211,7 @@ round_reset() {
 	pods_gone
 	XE_TIMEOUT=20 xe detach --all >/dev/null 2>&1
 	for p in $(xe_procs); do kill "$p" 2>/dev/null; done
-	wait_until 2 test -z "$(xe_procs)"
+	wait_wall 2 no_xe_procs
 	rm -rf "$XDP_EGRESS_BPFFS"
 	in_host nft delete table inet xdp_egress 2>/dev/null
 	ip -n "$TOPO_HOST" link set up0 xdp off 2>/dev/null
