@@ -134,6 +134,8 @@ INSTALLED   := $(SBINDIR)/xdp-egress $(CNI_BIN_DIR)/xdp-egress-cni \
                $(BASHCOMPDIR)/xdp-egress $(UNITDIR)/xdp-egress.service \
                $(SYSCONFDIR)/xdp-egress/daemon.json.example
 CONF        := $(SYSCONFDIR)/xdp-egress/daemon.json
+# tests/e2e/test_install.sh: systemd-analyze verify, man -l.
+DEPS_APT    += systemd man-db
 
 all: $(DOC_OUTS)
 
@@ -172,7 +174,8 @@ install: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(DOC_OUTS)
 	@# An operator's config is never overwritten.
 	@if [ -e $(DESTDIR)$(CONF) ]; then \
 	  echo "install: kept $(DESTDIR)$(CONF) (the example is $(DESTDIR)$(CONF).example)"; \
-	else install -m 0644 deploy/daemon.json $(DESTDIR)$(CONF); fi
+	else install -m 0644 deploy/daemon.json $(DESTDIR)$(CONF) && \
+	  echo "install: $(DESTDIR)$(CONF) from the example"; fi
 	@echo "install: done; the daemon: systemctl daemon-reload && systemctl enable --now xdp-egress"
 
 # Removes what install put; the config only while it is the example

@@ -272,7 +272,8 @@ static void main_help(FILE *f)
 		program_about);
 	for (c = commands; c->name; c++)
 		fprintf(f, "  %-8s %s\n", c->name, c->about);
-	fprintf(f, "\n`xdp-egress COMMAND --help` documents each command's options.\n");
+	fprintf(f, "\n`xdp-egress COMMAND --help` documents each command's options; "
+		"`xdp-egress --version` prints the version; man xdp-egress.\n");
 }
 
 static int parse_int(const char *s, const char *what, long min, long max,

@@ -38,6 +38,9 @@ fi
 got=$(files "$DEST")
 check install_files "installed: $(echo $got); want: $(echo $WANT)" [ "$got" = "$WANT" ]
 need_xe install
+for t in systemd-analyze man setpriv; do
+	command -v "$t" >/dev/null || { fail install_tools "$t is missing (run make deps)"; exit 1; }
+done
 
 # ---- the installed binaries run ----
 ver=$("$XE_BIN" --version 2>&1)
