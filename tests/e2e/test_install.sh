@@ -11,7 +11,9 @@
 # uninstall leaves no file behind.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-DEST=$(mktemp -d /tmp/xe-install.XXXXXX)
+# Never the machine's own /: no DESTDIR, no install.
+DEST=$(mktemp -d /tmp/xe-install.XXXXXX) && [ -d "$DEST" ] ||
+	{ echo "FAIL install_setup: mktemp -d failed"; exit 1; }
 # The installed binary is the one under test (topo.sh's xe runs XE_BIN).
 XE_BIN=$DEST/usr/local/sbin/xdp-egress
 source "$ROOT/tests/lib/topo.sh"
