@@ -625,10 +625,7 @@ static char *read_stdin(size_t *len_out)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xdp-egress-cni            (a CNI plugin: the runtime "
-		"sets CNI_COMMAND and writes the config on stdin)\n"
-		"       xdp-egress-cni --validate FILE|-   (check a conflist or "
-		"plugin config against this plugin's schema)\n");
+	fputs(cni_usage, f);
 }
 
 int main(int argc, char **argv)
