@@ -192,6 +192,7 @@ int engine_request(const struct engine *e, const char *method,
 /* ---- the event stream ---- */
 
 struct http_stream {
+	int fd;            /* the socket libcurl made, to poll */
 	CURLM *multi;
 	CURL *easy;
 	struct buf body;
@@ -216,6 +217,13 @@ static size_t on_header(char *d, size_t size, size_t nmemb, void *arg)
 			s->head_done = 1;
 	}
 	return n;
+}
+
+/* The socket libcurl opened (and will close). */
+static int note_socket(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	((struct http_stream *)arg)->fd = (int)fd;
+	return CURL_SOCKOPT_OK;
 }
 
 /* Let libcurl read what is there; note the end of the transfer. */
@@ -247,6 +255,7 @@ struct http_stream *http_stream_open(const char *sock, const char *path)
 
 	if (!s)
 		return NULL;
+	s->fd = -1;
 	/* No limit but the longest line (http_stream_line drops what was
 	 * handed out). */
 	s->body.max = HTTP_MAX_LINE;
@@ -255,6 +264,8 @@ struct http_stream *http_stream_open(const char *sock, const char *path)
 	if (!s->multi || !s->easy ||
 	    curl_easy_setopt(s->easy, CURLOPT_HEADERFUNCTION, on_header) ||
 	    curl_easy_setopt(s->easy, CURLOPT_HEADERDATA, s) ||
+	    curl_easy_setopt(s->easy, CURLOPT_SOCKOPTFUNCTION, note_socket) ||
+	    curl_easy_setopt(s->easy, CURLOPT_SOCKOPTDATA, s) ||
 	    curl_multi_add_handle(s->multi, s->easy)) {
 		pr_err("cannot set up libcurl for GET %s", path);
 		goto bad;
@@ -309,10 +320,7 @@ struct http_stream *engine_events_open(const struct engine *e, const char *path)
 
 int http_stream_fd(const struct http_stream *s)
 {
-	curl_socket_t fd = CURL_SOCKET_BAD;
-
-	curl_easy_getinfo(s->easy, CURLINFO_ACTIVESOCKET, &fd);
-	return fd == CURL_SOCKET_BAD ? -1 : (int)fd;
+	return s->fd;
 }
 
 int http_stream_read(struct http_stream *s)
