@@ -11,6 +11,10 @@ CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  += -Iinclude -I$(OUT) -Isrc
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
+# make XE_BUILD_SALT=N: programs whose bytes differ (bpf/build_salt.h).
+ifneq ($(XE_BUILD_SALT),)
+BPF_CFLAGS += -DXE_BUILD_SALT=$(XE_BUILD_SALT)
+endif
 LDLIBS  := -lbpf -lmnl -lcjson -lnetfilter_conntrack -lnftables -lelf -lz
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -29,7 +33,7 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             conntrack python3-scapy nginx-light wrk
 
 .SECONDARY:
-.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels
+.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels next
 all: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(UNIT_BINS) $(OUT)/kernels/xk-tool
 
 # Installs what is missing, from Debian's repository only.
@@ -76,6 +80,12 @@ $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(SKELS) |
 # the test VM too).
 $(OUT)/kernels/xk-tool: tests/kernels/xk-tool.c | $(OUT)/kernels
 	$(CC) -O2 -Wall -Wextra $< -o $@
+
+# A second build of the same sources with salted programs, under build/next:
+# the "new binary" tests/e2e/test_upgrade.sh upgrades to.
+next:
+	@$(MAKE) --no-print-directory OUT=$(OUT)/next XE_BUILD_SALT=$${XE_BUILD_SALT:-1} \
+		$(OUT)/next/xdp-egress
 
 test: deps
 	$(MAKE) all

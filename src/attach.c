@@ -27,6 +27,7 @@
 #include "attach.h"
 #include "ethtool.h"
 #include "kct.h"
+#include "layout.h"
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
@@ -778,6 +779,7 @@ static char *meta_json(const struct attach_state *s)
 	int i;
 
 	cJSON_AddNumberToObject(m, "version", 2);
+	layout_stamp_record(m);
 	cJSON_AddStringToObject(m, "ifname", s->t.host.name);
 	cJSON_AddNumberToObject(m, "ifindex", s->t.host.ifindex);
 	cJSON_AddStringToObject(m, "kind", s->t.host.kind);
@@ -1544,6 +1546,11 @@ static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 	fd = pins_lock(root);
 	if (fd < 0)
 		return 1;
+	/* Pins of another layout: migrated, or refused with what to do. */
+	if (layout_check(root, LAYOUT_CHANGE)) {
+		close(fd);
+		return 1;
+	}
 	ret = fn(arg, all);
 	close(fd);
 	return ret;

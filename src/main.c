@@ -21,6 +21,7 @@
 #include "report.h"
 #include "auto.h"
 #include "kct.h"
+#include "upgrade.h"
 
 enum opt_id {
 	O_IFNAME = 256, O_NETNS, O_PID, O_CONTAINER_IF, O_MODE, O_UPLINK,
@@ -105,6 +106,13 @@ static const struct opt_doc detach_opts_doc[] = {
 	COMMON_OPTS, { 0 }
 };
 
+static const struct opt_doc upgrade_opts_doc[] = {
+	TARGET_OPTS,
+	{ O_ALL, "all", NULL, "every attachment in this namespace (the default "
+	  "without TARGET)" },
+	COMMON_OPTS, { 0 }
+};
+
 static const struct opt_doc flush_opts_doc[] = {
 	{ O_ALL, "all", NULL, "every flow of every attached container (the "
 	  "default: flush takes no TARGET)" },
@@ -169,6 +177,12 @@ static const struct command commands[] = {
 	{ "detach", "detach TARGET | --all",
 	  "Detach, remove the pins and undo every change attach made.",
 	  detach_opts_doc },
+	{ "upgrade", "upgrade [TARGET | --all]",
+	  "Swap the programs of live attachments (and of their uplinks) for "
+	  "this binary's, atomically, keeping links, maps, counters and "
+	  "promoted flows; migrate older pin layouts; restart the agent from "
+	  "this binary. Refuses, changing nothing, what it cannot carry over.",
+	  upgrade_opts_doc },
 	{ "flush", "flush [--all]",
 	  "Leave every flow that exists now to the kernel until it ends, so "
 	  "that rules added since apply to it; new flows take the fast path "
@@ -322,7 +336,7 @@ int main(int argc, char **argv)
 			break;
 	if (!c->name) {
 		pr_err("unknown command '%s'; commands are attach, detach, "
-		       "flush, status, stats, daemon, tune, agent (see xdp-egress "
+		       "upgrade, flush, status, stats, daemon, tune, agent (see xdp-egress "
 		       "--help)", argv[1]);
 		return 2;
 	}
@@ -503,6 +517,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		return cmd_detach(&ao.spec, all);
+	}
+	if (!strcmp(c->name, "upgrade")) {
+		int target = ao.spec.ifname || ao.spec.netns || ao.spec.pid ||
+			     ao.spec.container;
+
+		if (all && target) {
+			pr_err("--all upgrades everything: give it no TARGET");
+			return 2;
+		}
+		return cmd_upgrade(&ao.spec, !target);
 	}
 	if (!strcmp(c->name, "status"))
 		return cmd_status(json);

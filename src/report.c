@@ -23,6 +23,7 @@
 #include "nl.h"
 #include "pins.h"
 #include "probe.h"
+#include "layout.h"
 #include "target.h"
 #include "tchook.h"
 #include "xdp_egress.h"
@@ -122,6 +123,9 @@ static int list_attachments(struct attachment **out, const char *only_dir)
 	/* pins_root() creates the root: note whether it was there. */
 	root_existed = !stat(env && *env ? env : "/sys/fs/bpf/xdp-egress", &st);
 	if (pins_root(root, sizeof(root)))
+		return -1;
+	/* Pins of a layout this binary cannot read are not reported on. */
+	if (layout_check(root, LAYOUT_READ))
 		return -1;
 	self = netns_open_self();
 	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
