@@ -111,12 +111,18 @@ static int reuse_checked(struct bpf_object *obj, const char *name,
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
 	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
+	__u32 len = sizeof(info), flags;
 	char path[PATH_MAX];
 	int fd, ret = -1;
 
 	if (!m)
 		return 0;
+	/* The kernel makes devmaps read-only to programs by itself
+	 * (dev_map_alloc_check(), kernel/bpf/devmap.c), as libbpf knows. */
+	flags = bpf_map__map_flags(m);
+	if (bpf_map__type(m) == BPF_MAP_TYPE_DEVMAP ||
+	    bpf_map__type(m) == BPF_MAP_TYPE_DEVMAP_HASH)
+		flags |= BPF_F_RDONLY_PROG;
 	snprintf(path, sizeof(path), "%s/%s", dir, pin);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
@@ -130,7 +136,7 @@ static int reuse_checked(struct bpf_object *obj, const char *name,
 	    info.key_size != bpf_map__key_size(m) ||
 	    info.value_size != bpf_map__value_size(m) ||
 	    info.max_entries != bpf_map__max_entries(m) ||
-	    info.map_flags != bpf_map__map_flags(m)) {
+	    info.map_flags != flags) {
 		pr_err("cannot upgrade %s: the pinned map %s is a %s of key %u, "
 		       "value %u bytes, %u entries, flags %#x, but this xdp-egress "
 		       "(layout %d, build %s) uses a %s of key %u, value %u bytes, "
@@ -141,8 +147,7 @@ static int reuse_checked(struct bpf_object *obj, const char *name,
 		       info.value_size, info.max_entries, info.map_flags,
 		       XE_LAYOUT_VERSION, xe_build_id(),
 		       map_type_name(bpf_map__type(m)), bpf_map__key_size(m),
-		       bpf_map__value_size(m), bpf_map__max_entries(m),
-		       bpf_map__map_flags(m));
+		       bpf_map__value_size(m), bpf_map__max_entries(m), flags);
 		goto out;
 	}
 	if (bpf_map__reuse_fd(m, fd)) {

@@ -43,7 +43,10 @@ def cmd_send(a):
                 break
         time.sleep(0.001)
     for _ in range(5):
-        s.send(struct.pack("!Q", END) + pad)
+        try:
+            s.send(struct.pack("!Q", END) + pad)
+        except OSError:  # the receiver ended at the first one
+            break
         time.sleep(0.05)
     print(json.dumps({"sent": n}), flush=True)
 
