@@ -36,62 +36,76 @@ if ! make -s -C "$TOPO_ROOT" next >"$TOPO_TMP/make-next.log" 2>&1; then
 fi
 xe_new() { XE_BIN=$NEW xe "$@"; }
 
-topo_create 1 || { fail upgrade_setup "could not build the namespaces"; exit 1; }
+# One container per mode, all upgraded by one `upgrade`: attachments of
+# every mode side by side, as on a host that changed modes over time.
+MODES=(${XE_UPGRADE_MODES:-native generic tc tc-clsact auto})
+N=${#MODES[@]}
+topo_create "$N" || { fail upgrade_setup "could not build the namespaces"; exit 1; }
 serve "$TOPO_WORLD" w 8000 0 || { fail upgrade_setup "the world's TCP server did not start"; exit 1; }
 
 # ---- facts ----
-pins_dir() { xe status --json 2>/dev/null | jq -r '.attachments[0].pins // empty'; }
+# rec_of IFNAME FIELD / rec FIELD (the first attachment): from its record.
+rec_of() { xe status --json 2>/dev/null | jq -r --arg i "$1" "[.attachments[] | select(.ifname == \$i)][0].$2 // empty"; }
 rec() { xe status --json 2>/dev/null | jq -r ".attachments[0].$1 // empty"; }
+pins_dir() { rec pins; }
 link_id() { bpftool link show pinned "$1" -j 2>/dev/null | jq -r '.id // empty'; }
 map_id() { bpftool map show pinned "$1" -j 2>/dev/null | jq -r '.id // empty'; }
 prog_tag() { bpftool prog show id "$1" -j 2>/dev/null | jq -r '.tag // empty'; }
 prog_uses_map() { bpftool prog show id "$1" -j 2>/dev/null | jq -e --argjson m "$2" '.map_ids | index($m)' >/dev/null; }
-redirected() { counter "$(stats_json --ifname vc1)" redirected; }
-uplink_link() { link_id "$(dirname "$(pins_dir)")/up$(in_host cat /sys/class/net/up0/ifindex)/link"; }
-# clsact_filter: "HANDLE PRIO PROG_ID" of our filter on vc1's ingress.
+redirected_of() { counter "$(stats_json --ifname "$1")" redirected; }
+uplink_link() { link_id "$(dirname "$1")/up$(in_host cat /sys/class/net/up0/ifindex)/link"; }
+# clsact_filter IFNAME: "HANDLE PRIO PROG_ID" of our filter on its ingress.
 clsact_filter() {
-	in_host tc filter show dev vc1 ingress |
+	in_host tc filter show dev "$1" ingress |
 		awk '/handle 0x7865/ { for (i = 1; i <= NF; i++) { if ($i == "pref") p = $(i + 1); if ($i == "id") id = $(i + 1) } print "0x7865", p, id }'
 }
-# attached_prog MODE TC_HOOK: the program the kernel runs on vc1 now.
+# attached_prog IFNAME MODE: the program the kernel runs there now.
 attached_prog() {
-	case $1/$2 in
-	native/* | generic/*) xdp_on vc1 ;;
-	*/clsact) clsact_filter | awk '{ print $3 }' ;;
-	*) tcx_prog_ids "$TOPO_HOST" vc1 | head -1 ;;
+	case $2 in
+	native | generic) xdp_on "$1" ;;
+	tc-clsact) clsact_filter "$1" | awk '{ print $3 }' ;;
+	*) tcx_prog_ids "$TOPO_HOST" "$1" | head -1 ;;
+	esac
+}
+# hook_of IFNAME MODE: what holds the program: the link's id, or the
+# clsact filter's handle and priority.
+hook_of() {
+	case $2 in
+	tc-clsact) clsact_filter "$1" | awk '{ print $1, $2 }' ;;
+	*) link_id "$(rec_of "$1" pins)/link" ;;
 	esac
 }
 tcp_answered() { jq -r '.answered // 0' "$1" 2>/dev/null || echo 0; }
 tcp_error() { jq -r '.error // empty' "$1" 2>/dev/null; }
-grew_past() { [ "$("$1")" -gt "$2" ]; }
+redirected_past() { [ "$(redirected_of "$1")" -gt "$2" ]; }
 tcp_grew_past() { [ "$(tcp_answered "$1")" -gt "$2" ]; }
-auto_native() { [ "$(rec auto.state)" = native ]; }
+auto_native() { [ "$(rec_of "$1" auto.state)" = native ]; }
 
-# stream_start NAME NETNS_PATH_OR_NAME PORT: the numbered UDP stream (the
-# world receives) and, with a 4th argument, a TCP connection asking every
-# 10 ms; both stop when $TOPO_TMP/stop-NAME exists.
+# stream_start NAME NETNS PORT RATE [tcp]: the numbered UDP stream (the
+# world receives) and, with tcp, a TCP connection asking every 10 ms; both
+# stop when $TOPO_TMP/stop-NAME exists. SEND_PIDS[NAME], TCP_PIDS[NAME].
+declare -A SEND_PIDS TCP_PIDS
 stream_start() {
-	local name=$1 ns=$2 port=$3
+	local name=$1 ns=$2 port=$3 rate=$4
 	rm -f "$TOPO_TMP/stop-$name" "$TOPO_TMP/recv-$name.json"
-	bg "$TOPO_WORLD" python3 "$UDP_SEQ" recv "$port" --out "$TOPO_TMP/recv-$name.json" --timeout 60
+	bg "$TOPO_WORLD" python3 "$UDP_SEQ" recv "$port" --out "$TOPO_TMP/recv-$name.json" --timeout 120
 	wait_listen "$TOPO_WORLD" "$port" udp || return 1
-	_in_ns "$ns" python3 "$UDP_SEQ" send "$TOPO_WORLD_V4" "$port" --rate "$RATE" \
+	_in_ns "$ns" python3 "$UDP_SEQ" send "$TOPO_WORLD_V4" "$port" --rate "$rate" \
 		--stop "$TOPO_TMP/stop-$name" >"$TOPO_TMP/send-$name.json" 2>&1 &
-	SEND_PID=$!
-	TOPO_PIDS+=("$SEND_PID")
-	if [ -n "${4:-}" ]; then
+	SEND_PIDS[$name]=$!
+	TOPO_PIDS+=("$!")
+	if [ -n "${5:-}" ]; then
 		bg_x "$ns" stream tcp "$TOPO_WORLD_V4" 8000 --out "$TOPO_TMP/tcp-$name.json" \
-			--interval 0.01 --seconds 120 --stop "$TOPO_TMP/stop-$name"
-		TCP_PID=$BG_PID
+			--interval 0.01 --seconds 300 --stop "$TOPO_TMP/stop-$name"
+		TCP_PIDS[$name]=$BG_PID
 	fi
 }
 # stream_stop NAME: stops it; LOST = sent - received, UDP_BRIEF for messages.
 stream_stop() {
 	local name=$1 sent got
 	touch "$TOPO_TMP/stop-$name"
-	wait "$SEND_PID" 2>/dev/null
-	[ -n "${TCP_PID:-}" ] && wait "$TCP_PID" 2>/dev/null
-	TCP_PID=""
+	wait "${SEND_PIDS[$name]}" 2>/dev/null
+	[ -n "${TCP_PIDS[$name]:-}" ] && wait "${TCP_PIDS[$name]}" 2>/dev/null
 	wait_until 10 test -e "$TOPO_TMP/recv-$name.json"
 	sent=$(jq -r '.sent // -1' "$TOPO_TMP/send-$name.json" 2>/dev/null)
 	got=$(jq -r '.unique // 0' "$TOPO_TMP/recv-$name.json" 2>/dev/null)
@@ -99,116 +113,124 @@ stream_stop() {
 	UDP_BRIEF="sent $sent, received $got (lost $LOST; gaps $(jq -c '.gaps' "$TOPO_TMP/recv-$name.json" 2>/dev/null))"
 }
 
-# ---- the upgrade in each mode ----
-PORT=7000
-upgrade_round() {
-	local name=$1 mode=$2 hook=${3:-}
-	local args=(--ifname vc1 --uplink up0 --mode "$mode") dir t0 r0 r1 a0 a1 ll0 ll1 ul0 ul1 p0 p1 tag0 tag1 up0 up1 m0 tcp0 f0 f1 problems=()
-	[ -n "$hook" ] && args+=(--tc-hook "$hook")
-	PORT=$((PORT + 1))
-	if ! xe_capture attach "${args[@]}"; then
-		fail "upgrade_${name}_attach" "$XE_ERR"
-		return
-	fi
-	dir=$(pins_dir)
-	stream_start "$name" "${TOPO_C[1]}" "$PORT" tcp || { fail "upgrade_${name}_stream" "the UDP receiver did not start"; return; }
+# ---- every mode, upgraded at once with traffic running ----
+T=$SECONDS
+declare -A P0 P1 F0 F1 TAG0 H0 M0 R0 TCP0 XL0 XP0 PROBLEMS
+for ((i = 1; i <= N; i++)); do
+	m=${MODES[i - 1]}
+	args=(--ifname "vc$i" --uplink up0)
+	case $m in
+	tc-clsact) args+=(--mode tc --tc-hook clsact) ;;
+	*) args+=(--mode "$m") ;;
+	esac
+	xe_capture attach "${args[@]}" || fail "upgrade_${m}_attach" "$XE_ERR"
+	# auto's tuner wants >= 2000 small packets a second for native XDP.
+	stream_start "$m" "${TOPO_C[$i]}" $((7000 + i)) "$([ "$m" = auto ] && echo 3000 || echo 1000)" tcp ||
+		fail "upgrade_${m}_stream" "the UDP receiver did not start"
+done
+for ((i = 1; i <= N; i++)); do
 	# The fast path carries both: the datagrams are redirected, and the
 	# TCP connection goes on answering while the kernel path sees almost
 	# nothing more (the pass_* counters stay).
-	wait_until 10 grew_past redirected 1000 && wait_until 10 tcp_grew_past "$TOPO_TMP/tcp-$name.json" 50
-	s0=$(stats_json --ifname vc1)
-	tcp0=$(tcp_answered "$TOPO_TMP/tcp-$name.json")
-	wait_until 10 tcp_grew_past "$TOPO_TMP/tcp-$name.json" $((tcp0 + 100))
-	s1=$(stats_json --ifname vc1)
-	if [ "$(counter "$s1" redirected)" -lt 1000 ] || [ "$(tcp_answered "$TOPO_TMP/tcp-$name.json")" -le $((tcp0 + 100)) ] ||
+	m=${MODES[i - 1]}
+	tf=$TOPO_TMP/tcp-$m.json
+	wait_until 10 redirected_past "vc$i" 300 && wait_until 10 tcp_grew_past "$tf" 20
+	s0=$(stats_json --ifname "vc$i")
+	t0=$(tcp_answered "$tf")
+	wait_until 10 tcp_grew_past "$tf" $((t0 + 50))
+	s1=$(stats_json --ifname "vc$i")
+	if [ "$(counter "$s1" redirected)" -le 300 ] || [ "$(tcp_answered "$tf")" -le $((t0 + 50)) ] ||
 		[ $(($(pass_total "$s1") - $(pass_total "$s0"))) -gt 10 ]; then
-		fail "upgrade_${name}_fastpath" "before the upgrade: redirected $(counter "$s1" redirected), TCP $(cat "$TOPO_TMP/tcp-$name.json" 2>/dev/null), passed to the kernel meanwhile: $(counters_delta_brief "$s0" "$s1")"
+		fail "upgrade_${m}_fastpath" "before the upgrade: redirected $(counter "$s1" redirected), TCP $(cat "$tf" 2>/dev/null), passed to the kernel meanwhile: $(counters_delta_brief "$s0" "$s1")"
 	fi
-	if [ "$mode" = auto ]; then
+	if [ "$m" = auto ]; then
 		# Native XDP in front of the tc program: the tuner puts it
 		# there for small packets.
 		xe_tune_start
-		wait_until 15 auto_native || problems+=("the tuner did not put native XDP in front: $(rec auto.why)")
+		wait_until 15 auto_native "vc$i" || PROBLEMS[$m]+="the tuner did not put native XDP in front: $(rec_of "vc$i" auto.why); "
 		kill "$TUNE_PID" 2>/dev/null
 		wait "$TUNE_PID" 2>/dev/null
-		[ -n "$(xdp_on vc1)" ] || problems+=("no native XDP on vc1 in auto's native state")
-		ll0=$(link_id "$dir/xdp_link")
-		a0=$(xdp_on vc1)
+		XL0[$m]=$(link_id "$(rec_of "vc$i" pins)/xdp_link")
+		XP0[$m]=$(xdp_on "vc$i")
+		[ -n "${XP0[$m]}" ] || PROBLEMS[$m]+="no native XDP on vc$i in auto's native state; "
 	fi
-	p0=$(rec prog_id)
-	f0=$(attached_prog "$mode" "$hook")
-	tag0=$(prog_tag "$p0")
-	m0=$(map_id "$dir/egress_stats")
-	up0=$(xdp_on up0)
-	ul0=$(uplink_link)
-	[ "$hook" != clsact ] && l0=$(link_id "$dir/link")
-	[ "$hook" = clsact ] && l0=$(clsact_filter | awk '{ print $1, $2 }')
-	AGENT0=$(agent_pid)
-	r0=$(redirected)
-	tcp0=$(tcp_answered "$TOPO_TMP/tcp-$name.json")
-	t0=$(date +%s.%N)
-	xe_new upgrade >"$TOPO_TMP/up.out" 2>&1
-	rc=$?
-	UPGRADE_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-	r1=$(redirected)
-	p1=$(rec prog_id)
-	f1=$(attached_prog "$mode" "$hook")
-	tag1=$(prog_tag "$p1")
-	up1=$(xdp_on up0)
-	ul1=$(uplink_link)
-	[ "$hook" != clsact ] && l1=$(link_id "$dir/link")
-	[ "$hook" = clsact ] && l1=$(clsact_filter | awk '{ print $1, $2 }')
-	[ "$rc" = 0 ] || problems+=("upgrade exited $rc: $(tr '\n' ' ' <"$TOPO_TMP/up.out")")
-	[ -n "$l0" ] && [ "$l1" = "$l0" ] || problems+=("the link (or clsact filter) changed: '$l0' -> '$l1'")
-	[ -n "$p1" ] && [ "$p1" != "$p0" ] && [ "$f1" = "$p1" ] ||
-		problems+=("program: recorded $p0 -> $p1, attached $f0 -> $f1")
-	[ -n "$tag1" ] && [ "$tag1" != "$tag0" ] || problems+=("the new program's tag $tag1 is the old one's ($tag0): the binaries do not differ")
-	prog_gone "$p0" || problems+=("the old program $p0 is still loaded")
-	[ "$(map_id "$dir/egress_stats")" = "$m0" ] && prog_uses_map "$p1" "$m0" ||
-		problems+=("the counters' map changed or the new program does not use it ($m0)")
-	[ "$r1" -ge "$r0" ] || problems+=("the counters went back: redirected $r0 -> $r1")
-	[ -n "$up1" ] && [ "$up1" != "$up0" ] && [ "$(uplink_link)" = "$ul0" ] ||
-		problems+=("uplink: program $up0 -> $up1, link $ul0 -> $ul1")
-	if [ "$mode" = auto ]; then
-		a1=$(xdp_on vc1)
-		[ "$(link_id "$dir/xdp_link")" = "$ll0" ] && [ -n "$a1" ] && [ "$a1" != "$a0" ] &&
-			[ "$(bpftool prog show pinned "$dir/xdp_prog" -j | jq .id)" = "$a1" ] ||
-			problems+=("auto's native XDP: program $a0 -> $a1, link $ll0 -> $(link_id "$dir/xdp_link")")
-	fi
-	AGENT1=$(agent_pid)
-	[ "$AGENT1" != "$AGENT0" ] && [ "$(readlink "/proc/$AGENT1/exe")" = "$NEW" ] ||
-		problems+=("the agent was not restarted from the new binary: pid $AGENT0 -> $AGENT1 ($(readlink "/proc/$AGENT1/exe"))")
-	# Traffic goes on through the new programs.
-	wait_until 5 grew_past redirected $((r1 + 1000)) ||
-		problems+=("the fast path stopped after the upgrade: redirected $r1 -> $(redirected)")
-	wait_until 5 tcp_grew_past "$TOPO_TMP/tcp-$name.json" $((tcp0 + 50)) ||
-		problems+=("TCP stopped answering after the upgrade: $(cat "$TOPO_TMP/tcp-$name.json")")
-	xe_new upgrade >"$TOPO_TMP/up2.out" 2>&1
-	[ "$(rec prog_id)" = "$p1" ] && grep -q 'already run this build' "$TOPO_TMP/up2.out" ||
-		problems+=("a second upgrade did not find everything current: $(tr '\n' ' ' <"$TOPO_TMP/up2.out")")
-	stream_stop "$name"
-	[ "$LOST" = 0 ] || problems+=("UDP across the upgrade: $UDP_BRIEF")
-	[ -z "$(tcp_error "$TOPO_TMP/tcp-$name.json")" ] ||
-		problems+=("the TCP connection broke: $(cat "$TOPO_TMP/tcp-$name.json")")
-	log "$name: upgrade took ${UPGRADE_S} s; UDP $UDP_BRIEF; TCP $(jq -c '{sent, answered, error}' "$TOPO_TMP/tcp-$name.json"); program $p0 -> $p1 (tag $tag0 -> $tag1), link $l0, redirected $r0 -> $(redirected)"
-	if [ ${#problems[@]} = 0 ]; then
-		ok "upgrade_$name"
-	else
-		fail "upgrade_$name" "$(printf '%s; ' "${problems[@]}")"
-	fi
-	xe_capture detach --all || fail "upgrade_${name}_detach" "the new binary's detach failed: $XE_ERR"
-	check "upgrade_${name}_clean" "left behind: $(ns_state_brief); pins: $(ls -R "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ')" \
-		eval 'wait_until 3 ns_state_gone && pins_gone'
-}
-
-T=$SECONDS
-for round in ${XE_UPGRADE_MODES:-native generic tc tc-clsact auto}; do
-	case $round in
-	tc-clsact) upgrade_round tc_clsact tc clsact ;;
-	*) upgrade_round "$round" "$round" ;;
-	esac
 done
-
+for ((i = 1; i <= N; i++)); do
+	m=${MODES[i - 1]}
+	P0[$m]=$(rec_of "vc$i" prog_id)
+	F0[$m]=$(attached_prog "vc$i" "$m")
+	TAG0[$m]=$(prog_tag "${P0[$m]}")
+	H0[$m]=$(hook_of "vc$i" "$m")
+	M0[$m]=$(map_id "$(rec_of "vc$i" pins)/egress_stats")
+	R0[$m]=$(redirected_of "vc$i")
+	TCP0[$m]=$(tcp_answered "$TOPO_TMP/tcp-$m.json")
+done
+DIR1=$(rec_of vc1 pins)
+UP0=$(xdp_on up0)
+UL0=$(uplink_link "$DIR1")
+AGENT0=$(agent_pid)
+t0=$(date +%s.%N)
+xe_new upgrade >"$TOPO_TMP/up.out" 2>&1
+rc=$?
+UPGRADE_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+log "upgrade --all of $N attachments took $UPGRADE_S s: $(tr '\n' ' ' <"$TOPO_TMP/up.out")"
+[ "$rc" = 0 ] || fail upgrade_run "upgrade exited $rc: $(tr '\n' ' ' <"$TOPO_TMP/up.out")"
+UP1=$(xdp_on up0)
+UL1=$(uplink_link "$DIR1")
+check upgrade_uplink "uplink up0: program $UP0 -> $UP1, link $UL0 -> $UL1" \
+	eval '[ -n "$UP1" ] && [ "$UP1" != "$UP0" ] && [ -n "$UL0" ] && [ "$UL1" = "$UL0" ]'
+AGENT1=$(agent_pid)
+check upgrade_agent_restarted "the agent was not restarted from the new binary: pid $AGENT0 -> $AGENT1 ($(readlink "/proc/$AGENT1/exe" 2>/dev/null))" \
+	eval '[ "$AGENT1" != "$AGENT0" ] && [ "$(readlink "/proc/$AGENT1/exe")" = "$NEW" ]'
+for ((i = 1; i <= N; i++)); do
+	m=${MODES[i - 1]}
+	dir=$(rec_of "vc$i" pins)
+	p1=$(rec_of "vc$i" prog_id)
+	f1=$(attached_prog "vc$i" "$m")
+	tag1=$(prog_tag "$p1")
+	h1=$(hook_of "vc$i" "$m")
+	r1=$(redirected_of "vc$i")
+	P1[$m]=$p1
+	[ -n "${H0[$m]}" ] && [ "$h1" = "${H0[$m]}" ] || PROBLEMS[$m]+="the link (or clsact filter) changed: '${H0[$m]}' -> '$h1'; "
+	[ -n "$p1" ] && [ "$p1" != "${P0[$m]}" ] && [ "$f1" = "$p1" ] ||
+		PROBLEMS[$m]+="program: recorded ${P0[$m]} -> $p1, attached ${F0[$m]} -> $f1; "
+	[ -n "$tag1" ] && [ "$tag1" != "${TAG0[$m]}" ] ||
+		PROBLEMS[$m]+="the new program's tag '$tag1' is the old one's (${TAG0[$m]}): the binaries do not differ; "
+	prog_gone "${P0[$m]}" || PROBLEMS[$m]+="the old program ${P0[$m]} is still loaded; "
+	[ "$(map_id "$dir/egress_stats")" = "${M0[$m]}" ] && prog_uses_map "$p1" "${M0[$m]}" ||
+		PROBLEMS[$m]+="the counters' map changed or the new program does not use it (${M0[$m]}); "
+	[ "$r1" -ge "${R0[$m]}" ] || PROBLEMS[$m]+="the counters went back: redirected ${R0[$m]} -> $r1; "
+	if [ "$m" = auto ]; then
+		a1=$(xdp_on "vc$i")
+		[ "$(link_id "$dir/xdp_link")" = "${XL0[$m]}" ] && [ -n "$a1" ] && [ "$a1" != "${XP0[$m]}" ] &&
+			[ "$(bpftool prog show pinned "$dir/xdp_prog" -j | jq .id)" = "$a1" ] ||
+			PROBLEMS[$m]+="auto's native XDP: program ${XP0[$m]} -> $a1, link ${XL0[$m]} -> $(link_id "$dir/xdp_link"); "
+	fi
+	# Traffic goes on through the new programs.
+	wait_until 5 redirected_past "vc$i" $((r1 + 300)) ||
+		PROBLEMS[$m]+="the fast path stopped after the upgrade: redirected $r1 -> $(redirected_of "vc$i"); "
+	wait_until 5 tcp_grew_past "$TOPO_TMP/tcp-$m.json" $((TCP0[$m] + 50)) ||
+		PROBLEMS[$m]+="TCP stopped answering after the upgrade: $(cat "$TOPO_TMP/tcp-$m.json"); "
+done
+xe_new upgrade >"$TOPO_TMP/up2.out" 2>&1
+check upgrade_again_nothing_to_do "a second upgrade: $(tr '\n' ' ' <"$TOPO_TMP/up2.out")" \
+	eval '[ "$(rec_of vc1 prog_id)" = "${P1[${MODES[0]}]}" ] && grep -q "already run this build" "$TOPO_TMP/up2.out" && ! grep -q "^upgraded" "$TOPO_TMP/up2.out"'
+for ((i = 1; i <= N; i++)); do
+	m=${MODES[i - 1]}
+	stream_stop "$m"
+	[ "$LOST" = 0 ] || PROBLEMS[$m]+="UDP across the upgrade: $UDP_BRIEF; "
+	[ -z "$(tcp_error "$TOPO_TMP/tcp-$m.json")" ] ||
+		PROBLEMS[$m]+="the TCP connection broke: $(cat "$TOPO_TMP/tcp-$m.json"); "
+	log "$m: UDP $UDP_BRIEF; TCP $(jq -c '{sent, answered, error}' "$TOPO_TMP/tcp-$m.json"); program ${P0[$m]} -> ${P1[$m]} (tag ${TAG0[$m]} -> $(prog_tag "${P1[$m]}")), held by ${H0[$m]}"
+	if [ -z "${PROBLEMS[$m]:-}" ]; then
+		ok "upgrade_$m"
+	else
+		fail "upgrade_$m" "${PROBLEMS[$m]}"
+	fi
+done
+xe_capture detach --all || fail upgrade_detach_new_binary "the new binary's detach failed: $XE_ERR"
+check upgrade_clean "left behind: $(ns_state_brief); pins: $(ls -R "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ')" \
+	eval 'wait_until 3 ns_state_gone && pins_gone'
 log "the upgrades in each mode took $((SECONDS - T)) s"
 T=$SECONDS
 
@@ -290,8 +312,8 @@ U1_PID=$(dk inspect -f '{{.State.Pid}}' u1)
 U1_IF=$(hostif_of_pid "$U1_PID")
 daemon_start || fail upgrade_daemon_start "the daemon did not start: $(tail -3 "$DAEMON_LOG" | tr '\n' ' ')"
 wait_until 20 is_attached "$U1_IF" || fail upgrade_daemon_attach "the daemon did not attach to $U1_IF"
-PORT=$((PORT + 1))
-stream_start daemon "/proc/$U1_PID/ns/net" "$PORT"
+PORT=$((7000 + N + 1))
+stream_start daemon "/proc/$U1_PID/ns/net" "$PORT" 3000
 wait_until 10 eval '[ "$(counter "$(stats_json --ifname "$U1_IF")" redirected)" -gt 1000 ]' ||
 	fail upgrade_daemon_fastpath "the container's stream is not on the fast path: $(counters_brief "$(stats_json)")"
 p0=$(rec prog_id)
