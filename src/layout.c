@@ -226,8 +226,15 @@ static void this_ns_dir(const char *root, char *out, size_t len)
 
 int layout_check(const char *root, enum layout_use use)
 {
+	return layout_check_steps(root, use, steps, N_STEPS, XE_LAYOUT_VERSION);
+}
+
+int layout_check_steps(const char *root, enum layout_use use,
+		       const struct layout_step *table, size_t n_table,
+		       unsigned int target)
+{
 	const struct layout_step *plan[16];
-	struct ns_scan sc = { .lo = XE_LAYOUT_VERSION, .hi = XE_LAYOUT_VERSION };
+	struct ns_scan sc = { .lo = target, .hi = target };
 	char ns_dir[PATH_MAX];
 	unsigned int v, missing;
 	struct stat st;
@@ -247,17 +254,17 @@ int layout_check(const char *root, enum layout_use use)
 	}
 	scan_note(&sc, v, ns_dir);
 	foreach_folder(ns_dir, scan_record, &sc);
-	if (sc.hi > XE_LAYOUT_VERSION) {
+	if (sc.hi > target) {
 		pr_err("%s holds pins of layout %u, newer than this xdp-egress "
 		       "(build %s) knows: it writes layout %d and cannot read them. "
 		       "Run the xdp-egress that made them (or a newer one): "
 		       "`xdp-egress upgrade --all` with it, or `xdp-egress detach "
 		       "--all` with it and attach again with this one",
-		       sc.hi_where, sc.hi, xe_build_id(), XE_LAYOUT_VERSION);
+		       sc.hi_where, sc.hi, xe_build_id(), target);
 		return -1;
 	}
-	if (sc.lo < XE_LAYOUT_VERSION) {
-		n = layout_plan(steps, N_STEPS, sc.lo, XE_LAYOUT_VERSION, plan,
+	if (sc.lo < target) {
+		n = layout_plan(table, n_table, sc.lo, target, plan,
 				sizeof(plan) / sizeof(plan[0]), &missing);
 		if (n < 0) {
 			pr_err("%s holds pins of layout %u; this xdp-egress writes "
@@ -265,13 +272,13 @@ int layout_check(const char *root, enum layout_use use)
 			       "everything in this namespace with the xdp-egress that "
 			       "attached it (`xdp-egress detach --all`), then attach "
 			       "again with this one", sc.lo_where, sc.lo,
-			       XE_LAYOUT_VERSION, missing);
+			       target, missing);
 			return -1;
 		}
 		if (use == LAYOUT_READ) {
 			pr_warn("%s holds pins of layout %u; this xdp-egress writes "
 				"layout %d: `xdp-egress upgrade --all` migrates them",
-				sc.lo_where, sc.lo, XE_LAYOUT_VERSION);
+				sc.lo_where, sc.lo, target);
 			return 0;
 		}
 		for (i = 0; use == LAYOUT_CHANGE && i < n; i++) {
@@ -281,7 +288,7 @@ int layout_check(const char *root, enum layout_use use)
 			       "%d (%s) changes maps the running programs use: run "
 			       "`xdp-egress upgrade --all` first, which migrates them "
 			       "and swaps the programs without loss", sc.lo_where,
-			       sc.lo, XE_LAYOUT_VERSION, plan[i]->what);
+			       sc.lo, target, plan[i]->what);
 			return -1;
 		}
 		for (i = 0; i < n; i++) {
@@ -298,6 +305,6 @@ int layout_check(const char *root, enum layout_use use)
 		}
 	}
 	if (sc.unstamped && use != LAYOUT_READ)
-		return layout_set_all(ns_dir, XE_LAYOUT_VERSION);
+		return layout_set_all(ns_dir, target);
 	return 0;
 }

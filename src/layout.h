@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 struct cJSON;
+struct layout_step;
 
 enum layout_use {
 	LAYOUT_READ,    /* status: report, change nothing */
@@ -58,6 +59,12 @@ struct layout_step {
 	int needs_programs;
 	int (*run)(const char *root, char *ns_dir);
 };
+
+/* layout_check() with another table of steps and target layout (the unit
+ * tests exercise migrations with it). */
+int layout_check_steps(const char *root, enum layout_use use,
+		       const struct layout_step *table, size_t n_table,
+		       unsigned int target);
 
 /* The steps of table that lead from layout `from` to `to`, in order, into
  * out (max entries): their number, or -1 with *missing set to the layout no
