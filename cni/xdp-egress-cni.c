@@ -40,6 +40,7 @@
 #include <cjson/cJSON.h>
 
 #include "attach.h"
+#include "layout.h"
 #include "uplink.h"
 #include "log.h"
 #include "netns.h"
@@ -696,6 +697,20 @@ static int cmd_check(struct cni_conf *c, const struct cni_env *env)
 		return cni_error(CNI_ERR_CONFIG, NULL, "CHECK needs prevResult");
 	if (find_host_if(c, env, host, sizeof(host), why, sizeof(why)))
 		return cni_error(CNI_ERR_CONFIG, NULL, "%s", why);
+	/* ADD and DEL check the layout in cmd_attach()/cmd_detach(). */
+	{
+		off_t from = captured_len();
+		char root[PATH_MAX];
+
+		if (pins_root(root, sizeof(root)) || layout_check(root, LAYOUT_READ)) {
+			char *errs = captured_errors(from);
+			int rc = cni_error(XE_ERR_CHECK, errs, "this xdp-egress-cni "
+					   "cannot read what is pinned for %s", host);
+
+			free(errs);
+			return rc;
+		}
+	}
 	if (attachment_of(host, &ai) || !ai.found)
 		return cni_error(XE_ERR_CHECK, NULL, "xdp-egress is not attached "
 				 "to %s (the host side of %s in %s)", host,

@@ -44,8 +44,15 @@ topo_create "$N" || { fail upgrade_setup "could not build the namespaces"; exit 
 serve "$TOPO_WORLD" w 8000 0 || { fail upgrade_setup "the world's TCP server did not start"; exit 1; }
 
 # ---- facts ----
-# rec_of IFNAME FIELD / rec FIELD (the first attachment): from its record.
-rec_of() { xe status --json 2>/dev/null | jq -r --arg i "$1" "[.attachments[] | select(.ifname == \$i)][0].$2 // empty"; }
+# rec_of IFNAME FIELD / rec FIELD (the first attachment): from its record,
+# as `status --json` shows it now, or in the snapshot STATUS (snap) while
+# there is one.
+STATUS=""
+snap() { STATUS=$(xe status --json 2>/dev/null); }
+rec_of() {
+	if [ -n "$STATUS" ]; then echo "$STATUS"; else xe status --json 2>/dev/null; fi |
+		jq -r --arg i "$1" "[.attachments[] | select(.ifname == \$i)][0].$2 // empty"
+}
 rec() { xe status --json 2>/dev/null | jq -r ".attachments[0].$1 // empty"; }
 pins_dir() { rec pins; }
 link_id() { bpftool link show pinned "$1" -j 2>/dev/null | jq -r '.id // empty'; }
@@ -155,6 +162,7 @@ for ((i = 1; i <= N; i++)); do
 		[ -n "${XP0[$m]}" ] || PROBLEMS[$m]+="no native XDP on vc$i in auto's native state; "
 	fi
 done
+snap
 for ((i = 1; i <= N; i++)); do
 	m=${MODES[i - 1]}
 	P0[$m]=$(rec_of "vc$i" prog_id)
@@ -166,6 +174,7 @@ for ((i = 1; i <= N; i++)); do
 	TCP0[$m]=$(tcp_answered "$TOPO_TMP/tcp-$m.json")
 done
 DIR1=$(rec_of vc1 pins)
+STATUS=""
 UP0=$(xdp_on up0)
 UL0=$(uplink_link "$DIR1")
 AGENT0=$(agent_pid)
@@ -182,6 +191,7 @@ check upgrade_uplink "uplink up0: program $UP0 -> $UP1, link $UL0 -> $UL1" \
 AGENT1=$(agent_pid)
 check upgrade_agent_restarted "the agent was not restarted from the new binary: pid $AGENT0 -> $AGENT1 ($(readlink "/proc/$AGENT1/exe" 2>/dev/null))" \
 	eval '[ "$AGENT1" != "$AGENT0" ] && [ "$(readlink "/proc/$AGENT1/exe")" = "$NEW" ]'
+snap
 for ((i = 1; i <= N; i++)); do
 	m=${MODES[i - 1]}
 	dir=$(rec_of "vc$i" pins)
@@ -212,6 +222,7 @@ for ((i = 1; i <= N; i++)); do
 	wait_until 5 tcp_grew_past "$TOPO_TMP/tcp-$m.json" $((TCP0[$m] + 50)) ||
 		PROBLEMS[$m]+="TCP stopped answering after the upgrade: $(cat "$TOPO_TMP/tcp-$m.json"); "
 done
+STATUS=""
 xe_new upgrade >"$TOPO_TMP/up2.out" 2>&1
 check upgrade_again_nothing_to_do "a second upgrade: $(tr '\n' ' ' <"$TOPO_TMP/up2.out")" \
 	eval '[ "$(rec_of vc1 prog_id)" = "${P1[${MODES[0]}]}" ] && grep -q "already run this build" "$TOPO_TMP/up2.out" && ! grep -q "^upgraded" "$TOPO_TMP/up2.out"'
