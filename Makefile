@@ -22,6 +22,13 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJS := $(patsubst src/%.c,$(OUT)/src/%.o,$(LIB_SRCS))
+ifneq ($(NEXT_OF),)
+# make next: only the objects that embed a BPF skeleton differ; the others
+# are the main build's.
+SKEL_USERS := $(shell grep -l '\.skel\.h"' $(LIB_SRCS))
+LIB_OBJS := $(patsubst src/%.c,$(OUT)/src/%.o,$(SKEL_USERS)) \
+            $(patsubst src/%.c,$(NEXT_OF)/src/%.o,$(filter-out $(SKEL_USERS),$(LIB_SRCS)))
+endif
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
@@ -83,9 +90,9 @@ $(OUT)/kernels/xk-tool: tests/kernels/xk-tool.c | $(OUT)/kernels
 
 # A second build of the same sources with salted programs, under build/next:
 # the "new binary" tests/e2e/test_upgrade.sh upgrades to.
-next:
-	@$(MAKE) --no-print-directory OUT=$(OUT)/next XE_BUILD_SALT=$${XE_BUILD_SALT:-1} \
-		$(OUT)/next/xdp-egress
+next: $(LIB_OBJS)
+	@$(MAKE) --no-print-directory OUT=$(OUT)/next NEXT_OF=$(OUT) \
+		XE_BUILD_SALT=$${XE_BUILD_SALT:-1} $(OUT)/next/xdp-egress
 
 test: deps
 	$(MAKE) all
