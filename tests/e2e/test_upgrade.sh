@@ -59,7 +59,6 @@ link_id() { bpftool link show pinned "$1" -j 2>/dev/null | jq -r '.id // empty';
 map_id() { bpftool map show pinned "$1" -j 2>/dev/null | jq -r '.id // empty'; }
 prog_tag() { bpftool prog show id "$1" -j 2>/dev/null | jq -r '.tag // empty'; }
 prog_uses_map() { bpftool prog show id "$1" -j 2>/dev/null | jq -e --argjson m "$2" '.map_ids | index($m)' >/dev/null; }
-redirected_of() { counter "$(stats_json --ifname "$1")" redirected; }
 uplink_link() { link_id "$(dirname "$1")/up$(in_host cat /sys/class/net/up0/ifindex)/link"; }
 # clsact_filter IFNAME: "HANDLE PRIO PROG_ID" of our filter on its ingress.
 clsact_filter() {
@@ -84,19 +83,19 @@ hook_of() {
 }
 tcp_answered() { jq -r '.answered // 0' "$1" 2>/dev/null || echo 0; }
 tcp_error() { jq -r '.error // empty' "$1" 2>/dev/null; }
-redirected_past() { [ "$(redirected_of "$1")" -gt "$2" ]; }
-tcp_grew_past() { [ "$(tcp_answered "$1")" -gt "$2" ]; }
 auto_native() { [ "$(rec_of "$1" auto.state)" = native ]; }
 
-# stream_start NAME NETNS PORT RATE [tcp]: the numbered UDP stream (the
-# world receives) and, with tcp, a TCP connection asking every 10 ms; both
-# stop when $TOPO_TMP/stop-NAME exists. SEND_PIDS[NAME], TCP_PIDS[NAME].
+# stream_recv NAME PORT: the world's receiver of a numbered UDP stream.
+# stream_send NAME NETNS PORT RATE [tcp]: its sender in NETNS and, with
+# tcp, a TCP connection asking every 10 ms; both stop when
+# $TOPO_TMP/stop-NAME exists (stream_stop), SEND_PIDS[NAME], TCP_PIDS[NAME].
 declare -A SEND_PIDS TCP_PIDS
-stream_start() {
+stream_recv() {
+	rm -f "$TOPO_TMP/stop-$1" "$TOPO_TMP/recv-$1.json"
+	bg "$TOPO_WORLD" python3 "$UDP_SEQ" recv "$2" --out "$TOPO_TMP/recv-$1.json" --timeout 120
+}
+stream_send() {
 	local name=$1 ns=$2 port=$3 rate=$4
-	rm -f "$TOPO_TMP/stop-$name" "$TOPO_TMP/recv-$name.json"
-	bg "$TOPO_WORLD" python3 "$UDP_SEQ" recv "$port" --out "$TOPO_TMP/recv-$name.json" --timeout 120
-	wait_listen "$TOPO_WORLD" "$port" udp || return 1
 	_in_ns "$ns" python3 "$UDP_SEQ" send "$TOPO_WORLD_V4" "$port" --rate "$rate" \
 		--stop "$TOPO_TMP/stop-$name" >"$TOPO_TMP/send-$name.json" 2>&1 &
 	SEND_PIDS[$name]=$!
@@ -107,10 +106,11 @@ stream_start() {
 		TCP_PIDS[$name]=$BG_PID
 	fi
 }
-# stream_stop NAME: stops it; LOST = sent - received, UDP_BRIEF for messages.
-stream_stop() {
+stream_stop() { touch "$TOPO_TMP/stop-$1"; }
+# stream_result NAME: waits for the stopped stream's end; LOST = sent -
+# received, UDP_BRIEF for messages.
+stream_result() {
 	local name=$1 sent got
-	touch "$TOPO_TMP/stop-$name"
 	wait "${SEND_PIDS[$name]}" 2>/dev/null
 	[ -n "${TCP_PIDS[$name]:-}" ] && wait "${TCP_PIDS[$name]}" 2>/dev/null
 	wait_until 10 test -e "$TOPO_TMP/recv-$name.json"
@@ -118,6 +118,30 @@ stream_stop() {
 	got=$(jq -r '.unique // 0' "$TOPO_TMP/recv-$name.json" 2>/dev/null)
 	LOST=$((${sent:--1} - ${got:-0}))
 	UDP_BRIEF="sent $sent, received $got (lost $LOST; gaps $(jq -c '.gaps' "$TOPO_TMP/recv-$name.json" 2>/dev/null))"
+}
+# if_counter JSON IFNAME NAME / if_passed JSON IFNAME: one interface's
+# counter in `stats --json`, and the sum of its pass_* counters.
+if_counter() { jq -r --arg i "$2" --arg n "$3" '[.interfaces[] | select(.ifname == $i)][0].counters[$n].packets // 0' <<<"$1"; }
+if_passed() {
+	jq --arg i "$2" '[[.interfaces[] | select(.ifname == $i)][0].counters | to_entries[] |
+		select(.key | startswith("pass_")) | .value.packets] | add // 0' <<<"$1"
+}
+# flowing I REDIRECTED TCP [STATS]: container I's stream was redirected
+# more than REDIRECTED times since RED_BASE[mode], its TCP connection
+# answered more than TCP times since TCP_BASE[mode]. all_flowing: every
+# container's.
+declare -A RED_BASE TCP_BASE
+flowing() {
+	local m=${MODES[$1 - 1]} st=${4:-$(stats_json)}
+	[ "$(if_counter "$st" "vc$1" redirected)" -gt $((${RED_BASE[$m]:-0} + $2)) ] &&
+		[ "$(tcp_answered "$TOPO_TMP/tcp-$m.json")" -gt $((${TCP_BASE[$m]:-0} + $3)) ]
+}
+all_flowing() {
+	local st i
+	st=$(stats_json)
+	for ((i = 1; i <= N; i++)); do
+		flowing "$i" "$1" "$2" "$st" || return 1
+	done
 }
 
 # ---- every mode, upgraded at once with traffic running ----
@@ -131,24 +155,28 @@ for ((i = 1; i <= N; i++)); do
 	*) args+=(--mode "$m") ;;
 	esac
 	xe_capture attach "${args[@]}" || fail "upgrade_${m}_attach" "$XE_ERR"
-	# auto's tuner wants >= 2000 small packets a second for native XDP.
-	stream_start "$m" "${TOPO_C[$i]}" $((7000 + i)) "$([ "$m" = auto ] && echo 3000 || echo 1000)" tcp ||
-		fail "upgrade_${m}_stream" "the UDP receiver did not start"
+	stream_recv "$m" $((7000 + i))
 done
 for ((i = 1; i <= N; i++)); do
-	# The fast path carries both: the datagrams are redirected, and the
-	# TCP connection goes on answering while the kernel path sees almost
-	# nothing more (the pass_* counters stay).
+	m=${MODES[i - 1]}
+	wait_listen "$TOPO_WORLD" $((7000 + i)) udp || fail "upgrade_${m}_stream" "the UDP receiver did not start"
+	# auto's tuner wants >= 2000 small packets a second for native XDP.
+	stream_send "$m" "${TOPO_C[$i]}" $((7000 + i)) "$([ "$m" = auto ] && echo 3000 || echo 1000)" tcp
+done
+# The fast path carries them all: the datagrams are redirected, and the
+# TCP connections go on answering while the kernel path sees almost
+# nothing more (the pass_* counters stay).
+wait_until 15 all_flowing 300 20
+s0=$(stats_json)
+for m in "${MODES[@]}"; do TCP_BASE[$m]=$(tcp_answered "$TOPO_TMP/tcp-$m.json"); done
+wait_until 10 all_flowing 300 50
+s1=$(stats_json)
+for ((i = 1; i <= N; i++)); do
 	m=${MODES[i - 1]}
 	tf=$TOPO_TMP/tcp-$m.json
-	wait_until 10 redirected_past "vc$i" 300 && wait_until 10 tcp_grew_past "$tf" 20
-	s0=$(stats_json --ifname "vc$i")
-	t0=$(tcp_answered "$tf")
-	wait_until 10 tcp_grew_past "$tf" $((t0 + 50))
-	s1=$(stats_json --ifname "vc$i")
-	if [ "$(counter "$s1" redirected)" -le 300 ] || [ "$(tcp_answered "$tf")" -le $((t0 + 50)) ] ||
-		[ $(($(pass_total "$s1") - $(pass_total "$s0"))) -gt 10 ]; then
-		fail "upgrade_${m}_fastpath" "before the upgrade: redirected $(counter "$s1" redirected), TCP $(cat "$tf" 2>/dev/null), passed to the kernel meanwhile: $(counters_delta_brief "$s0" "$s1")"
+	if [ "$(if_counter "$s1" "vc$i" redirected)" -le 300 ] || [ "$(tcp_answered "$tf")" -le $((TCP_BASE[$m] + 50)) ] ||
+		[ $(($(if_passed "$s1" "vc$i") - $(if_passed "$s0" "vc$i"))) -gt 10 ]; then
+		fail "upgrade_${m}_fastpath" "before the upgrade: redirected $(if_counter "$s1" "vc$i" redirected), TCP $(cat "$tf" 2>/dev/null), passed to the kernel: $(if_passed "$s0" "vc$i") -> $(if_passed "$s1" "vc$i")"
 	fi
 	if [ "$m" = auto ]; then
 		# Native XDP in front of the tc program: the tuner puts it
@@ -163,6 +191,7 @@ for ((i = 1; i <= N; i++)); do
 	fi
 done
 snap
+st=$(stats_json)
 for ((i = 1; i <= N; i++)); do
 	m=${MODES[i - 1]}
 	P0[$m]=$(rec_of "vc$i" prog_id)
@@ -170,7 +199,7 @@ for ((i = 1; i <= N; i++)); do
 	TAG0[$m]=$(prog_tag "${P0[$m]}")
 	H0[$m]=$(hook_of "vc$i" "$m")
 	M0[$m]=$(map_id "$(rec_of "vc$i" pins)/egress_stats")
-	R0[$m]=$(redirected_of "vc$i")
+	R0[$m]=$(if_counter "$st" "vc$i" redirected)
 	TCP0[$m]=$(tcp_answered "$TOPO_TMP/tcp-$m.json")
 done
 DIR1=$(rec_of vc1 pins)
@@ -192,6 +221,7 @@ AGENT1=$(agent_pid)
 check upgrade_agent_restarted "the agent was not restarted from the new binary: pid $AGENT0 -> $AGENT1 ($(readlink "/proc/$AGENT1/exe" 2>/dev/null))" \
 	eval '[ "$AGENT1" != "$AGENT0" ] && [ "$(readlink "/proc/$AGENT1/exe")" = "$NEW" ]'
 snap
+st=$(stats_json)
 for ((i = 1; i <= N; i++)); do
 	m=${MODES[i - 1]}
 	dir=$(rec_of "vc$i" pins)
@@ -199,7 +229,9 @@ for ((i = 1; i <= N; i++)); do
 	f1=$(attached_prog "vc$i" "$m")
 	tag1=$(prog_tag "$p1")
 	h1=$(hook_of "vc$i" "$m")
-	r1=$(redirected_of "vc$i")
+	r1=$(if_counter "$st" "vc$i" redirected)
+	RED_BASE[$m]=$r1
+	TCP_BASE[$m]=$(tcp_answered "$TOPO_TMP/tcp-$m.json")
 	P1[$m]=$p1
 	[ -n "${H0[$m]}" ] && [ "$h1" = "${H0[$m]}" ] || PROBLEMS[$m]+="the link (or clsact filter) changed: '${H0[$m]}' -> '$h1'; "
 	[ -n "$p1" ] && [ "$p1" != "${P0[$m]}" ] && [ "$f1" = "$p1" ] ||
@@ -216,19 +248,22 @@ for ((i = 1; i <= N; i++)); do
 			[ "$(bpftool prog show pinned "$dir/xdp_prog" -j | jq .id)" = "$a1" ] ||
 			PROBLEMS[$m]+="auto's native XDP: program ${XP0[$m]} -> $a1, link ${XL0[$m]} -> $(link_id "$dir/xdp_link"); "
 	fi
-	# Traffic goes on through the new programs.
-	wait_until 5 redirected_past "vc$i" $((r1 + 300)) ||
-		PROBLEMS[$m]+="the fast path stopped after the upgrade: redirected $r1 -> $(redirected_of "vc$i"); "
-	wait_until 5 tcp_grew_past "$TOPO_TMP/tcp-$m.json" $((TCP0[$m] + 50)) ||
-		PROBLEMS[$m]+="TCP stopped answering after the upgrade: $(cat "$TOPO_TMP/tcp-$m.json"); "
 done
 STATUS=""
+# Traffic goes on through the new programs.
+wait_until 5 all_flowing 300 50
+st=$(stats_json)
+for ((i = 1; i <= N; i++)); do
+	m=${MODES[i - 1]}
+	flowing "$i" 300 50 "$st" || PROBLEMS[$m]+="the fast path stopped after the upgrade: redirected ${RED_BASE[$m]} -> $(if_counter "$st" "vc$i" redirected), TCP ${TCP_BASE[$m]} -> $(tcp_answered "$TOPO_TMP/tcp-$m.json"); "
+done
 xe_new upgrade >"$TOPO_TMP/up2.out" 2>&1
 check upgrade_again_nothing_to_do "a second upgrade: $(tr '\n' ' ' <"$TOPO_TMP/up2.out")" \
 	eval '[ "$(rec_of vc1 prog_id)" = "${P1[${MODES[0]}]}" ] && grep -q "already run this build" "$TOPO_TMP/up2.out" && ! grep -q "^upgraded" "$TOPO_TMP/up2.out"'
+for m in "${MODES[@]}"; do stream_stop "$m"; done
 for ((i = 1; i <= N; i++)); do
 	m=${MODES[i - 1]}
-	stream_stop "$m"
+	stream_result "$m"
 	[ "$LOST" = 0 ] || PROBLEMS[$m]+="UDP across the upgrade: $UDP_BRIEF; "
 	[ -z "$(tcp_error "$TOPO_TMP/tcp-$m.json")" ] ||
 		PROBLEMS[$m]+="the TCP connection broke: $(cat "$TOPO_TMP/tcp-$m.json"); "
@@ -324,7 +359,9 @@ U1_IF=$(hostif_of_pid "$U1_PID")
 daemon_start || fail upgrade_daemon_start "the daemon did not start: $(tail -3 "$DAEMON_LOG" | tr '\n' ' ')"
 wait_until 20 is_attached "$U1_IF" || fail upgrade_daemon_attach "the daemon did not attach to $U1_IF"
 PORT=$((7000 + N + 1))
-stream_start daemon "/proc/$U1_PID/ns/net" "$PORT" 3000
+stream_recv daemon "$PORT"
+wait_listen "$TOPO_WORLD" "$PORT" udp || fail upgrade_daemon_stream "the UDP receiver did not start"
+stream_send daemon "/proc/$U1_PID/ns/net" "$PORT" 3000
 wait_until 10 eval '[ "$(counter "$(stats_json --ifname "$U1_IF")" redirected)" -gt 1000 ]' ||
 	fail upgrade_daemon_fastpath "the container's stream is not on the fast path: $(counters_brief "$(stats_json)")"
 p0=$(rec prog_id)
@@ -340,6 +377,7 @@ from2=$(wc -l <"$DAEMON_LOG")
 XE_BIN=$NEW daemon_start
 p2=$(rec prog_id)
 stream_stop daemon
+stream_result daemon
 log "daemon restart with the new binary: UDP $UDP_BRIEF; program $p0 -> $p1"
 if [ "$LOST" = 0 ] && [ -n "$p1" ] && [ "$p1" != "$p0" ] && [ "$(readlink "/proc/$AGENT1/exe")" = "$NEW" ] &&
 	daemon_log_since "$from" "upgraded $U1_IF"; then
