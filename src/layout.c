@@ -215,6 +215,11 @@ static int layout_set_all(const char *ns_dir, unsigned int v)
 	return layout_set_ns(ns_dir, v);
 }
 
+/*
+ * This namespace's folder. When a layout renames it (layout 2: ns<INODE>
+ * becomes ns<NETNS_COOKIE>), look here for it under the older name too
+ * when the new one does not exist, so that the step that renames it runs.
+ */
 static void this_ns_dir(const char *root, char *out, size_t len)
 {
 	int self = netns_open_self();
