@@ -310,7 +310,8 @@ if XE_BIN=$NEW xe_capture upgrade && [ "$(rec layout)" = 1 ] && [ "$(ns_layout "
 else
 	fail upgrade_layout1_stamped "upgrade over unversioned pins: rc $XE_RC, '$XE_ERR'; record layout '$(rec layout)', namespace layout '$(ns_layout "$ns")'"
 fi
-# A newer layout: everything refuses, nothing changes.
+# A newer layout: everything refuses (attach, detach, status, upgrade, the
+# CNI plugin), nothing changes.
 p0=$(rec prog_id)
 bpftool map update pinned "$ns/layout" key 0 0 0 0 value 99 0 0 0
 problems=()
@@ -322,6 +323,18 @@ for cmd in "status" "attach --ifname vc1 --mode tc" "detach --all" "upgrade"; do
 	esac
 	[ "$XE_RC" != 0 ] || problems+=("$cmd exited 0")
 done
+# The CNI plugin's ADD of another pod (vc2) goes through the same check.
+cni_conf=$(jq -nc --arg c "/run/netns/${TOPO_C[2]}" '{cniVersion: "1.0.0", name: "n", type: "xdp-egress-cni",
+	mode: "tc", prevResult: {cniVersion: "1.0.0", interfaces: [{name: "vc2"}, {name: "eth0", sandbox: $c}], ips: []}}')
+cni_out=$(timeout -k 5 60 nsenter --net="/run/netns/$TOPO_HOST" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+	XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" XDP_EGRESS_CNI_LOCK="$TOPO_TMP/cni.lock" CNI_COMMAND=ADD \
+	CNI_CONTAINERID=u2 CNI_NETNS="/run/netns/${TOPO_C[2]}" CNI_IFNAME=eth0 CNI_PATH="$TOPO_ROOT/build" \
+	"$TOPO_ROOT/build/xdp-egress-cni" <<<"$cni_conf" 2>/dev/null)
+cni_rc=$?
+case $(jq -r '"\(.msg) \(.details)"' <<<"$cni_out" 2>/dev/null) in
+*"holds pins of layout 99"*) [ "$cni_rc" != 0 ] && [ -z "$(xdp_on vc2)" ] || problems+=("CNI ADD: rc $cni_rc, vc2 XDP '$(xdp_on vc2)'") ;;
+*) problems+=("CNI ADD: rc $cni_rc, '$cni_out'") ;;
+esac
 bpftool map update pinned "$ns/layout" key 0 0 0 0 value 1 0 0 0
 [ "$(rec prog_id)" = "$p0" ] && [ -e "$dir/link" ] || problems+=("something changed: program $p0 -> $(rec prog_id)")
 if [ ${#problems[@]} = 0 ]; then
