@@ -15,7 +15,7 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 ifneq ($(XE_BUILD_SALT),)
 BPF_CFLAGS += -DXE_BUILD_SALT=$(XE_BUILD_SALT)
 endif
-LDLIBS  := -lbpf -lmnl -lcjson -lnetfilter_conntrack -lnftables -lelf -lz
+LDLIBS  := -lbpf -lmnl -lcjson -lnetfilter_conntrack -lnftables -lelf -lz -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
@@ -37,10 +37,10 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             python3 procps kmod containernetworking-plugins iptables \
             python3-yaml patchelf qemu-system-x86 busybox-static cpio \
             docker.io podman runc nftables sockperf gnuplot-nox \
-            conntrack python3-scapy nginx-light wrk
+            conntrack python3-scapy nginx-light wrk strace libclang-rt-14-dev
 
 .SECONDARY:
-.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels next
+.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz fuzz-run next
 all: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(UNIT_BINS) $(OUT)/kernels/xk-tool
 
 # Installs what is missing, from Debian's repository only.
@@ -76,8 +76,14 @@ $(OUT)/src/%.o: src/%.c $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OU
 $(OUT)/xdp-egress: src/main.c $(LIB_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
-# The CNI plugin: the same modules as the CLI, its own main.
-$(OUT)/xdp-egress-cni: cni/xdp-egress-cni.c $(LIB_OBJS) | $(OUT)
+# The CNI plugin: the same modules as the CLI, its own main and config.
+$(OUT)/cni:
+	mkdir -p $@
+
+$(OUT)/cni/%.o: cni/%.c $(wildcard cni/*.h) $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/cni
+	$(CC) $(CFLAGS) -Icni -c $< -o $@
+
+$(OUT)/xdp-egress-cni: $(OUT)/cni/xdp-egress-cni.o $(OUT)/cni/conf.o $(LIB_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(SKELS) | $(OUT)/tests
@@ -94,8 +100,38 @@ next: $(LIB_OBJS)
 	@$(MAKE) --no-print-directory OUT=$(OUT)/next NEXT_OF=$(OUT) \
 		XE_BUILD_SALT=$${XE_BUILD_SALT:-1} $(OUT)/next/xdp-egress
 
+# libFuzzer harnesses of the parsers of outside input (tests/fuzz/): the
+# product's own sources built again with the sanitizers, under build/fuzz/.
+# libFuzzer and the sanitizer runtimes come with Debian's clang
+# (libclang-rt-14-dev).
+FUZZ_CC     ?= clang
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -Iinclude -I$(OUT) -Isrc -Icni \
+               -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+               -Wall -Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS   := $(patsubst src/%.c,$(OUT)/fuzz/src/%.o,$(LIB_SRCS)) $(OUT)/fuzz/cni/conf.o
+
+fuzz: $(FUZZ_BINS)
+
+# The short run of make test alone (FUZZ_SECONDS each, default 10).
+fuzz-run: fuzz
+	tests/run.sh fuzz
+
+$(OUT)/fuzz/src $(OUT)/fuzz/cni:
+	mkdir -p $@
+
+$(OUT)/fuzz/src/%.o: src/%.c $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/fuzz/src
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUT)/fuzz/cni/%.o: cni/%.c $(wildcard cni/*.h) $(wildcard src/*.h) | $(OUT)/fuzz/cni
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) -o $@ $(LDLIBS)
+
 test: deps
-	$(MAKE) all
+	$(MAKE) all fuzz
 	tests/run.sh
 
 # The e2e core on the host's kernel and, in qemu, on Debian 12's own 6.1

@@ -39,7 +39,9 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "jsonval.h"
 #include "attach.h"
+#include "conf.h"
 #include "layout.h"
 #include "uplink.h"
 #include "log.h"
@@ -47,47 +49,11 @@
 #include "nl.h"
 #include "pins.h"
 
-#define PLUGIN_TYPE "xdp-egress-cni"
 #define MAX_STDIN (4 << 20)
 /* Attach and detach of one node are serialised: two pods added at once
  * would otherwise race to create the namespace's shared maps. */
 #define LOCK_PATH "/run/lock/xdp-egress-cni.lock"
 #define LOCK_WAIT_S 30
-
-/* Error codes of the CNI spec (SPEC.md, "Error"), and ours (>= 100). */
-enum cni_code {
-	CNI_ERR_VERSION = 1,        /* incompatible CNI version */
-	CNI_ERR_UNSUPPORTED_FIELD = 2,
-	CNI_ERR_UNKNOWN_CONTAINER = 3,
-	CNI_ERR_ENV = 4,            /* invalid necessary environment variables */
-	CNI_ERR_IO = 5,
-	CNI_ERR_DECODE = 6,         /* failed to decode content */
-	CNI_ERR_CONFIG = 7,         /* invalid network config */
-	CNI_ERR_TRY_AGAIN = 11,
-	XE_ERR_ATTACH = 100,        /* xdp-egress could not attach */
-	XE_ERR_DETACH = 101,        /* xdp-egress could not detach */
-	XE_ERR_CHECK = 102,         /* CHECK: not attached as configured */
-};
-
-static const char *const supported_versions[] = {
-	"0.3.0", "0.3.1", "0.4.0", "1.0.0", NULL
-};
-
-/* Keys of the spec and of the runtimes that a plugin's config may carry;
- * anything else is refused as an unsupported field (a typo would otherwise
- * silently change nothing). */
-static const char *const known_keys[] = {
-	"cniVersion", "name", "type", "args", "runtimeConfig", "capabilities",
-	"prevResult", "disableCheck", "disableGC", "dns", "ipam", "ipMasq",
-	"mode", "uplink", "uplinkMode", NULL
-};
-
-struct cni_conf {
-	const char *cni_version;
-	const char *name;
-	struct attach_opts ao;
-	cJSON *prev_result;        /* borrowed from the parsed document */
-};
 
 /* ---- output: the real stdout is kept for the result alone ---- */
 
@@ -213,168 +179,6 @@ static int cni_error(int code, const char *details, const char *fmt, ...)
 	return 1;
 }
 
-/* ---- configuration ---- */
-
-static int version_supported(const char *v)
-{
-	int i;
-
-	for (i = 0; supported_versions[i]; i++)
-		if (!strcmp(supported_versions[i], v))
-			return 1;
-	return 0;
-}
-
-/* 0.3.x knows no CHECK. */
-static int version_has_check(const char *v)
-{
-	return strcmp(v, "0.4.0") >= 0 && strncmp(v, "0.3", 3);
-}
-
-struct conf_error {
-	int code;
-	char msg[512];
-};
-
-static int conf_fail(struct conf_error *ce, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int conf_fail(struct conf_error *ce, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	ce->code = code;
-	va_start(ap, fmt);
-	vsnprintf(ce->msg, sizeof(ce->msg), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-/* A string, or an array of at most max strings: into out[]. */
-static int string_list(cJSON *v, const char *key, const char **out, int max,
-		       int *n, struct conf_error *ce)
-{
-	cJSON *it;
-
-	*n = 0;
-	if (cJSON_IsString(v)) {
-		out[(*n)++] = v->valuestring;
-		return 0;
-	}
-	if (!cJSON_IsArray(v))
-		return conf_fail(ce, CNI_ERR_CONFIG, "\"%s\" must be a string or "
-				 "an array of strings", key);
-	cJSON_ArrayForEach(it, v) {
-		if (!cJSON_IsString(it))
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"%s\" must hold "
-					 "strings only", key);
-		if (*n == max)
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"%s\" takes at "
-					 "most %d entries", key, max);
-		out[(*n)++] = it->valuestring;
-	}
-	if (!*n)
-		return conf_fail(ce, CNI_ERR_CONFIG, "\"%s\" is an empty array",
-				 key);
-	return 0;
-}
-
-/*
- * Validate one plugin config (the runtime's merged form) and fill c. Nothing
- * here looks at the host: the same check runs on a conflist in deploy/.
- */
-static int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
-{
-	cJSON *v, *it;
-	const char *s;
-	int i;
-
-	memset(c, 0, sizeof(*c));
-	if (!cJSON_IsObject(root))
-		return conf_fail(ce, CNI_ERR_CONFIG, "the network config must be "
-				 "a JSON object");
-	cJSON_ArrayForEach(it, root) {
-		for (i = 0; known_keys[i]; i++)
-			if (!strcmp(known_keys[i], it->string))
-				break;
-		if (!known_keys[i]) {
-			char *val = cJSON_PrintUnformatted(it);
-
-			conf_fail(ce, CNI_ERR_UNSUPPORTED_FIELD, "unsupported field "
-				  "\"%s\": %.100s (xdp-egress-cni knows mode, uplink, "
-				  "uplinkMode%s)", it->string, val ? val : "?",
-				  !strncmp(it->string, "snat", 4) ||
-				  !strncmp(it->string, "ct", 2)
-					  ? "; the own NAT was removed: the host's "
-					    "NAT (ipMasq, MASQUERADE) decides and the "
-					    "fast path carries its translation" : "");
-			free(val);
-			return -1;
-		}
-	}
-	v = cJSON_GetObjectItem(root, "cniVersion");
-	if (!cJSON_IsString(v) || !*v->valuestring)
-		return conf_fail(ce, CNI_ERR_CONFIG, "\"cniVersion\" is missing: "
-				 "the network config must name its CNI version");
-	c->cni_version = v->valuestring;
-	if (!version_supported(c->cni_version))
-		return conf_fail(ce, CNI_ERR_VERSION, "cniVersion \"%s\" is not "
-				 "supported; xdp-egress-cni supports 0.3.0, 0.3.1, "
-				 "0.4.0 and 1.0.0", c->cni_version);
-	v = cJSON_GetObjectItem(root, "name");
-	if (!cJSON_IsString(v) || !*v->valuestring)
-		return conf_fail(ce, CNI_ERR_CONFIG, "\"name\" is missing: the "
-				 "network config must name its network");
-	c->name = v->valuestring;
-	v = cJSON_GetObjectItem(root, "type");
-	if (!cJSON_IsString(v) || !*v->valuestring)
-		return conf_fail(ce, CNI_ERR_CONFIG, "\"type\" is missing");
-
-	v = cJSON_GetObjectItem(root, "mode");
-	if (v) {
-		s = cJSON_GetStringValue(v);
-		if (s && !strcmp(s, "native"))
-			c->ao.mode = MODE_NATIVE;
-		else if (s && !strcmp(s, "generic"))
-			c->ao.mode = MODE_GENERIC;
-		else if (s && !strcmp(s, "tc"))
-			c->ao.mode = MODE_TC;
-		else if (s && !strcmp(s, "auto"))
-			c->ao.mode = MODE_AUTO;
-		else
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"mode\" must be "
-					 "\"native\", \"generic\", \"tc\" or "
-					 "\"auto\"");
-	}
-	v = cJSON_GetObjectItem(root, "uplink");
-	if (v) {
-		if (string_list(v, "uplink", c->ao.uplinks, MAX_UPLINKS,
-				&c->ao.n_uplinks, ce))
-			return -1;
-		for (i = 0; i < c->ao.n_uplinks; i++)
-			if (!*c->ao.uplinks[i] ||
-			    strlen(c->ao.uplinks[i]) >= IF_NAMESIZE ||
-			    strpbrk(c->ao.uplinks[i], "/ \t"))
-				return conf_fail(ce, CNI_ERR_CONFIG, "\"uplink\": "
-						 "'%s' is not an interface name",
-						 c->ao.uplinks[i]);
-	}
-	v = cJSON_GetObjectItem(root, "uplinkMode");
-	if (v) {
-		s = cJSON_GetStringValue(v);
-		if (!s || (strcmp(s, "auto") && strcmp(s, "native") && strcmp(s, "generic")))
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"uplinkMode\" must "
-					 "be \"auto\", \"native\" or \"generic\"");
-		c->ao.uplink_mode = !strcmp(s, "native") ? UPLINK_NATIVE :
-				    !strcmp(s, "generic") ? UPLINK_GENERIC : UPLINK_AUTO;
-	}
-	v = cJSON_GetObjectItem(root, "prevResult");
-	if (v && !cJSON_IsObject(v))
-		return conf_fail(ce, CNI_ERR_CONFIG, "\"prevResult\" must be an "
-				 "object (the previous plugin's result)");
-	c->prev_result = v;
-	return 0;
-}
-
 /* ---- the pod's interfaces ---- */
 
 struct cni_env {
@@ -386,56 +190,6 @@ static unsigned long path_inode(const char *path)
 	struct stat st;
 
 	return stat(path, &st) ? 0 : (unsigned long)st.st_ino;
-}
-
-/* Is name among the interfaces of prevResult that are not in a sandbox? */
-static int prev_has_host_if(cJSON *prev, const char *name)
-{
-	cJSON *it;
-
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
-		const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
-		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
-
-		if (n && !strcmp(n, name) && (!sb || !*sb))
-			return 1;
-	}
-	return 0;
-}
-
-/* Does prevResult list the pod's own interface (CNI_IFNAME in CNI_NETNS)? */
-static int prev_has_pod_if(cJSON *prev, const struct cni_env *env)
-{
-	unsigned long want = path_inode(env->netns);
-	cJSON *it;
-
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
-		const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
-		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
-
-		if (n && sb && !strcmp(n, env->ifname) &&
-		    (!strcmp(sb, env->netns) || (want && path_inode(sb) == want)))
-			return 1;
-	}
-	return 0;
-}
-
-/* Names of prevResult's host-side interfaces, for messages. */
-static void prev_host_names(cJSON *prev, char *out, size_t len)
-{
-	size_t n = 0;
-	cJSON *it;
-
-	out[0] = 0;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
-		const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
-		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
-
-		if (nm && (!sb || !*sb) && n < len)
-			n += snprintf(out + n, len - n, "%s%s", n ? ", " : "", nm);
-	}
-	if (!out[0])
-		snprintf(out, len, "none");
 }
 
 /*
@@ -453,7 +207,8 @@ static int find_host_if(const struct cni_conf *c, const struct cni_env *env,
 	off_t from = captured_len();
 
 	prev_host_names(c->prev_result, names, sizeof(names));
-	if (!prev_has_pod_if(c->prev_result, env)) {
+	if (!prev_has_pod_if(c->prev_result, env->ifname, env->netns,
+			     path_inode)) {
 		snprintf(why, why_len, "prevResult.interfaces does not list the "
 			 "pod's interface %s with sandbox %s (host-side "
 			 "interfaces listed: %s); xdp-egress-cni must follow a "
@@ -510,9 +265,14 @@ static int record_of(const char *dir, cJSON *m, void *arg)
 	if (!name || strcmp(name, q->ifname))
 		return 0;
 	q->ai->found = 1;
-	q->ai->ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
-	q->ai->prog_id = (unsigned int)cJSON_GetNumberValue(
-		cJSON_GetObjectItem(m, "prog_id"));
+	q->ai->ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0,
+				       INT_MAX, 0);
+	/* An attach killed before it finished is no attachment. */
+	q->ai->prog_id = strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(
+				       m, "phase")) ?: "attached", "attached")
+				 ? 0
+				 : (unsigned int)json_int(cJSON_GetObjectItem(m, "prog_id"),
+							  0, UINT32_MAX, 0);
 	snprintf(q->ai->mode, sizeof(q->ai->mode), "%s", mode ? mode : "?");
 	return 1;
 }
@@ -523,14 +283,12 @@ static int attachment_of(const char *ifname, struct attachment_info *ai)
 	char root[PATH_MAX], ns_dir[PATH_MAX];
 	struct mnl_socket *nl;
 	struct link_info li;
-	int self, have_link;
+	int have_link;
 
 	memset(ai, 0, sizeof(*ai));
-	if (pins_root(root, sizeof(root)))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return -1;
-	self = netns_open_self();
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
 	nl = nl_open_in(-1);
 	have_link = nl && !nl_link_by_name(nl, ifname, &li);
 	nl_close(nl);
@@ -609,12 +367,7 @@ static int cmd_add(struct cni_conf *c, const struct cni_env *env, cJSON *root)
 		}
 	}
 	/* A chained plugin passes the previous result on unchanged. */
-	result = cJSON_DetachItemFromObject(root, "prevResult");
-	if (cJSON_GetObjectItem(result, "cniVersion"))
-		cJSON_ReplaceItemInObject(result, "cniVersion",
-					  cJSON_CreateString(c->cni_version));
-	else
-		cJSON_AddStringToObject(result, "cniVersion", c->cni_version);
+	result = conf_add_result(root, c);
 	print_json(result);
 	cJSON_Delete(result);
 	return 0;
@@ -689,7 +442,7 @@ static int cmd_check(struct cni_conf *c, const struct cni_env *env)
 	char host[IF_NAMESIZE], why[1024];
 	struct attachment_info ai;
 
-	if (!version_has_check(c->cni_version))
+	if (!cni_version_has_check(c->cni_version))
 		return cni_error(CNI_ERR_VERSION, NULL, "CHECK needs cniVersion "
 				 "0.4.0 or later; the config says %s",
 				 c->cni_version);
@@ -735,8 +488,8 @@ static int cmd_version(void)
 
 	cJSON_AddStringToObject(doc, "cniVersion", "1.0.0");
 	arr = cJSON_AddArrayToObject(doc, "supportedVersions");
-	for (i = 0; supported_versions[i]; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateString(supported_versions[i]));
+	for (i = 0; cni_supported_versions[i]; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(cni_supported_versions[i]));
 	print_json(doc);
 	cJSON_Delete(doc);
 	return 0;
@@ -813,12 +566,7 @@ static int validate_file(const char *path)
 					"veth (bridge, ptp)", where);
 			break;
 		}
-		cJSON_DeleteItemFromObject(p, "cniVersion");
-		cJSON_DeleteItemFromObject(p, "name");
-		cJSON_AddItemToObject(p, "cniVersion", cJSON_Duplicate(
-			cJSON_GetObjectItem(doc, "cniVersion"), 0));
-		cJSON_AddItemToObject(p, "name", cJSON_Duplicate(
-			cJSON_GetObjectItem(doc, "name"), 0));
+		conf_merge_list(doc, p);
 		if (validate_one(p, where)) {
 			ret = 1;
 			break;

@@ -196,7 +196,12 @@ int agent_ensure(const char *ns_dir)
 		/* Detach from the caller (its session, its terminal, its
 		 * pipes: a shell capturing attach's output must not wait for
 		 * us), keeping only the lock. */
+		sigset_t none;
+
 		setsid();
+		/* attach blocks SIGTERM while it holds the lock: not ours. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (fork())
 			_exit(0);
 		for (i = 0; i < 1024; i++)
@@ -229,21 +234,29 @@ void agent_stop(const char *ns_dir)
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	for (i = 0; i < 200 && !kill(pid, 0); i++)
+	/* Gone when its lock is free: an exited agent may stay a zombie for
+	 * a while, until whoever adopted it reaps it. */
+	for (i = 0; i < 200; i++) {
+		int fd = lock_ns_dir(ns_dir);
+
+		if (fd != -2) {
+			if (fd >= 0)
+				close(fd);
+			return;
+		}
 		usleep(10000);
-	if (!kill(pid, 0))
-		pr_warn("the agent (pid %d) did not stop within 2 s", pid);
+	}
+	pr_warn("the agent (pid %d) did not stop within 2 s", pid);
 }
 
 int cmd_agent(void)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX];
-	int self = netns_open_self(), fd, ret;
+	int fd, ret;
 
-	if (self < 0 || pins_root(root, sizeof(root)))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return 1;
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
 	fd = lock_ns_dir(ns_dir);
 	if (fd == -2) {
 		pr_err("an agent already serves this namespace (pid %d)",

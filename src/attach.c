@@ -10,6 +10,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "jsonval.h"
 #include "agent.h"
 #include "attach.h"
 #include "ethtool.h"
@@ -50,11 +52,27 @@ unsigned int veth_native_max_mtu(void)
 	return (unsigned int)(page - VETH_XDP_HEADROOM - SKB_SHINFO_SIZE - ETH_HLEN_);
 }
 
+/*
+ * One change attach made to a device's offloads, recorded (in the
+ * attachment's record, see journal()) before it is made. Its role says who
+ * needs it: detach hands an uplink peer's fix to another attachment still
+ * using that uplink, and auto mode owns its own.
+ */
+enum fix_role { FIX_CONTAINER, FIX_UPLINK_PEER, FIX_AUTO, FIX_ROLE_MAX };
+static const char *const fix_role_names[FIX_ROLE_MAX] = {
+	[FIX_CONTAINER] = "container",
+	[FIX_UPLINK_PEER] = "uplink_peer",
+	[FIX_AUTO] = "auto",
+};
+
 struct fix {
-	unsigned long netns_ino;
+	unsigned long netns_ino;          /* finds the namespace */
+	unsigned long long netns_cookie;  /* proves it is still the same one */
 	char ifname[IF_NAMESIZE];
 	enum offload offload;
 	int was, now;
+	enum fix_role role;
+	char uplink[IF_NAMESIZE];         /* FIX_UPLINK_PEER: whose peer */
 	char why[200];
 };
 
@@ -104,19 +122,64 @@ struct attach_state {
 	int clsact_created;            /* and the clsact qdisc is ours */
 	int tc_attached;               /* the tc program is attached */
 	int containers_added;          /* in containers / container_ports */
+	/* The record, written before each change (journal()). */
+	const char *phase;             /* "attaching", then "attached" */
+	cJSON *record;                 /* auto switching: the record to update */
 };
+
+static char *meta_json(const struct attach_state *s);
+static cJSON *fix_json(const struct fix *f);
+
+/* Replace the record's "fixes" with s's. */
+static void fixes_to_json(cJSON *m, const struct attach_state *s)
+{
+	cJSON *arr = cJSON_CreateArray();
+	int i;
+
+	for (i = 0; i < s->n_fixes; i++)
+		cJSON_AddItemToArray(arr, fix_json(&s->fixes[i]));
+	if (cJSON_GetObjectItem(m, "fixes"))
+		cJSON_ReplaceItemInObject(m, "fixes", arr);
+	else
+		cJSON_AddItemToObject(m, "fixes", arr);
+}
+
+/*
+ * Write the attachment's record as it stands. Every change is recorded
+ * before it is made, so after a kill at any point the record lists all
+ * that detach (or the next attach) has to undo.
+ */
+static int journal(struct attach_state *s)
+{
+	char *json;
+	int ret;
+
+	if (s->record) {
+		fixes_to_json(s->record, s);
+		json = cJSON_PrintUnformatted(s->record);
+	} else {
+		json = meta_json(s);
+	}
+	ret = json && !meta_write(s->dir, json) ? 0 : -1;
+	if (ret)
+		pr_err("cannot record the attachment under %s: %s", s->dir,
+		       strerror(errno));
+	free(json);
+	return ret;
+}
 
 /* ---- fixes: change an offload, remember it, undo it ---- */
 
-static int netns_fd_for(unsigned long ino, unsigned long self_ino)
+static int netns_fd_for(unsigned long ino, unsigned long long cookie)
 {
-	if (ino == self_ino)
+	if (cookie && cookie == netns_cookie(-1))
 		return netns_open_self();
-	return netns_find_by_inode(ino);
+	return netns_find_by_id(ino, cookie);
 }
 
 static int fix_apply(struct attach_state *s, int netns_fd, const char *ifname,
-		     enum offload o, int want, const char *why)
+		     enum offload o, int want, enum fix_role role,
+		     const char *uplink, const char *why)
 {
 	struct fix *f;
 	int cur = offload_get(netns_fd, ifname, o);
@@ -132,34 +195,43 @@ static int fix_apply(struct attach_state *s, int netns_fd, const char *ifname,
 		pr_err("internal: too many fixes");
 		return -1;
 	}
+	f = &s->fixes[s->n_fixes++];
+	memset(f, 0, sizeof(*f));
+	f->netns_ino = netns_inode(netns_fd);
+	f->netns_cookie = netns_cookie(netns_fd);
+	snprintf(f->ifname, sizeof(f->ifname), "%s", ifname);
+	f->offload = o;
+	f->was = cur;
+	f->now = want;
+	f->role = role;
+	snprintf(f->uplink, sizeof(f->uplink), "%s", uplink ?: "");
+	snprintf(f->why, sizeof(f->why), "%s", why);
+	if (journal(s)) {
+		s->n_fixes--;
+		return -1;
+	}
 	if (offload_set(netns_fd, ifname, o, want) ||
 	    offload_get(netns_fd, ifname, o) != want) {
 		pr_err("cannot turn %s %s on '%s' (%s): %s", offload_names[o],
 		       want ? "on" : "off", ifname, why,
 		       errno ? strerror(errno) : "the driver kept it");
-		return -1;
+		return -1; /* recorded: the rollback restores it */
 	}
-	f = &s->fixes[s->n_fixes++];
-	f->netns_ino = netns_inode(netns_fd);
-	snprintf(f->ifname, sizeof(f->ifname), "%s", ifname);
-	f->offload = o;
-	f->was = cur;
-	f->now = want;
-	snprintf(f->why, sizeof(f->why), "%s", why);
 	return 0;
 }
 
 /* Undo one recorded change. Returns 0, or 1 when the device is gone. */
-static int fix_undo(const struct fix *f, unsigned long self_ino, int verbose)
+static int fix_undo(const struct fix *f, int verbose)
 {
-	int fd = netns_fd_for(f->netns_ino, self_ino);
+	int fd = netns_fd_for(f->netns_ino, f->netns_cookie);
 	int ret = 0;
 
 	if (fd < 0 || offload_get(fd, f->ifname, f->offload) < 0) {
 		if (verbose)
 			pr_info("  %s of %s: not restored, the interface or its "
-				"namespace is gone", offload_names[f->offload],
-				f->ifname);
+				"namespace is gone%s", offload_names[f->offload],
+				f->ifname, fd < 0 && errno == ESTALE ?
+				" (its inode number now names another namespace)" : "");
 		ret = 1;
 	} else if (offload_set(fd, f->ifname, f->offload, f->was)) {
 		pr_warn("could not restore %s of %s to %s: %s",
@@ -676,19 +748,22 @@ static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
 		snprintf(why, sizeof(why),
 			 "peer of veth uplink %s: receiving XDP_REDIRECT frames "
 			 "needs NAPI there", up->name);
-		ret = fix_apply(s, fd, peer.name, OFFLOAD_GRO, 1, why);
+		ret = fix_apply(s, fd, peer.name, OFFLOAD_GRO, 1,
+				FIX_UPLINK_PEER, up->name, why);
 	}
 	if (!ret && csum) {
 		snprintf(why, sizeof(why),
 			 "peer of veth uplink %s: native XDP there loses the "
 			 "partial checksums of what the peer sends", up->name);
-		ret = fix_apply(s, fd, peer.name, OFFLOAD_TX_CSUM, 0, why);
+		ret = fix_apply(s, fd, peer.name, OFFLOAD_TX_CSUM, 0,
+				FIX_UPLINK_PEER, up->name, why);
 	}
 	if (!ret && tso) {
 		snprintf(why, sizeof(why),
 			 "peer of veth uplink %s: generic XDP there cannot "
 			 "redirect the GSO super-packets the peer sends", up->name);
-		ret = fix_apply(s, fd, peer.name, OFFLOAD_TSO, 0, why);
+		ret = fix_apply(s, fd, peer.name, OFFLOAD_TSO, 0,
+				FIX_UPLINK_PEER, up->name, why);
 	}
 out:
 	if (fd >= 0)
@@ -714,7 +789,7 @@ static int apply_fixes(struct attach_state *s)
 	 * other containers redirect frames into this veth: veth_xdp_xmit()
 	 * drops them unless the container side runs NAPI. */
 	if (fix_apply(s, t->container_netns_fd, t->container.name, OFFLOAD_GRO, 1,
-		      "frames redirected into this veth (the return path, or "
+		      FIX_CONTAINER, NULL, "frames redirected into this veth (the return path, or "
 		      "another container's native XDP) need NAPI on the "
 		      "container side"))
 		return -1;
@@ -726,7 +801,7 @@ static int apply_fixes(struct attach_state *s)
 		/* Native XDP consumes the skb: CHECKSUM_PARTIAL is lost and
 		 * the L4 checksum on the wire would be wrong. */
 		return fix_apply(s, t->container_netns_fd, t->container.name,
-				 OFFLOAD_TX_CSUM, 0,
+				 OFFLOAD_TX_CSUM, 0, FIX_CONTAINER, NULL,
 				 "native XDP loses partial checksums; the "
 				 "container's stack now completes them");
 	}
@@ -738,7 +813,7 @@ static int apply_fixes(struct attach_state *s)
 		if (offload_get(-1, s->uplinks[i].name, OFFLOAD_TX_CSUM) == 0)
 			uplink_csum = 0;
 	if (fix_apply(s, t->container_netns_fd, t->container.name,
-		      OFFLOAD_TX_CSUM, 0,
+		      OFFLOAD_TX_CSUM, 0, FIX_CONTAINER, NULL,
 		      uplink_csum ? "generic XDP translates with complete "
 				    "checksums only; the container's stack now "
 				    "completes them"
@@ -747,7 +822,7 @@ static int apply_fixes(struct attach_state *s)
 	/* A GSO super-packet is larger than the uplink MTU; generic redirect
 	 * would drop it. With TSO off the container sends MTU-sized frames. */
 	return fix_apply(s, t->container_netns_fd, t->container.name,
-			 OFFLOAD_TSO, 0,
+			 OFFLOAD_TSO, 0, FIX_CONTAINER, NULL,
 			 "generic XDP cannot redirect GSO super-packets; "
 			 "the container now segments before its veth");
 }
@@ -765,9 +840,13 @@ static cJSON *fix_json(const struct fix *f)
 
 	cJSON_AddStringToObject(o, "ifname", f->ifname);
 	cJSON_AddNumberToObject(o, "netns_ino", (double)f->netns_ino);
+	cJSON_AddNumberToObject(o, "netns_cookie", (double)f->netns_cookie);
 	cJSON_AddStringToObject(o, "offload", offload_names[f->offload]);
 	cJSON_AddBoolToObject(o, "was", f->was);
 	cJSON_AddBoolToObject(o, "now", f->now);
+	cJSON_AddStringToObject(o, "role", fix_role_names[f->role]);
+	if (f->role == FIX_UPLINK_PEER)
+		cJSON_AddStringToObject(o, "uplink", f->uplink);
 	cJSON_AddStringToObject(o, "why", f->why);
 	return o;
 }
@@ -780,6 +859,7 @@ static char *meta_json(const struct attach_state *s)
 
 	cJSON_AddNumberToObject(m, "version", 2);
 	layout_stamp_record(m);
+	cJSON_AddStringToObject(m, "phase", s->phase ?: "attached");
 	cJSON_AddStringToObject(m, "ifname", s->t.host.name);
 	cJSON_AddNumberToObject(m, "ifindex", s->t.host.ifindex);
 	cJSON_AddStringToObject(m, "kind", s->t.host.kind);
@@ -817,7 +897,11 @@ static char *meta_json(const struct attach_state *s)
 		cJSON_AddNumberToObject(o, "ifindex", s->t.container.ifindex);
 		cJSON_AddNumberToObject(o, "netns_ino",
 					(double)s->t.container_netns_ino);
+		cJSON_AddNumberToObject(o, "netns_cookie",
+					(double)s->t.container_netns_cookie);
 	}
+	if (s->nft_created)
+		cJSON_AddNumberToObject(m, "nft_created", s->nft_created);
 	cJSON_AddItemToObject(m, "sources", sources_json(s));
 	cJSON_AddItemToObject(m, "kernel", kernel_caps_json(&s->caps));
 	if (s->has_mac) {
@@ -826,23 +910,18 @@ static char *meta_json(const struct attach_state *s)
 			 s->mac[5]);
 		cJSON_AddStringToObject(m, "source_mac", mac);
 	}
-	arr = cJSON_AddArrayToObject(m, "fixes");
-	for (i = 0; i < s->n_fixes; i++) {
-		const struct fix *f = &s->fixes[i];
-
-		cJSON_AddItemToArray(arr, fix_json(f));
-	}
+	fixes_to_json(m, s);
 	out = cJSON_PrintUnformatted(m);
 	cJSON_Delete(m);
 	return out;
 }
 
-static int offload_by_name(const char *name)
+static int name_index(const char *const *names, int n, const char *name)
 {
 	int i;
 
-	for (i = 0; i < OFFLOAD_MAX; i++)
-		if (name && !strcmp(name, offload_names[i]))
+	for (i = 0; i < n; i++)
+		if (name && names[i] && !strcmp(name, names[i]))
 			return i;
 	return -1;
 }
@@ -855,15 +934,22 @@ static int fixes_from_json(cJSON *m, struct fix *fixes, int max)
 
 	cJSON_ArrayForEach(o, arr) {
 		cJSON *ifn = cJSON_GetObjectItem(o, "ifname");
-		int off = offload_by_name(cJSON_GetStringValue(
-			cJSON_GetObjectItem(o, "offload")));
+		int off = name_index(offload_names, OFFLOAD_MAX,
+				     cJSON_GetStringValue(cJSON_GetObjectItem(o, "offload")));
+		int role = name_index(fix_role_names, FIX_ROLE_MAX,
+				      cJSON_GetStringValue(cJSON_GetObjectItem(o, "role")));
 
-		if (n == max || off < 0 || !cJSON_IsString(ifn))
+		if (n == max || off < 0 || role < 0 || !cJSON_IsString(ifn))
 			continue;
 		memset(&fixes[n], 0, sizeof(fixes[n]));
 		snprintf(fixes[n].ifname, IF_NAMESIZE, "%s", ifn->valuestring);
-		fixes[n].netns_ino = (unsigned long)cJSON_GetNumberValue(
-			cJSON_GetObjectItem(o, "netns_ino"));
+		fixes[n].netns_ino = (unsigned long)json_int(
+			cJSON_GetObjectItem(o, "netns_ino"), 0, 1LL << 53, 0);
+		fixes[n].netns_cookie = (unsigned long long)json_int(
+			cJSON_GetObjectItem(o, "netns_cookie"), 0, 1LL << 53, 0);
+		fixes[n].role = role;
+		snprintf(fixes[n].uplink, IF_NAMESIZE, "%s",
+			 cJSON_GetStringValue(cJSON_GetObjectItem(o, "uplink")) ?: "");
 		fixes[n].offload = off;
 		fixes[n].was = cJSON_IsTrue(cJSON_GetObjectItem(o, "was"));
 		fixes[n].now = cJSON_IsTrue(cJSON_GetObjectItem(o, "now"));
@@ -952,10 +1038,12 @@ static void ns_release_if_unused(const char *ns_dir, int nft_created)
 		nft_created = c.nft_table_ours;
 	if (fd >= 0)
 		close(fd);
+	/* The rule before the pins: kct_config records who made it, so a
+	 * kill in between leaves that record for the next release. */
+	kct_conntrack_release(nft_created);
 	snprintf(dir, sizeof(dir), "%s/errors", ns_dir);
 	pins_remove_dir(dir);
 	pins_remove_shared(ns_dir);
-	kct_conntrack_release(nft_created);
 }
 
 /* Open and load the egress program for this attachment, sharing the
@@ -1055,6 +1143,13 @@ static int load_and_attach(struct attach_state *s)
 	if (s->tc) {
 		struct tc_hook_state st;
 
+		if (s->clsact) {
+			/* Recorded before: a qdisc made here must not outlive
+			 * a kill (detach removes it only if it is empty). */
+			s->clsact_created = s->tc_attached = 1;
+			if (journal(s))
+				return -1;
+		}
 		if (tc_hook_attach(s->t.host.ifindex, s->t.host.name,
 				   bpf_program__fd(prog), s->clsact, &st))
 			return -1;
@@ -1133,33 +1228,52 @@ static int uplink_users(const char *ns_dir, const char *skip_dir,
 	return u.users;
 }
 
+static int detach_dir(const char *dir, const char *ns_dir, int verbose,
+		      int *nft_created);
+
+/* A failed attach: undo what its record lists, as detach would. */
 static void rollback(struct attach_state *s)
 {
-	unsigned long self_ino = s->t.host_netns_ino;
-	int i;
+	int nft = s->nft_created;
 
-	if (s->dir[0])
-		pins_remove_dir(s->dir);
 	if (s->link_fd >= 0)
 		close(s->link_fd); /* unpinned: closing detaches the program */
 	s->link_fd = -1;
-	if (s->tc_attached && s->clsact)
-		tc_hook_detach_clsact(s->t.host.ifindex, s->clsact_created);
-	for (i = s->n_fixes - 1; i >= 0; i--)
-		fix_undo(&s->fixes[i], self_ino, 0);
-	if (s->containers_added) {
-		cJSON *src = sources_json(s);
-
-		del_containers(s->ns_dir, s->t.host.ifindex, src);
-		cJSON_Delete(src);
-	}
-	for (i = 0; i < s->n_uplinks; i++)
-		if (s->uplink_created[i])
-			uplink_remove(s->ns_dir, s->uplinks[i].ifindex);
+	if (s->dir[0])
+		detach_dir(s->dir, s->ns_dir, 0, &nft);
 	if (s->ns_dir[0]) {
-		ns_release_if_unused(s->ns_dir, s->nft_created);
+		ns_release_if_unused(s->ns_dir, nft);
 		pins_prune(s->ns_dir, s->root);
 	}
+}
+
+/*
+ * s->dir exists. A record in state "attaching" or "detaching" (or none)
+ * is what a killed attach or detach left: undo it now and return 0, so
+ * this attach can go on. 1 when the device is attached (an error).
+ */
+static int finish_interrupted(struct attach_state *s)
+{
+	char buf[META_SIZE];
+	const char *state = NULL;
+	cJSON *m = NULL;
+	int nft = 0;
+
+	if (!meta_read(s->dir, buf, sizeof(buf)))
+		m = cJSON_Parse(buf);
+	if (m)
+		state = cJSON_GetStringValue(cJSON_GetObjectItem(m, "phase"));
+	if (m && (!state || !strcmp(state, "attached"))) {
+		cJSON_Delete(m);
+		return 1;
+	}
+	pr_info("%s: an earlier %s was interrupted; restoring what it changed "
+		"first", s->t.host.name,
+		state && !strcmp(state, "detaching") ? "detach" : "attach");
+	cJSON_Delete(m);
+	detach_dir(s->dir, s->ns_dir, 1, &nft);
+	ns_release_if_unused(s->ns_dir, nft);
+	return 0;
 }
 
 static int attach_locked(const struct attach_opts *o)
@@ -1177,8 +1291,14 @@ static int attach_locked(const struct attach_opts *o)
 		goto out_free;
 	if (pins_root(s->root, sizeof(s->root)))
 		goto out;
-	pins_ns_dir(s->ns_dir, sizeof(s->ns_dir), s->root, s->t.host_netns_ino);
+	pins_ns_dir(s->ns_dir, sizeof(s->ns_dir), s->root, s->t.host_netns_cookie);
 	pins_attach_dir(s->dir, sizeof(s->dir), s->ns_dir, s->t.host.ifindex);
+	if (!stat(s->dir, &st) && !finish_interrupted(s)) {
+		/* What it left is gone: read the device again. */
+		target_release(&s->t);
+		if (target_resolve(&o->spec, &s->t))
+			goto out_free;
+	}
 	if (!stat(s->dir, &st)) {
 		pr_err("%s is already attached (pins in %s); see `xdp-egress "
 		       "status`, or detach first with `xdp-egress detach "
@@ -1201,7 +1321,16 @@ static int attach_locked(const struct attach_opts *o)
 		pr_err("cannot create %s: %s", s->ns_dir, strerror(errno));
 		goto out_nodir;
 	}
-	if (kct_conntrack_ensure(&s->nft_created))
+	/* The record comes first, and grows before each change it lists. */
+	if (mkdir(s->dir, 0700)) {
+		pr_err("cannot create %s: %s", s->dir, strerror(errno));
+		goto out_nodir;
+	}
+	s->phase = "attaching";
+	s->nft_created = kct_conntrack_needed();
+	if (journal(s))
+		goto fail;
+	if (kct_conntrack_ensure(&s->nft_created) || journal(s))
 		goto fail;
 	kernel_caps_probe(&s->caps);
 	if (kernel_caps_require(&s->caps) || choose_tc_hook(s, o->tc_hook))
@@ -1209,12 +1338,9 @@ static int attach_locked(const struct attach_opts *o)
 	if (load_egress(s) || ensure_uplinks(s) || apply_fixes(s) ||
 	    add_containers(s) || load_and_attach(s))
 		goto fail;
-	json = meta_json(s);
-	if (!json || meta_write(s->dir, json)) {
-		pr_err("cannot record the attachment under %s: %s", s->dir,
-		       strerror(errno));
+	s->phase = "attached";
+	if (journal(s))
 		goto fail;
-	}
 	pr_info("attached xdp-egress to %s (ifindex %d) in %s mode: %s",
 		s->t.host.name, s->t.host.ifindex, mode_name(s),
 		s->mode_reason);
@@ -1315,8 +1441,17 @@ static int take_over_fix(const char *dir, cJSON *m, void *arg)
 	int taken;
 	char *js;
 
+	struct fix have[MAX_FIXES];
+	int i, n;
+
 	if (!strcmp(dir, h->self_dir) || !uplinks_contain(m, h->uplink))
 		return 0;
+	/* Handed over already, by a detach that was killed after it. */
+	n = fixes_from_json(m, have, MAX_FIXES);
+	for (i = 0; i < n; i++)
+		if (have[i].offload == f->offload && have[i].netns_cookie ==
+		    f->netns_cookie && !strcmp(have[i].ifname, f->ifname))
+			return 1;
 	cJSON_AddItemToArray(cJSON_GetObjectItem(m, "fixes"), fix_json(f));
 	js = cJSON_PrintUnformatted(m);
 	taken = js && !meta_write(dir, js);
@@ -1359,7 +1494,8 @@ static void release_uplinks(const char *ns_dir, const char *self_dir, cJSON *m)
 
 	cJSON_ArrayForEach(u, cJSON_GetObjectItem(m, "uplinks")) {
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(u, "ifname"));
-		int up = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(u, "ifindex"));
+		int up = (int)json_int(cJSON_GetObjectItem(u, "ifindex"), 0,
+				       INT_MAX, 0);
 
 		if (name && !uplink_users(ns_dir, self_dir, name)) {
 			uplink_remove(ns_dir, up);
@@ -1369,7 +1505,15 @@ static void release_uplinks(const char *ns_dir, const char *self_dir, cJSON *m)
 	}
 }
 
-static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_ino)
+/*
+ * Undo what the record in dir lists and remove its pins. Every step can
+ * run again: a detach killed half-way leaves the record (state
+ * "detaching"), removed last, and the next detach or attach repeats it.
+ * *nft_created: the conntrack rule an interrupted attach made, for
+ * ns_release_if_unused() (a finished one recorded it in kct_config).
+ */
+static int detach_dir(const char *dir, const char *ns_dir, int verbose,
+		      int *nft_created)
 {
 	struct fix fixes[MAX_FIXES];
 	char buf[META_SIZE], ifname[IF_NAMESIZE] = "?";
@@ -1377,18 +1521,28 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	struct link_info li;
 	int n = 0, i, ifindex = 0, ret = 0;
 	cJSON *m = NULL;
+	char *js;
 
 	if (!meta_read(dir, buf, sizeof(buf)))
 		m = cJSON_Parse(buf);
 	if (m) {
 		snprintf(ifname, sizeof(ifname), "%s",
 			 cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")) ?: "?");
-		ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+		ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0,
+					INT_MAX, 0);
 		n = fixes_from_json(m, fixes, MAX_FIXES);
-	} else {
+		*nft_created = (int)json_int(cJSON_GetObjectItem(m, "nft_created"),
+					     0, KCT_NFT_MADE_CHAIN, 0);
+		cJSON_ReplaceItemInObject(m, "phase", cJSON_CreateString("detaching"));
+		js = cJSON_PrintUnformatted(m);
+		if (!js || meta_write(dir, js))
+			pr_warn("cannot mark %s as detaching: %s", dir, strerror(errno));
+		free(js);
+	} else if (verbose) {
 		pr_warn("%s has no readable record; removing its pins only", dir);
 	}
-	pr_info("detaching xdp-egress from %s", ifname);
+	if (verbose)
+		pr_info("detaching xdp-egress from %s", ifname);
 	/* Detach the links themselves first (auto mode's native XDP link, then
 	 * the main one), so that no packet meets restored offloads while the
 	 * program still runs: unpinning alone lets the kernel free them later
@@ -1405,17 +1559,15 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 		del_containers(ns_dir, ifindex, cJSON_GetObjectItem(m, "sources"));
 		release_uplinks(ns_dir, dir, m);
 	}
-	if (pins_remove_dir(dir)) {
-		pr_err("cannot remove the pins under %s: %s", dir, strerror(errno));
-		ret = 1;
-	}
 	/* The kernel frees an unpinned link from a workqueue
 	 * (bpf_link_put() defers), so the program may linger a moment. */
 	nl = nl_open_in(-1);
+	if (!m || !cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id")))
+		ifindex = 0; /* killed before its program was loaded */
 	for (i = 0; nl && ifindex && m && i < 50; i++) {
 		if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, ifname) ||
-		    li.xdp_prog_id != (__u32)cJSON_GetNumberValue(
-			    cJSON_GetObjectItem(m, "prog_id")))
+		    li.xdp_prog_id != (__u32)json_int(
+			    cJSON_GetObjectItem(m, "prog_id"), 0, UINT32_MAX, 0))
 			break;
 		usleep(20000);
 	}
@@ -1426,51 +1578,62 @@ static int detach_dir(const char *dir, const char *ns_dir, unsigned long self_in
 	}
 	nl_close(nl);
 	for (i = n - 1; i >= 0; i--) {
-		char up[IF_NAMESIZE];
-
-		/* "peer of veth uplink NAME: ...": shared by every attachment
-		 * that uses NAME. */
-		if (m && sscanf(fixes[i].why, "peer of veth uplink %15[^:]", up) == 1 &&
-		    hand_over_fix(ns_dir, dir, &fixes[i], up))
+		/* An uplink peer's fix serves every attachment using it. */
+		if (fixes[i].role == FIX_UPLINK_PEER &&
+		    hand_over_fix(ns_dir, dir, &fixes[i], fixes[i].uplink))
 			continue;
-		if (fix_undo(&fixes[i], self_ino, 1) < 0)
+		if (fix_undo(&fixes[i], verbose) < 0)
 			ret = 1;
 	}
+	/* The record goes last (pins_remove_dir removes meta last). */
+	if (pins_remove_dir(dir)) {
+		pr_err("cannot remove the pins under %s: %s", dir, strerror(errno));
+		ret = 1;
+	}
 	cJSON_Delete(m);
+	return ret;
+}
+
+/* Detach dir, then release the namespace's shared state if it was the
+ * last attachment. */
+static int detach_release(const char *dir, const char *ns_dir, const char *root)
+{
+	int nft = 0, ret = detach_dir(dir, ns_dir, 1, &nft);
+
+	ns_release_if_unused(ns_dir, nft);
+	pins_prune(ns_dir, root);
 	return ret;
 }
 
 static int detach_locked(const struct target_spec *spec, int all)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX];
-	unsigned long self_ino;
 	struct target t;
 	struct stat st;
-	int self, ret = 0;
+	int ret = 0, nft = 0;
 
-	self = netns_open_self();
-	self_ino = netns_inode(self);
-	close(self);
-	if (pins_root(root, sizeof(root)))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return 1;
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, self_ino);
 	if (all) {
 		DIR *d = opendir(ns_dir);
 		struct dirent *de;
-		int count = 0;
+		int count = 0, one;
 
 		while (d && (de = readdir(d))) {
 			if (strncmp(de->d_name, "if", 2))
 				continue;
 			snprintf(dir, sizeof(dir), "%s/%s", ns_dir, de->d_name);
-			ret |= detach_dir(dir, ns_dir, self_ino);
+			one = 0;
+			ret |= detach_dir(dir, ns_dir, 1, &one);
+			nft = nft ?: one;
 			count++;
 		}
 		if (d)
 			closedir(d);
 		if (!count)
 			pr_info("nothing attached in this network namespace");
-		ns_release_if_unused(ns_dir, 0);
+		ns_release_if_unused(ns_dir, nft);
 		pins_prune(ns_dir, root);
 		return ret;
 	}
@@ -1485,10 +1648,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 		if (gone) {
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
-			ret = detach_dir(dir, ns_dir, self_ino);
-			ns_release_if_unused(ns_dir, 0);
-			pins_prune(ns_dir, root);
-			return ret;
+			return detach_release(dir, ns_dir, root);
 		}
 	}
 	if (target_resolve(spec, &t)) {
@@ -1497,10 +1657,7 @@ static int detach_locked(const struct target_spec *spec, int all)
 		    !find_dir_by_ifname(ns_dir, spec->ifname, dir, sizeof(dir))) {
 			pr_info("(%s is gone; removing what was left of its attachment)",
 				spec->ifname);
-			ret = detach_dir(dir, ns_dir, self_ino);
-			ns_release_if_unused(ns_dir, 0);
-			pins_prune(ns_dir, root);
-			return ret;
+			return detach_release(dir, ns_dir, root);
 		}
 		ns_release_if_unused(ns_dir, 0);
 		pins_prune(ns_dir, root);
@@ -1513,11 +1670,8 @@ static int detach_locked(const struct target_spec *spec, int all)
 		 * of a device that is gone, and this one is a newcomer. */
 		pr_info("(%s is a new device; removing what was left of the "
 			"attachment of the previous %s)", spec->ifname, spec->ifname);
-		ret = detach_dir(dir, ns_dir, self_ino);
 		target_release(&t);
-		ns_release_if_unused(ns_dir, 0);
-		pins_prune(ns_dir, root);
-		return ret;
+		return detach_release(dir, ns_dir, root);
 	}
 	if (stat(dir, &st)) {
 		pr_err("%s is not attached (no pins in %s); `xdp-egress status` "
@@ -1527,11 +1681,8 @@ static int detach_locked(const struct target_spec *spec, int all)
 		pins_prune(ns_dir, root);
 		return 1;
 	}
-	ret = detach_dir(dir, ns_dir, self_ino);
 	target_release(&t);
-	ns_release_if_unused(ns_dir, 0);
-	pins_prune(ns_dir, root);
-	return ret;
+	return detach_release(dir, ns_dir, root);
 }
 
 /* attach and detach run one at a time per pin root: they share the
@@ -1540,6 +1691,8 @@ static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 {
 	char root[PATH_MAX];
 	int fd, ret;
+
+	sigset_t stop, old;
 
 	if (pins_root(root, sizeof(root)))
 		return 1;
@@ -1551,8 +1704,18 @@ static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 		close(fd);
 		return 1;
 	}
+	/* Ctrl-C, a terminal hang-up or a polite kill wait until the records
+	 * and the system agree again; only SIGKILL cuts in (and the record
+	 * then says what to undo). */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	ret = fn(arg, all);
 	close(fd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }
 
@@ -1587,15 +1750,20 @@ struct switch_args {
 	const char *why;
 };
 
-/* Replace the record's "fixes" with s's. */
-static void fixes_to_json(cJSON *m, const struct attach_state *s)
+/* Give the container back what auto mode's native XDP took from it. */
+static void drop_auto_fixes(struct attach_state *s)
 {
-	cJSON *arr = cJSON_CreateArray();
 	int i;
 
-	for (i = 0; i < s->n_fixes; i++)
-		cJSON_AddItemToArray(arr, fix_json(&s->fixes[i]));
-	cJSON_ReplaceItemInObject(m, "fixes", arr);
+	for (i = 0; i < s->n_fixes; i++) {
+		if (s->fixes[i].role != FIX_AUTO)
+			continue;
+		fix_undo(&s->fixes[i], 0);
+		memmove(&s->fixes[i], &s->fixes[i + 1],
+			(s->n_fixes - i - 1) * sizeof(s->fixes[0]));
+		s->n_fixes--;
+		i--;
+	}
 }
 
 static int auto_switch_locked(const void *arg, int unused)
@@ -1605,8 +1773,7 @@ static int auto_switch_locked(const void *arg, int unused)
 	char buf[META_SIZE], path[PATH_MAX];
 	cJSON *m = NULL, *au, *c;
 	const char *state, *cname;
-	unsigned long self_ino, c_ino;
-	int ret = -1, ifindex, i, fd = -1, lfd = -1, cfd = -1;
+	int ret = -1, ifindex, fd = -1, lfd = -1, cfd = -1;
 
 	if (!s)
 		return -1;
@@ -1616,32 +1783,35 @@ static int auto_switch_locked(const void *arg, int unused)
 	}
 	au = cJSON_GetObjectItem(m, "auto");
 	state = cJSON_GetStringValue(cJSON_GetObjectItem(au, "state"));
-	if (!au || !state || !strcmp(state, a->native ? "native" : "tc") ||
+	if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "phase")) ?: "",
+		   "attached") || !au || !state || !strcmp(state, a->native ? "native" : "tc") ||
 	    (a->native && cJSON_GetObjectItem(au, "native_blocked"))) {
 		ret = 1;
 		goto out;
 	}
-	ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
+	ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0, INT_MAX, 0);
 	c = cJSON_GetObjectItem(m, "container");
 	cname = cJSON_GetStringValue(cJSON_GetObjectItem(c, "ifname"));
-	c_ino = (unsigned long)cJSON_GetNumberValue(cJSON_GetObjectItem(c, "netns_ino"));
 	s->n_fixes = fixes_from_json(m, s->fixes, MAX_FIXES);
-	cfd = netns_open_self();
-	self_ino = cfd >= 0 ? netns_inode(cfd) : 0;
-	if (cfd >= 0)
-		close(cfd);
-	cfd = -1;
+	snprintf(s->dir, sizeof(s->dir), "%s", a->dir);
+	s->record = m; /* fix_apply() records each fix here before it acts */
 
 	if (a->native) {
 		LIBBPF_OPTS(bpf_link_create_opts, lopts);
 
 		/* Checksums first: a partial one must never meet native XDP. */
 		if (cname) {
-			cfd = netns_fd_for(c_ino, self_ino);
+			cfd = netns_fd_for(
+				(unsigned long)json_int(cJSON_GetObjectItem(
+					c, "netns_ino"), 0, 1LL << 53, 0),
+				(unsigned long long)json_int(cJSON_GetObjectItem(
+					c, "netns_cookie"), 0, 1LL << 53, 0));
 			if (cfd < 0 || fix_apply(s, cfd, cname, OFFLOAD_TX_CSUM, 0,
-						 AUTO_FIX_WHY))
+						 FIX_AUTO, NULL, AUTO_FIX_WHY))
 				goto out;
 		}
+		/* A switch killed after pinning its link left one behind. */
+		link_detach_pin(a->dir, "xdp_link");
 		snprintf(path, sizeof(path), "%s/xdp_prog", a->dir);
 		fd = bpf_obj_get(path);
 		lopts.flags = XDP_FLAGS_DRV_MODE;
@@ -1650,24 +1820,15 @@ static int auto_switch_locked(const void *arg, int unused)
 		if (lfd < 0 || pin_fd(lfd, a->dir, "xdp_link")) {
 			pr_err("auto: cannot put native XDP on ifindex %d: %s", ifindex,
 			       strerror(errno));
-			for (i = 0; i < s->n_fixes; i++)
-				if (!strcmp(s->fixes[i].why, AUTO_FIX_WHY))
-					fix_undo(&s->fixes[i], self_ino, 0);
+			drop_auto_fixes(s);
+			journal(s);
 			goto out;
 		}
 	} else {
 		link_detach_pin(a->dir, "xdp_link");
 		/* Then give the container its checksum offload (and so TSO)
 		 * back. */
-		for (i = 0; i < s->n_fixes; i++) {
-			if (strcmp(s->fixes[i].why, AUTO_FIX_WHY))
-				continue;
-			fix_undo(&s->fixes[i], self_ino, 0);
-			memmove(&s->fixes[i], &s->fixes[i + 1],
-				(s->n_fixes - i - 1) * sizeof(s->fixes[0]));
-			s->n_fixes--;
-			i--;
-		}
+		drop_auto_fixes(s);
 	}
 	fixes_to_json(m, s);
 	cJSON_ReplaceItemInObject(au, "state", cJSON_CreateString(a->native ? "native" : "tc"));

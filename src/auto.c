@@ -195,16 +195,11 @@ static int tick_one(const char *dir, cJSON *m, void *arg)
 void auto_tuner_tick(struct auto_tuner *t)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX];
-	int fd = netns_open_self(), i;
-	unsigned long ino;
+	int i;
 
-	if (fd < 0)
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return;
-	ino = netns_inode(fd);
-	close(fd);
-	if (pins_root(root, sizeof(root)))
-		return;
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, ino);
 	for (i = 0; i < t->n; i++)
 		t->e[i].seen = 0;
 	pins_foreach_record(ns_dir, tick_one, t);

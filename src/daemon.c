@@ -28,6 +28,7 @@
 #include "daemon.h"
 #include "auto.h"
 #include "docker.h"
+#include "jsonval.h"
 #include "log.h"
 #include "netns.h"
 #include "nl.h"
@@ -142,12 +143,12 @@ static void state_save(struct daemon *d)
 	free(js);
 }
 
-static void state_load(struct daemon *d)
+void daemon_state_load(struct daemon *d, const char *path)
 {
 	char *text = NULL;
 	size_t cap = 0;
 	cJSON *root, *o;
-	FILE *f = fopen(d->state_path, "re");
+	FILE *f = fopen(path, "re");
 
 	if (!f)
 		return;
@@ -159,7 +160,7 @@ static void state_load(struct daemon *d)
 	root = cJSON_Parse(text ? text : "");
 	free(text);
 	if (!root) {
-		dlog("%s is not JSON; starting without a record", d->state_path);
+		dlog("%s is not JSON; starting without a record", path);
 		return;
 	}
 	cJSON_ArrayForEach(o, cJSON_GetObjectItem(root, "containers")) {
@@ -173,19 +174,36 @@ static void state_load(struct daemon *d)
 		snprintf(t->id, sizeof(t->id), "%s", id);
 		snprintf(t->name, sizeof(t->name), "%s", name ? name : id);
 		snprintf(t->ifname, sizeof(t->ifname), "%s", ifname);
-		t->ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(o, "ifindex"));
+		t->ifindex = (int)json_int(cJSON_GetObjectItem(o, "ifindex"), 0,
+					   INT_MAX, 0);
 		t->next = d->tracked;
 		d->tracked = t;
 	}
 	cJSON_Delete(root);
 }
 
-/* ---- running the CLI's own commands ---- */
+struct daemon *daemon_new(void)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
 
-struct argv_buf {
-	char *v[64];
-	int n;
-};
+	if (d)
+		d->sig_fd = -1;
+	return d;
+}
+
+void daemon_free(struct daemon *d)
+{
+	if (!d)
+		return;
+	while (d->tracked)
+		tracked_drop(d, d->tracked);
+	cJSON_Delete(d->networks);
+	cJSON_Delete(d->labels);
+	cJSON_Delete(d->options);
+	free(d);
+}
+
+/* ---- running the CLI's own commands ---- */
 
 static void argv_add(struct argv_buf *a, const char *s)
 {
@@ -194,7 +212,7 @@ static void argv_add(struct argv_buf *a, const char *s)
 	a->v[a->n] = NULL;
 }
 
-static void argv_free(struct argv_buf *a)
+void daemon_argv_free(struct argv_buf *a)
 {
 	while (a->n)
 		free(a->v[--a->n]);
@@ -462,7 +480,7 @@ static int already_attached(const struct target *t)
 
 	if (pins_root(root, sizeof(root)))
 		return 0;
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t->host_netns_ino);
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t->host_netns_cookie);
 	pins_attach_dir(dir, sizeof(dir), ns_dir, t->host.ifindex);
 	return !stat(dir, &st);
 }
@@ -482,10 +500,8 @@ static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
 	if (nl && !nl_link_by_name(nl, t->ifname, &li) && t->ifindex &&
 	    li.ifindex != t->ifindex) {
 		struct target other = { .host = li };
-		int self = netns_open_self();
 
-		other.host_netns_ino = netns_inode(self);
-		close(self);
+		other.host_netns_cookie = netns_cookie(-1);
 		dlog("%s (%.12s) %s; its veth %s (ifindex %d) is gone and the "
 		     "name now belongs to ifindex %d", t->name, t->id, why,
 		     t->ifname, t->ifindex, li.ifindex);
@@ -507,7 +523,7 @@ static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
 	argv_add(&a, "--ifname");
 	argv_add(&a, t->ifname);
 	rc = run_self(d, t->name, &a);
-	argv_free(&a);
+	daemon_argv_free(&a);
 	if (rc)
 		dlog("%s: detach from %s exited %d (see above); forgetting it "
 		     "anyway, `xdp-egress status` shows anything left", t->name,
@@ -517,16 +533,42 @@ static int detach_tracked(struct daemon *d, struct tracked *t, const char *why)
 	return rc;
 }
 
+int daemon_inspect_parse(struct daemon *d, cJSON *j, const char *id,
+			 struct container_req *r)
+{
+	cJSON *labels, *state;
+
+	memset(r, 0, sizeof(*r));
+	r->name = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Name")) ?: id;
+	if (*r->name == '/')
+		r->name++;
+	labels = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Config"), "Labels");
+	r->networks = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "NetworkSettings"),
+					  "Networks");
+	state = cJSON_GetObjectItem(j, "State");
+	r->pid = (pid_t)json_int(cJSON_GetObjectItem(state, "Pid"), 0, INT_MAX, 0);
+	r->id = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Id")) ?: id;
+	if (!wanted(d, labels, r->networks, &r->net))
+		return 0;
+	if (!cJSON_IsTrue(cJSON_GetObjectItem(state, "Running")) || r->pid <= 0) {
+		dlog("%s: not running any more; nothing to attach", r->name);
+		return 0;
+	}
+	attach_options(d, r->name, labels, &r->opts);
+	return 1;
+}
+
 /*
  * A container that runs (or has just started): attach if it asks for it
  * and is not attached yet; record its veth either way when attached.
  */
 static void consider(struct daemon *d, const char *id)
 {
-	cJSON *j = engine_inspect(&d->eng, id), *labels, *networks, *state;
+	cJSON *j = engine_inspect(&d->eng, id), *networks;
 	const char *name, *net;
 	char pidstr[16], cif[IF_NAMESIZE] = "";
 	struct target_spec spec = {};
+	struct container_req r;
 	struct argv_buf a = {};
 	struct tracked *tr;
 	struct target t;
@@ -535,22 +577,16 @@ static void consider(struct daemon *d, const char *id)
 
 	if (!j)
 		return;
-	name = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Name")) ?: id;
-	if (*name == '/')
-		name++;
-	labels = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "Config"), "Labels");
-	networks = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "NetworkSettings"),
-				       "Networks");
-	state = cJSON_GetObjectItem(j, "State");
-	pid = (pid_t)cJSON_GetNumberValue(cJSON_GetObjectItem(state, "Pid"));
-	id = cJSON_GetStringValue(cJSON_GetObjectItem(j, "Id")) ?: id;
-	if (!wanted(d, labels, networks, &net))
-		goto out;
-	if (!cJSON_IsTrue(cJSON_GetObjectItem(state, "Running")) || pid <= 0) {
-		dlog("%s: not running any more; nothing to attach", name);
+	if (!daemon_inspect_parse(d, j, id, &r)) {
+		daemon_argv_free(&r.opts);
 		goto out;
 	}
-	attach_options(d, name, labels, &a);
+	name = r.name;
+	id = r.id;
+	net = r.net;
+	networks = r.networks;
+	pid = r.pid;
+	a = r.opts;
 	for (i = 0; i + 1 < a.n; i++)
 		if (!strcmp(a.v[i], "--container-if"))
 			spec.container_if = a.v[i + 1];
@@ -594,7 +630,7 @@ static void consider(struct daemon *d, const char *id)
 		for (i = 0; i < a.n; i++)
 			argv_add(&cmd, a.v[i]);
 		rc = run_self(d, name, &cmd);
-		argv_free(&cmd);
+		daemon_argv_free(&cmd);
 		if (rc) {
 			dlog("%s: attach exited %d (see above); not attached", name, rc);
 			target_release(&t);
@@ -614,7 +650,7 @@ static void consider(struct daemon *d, const char *id)
 	}
 	target_release(&t);
 out:
-	argv_free(&a);
+	daemon_argv_free(&a);
 	cJSON_Delete(j);
 }
 
@@ -662,34 +698,49 @@ static int reconcile(struct daemon *d)
 	return 0;
 }
 
-/* One event line from GET /events. */
-static void on_event(struct daemon *d, const char *line)
+int daemon_event_parse(const char *line, char *id, size_t len)
 {
 	cJSON *ev = cJSON_Parse(line), *actor;
-	const char *type, *action, *id;
-	struct tracked *t;
+	const char *type, *action, *cid;
+	int ret = 0;
 
 	if (!ev)
-		return;
+		return 0;
 	type = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "Type"));
 	action = cJSON_GetStringValue(cJSON_GetObjectItem(ev, "Action")) ?:
 		 cJSON_GetStringValue(cJSON_GetObjectItem(ev, "status"));
 	actor = cJSON_GetObjectItem(ev, "Actor");
-	id = cJSON_GetStringValue(cJSON_GetObjectItem(actor, "ID")) ?:
-	     cJSON_GetStringValue(cJSON_GetObjectItem(ev, "id"));
-	if (!id || !action || (type && strcmp(type, "container")))
+	cid = cJSON_GetStringValue(cJSON_GetObjectItem(actor, "ID")) ?:
+	      cJSON_GetStringValue(cJSON_GetObjectItem(ev, "id"));
+	if (!cid || !action || (type && strcmp(type, "container")))
 		goto out;
-	pr_debug("event %s %s", action, id);
-	if (!strcmp(action, "start")) {
+	pr_debug("event %s %s", action, cid);
+	if (!strcmp(action, "start"))
+		ret = DAEMON_EV_START;
+	else if (!strcmp(action, "die") || !strcmp(action, "died"))
+		ret = DAEMON_EV_DIE; /* podman's own name for it is "died" */
+	snprintf(id, len, "%s", cid);
+out:
+	cJSON_Delete(ev);
+	return ret;
+}
+
+/* One event line from GET /events. */
+static void on_event(struct daemon *d, const char *line)
+{
+	char id[256];
+	struct tracked *t;
+
+	switch (daemon_event_parse(line, id, sizeof(id))) {
+	case DAEMON_EV_START:
 		consider(d, id);
-	} else if (!strcmp(action, "die") || !strcmp(action, "died")) {
-		/* podman's own name for it is "died" */
+		break;
+	case DAEMON_EV_DIE:
 		t = tracked_find(d, id);
 		if (t)
 			detach_tracked(d, t, "died");
+		break;
 	}
-out:
-	cJSON_Delete(ev);
 }
 
 /* ---- setup ---- */
@@ -739,7 +790,7 @@ static int lock_pidfile(struct daemon *d)
 	return fd;
 }
 
-static int load_config(struct daemon *d, const char *path)
+int daemon_load_config(struct daemon *d, const char *path)
 {
 	char *text = NULL;
 	size_t cap = 0;
@@ -757,13 +808,16 @@ static int load_config(struct daemon *d, const char *path)
 	}
 	fclose(f);
 	root = cJSON_Parse(text ? text : "");
-	free(text);
 	if (!cJSON_IsObject(root)) {
+		/* cJSON_GetErrorPtr() points into text: say it before the
+		 * free (found by tests/fuzz/fuzz_record). */
 		pr_err("--config %s is not a JSON object (near '%.20s'); see "
 		       "`xdp-egress daemon --help`", path,
-		       cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+		       !root && cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() : "");
+		free(text);
 		goto out;
 	}
+	free(text);
 	cJSON_ArrayForEach(o, root) {
 		if (strcmp(o->string, "networks") && strcmp(o->string, "options") &&
 		    strcmp(o->string, "labels")) {
@@ -872,23 +926,16 @@ static void upgrade_on_start(struct daemon *d)
 	char root[PATH_MAX], ns_dir[PATH_MAX];
 	struct argv_buf a = {};
 	struct stat st;
-	int self = netns_open_self(), rc;
+	int rc;
 
-	if (self < 0)
-		return;
-	if (pins_root(root, sizeof(root))) {
-		close(self);
-		return;
-	}
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
-	if (stat(ns_dir, &st))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root) || stat(ns_dir, &st))
 		return;
 	argv_add(&a, "xdp-egress");
 	argv_add(&a, "upgrade");
 	argv_add(&a, "--all");
 	rc = run_self(d, "upgrade", &a);
-	argv_free(&a);
+	daemon_argv_free(&a);
 	if (rc)
 		dlog("upgrade: exited %d (see above); the attachments keep the "
 		     "programs they had", rc);
@@ -914,7 +961,7 @@ int cmd_daemon(const struct daemon_opts *o)
 
 	if (engine_init(&d.eng, o->engine))
 		return 1;
-	if (o->config && load_config(&d, o->config))
+	if (o->config && daemon_load_config(&d, o->config))
 		goto out;
 	if (o->run_dir)
 		snprintf(d.run_dir, sizeof(d.run_dir), "%s", o->run_dir);
@@ -937,7 +984,7 @@ int cmd_daemon(const struct daemon_opts *o)
 		pr_err("signalfd: %s", strerror(errno));
 		goto out;
 	}
-	state_load(&d);
+	daemon_state_load(&d, d.state_path);
 	upgrade_on_start(&d);
 	for (t = d.tracked; t; t = t->next)
 		n_tracked++;

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* strcasestr */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <sys/un.h>
 
 #include "docker.h"
+#include "jsonval.h"
 #include "log.h"
 
 /* A whole answer (GET /containers/json of a big host) stays far below. */
@@ -498,33 +500,43 @@ cJSON *engine_inspect(const struct engine *e, const char *name)
 	return j;
 }
 
-int engine_container_pid(enum engine_kind kind, const char *name, pid_t *pid)
+int engine_container_state(enum engine_kind kind, const char *name,
+			   const cJSON *j, pid_t *pid)
 {
-	cJSON *j, *state, *mode;
-	struct engine e;
+	cJSON *state, *mode;
 	const char *status;
-	double p;
-	int ret = -1;
+	long long p;
 
-	if (engine_init(&e, kind) || !(j = engine_inspect(&e, name)))
-		return -1;
 	state = cJSON_GetObjectItem(j, "State");
 	status = cJSON_GetStringValue(cJSON_GetObjectItem(state, "Status")) ?: "unknown";
-	p = cJSON_GetNumberValue(cJSON_GetObjectItem(state, "Pid"));
+	p = json_int(cJSON_GetObjectItem(state, "Pid"), 0, INT_MAX, 0);
 	mode = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "HostConfig"), "NetworkMode");
 	if (!cJSON_IsTrue(cJSON_GetObjectItem(state, "Running")) || !(p > 0)) {
 		pr_err("%s container '%s' is not running (status %s): only a "
 		       "running container has a network namespace and a veth; "
 		       "start it first (%s start %s)", engine_name(kind), name,
 		       status, engine_cli(kind), name);
-	} else if (cJSON_IsString(mode) && !strcmp(mode->valuestring, "host")) {
+		return -1;
+	}
+	if (cJSON_IsString(mode) && !strcmp(mode->valuestring, "host")) {
 		pr_err("%s container '%s' uses the host's network (--network "
 		       "host): its traffic crosses no veth, so there is nothing "
 		       "to attach to", engine_name(kind), name);
-	} else {
-		*pid = (pid_t)p;
-		ret = 0;
+		return -1;
 	}
+	*pid = (pid_t)p;
+	return 0;
+}
+
+int engine_container_pid(enum engine_kind kind, const char *name, pid_t *pid)
+{
+	struct engine e;
+	cJSON *j;
+	int ret;
+
+	if (engine_init(&e, kind) || !(j = engine_inspect(&e, name)))
+		return -1;
+	ret = engine_container_state(kind, name, j, pid);
 	cJSON_Delete(j);
 	return ret;
 }

@@ -60,6 +60,10 @@ int engine_name_valid(const char *name);
  * found (404), engine unreachable, bad answer.
  */
 cJSON *engine_inspect(const struct engine *e, const char *name);
+/* Pid of a running container (State.Pid) from its inspect answer j; -1
+ * with the error printed (not running, --network host). */
+int engine_container_state(enum engine_kind kind, const char *name,
+			   const cJSON *j, pid_t *pid);
 /* Pid of a running container (State.Pid); -1 with the error printed. */
 int engine_container_pid(enum engine_kind kind, const char *name, pid_t *pid);
 

@@ -97,14 +97,21 @@ static int nft_run(const char *cmd, int quiet)
 	return rc;
 }
 
-int kct_conntrack_ensure(int *created)
+int kct_conntrack_needed(void)
 {
-	int table;
-
-	*created = 0;
 	if (!nft_run("list chain inet " KCT_NFT_TABLE " conntrack", 1))
 		return 0;
-	table = nft_run("list table inet " KCT_NFT_TABLE, 1) != 0;
+	return nft_run("list table inet " KCT_NFT_TABLE, 1) ? KCT_NFT_MADE_TABLE
+							      : KCT_NFT_MADE_CHAIN;
+}
+
+int kct_conntrack_ensure(int *created)
+{
+	int need = kct_conntrack_needed();
+
+	*created = 0;
+	if (!need)
+		return 0;
 	if (nft_run("add table inet " KCT_NFT_TABLE "\n"
 		    "add chain inet " KCT_NFT_TABLE " conntrack\n"
 		    "add rule inet " KCT_NFT_TABLE " conntrack ct state established "
@@ -116,7 +123,7 @@ int kct_conntrack_ensure(int *created)
 		       "nf_conntrack)");
 		return -1;
 	}
-	*created = table ? KCT_NFT_MADE_TABLE : KCT_NFT_MADE_CHAIN;
+	*created = need;
 	return 0;
 }
 
@@ -347,12 +354,11 @@ long kct_kernel_only_gc(struct nfct_handle *h, const char *ns_dir)
 int cmd_flush(void)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX];
-	int self = netns_open_self(), n;
+	int n;
 
-	if (self < 0 || pins_root(root, sizeof(root)))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return 1;
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
 	n = kct_flush(ns_dir);
 	if (n < 0)
 		return 1;

@@ -32,6 +32,8 @@ int kct_config_refresh(const char *ns_dir);
 #define KCT_NFT_MADE_TABLE 1
 #define KCT_NFT_MADE_CHAIN 2
 int kct_conntrack_ensure(int *created);
+/* What kct_conntrack_ensure() would make now (recorded before it does). */
+int kct_conntrack_needed(void);
 void kct_conntrack_release(int created);
 
 struct nfct_handle;

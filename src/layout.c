@@ -220,13 +220,9 @@ static int layout_set_all(const char *ns_dir, unsigned int v)
  * becomes ns<NETNS_COOKIE>), look here for it under the older name too
  * when the new one does not exist, so that the step that renames it runs.
  */
-static void this_ns_dir(const char *root, char *out, size_t len)
+static int this_ns_dir(const char *root, char *out, size_t len)
 {
-	int self = netns_open_self();
-
-	pins_ns_dir(out, len, root, self >= 0 ? netns_inode(self) : 0);
-	if (self >= 0)
-		close(self);
+	return pins_ns_dir_self(out, len, root);
 }
 
 int layout_check(const char *root, enum layout_use use)
@@ -245,7 +241,8 @@ int layout_check_steps(const char *root, enum layout_use use,
 	struct stat st;
 	int n, i;
 
-	this_ns_dir(root, ns_dir, sizeof(ns_dir));
+	if (this_ns_dir(root, ns_dir, sizeof(ns_dir)))
+		return -1;
 	if (stat(ns_dir, &st))
 		return 0; /* nothing pinned in this namespace */
 	if (layout_pin_read(ns_dir, &v)) {

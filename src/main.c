@@ -1,288 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
-/*
- * xdp-egress: command-line entry. Each subcommand's options come from one
- * table, which also generates its --help, so the two cannot disagree.
- */
-#include <errno.h>
-#include <getopt.h>
-#include <limits.h>
+/* xdp-egress: command-line entry. cli.c parses, this runs the command. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
 #include "agent.h"
 #include "attach.h"
-#include "uplink.h"
+#include "auto.h"
+#include "cli.h"
+#include "kct.h"
 #include "daemon.h"
-#include "docker.h"
 #include "log.h"
 #include "report.h"
-#include "auto.h"
-#include "kct.h"
 #include "upgrade.h"
-
-enum opt_id {
-	O_IFNAME = 256, O_NETNS, O_PID, O_CONTAINER_IF, O_MODE, O_UPLINK,
-	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
-	O_SOURCE, O_SOURCE_MAC, O_UPLINK_MODE, O_TC_HOOK,
-	O_DOCKER, O_PODMAN, O_ENGINE, O_CONFIG, O_RUN_DIR,
-	O_TAP, O_INTERVAL,
-};
-
-struct opt_doc {
-	int id;
-	const char *name;
-	const char *arg;   /* NULL: a flag */
-	const char *help;
-};
-
-#define TARGET_OPTS                                                           \
-	{ O_IFNAME, "ifname", "HOSTVETH",                                     \
-	  "host side of the container's veth pair (or a VM's tap)" },         \
-	{ O_NETNS, "netns", "NAME|PATH",                                      \
-	  "the container's network namespace: a name from `ip netns list` "   \
-	  "or a path such as /proc/PID/ns/net" },                              \
-	{ O_PID, "pid", "PID", "a process inside the container" },            \
-	{ O_DOCKER, "docker", "NAME|ID",                                      \
-	  "a running Docker container, found through the Engine API on "      \
-	  "$DOCKER_HOST (unix:// only) or /var/run/docker.sock" },             \
-	{ O_PODMAN, "podman", "NAME|ID",                                      \
-	  "a running podman container, through podman's Docker-compatible "   \
-	  "API on $CONTAINER_HOST (unix:// only) or /run/podman/podman.sock " \
-	  "(`podman system service`)" },                                      \
-	{ O_TAP, "tap", "IFNAME",                                             \
-	  "a VM's tap device (qemu -netdev tap): the guest's egress is its "  \
-	  "receive path. The guest's offloads are its own: see README, VMs" }, \
-	{ O_CONTAINER_IF, "container-if", "IFNAME",                           \
-	  "with --netns/--pid/--docker/--podman: the container's veth when "  \
-	  "it has several" }
-
-#define COMMON_OPTS                                                           \
-	{ O_VERBOSE, "verbose", NULL, "print debug messages and libbpf logs" }, \
-	{ O_HELP, "help", NULL, "show this help" }
-
-static const struct opt_doc attach_opts_doc[] = {
-	TARGET_OPTS,
-	{ O_MODE, "mode", "native|generic|tc|auto",
-	  "data path. native: XDP in the veth driver (fewest CPU cycles per "
-	  "packet; turns off the container's tx-checksumming, and the kernel "
-	  "drops its TSO, so bulk TCP goes one MTU at a time); generic: XDP on "
-	  "the skb (turns off TSO); tc: the same stages as a tcx program on the "
-	  "skb (the container keeps TSO and checksum offload: best for bulk "
-	  "TCP); auto: tc, with native XDP put in front while the traffic is "
-	  "small packets and taken away when bulk comes (`xdp-egress tune` or "
-	  "the daemon watches and switches). Default: auto; `status` says "
-	  "which path runs and why" },
-	{ O_UPLINK, "uplink", "IFNAME",
-	  "device packets may be redirected to (repeatable); default: the "
-	  "devices of the IPv4 and IPv6 default routes" },
-	{ O_SOURCE, "source", "ADDR[/LEN]",
-	  "an address (or prefix) the target may send from (repeatable): "
-	  "packets from any other take the kernel path. A container's own "
-	  "global addresses are read from its interface; a VM's must be given "
-	  "here" },
-	{ O_SOURCE_MAC, "source-mac", "MAC",
-	  "a VM's MAC (its tap's peer): its frames must come from it, and the "
-	  "return path delivers to it. A container's MAC is read from its "
-	  "interface" },
-	{ O_TC_HOOK, "tc-hook", "tcx|clsact",
-	  "where the tc program of tc and auto mode attaches: a tcx link (kernel "
-	  "6.6), or a cls_bpf filter under a clsact qdisc (any kernel). Default: "
-	  "tcx where the kernel has it, else clsact" },
-	{ O_UPLINK_MODE, "uplink-mode", "auto|native|generic",
-	  "XDP mode of the return-path program on the uplink, which carries "
-	  "replies and connections to the containers straight into their veth. "
-	  "Default auto: generic on a veth uplink (native XDP there copies "
-	  "every frame its peer sends), native elsewhere, falling back to "
-	  "generic where the driver refuses it" },
-	COMMON_OPTS, { 0 }
-};
-
-static const struct opt_doc detach_opts_doc[] = {
-	TARGET_OPTS,
-	{ O_ALL, "all", NULL, "detach every attachment in this namespace" },
-	COMMON_OPTS, { 0 }
-};
-
-static const struct opt_doc upgrade_opts_doc[] = {
-	TARGET_OPTS,
-	{ O_ALL, "all", NULL, "every attachment in this namespace (the default "
-	  "without TARGET)" },
-	COMMON_OPTS, { 0 }
-};
-
-static const struct opt_doc flush_opts_doc[] = {
-	{ O_ALL, "all", NULL, "every flow of every attached container (the "
-	  "default: flush takes no TARGET)" },
-	COMMON_OPTS, { 0 }
-};
-
-static const struct opt_doc agent_opts_doc[] = {
-	COMMON_OPTS, { 0 }
-};
-
-static const struct opt_doc status_opts_doc[] = {
-	{ O_JSON, "json", NULL, "print JSON" },
-	COMMON_OPTS, { 0 }
-};
-
-static const struct opt_doc stats_opts_doc[] = {
-	TARGET_OPTS,
-	{ O_JSON, "json", NULL, "print JSON (with --watch: one object per line)" },
-	{ O_WATCH, "watch", "SECONDS", "print rates every SECONDS until Ctrl-C" },
-	{ O_COUNT, "count", "N", "with --watch: stop after N samples" },
-	COMMON_OPTS, { 0 }
-};
-
-static const struct opt_doc daemon_opts_doc[] = {
-	{ O_ENGINE, "engine", "docker|podman",
-	  "whose containers to follow (default docker): Docker through "
-	  "$DOCKER_HOST or /var/run/docker.sock, podman through "
-	  "$CONTAINER_HOST or /run/podman/podman.sock" },
-	{ O_CONFIG, "config", "FILE",
-	  "JSON: {\"networks\": [NAME...], \"options\": {\"mode\": \"tc\", "
-	  "...}}: also attach to containers on these networks, with these "
-	  "attach options (labels override them)" },
-	{ O_RUN_DIR, "run-dir", "DIR",
-	  "where the lock/pid file daemon.pid and the record of attached "
-	  "containers (containers.json) live; default "
-	  "/run/xdp-egress/ENGINE" },
-	COMMON_OPTS, { 0 }
-};
-
-static const struct opt_doc tune_opts_doc[] = {
-	{ O_INTERVAL, "interval", "SECONDS",
-	  "length of one measuring window (default 1; decimals allowed, "
-	  "0.05-60). A switch needs 3 windows in a row that ask for it and 5 "
-	  "windows since the last switch" },
-	{ O_COUNT, "count", "N", "stop after N windows (default: until Ctrl-C)" },
-	COMMON_OPTS, { 0 }
-};
-
-struct command {
-	const char *name;
-	const char *usage;
-	const char *about;
-	const struct opt_doc *opts;
-};
-
-static const struct command commands[] = {
-	{ "attach", "attach TARGET [--mode native|generic|tc|auto] [--uplink IFNAME]... "
-	  "[--source ADDR[/LEN]]... [--source-mac MAC]",
-	  "Attach the egress fast path to a container's host-side veth: the "
-	  "kernel's netfilter decides each flow, the fast path carries it.",
-	  attach_opts_doc },
-	{ "detach", "detach TARGET | --all",
-	  "Detach, remove the pins and undo every change attach made.",
-	  detach_opts_doc },
-	{ "upgrade", "upgrade [TARGET | --all]",
-	  "Swap the programs of live attachments (and of their uplinks) for "
-	  "this binary's, atomically, keeping links, maps, counters and "
-	  "promoted flows; migrate older pin layouts; restart the agent from "
-	  "this binary. Refuses, changing nothing, what it cannot carry over.",
-	  upgrade_opts_doc },
-	{ "flush", "flush [--all]",
-	  "Leave every flow that exists now to the kernel until it ends, so "
-	  "that rules added since apply to it; new flows take the fast path "
-	  "again once the kernel accepts them.", flush_opts_doc },
-	{ "agent", "agent",
-	  "Run this namespace's agent in the foreground (attach starts one): "
-	  "it promotes established TCP flows to the fast path.", agent_opts_doc },
-	{ "status", "status [--json]",
-	  "What is attached where, in which mode and why, with which fixes.",
-	  status_opts_doc },
-	{ "stats", "stats [TARGET] [--json] [--watch SECONDS [--count N]]",
-	  "Per-interface and total counters: redirected, each pass reason, "
-	  "dropped, redirect errors.", stats_opts_doc },
-	{ "daemon", "daemon [--engine docker|podman] [--config FILE] "
-	  "[--run-dir DIR]",
-	  "Attach to Docker/podman containers as they start, detach as they "
-	  "die; tunes --mode auto attachments like `tune`.", daemon_opts_doc },
-	{ "tune", "tune [--interval SECONDS] [--count N]",
-	  "Watch this namespace's --mode auto attachments and put native XDP "
-	  "in front of their tc program while their traffic is small packets "
-	  "(fewest cycles per packet), tc alone while it is bulk (TSO kept).",
-	  tune_opts_doc },
-	{ 0 }
-};
-
-static void print_wrapped(const char *text, int indent)
-{
-	int col = indent;
-	const char *p = text;
-
-	while (*p) {
-		const char *sp = strchr(p, ' ');
-		int len = sp ? (int)(sp - p) : (int)strlen(p);
-
-		if (col + len > 78 && col > indent) {
-			printf("\n%*s", indent, "");
-			col = indent;
-		}
-		printf("%.*s ", len, p);
-		col += len + 1;
-		p += len;
-		while (*p == ' ')
-			p++;
-	}
-	printf("\n");
-}
-
-static void command_help(const struct command *c)
-{
-	const struct opt_doc *o;
-
-	printf("usage: xdp-egress %s\n\n%s\n\n", c->usage, c->about);
-	if (c->opts == attach_opts_doc || c->opts == detach_opts_doc ||
-	    c->opts == stats_opts_doc)
-		printf("TARGET is one of --ifname, --tap, --netns, --pid, --docker or "
-		       "--podman. Run xdp-egress "
-		       "in the network namespace that holds the host side "
-		       "(e.g. nsenter --net=/run/netns/HOST xdp-egress ...).\n"
-		       "Pins live under $XDP_EGRESS_BPFFS (default "
-		       "/sys/fs/bpf/xdp-egress).\n\n");
-	if (c->opts == daemon_opts_doc) {
-		print_wrapped("A container asks for xdp-egress with the label "
-			      DAEMON_ENABLE_LABEL "=true (or by being on a "
-			      "--config network) and gives attach options as "
-			      "labels " DAEMON_LABEL_PREFIX "OPTION=VALUE: mode, "
-			      "uplink, uplink-mode, container-if (lists "
-			      "comma-separated), e.g. " DAEMON_LABEL_PREFIX
-			      "mode=native. The engines' own NAT and rules stay "
-			      "the authority: the fast path carries what they "
-			      "accept. The daemon "
-			      "runs in the foreground in the host's network "
-			      "namespace and logs to stderr; SIGTERM stops it and "
-			      "leaves every attachment in place.", 0);
-		printf("\n");
-	}
-	printf("options:\n");
-	for (o = c->opts; o->name; o++) {
-		char head[64];
-
-		snprintf(head, sizeof(head), "  --%s%s%s", o->name,
-			 o->arg ? " " : "", o->arg ? o->arg : "");
-		printf("%-32s", head);
-		if (strlen(head) >= 32)
-			printf("\n%32s", "");
-		print_wrapped(o->help, 32);
-	}
-}
-
-static void main_help(FILE *f)
-{
-	const struct command *c;
-
-	fprintf(f, "usage: xdp-egress COMMAND [options]\n\n"
-		"XDP fast path for the egress of containers and VMs: a container's "
-		"transmit is the receive of its host-side veth, where XDP runs.\n\n"
-		"commands:\n");
-	for (c = commands; c->name; c++)
-		fprintf(f, "  %-8s %s\n", c->name, c->about);
-	fprintf(f, "\n`xdp-egress COMMAND --help` documents each command's options.\n");
-}
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
@@ -297,242 +28,40 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
-static int parse_int(const char *s, const char *what, long min, long max,
-		     long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || end == s || v < min || v > max) {
-		pr_err("%s '%s' is not a number from %ld to %ld", what, s, min, max);
-		return -1;
-	}
-	*out = v;
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	const struct command *c;
-	struct option lopts[24];
-	static const char *const removed[] = { "--snat", "--snat-ports",
-					       "--ct-timeout", "--ct-size", NULL };
-	struct attach_opts ao = {};
-	struct daemon_opts dop = { .engine = ENGINE_DOCKER };
-	int json = 0, all = 0, n = 0, opt, i;
-	long watch = 0, count = 0, v;
-	double interval = 1;
-	const struct opt_doc *o;
+	struct cli cli;
+	const char *c;
+	int ret;
 
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
-	    !strcmp(argv[1], "help")) {
-		main_help(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	for (c = commands; c->name; c++)
-		if (!strcmp(c->name, argv[1]))
-			break;
-	if (!c->name) {
-		pr_err("unknown command '%s'; commands are attach, detach, "
-		       "upgrade, flush, status, stats, daemon, tune, agent (see xdp-egress "
-		       "--help)", argv[1]);
-		return 2;
-	}
-	for (i = 2; i < argc; i++) {
-		const char *const *r;
-
-		for (r = removed; *r; r++)
-			if (!strncmp(argv[i], *r, strlen(*r)) &&
-			    (argv[i][strlen(*r)] == 0 || argv[i][strlen(*r)] == '=')) {
-				pr_err("%s: %s was removed: xdp-egress no longer "
-				       "translates by itself. The host's own NAT "
-				       "decides (iptables -t nat -A POSTROUTING -s "
-				       "SUBNET -j MASQUERADE, or nftables "
-				       "masquerade) and the fast path carries "
-				       "the kernel's translation; drop the option",
-				       c->name, *r);
-				return 2;
-			}
-	}
-	for (o = c->opts; o->name; o++, n++)
-		lopts[n] = (struct option){ o->name, o->arg ? required_argument
-							    : no_argument,
-					    NULL, o->id };
-	lopts[n] = (struct option){ 0 };
+	ret = cli_parse(argc, argv, &cli);
+	if (ret >= 0)
+		return ret;
+	c = cli.command;
+	log_verbose += cli.verbose;
+	if (cli.json)
+		log_quiet = 1;
 	libbpf_set_print(libbpf_print);
-	optind = 2;
-	opterr = 0; /* our own messages, with the xdp-egress: prefix */
-	while ((opt = getopt_long(argc, argv, "hv", lopts, NULL)) != -1) {
-		switch (opt) {
-		case O_IFNAME: case O_TAP:
-			if (ao.spec.ifname) {
-				pr_err("several targets given: name one of "
-				       "--ifname or --tap");
-				return 2;
-			}
-			ao.spec.ifname = optarg;
-			ao.spec.tap = opt == O_TAP;
-			break;
-		case O_NETNS: ao.spec.netns = optarg; break;
-		case O_PID:
-			if (parse_int(optarg, "--pid", 1, INT_MAX, &v))
-				return 2;
-			ao.spec.pid = (pid_t)v;
-			break;
-		case O_CONTAINER_IF: ao.spec.container_if = optarg; break;
-		case O_DOCKER: case O_PODMAN:
-			if (ao.spec.container) {
-				pr_err("give one --docker or --podman container");
-				return 2;
-			}
-			ao.spec.container = optarg;
-			ao.spec.engine = opt == O_DOCKER ? ENGINE_DOCKER : ENGINE_PODMAN;
-			break;
-		case O_ENGINE:
-			if (strcmp(optarg, "docker") && strcmp(optarg, "podman")) {
-				pr_err("--engine '%s': use docker or podman", optarg);
-				return 2;
-			}
-			dop.engine = !strcmp(optarg, "podman") ? ENGINE_PODMAN
-							       : ENGINE_DOCKER;
-			break;
-		case O_CONFIG: dop.config = optarg; break;
-		case O_RUN_DIR: dop.run_dir = optarg; break;
-		case O_MODE:
-			if (!strcmp(optarg, "native"))
-				ao.mode = MODE_NATIVE;
-			else if (!strcmp(optarg, "generic"))
-				ao.mode = MODE_GENERIC;
-			else if (!strcmp(optarg, "tc"))
-				ao.mode = MODE_TC;
-			else if (!strcmp(optarg, "auto"))
-				ao.mode = MODE_AUTO;
-			else {
-				pr_err("--mode '%s' is not a mode: use native, "
-				       "generic, tc or auto", optarg);
-				return 2;
-			}
-			break;
-		case O_UPLINK:
-			if (ao.n_uplinks == MAX_UPLINKS) {
-				pr_err("at most %d --uplink", MAX_UPLINKS);
-				return 2;
-			}
-			ao.uplinks[ao.n_uplinks++] = optarg;
-			break;
-		case O_SOURCE:
-			if (ao.n_sources == MAX_SOURCE_OPTS) {
-				pr_err("at most %d --source", MAX_SOURCE_OPTS);
-				return 2;
-			}
-			ao.sources[ao.n_sources++] = optarg;
-			break;
-		case O_SOURCE_MAC: ao.source_mac = optarg; break;
-		case O_TC_HOOK:
-			if (strcmp(optarg, "tcx") && strcmp(optarg, "clsact")) {
-				pr_err("--tc-hook '%s': use tcx or clsact", optarg);
-				return 2;
-			}
-			ao.tc_hook = !strcmp(optarg, "tcx") ? TC_HOOK_TCX
-							    : TC_HOOK_CLSACT;
-			break;
-		case O_UPLINK_MODE:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "native") &&
-			    strcmp(optarg, "generic")) {
-				pr_err("--uplink-mode '%s': use auto, native or generic",
-				       optarg);
-				return 2;
-			}
-			ao.uplink_mode = !strcmp(optarg, "native") ? UPLINK_NATIVE :
-					 !strcmp(optarg, "generic") ? UPLINK_GENERIC :
-					 UPLINK_AUTO;
-			break;
-		case O_JSON: json = 1; log_quiet = 1; break;
-		case O_ALL: all = 1; break;
-		case O_WATCH:
-			if (parse_int(optarg, "--watch", 1, 3600, &watch))
-				return 2;
-			break;
-		case O_COUNT:
-			if (parse_int(optarg, "--count", 1, 1000000, &count))
-				return 2;
-			break;
-		case O_INTERVAL: {
-			char *end;
-
-			errno = 0;
-			interval = strtod(optarg, &end);
-			if (errno || end == optarg || *end || interval < 0.05 ||
-			    interval > 60) {
-				pr_err("--interval '%s': give seconds between 0.05 "
-				       "and 60 (e.g. 0.5)", optarg);
-				return 2;
-			}
-			break;
-		}
-		case 'v': case O_VERBOSE: log_verbose++; break;
-		case 'h': case O_HELP: command_help(c); return 0;
-		default:
-			if (optopt >= O_IFNAME) {
-				for (o = c->opts; o->name && o->id != optopt; o++)
-					;
-				pr_err("%s: option '--%s' needs a value (%s); see "
-				       "`xdp-egress %s --help`", c->name,
-				       o->name ? o->name : "?",
-				       o->arg ? o->arg : "", c->name);
-			} else if (optopt) {
-				pr_err("%s: option '-%c' is unknown; see "
-				       "`xdp-egress %s --help`", c->name, optopt,
-				       c->name);
-			} else {
-				pr_err("%s: option '%s' is unknown; see "
-				       "`xdp-egress %s --help`", c->name,
-				       argv[optind - 1], c->name);
-			}
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		pr_err("unexpected argument '%s' for %s; see `xdp-egress %s --help`",
-		       argv[optind], c->name, c->name);
-		return 2;
-	}
 	if (geteuid() != 0) {
 		pr_err("%s needs root (CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN "
-		       "to enter namespaces); run it with sudo", c->name);
+		       "to enter namespaces); run it with sudo", c);
 		return 1;
 	}
-	if (!strcmp(c->name, "attach"))
-		return cmd_attach(&ao);
-	if (!strcmp(c->name, "flush"))
+	if (!strcmp(c, "attach"))
+		return cmd_attach(&cli.ao);
+	if (!strcmp(c, "flush"))
 		return cmd_flush();
-	if (!strcmp(c->name, "agent"))
+	if (!strcmp(c, "agent"))
 		return cmd_agent();
-	if (!strcmp(c->name, "detach")) {
-		if (all && (ao.spec.ifname || ao.spec.netns || ao.spec.pid ||
-			    ao.spec.container)) {
-			pr_err("--all detaches everything: give it no TARGET");
-			return 2;
-		}
-		return cmd_detach(&ao.spec, all);
-	}
-	if (!strcmp(c->name, "upgrade")) {
-		int target = ao.spec.ifname || ao.spec.netns || ao.spec.pid ||
-			     ao.spec.container;
-
-		if (all && target) {
-			pr_err("--all upgrades everything: give it no TARGET");
-			return 2;
-		}
-		return cmd_upgrade(&ao.spec, !target);
-	}
-	if (!strcmp(c->name, "status"))
-		return cmd_status(json);
-	if (!strcmp(c->name, "daemon"))
-		return cmd_daemon(&dop);
-	if (!strcmp(c->name, "tune"))
-		return cmd_tune((int)(interval * 1000 + 0.5), (int)count);
-	return cmd_stats(&ao.spec, json, (int)watch, (int)count);
+	if (!strcmp(c, "detach"))
+		return cmd_detach(&cli.ao.spec, cli.all);
+	if (!strcmp(c, "upgrade"))
+		return cmd_upgrade(&cli.ao.spec, cli.all);
+	if (!strcmp(c, "status"))
+		return cmd_status(cli.json);
+	if (!strcmp(c, "daemon"))
+		return cmd_daemon(&cli.dop);
+	if (!strcmp(c, "tune"))
+		return cmd_tune((int)(cli.interval * 1000 + 0.5), (int)cli.count);
+	return cmd_stats(&cli.ao.spec, cli.json, (int)cli.watch, (int)cli.count);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -62,6 +63,32 @@ unsigned long netns_inode(int fd)
 	if (fstat(fd, &st))
 		return 0;
 	return st.st_ino;
+}
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+static int cookie_here(void *arg)
+{
+	unsigned long long *out = arg;
+	socklen_t len = sizeof(*out);
+	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (s < 0)
+		return -1;
+	ret = getsockopt(s, SOL_SOCKET, SO_NETNS_COOKIE, out, &len);
+	close(s);
+	return ret;
+}
+
+unsigned long long netns_cookie(int fd)
+{
+	unsigned long long c = 0;
+
+	if ((fd < 0 ? cookie_here(&c) : netns_run_in(fd, cookie_here, &c)) < 0)
+		return 0;
+	return c;
 }
 
 int netns_run_in(int fd, int (*fn)(void *), void *arg)
@@ -157,4 +184,20 @@ static int match_inode(int fd, void *arg)
 int netns_find_by_inode(unsigned long ino)
 {
 	return netns_find(match_inode, &ino);
+}
+
+int netns_find_by_id(unsigned long ino, unsigned long long cookie)
+{
+	int fd = netns_find_by_inode(ino);
+
+	if (fd < 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (cookie && netns_cookie(fd) != cookie) {
+		close(fd);
+		errno = ESTALE;
+		return -1;
+	}
+	return fd;
 }

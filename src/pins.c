@@ -9,6 +9,7 @@
 #include <sys/vfs.h>
 #include <sys/file.h>
 #include <fcntl.h>
+#include "netns.h"
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
@@ -107,9 +108,23 @@ int pins_root(char *out, size_t len)
 	return 0;
 }
 
-void pins_ns_dir(char *out, size_t len, const char *root, unsigned long ns_ino)
+void pins_ns_dir(char *out, size_t len, const char *root,
+		 unsigned long long ns_cookie)
 {
-	snprintf(out, len, "%s/ns%lu", root, ns_ino);
+	snprintf(out, len, "%s/ns%llu", root, ns_cookie);
+}
+
+int pins_ns_dir_self(char *out, size_t len, const char *root)
+{
+	unsigned long long c = netns_cookie(-1);
+
+	if (!c) {
+		pr_err("cannot read this network namespace's cookie "
+		       "(SO_NETNS_COOKIE, kernel 5.14): %s", strerror(errno));
+		return -1;
+	}
+	pins_ns_dir(out, len, root, c);
+	return 0;
 }
 
 void pins_attach_dir(char *out, size_t len, const char *ns_dir, int ifindex)
@@ -183,7 +198,8 @@ void pins_remove_shared(const char *ns_dir)
 	char path[PATH_MAX];
 	size_t i;
 
-	for (i = 0; i < N_SHARED; i++) {
+	/* kct_config (the first) last: it says whose conntrack rule it is. */
+	for (i = N_SHARED; i-- > 0;) {
 		snprintf(path, sizeof(path), "%s/%s", ns_dir, shared_maps[i]);
 		unlink(path);
 	}
@@ -297,13 +313,22 @@ int pins_remove_dir(const char *dir)
 	while ((de = readdir(d))) {
 		char path[PATH_MAX];
 
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, "meta"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (unlink(path) && errno != ENOENT)
 			ret = -1;
 	}
 	closedir(d);
+	/* The record last: until then it says what is left to undo. */
+	if (!ret) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/meta", dir);
+		if (unlink(path) && errno != ENOENT)
+			ret = -1;
+	}
 	if (rmdir(dir) && errno != ENOENT)
 		ret = -1;
 	return ret;

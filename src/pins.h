@@ -35,8 +35,13 @@
 
 /* Root folder, created and bpffs-mounted if needed. -1 on error (printed). */
 int pins_root(char *out, size_t len);
-/* Folder of this host namespace's attachments (not created). */
-void pins_ns_dir(char *out, size_t len, const char *root, unsigned long ns_ino);
+/* Folder of a host namespace's attachments (not created), named by its
+ * netns cookie, which the kernel never reuses (an inode number it does). */
+void pins_ns_dir(char *out, size_t len, const char *root,
+		 unsigned long long ns_cookie);
+/* The same for this thread's namespace; -1 (printed) when the cookie
+ * cannot be read. */
+int pins_ns_dir_self(char *out, size_t len, const char *root);
 void pins_attach_dir(char *out, size_t len, const char *ns_dir, int ifindex);
 
 /*

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "report.h"
+#include "jsonval.h"
 #include "agent.h"
 #include "log.h"
 #include "netns.h"
@@ -115,21 +117,19 @@ static int list_attachments(struct attachment **out, const char *only_dir)
 	const char *env = getenv("XDP_EGRESS_BPFFS");
 	struct attachment *a;
 	struct dirent *de;
-	int self, n = 0, root_existed;
+	int n = 0, root_existed;
 	struct stat st;
 	DIR *d;
 
 	*out = NULL;
 	/* pins_root() creates the root: note whether it was there. */
 	root_existed = !stat(env && *env ? env : "/sys/fs/bpf/xdp-egress", &st);
-	if (pins_root(root, sizeof(root)))
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
 		return -1;
 	/* Pins of a layout this binary cannot read are not reported on. */
 	if (layout_check(root, LAYOUT_READ))
 		return -1;
-	self = netns_open_self();
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
 	a = calloc(MAX_ATTACH, sizeof(*a));
 	if (!a)
 		return -1;
@@ -192,9 +192,19 @@ static const char *link_state(cJSON *m)
 	struct mnl_socket *nl = nl_open_in(-1);
 	struct link_info li;
 	const char *st = "attached";
-	int ifindex = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex"));
-	__u32 prog = (__u32)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id"));
+	int ifindex = (int)json_int(cJSON_GetObjectItem(m, "ifindex"), 0, INT_MAX, 0);
+	__u32 prog = (__u32)json_int(cJSON_GetObjectItem(m, "prog_id"), 0,
+				     UINT32_MAX, 0);
+	const char *phase = mstr(m, "phase");
 
+	if (!strcmp(phase, "attaching") || !strcmp(phase, "detaching")) {
+		nl_close(nl);
+		return !strcmp(phase, "attaching")
+			       ? "interrupted attach (killed before it finished): "
+				 "detach, or attach again, restores what it changed"
+			       : "interrupted detach (killed before it finished): "
+				 "detach again to finish it";
+	}
 	if (!nl)
 		return "unknown";
 	if (nl_link_by_index(nl, ifindex, &li) || strcmp(li.name, mstr(m, "ifname")))
@@ -215,14 +225,10 @@ static const char *link_state(cJSON *m)
 static int this_ns_dir(char *out, size_t len)
 {
 	char root[PATH_MAX];
-	int self;
 
 	if (pins_root(root, sizeof(root)))
 		return -1;
-	self = netns_open_self();
-	pins_ns_dir(out, len, root, netns_inode(self));
-	close(self);
-	return 0;
+	return pins_ns_dir_self(out, len, root);
 }
 
 static long map_count(const char *ns_dir, const char *name, __u32 key_size)
@@ -307,7 +313,7 @@ static void print_ns(void)
 
 	if (!doc)
 		return;
-	pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(doc, "agent_pid"));
+	pid = (int)json_int(cJSON_GetObjectItem(doc, "agent_pid"), 0, INT_MAX, 0);
 	if (pid)
 		printf("agent: pid %d, promotes established TCP flows after %.0f "
 		       "kernel-path packets%s\n", pid,
@@ -351,7 +357,7 @@ static int target_dir(const struct target_spec *spec, char *out, size_t len)
 		target_release(&t);
 		return -1;
 	}
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t.host_netns_ino);
+	pins_ns_dir(ns_dir, sizeof(ns_dir), root, t.host_netns_cookie);
 	pins_attach_dir(out, len, ns_dir, t.host.ifindex);
 	if (access(out, F_OK)) {
 		pr_err("%s is not attached; `xdp-egress status` lists what is",
@@ -364,6 +370,52 @@ static int target_dir(const struct target_spec *spec, char *out, size_t len)
 }
 
 /* --- status --- */
+
+void report_print_record(cJSON *m, const char *dir, const char *state)
+{
+	cJSON *o;
+
+	printf("%s (ifindex %lld, %s): %s mode, %s\n", mstr(m, "ifname"),
+	       json_int(cJSON_GetObjectItem(m, "ifindex"), 0, INT_MAX, 0),
+	       mstr(m, "kind"), mstr(m, "mode"), state);
+	printf("  why this mode: %s\n", mstr(m, "mode_reason"));
+	o = cJSON_GetObjectItem(m, "container");
+	if (o)
+		printf("  container side: %s (netns inode %.0f)\n",
+		       mstr(o, "ifname"),
+		       cJSON_GetNumberValue(cJSON_GetObjectItem(o, "netns_ino")));
+	o = cJSON_GetObjectItem(m, "auto");
+	if (o) {
+		time_t since = (time_t)json_int(cJSON_GetObjectItem(o, "since"),
+						0, 1LL << 53, 0);
+
+		printf("  auto: now %s (%s), for %lds\n",
+		       !strcmp(mstr(o, "state"), "native")
+			       ? "native XDP in front of the tc program"
+			       : "the tc program alone",
+		       mstr(o, "why"), (long)(time(NULL) - since));
+		if (cJSON_GetObjectItem(o, "native_blocked"))
+			printf("  auto: stays on tc: %s\n",
+			       mstr(o, "native_blocked"));
+	}
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "uplinks"))
+		printf("  uplink: %s\n", mstr(o, "ifname"));
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "sources"))
+		printf("  source: %s\n", cJSON_GetStringValue(o) ?: "?");
+	if (cJSON_GetObjectItem(m, "source_mac"))
+		printf("  source MAC: %s\n", mstr(m, "source_mac"));
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "fixes"))
+		printf("  fix: %s %s on %s (%s)\n", mstr(o, "offload"),
+		       cJSON_IsTrue(cJSON_GetObjectItem(o, "now")) ? "on" : "off",
+		       mstr(o, "ifname"), mstr(o, "why"));
+	printf("  return path: %s XDP on the uplinks\n",
+	       mstr(m, "return_path"));
+	printf("  redirect errors: %s\n", mstr(m, "redirect_errors"));
+	kernel_caps_print(cJSON_GetObjectItem(m, "kernel"), "  ");
+	printf("  program id %.0f, pins %s\n",
+	       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id")),
+	       dir);
+}
 
 int cmd_status(int json)
 {
@@ -397,50 +449,8 @@ int cmd_status(int json)
 	if (!n)
 		printf("nothing attached in this network namespace\n");
 	print_ns();
-	for (i = 0; i < n; i++) {
-		cJSON *m = a[i].meta, *o;
-
-		printf("%s (ifindex %d, %s): %s mode, %s\n", mstr(m, "ifname"),
-		       (int)cJSON_GetNumberValue(cJSON_GetObjectItem(m, "ifindex")),
-		       mstr(m, "kind"), mstr(m, "mode"), link_state(m));
-		printf("  why this mode: %s\n", mstr(m, "mode_reason"));
-		o = cJSON_GetObjectItem(m, "container");
-		if (o)
-			printf("  container side: %s (netns inode %.0f)\n",
-			       mstr(o, "ifname"),
-			       cJSON_GetNumberValue(cJSON_GetObjectItem(o, "netns_ino")));
-		o = cJSON_GetObjectItem(m, "auto");
-		if (o) {
-			time_t since = (time_t)cJSON_GetNumberValue(
-				cJSON_GetObjectItem(o, "since"));
-
-			printf("  auto: now %s (%s), for %lds\n",
-			       !strcmp(mstr(o, "state"), "native")
-				       ? "native XDP in front of the tc program"
-				       : "the tc program alone",
-			       mstr(o, "why"), (long)(time(NULL) - since));
-			if (cJSON_GetObjectItem(o, "native_blocked"))
-				printf("  auto: stays on tc: %s\n",
-				       mstr(o, "native_blocked"));
-		}
-		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "uplinks"))
-			printf("  uplink: %s\n", mstr(o, "ifname"));
-		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "sources"))
-			printf("  source: %s\n", cJSON_GetStringValue(o) ?: "?");
-		if (cJSON_GetObjectItem(m, "source_mac"))
-			printf("  source MAC: %s\n", mstr(m, "source_mac"));
-		cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "fixes"))
-			printf("  fix: %s %s on %s (%s)\n", mstr(o, "offload"),
-			       cJSON_IsTrue(cJSON_GetObjectItem(o, "now")) ? "on" : "off",
-			       mstr(o, "ifname"), mstr(o, "why"));
-		printf("  return path: %s XDP on the uplinks\n",
-		       mstr(m, "return_path"));
-		printf("  redirect errors: %s\n", mstr(m, "redirect_errors"));
-		kernel_caps_print(cJSON_GetObjectItem(m, "kernel"), "  ");
-		printf("  program id %.0f, pins %s\n",
-		       cJSON_GetNumberValue(cJSON_GetObjectItem(m, "prog_id")),
-		       a[i].dir);
-	}
+	for (i = 0; i < n; i++)
+		report_print_record(a[i].meta, a[i].dir, link_state(a[i].meta));
 	free_attachments(a, n);
 	return 0;
 }

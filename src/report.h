@@ -10,6 +10,10 @@ const char *counter_name(int id);
 /* Sum the per-CPU counters pinned in dir into out[CNT_MAX]. */
 int counters_read(const char *dir, struct counter_val *out);
 int cmd_status(int json);
+/* status's lines for one attachment record m (pinned in dir, its link in
+ * state), from the record alone. */
+struct cJSON;
+void report_print_record(struct cJSON *m, const char *dir, const char *state);
 /* watch: seconds between samples (0: once); count: samples (0: forever). */
 int cmd_stats(const struct target_spec *spec, int json, int watch, int count);
 

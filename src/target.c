@@ -140,6 +140,7 @@ static int resolve_host_ifname(const char *ifname, struct mnl_socket *hnl,
 		}
 	}
 	t->container_netns_ino = netns_inode(t->container_netns_fd);
+	t->container_netns_cookie = netns_cookie(t->container_netns_fd);
 	cnl = nl_open_in(t->container_netns_fd);
 	if (!cnl || nl_link_by_index(cnl, t->host.link, &t->container)) {
 		pr_err("cannot read the peer of '%s' (ifindex %d in its "
@@ -182,6 +183,7 @@ static int resolve_container_ns(const struct target_spec *spec, int fd,
 
 	t->container_netns_fd = fd;
 	t->container_netns_ino = netns_inode(fd);
+	t->container_netns_cookie = netns_cookie(fd);
 	if (t->container_netns_ino == t->host_netns_ino) {
 		pr_err("%s is this very namespace: name the container's "
 		       "namespace, and run xdp-egress in the host's", what);
@@ -275,6 +277,12 @@ int target_resolve(const struct target_spec *spec, struct target *t)
 	self = netns_open_self();
 	t->host_netns_ino = netns_inode(self);
 	close(self);
+	t->host_netns_cookie = netns_cookie(-1);
+	if (!t->host_netns_cookie) {
+		pr_err("cannot read this network namespace's cookie "
+		       "(SO_NETNS_COOKIE, kernel 5.14): %s", strerror(errno));
+		return -1;
+	}
 	hnl = nl_open_in(-1);
 	if (!hnl) {
 		pr_err("cannot open a netlink socket: %s", strerror(errno));

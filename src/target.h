@@ -25,8 +25,10 @@ struct target {
 	int has_container;           /* 0 for a tap: the guest is not ours */
 	struct link_info container;  /* the veth peer, in its own netns */
 	int container_netns_fd;      /* -1 when has_container == 0 */
-	unsigned long container_netns_ino;
+	unsigned long container_netns_ino;       /* finds it (reused later) */
+	unsigned long long container_netns_cookie; /* identifies it */
 	unsigned long host_netns_ino;
+	unsigned long long host_netns_cookie;
 };
 
 /* Describe the spec for messages: "--netns c1", "--ifname vc1"... */

@@ -415,7 +415,19 @@ struct plan {
 
 static int add_item(struct plan *p, const char *dir, cJSON *m, int uplink)
 {
+	const char *phase = rstr(m, "phase");
 	struct item *it;
+
+	/* An attach or detach that was cut short: its record says what to
+	 * finish or undo, not what runs. */
+	if (!uplink && *phase && strcmp(phase, "attached")) {
+		pr_err("cannot upgrade %s: its %s was interrupted (the record says "
+		       "'%s'); nothing was changed. Finish it first: `xdp-egress "
+		       "detach --ifname %s` (or attach it again), then upgrade",
+		       rstr(m, "ifname"), strstr(phase, "detach") ? "detach" : "attach",
+		       phase, rstr(m, "ifname"));
+		return -1;
+	}
 
 	if (layout_of_record(m) == XE_LAYOUT_VERSION &&
 	    !strcmp(rstr(m, "build"), xe_build_id())) {
@@ -503,12 +515,10 @@ static int upgrade_locked(const char *root, const struct target_spec *spec,
 	char ns_dir[PATH_MAX];
 	struct target t;
 	struct stat st;
-	int self, i, ret = 1, failed = 0;
+	int i, ret = 1, failed = 0;
 
-	self = netns_open_self();
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, self >= 0 ? netns_inode(self) : 0);
-	if (self >= 0)
-		close(self);
+	if (pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
+		return 1;
 	if (stat(ns_dir, &st)) {
 		pr_info("nothing attached in this network namespace");
 		return all ? 0 : 1;

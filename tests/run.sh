@@ -1,11 +1,15 @@
 #!/bin/bash
-# Test runner: runs every unit binary and every e2e script, counts the
+# Test runner: runs every unit binary, the fuzzers' short run and every
+# e2e script, counts the
 # "ok NAME" / "FAIL NAME: why" lines they print, and closes with how long
 # each took and "N passed, N failed". A test program that exits non-zero
 # without printing a FAIL line counts as one failure, so a crash is never
 # lost.
 #
-#   tests/run.sh [unit|e2e|kernels] [FILTER]
+#   tests/run.sh [unit|fuzz|e2e|kernels] [FILTER]
+#
+# fuzz: tests/fuzz/run.sh, each libFuzzer harness for FUZZ_SECONDS (10)
+# from its seed corpus (`make fuzz` builds them; FILTER picks harnesses).
 #
 # kernels: tests/kernels/run.sh, the e2e core on the host's kernel and on
 # Debian 12's 6.1 in a VM (`make test-kernels` alone).
@@ -52,6 +56,17 @@ if [ "$which" = all ] || [ "$which" = unit ]; then
 		[ -n "$filter" ] && [[ "$t" != *"$filter"* ]] && continue
 		run_one "$t" "$t"
 	done
+fi
+if [ "$which" = all ] || [ "$which" = fuzz ]; then
+	fuzz_names=()
+	for t in tests/fuzz/fuzz_*.c; do
+		t=${t##*/fuzz_}
+		t=${t%.c}
+		[ -n "$filter" ] && [[ "fuzz_$t" != *"$filter"* ]] && continue
+		fuzz_names+=("$t")
+	done
+	[ ${#fuzz_names[@]} -gt 0 ] &&
+		run_one tests/fuzz/run.sh bash tests/fuzz/run.sh "${fuzz_names[@]}"
 fi
 if [ "$which" = all ] || [ "$which" = e2e ]; then
 	for t in tests/e2e/test_*.sh; do

@@ -861,7 +861,7 @@ static void test_layout(void)
 	const struct layout_step *plan[4];
 	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
 	unsigned int missing = 0;
-	int n, rc, self = netns_open_self();
+	int n, rc;
 
 	n = layout_plan(table, 2, 1, 3, plan, 4, &missing);
 	CHECK(n == 2 && plan[0]->from == 1 && plan[1]->from == 2,
@@ -872,12 +872,11 @@ static void test_layout(void)
 	ASSERT_EQ(layout_plan(table, 2, 3, 3, plan, 4, &missing), 0,
 		  "layout/plan_nothing_to_do");
 
-	if (self < 0 || pins_root(root, sizeof(root))) {
-		CHECK(0, "layout/setup", "no pin root or netns");
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root)) {
+		CHECK(0, "layout/setup", "no pin root or netns cookie");
 		return;
 	}
-	pins_ns_dir(ns_dir, sizeof(ns_dir), root, netns_inode(self));
-	close(self);
 	pins_attach_dir(dir, sizeof(dir), ns_dir, 7);
 	/* Pins of layout 1 as a binary before versions left them: no
 	 * "layout" in the record, no layout map. */
