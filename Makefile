@@ -11,6 +11,10 @@ CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  += -Iinclude -I$(OUT) -Isrc
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
+# make XE_BUILD_SALT=N: programs whose bytes differ (bpf/build_salt.h).
+ifneq ($(XE_BUILD_SALT),)
+BPF_CFLAGS += -DXE_BUILD_SALT=$(XE_BUILD_SALT)
+endif
 LDLIBS  := -lcurl -lbpf -lmnl -lcjson -lnetfilter_conntrack -lnftables -lelf -lz -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -18,6 +22,13 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
 LIB_OBJS := $(patsubst src/%.c,$(OUT)/src/%.o,$(LIB_SRCS))
+ifneq ($(NEXT_OF),)
+# make next: only the objects that embed a BPF skeleton differ; the others
+# are the main build's.
+SKEL_USERS := $(shell grep -l '\.skel\.h"' $(LIB_SRCS))
+LIB_OBJS := $(patsubst src/%.c,$(OUT)/src/%.o,$(SKEL_USERS)) \
+            $(patsubst src/%.c,$(NEXT_OF)/src/%.o,$(filter-out $(SKEL_USERS),$(LIB_SRCS)))
+endif
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
@@ -29,7 +40,7 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             conntrack python3-scapy nginx-light wrk strace libclang-rt-14-dev
 
 .SECONDARY:
-.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz fuzz-run
+.PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz fuzz-run next
 all: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(UNIT_BINS) $(OUT)/kernels/xk-tool
 
 # Installs what is missing, from Debian's repository only.
@@ -82,6 +93,12 @@ $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(SKELS) |
 # the test VM too).
 $(OUT)/kernels/xk-tool: tests/kernels/xk-tool.c | $(OUT)/kernels
 	$(CC) -O2 -Wall -Wextra $< -o $@
+
+# A second build of the same sources with salted programs, under build/next:
+# the "new binary" tests/e2e/test_upgrade.sh upgrades to.
+next: $(LIB_OBJS)
+	@$(MAKE) --no-print-directory OUT=$(OUT)/next NEXT_OF=$(OUT) \
+		XE_BUILD_SALT=$${XE_BUILD_SALT:-1} $(OUT)/next/xdp-egress
 
 # libFuzzer harnesses of the parsers of outside input (tests/fuzz/): the
 # product's own sources built again with the sanitizers, under build/fuzz/.

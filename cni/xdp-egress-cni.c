@@ -42,6 +42,7 @@
 #include "jsonval.h"
 #include "attach.h"
 #include "conf.h"
+#include "layout.h"
 #include "uplink.h"
 #include "lock.h"
 #include "log.h"
@@ -464,6 +465,20 @@ static int cmd_check(struct cni_conf *c, const struct cni_env *env)
 	rc = cni_lock(XE_ERR_CHECK, "take the node's lock to check");
 	if (rc)
 		return rc;
+	/* ADD and DEL check the layout in cmd_attach()/cmd_detach(). */
+	{
+		off_t from = captured_len();
+		char root[PATH_MAX];
+
+		if (pins_root(root, sizeof(root)) || layout_check(root, LAYOUT_READ)) {
+			char *errs = captured_errors(from);
+			int e = cni_error(XE_ERR_CHECK, errs, "this xdp-egress-cni "
+					   "cannot read what is pinned for %s", host);
+
+			free(errs);
+			return e;
+		}
+	}
 	if (attachment_of(host, &ai) || !ai.found)
 		return cni_error(XE_ERR_CHECK, NULL, "xdp-egress is not attached "
 				 "to %s (the host side of %s in %s)", host,

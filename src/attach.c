@@ -30,6 +30,7 @@
 #include "ethtool.h"
 #include "kct.h"
 #include "lock.h"
+#include "layout.h"
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
@@ -858,6 +859,7 @@ static char *meta_json(const struct attach_state *s)
 	int i;
 
 	cJSON_AddNumberToObject(m, "version", 2);
+	layout_stamp_record(m);
 	cJSON_AddStringToObject(m, "phase", s->phase ?: "attached");
 	cJSON_AddStringToObject(m, "ifname", s->t.host.name);
 	cJSON_AddNumberToObject(m, "ifindex", s->t.host.ifindex);
@@ -1690,11 +1692,17 @@ static int detach_locked(const struct target_spec *spec, int all)
  * its whole command). */
 static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 {
+	char root[PATH_MAX];
 	sigset_t stop, old;
 	int ret;
 
 	if (lock_take(LOCK_WAIT_S))
 		return 1;
+	/* Pins of another layout: migrated, or refused with what to do. */
+	if (pins_root(root, sizeof(root)) || layout_check(root, LAYOUT_CHANGE)) {
+		lock_release();
+		return 1;
+	}
 	/* Ctrl-C, a terminal hang-up or a polite kill wait until the records
 	 * and the system agree again; only SIGKILL cuts in (and the record
 	 * then says what to undo). */

@@ -101,6 +101,13 @@ static const struct opt_doc detach_opts_doc[] = {
 	COMMON_OPTS, { 0 }
 };
 
+static const struct opt_doc upgrade_opts_doc[] = {
+	TARGET_OPTS,
+	{ O_ALL, "all", NULL, "every attachment in this namespace (the default "
+	  "without TARGET)" },
+	COMMON_OPTS, { 0 }
+};
+
 static const struct opt_doc flush_opts_doc[] = {
 	{ O_ALL, "all", NULL, "every flow of every attached container (the "
 	  "default: flush takes no TARGET)" },
@@ -165,6 +172,12 @@ static const struct command commands[] = {
 	{ "detach", "detach TARGET | --all",
 	  "Detach, remove the pins and undo every change attach made.",
 	  detach_opts_doc },
+	{ "upgrade", "upgrade [TARGET | --all]",
+	  "Swap the programs of live attachments (and of their uplinks) for "
+	  "this binary's, atomically, keeping links, maps, counters and "
+	  "promoted flows; migrate older pin layouts; restart the agent from "
+	  "this binary. Refuses, changing nothing, what it cannot carry over.",
+	  upgrade_opts_doc },
 	{ "flush", "flush [--all]",
 	  "Leave every flow that exists now to the kernel until it ends, so "
 	  "that rules added since apply to it; new flows take the fast path "
@@ -319,7 +332,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 			break;
 	if (!c->name) {
 		pr_err("unknown command '%s'; commands are attach, detach, "
-		       "flush, status, stats, daemon, tune, agent (see xdp-egress "
+		       "upgrade, flush, status, stats, daemon, tune, agent (see xdp-egress "
 		       "--help)", argv[1]);
 		return 2;
 	}
@@ -489,6 +502,16 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 	     cli->ao.spec.container)) {
 		pr_err("--all detaches everything: give it no TARGET");
 		return 2;
+	}
+	if (!strcmp(c->name, "upgrade")) {
+		int target = cli->ao.spec.ifname || cli->ao.spec.netns ||
+			     cli->ao.spec.pid || cli->ao.spec.container;
+
+		if (cli->all && target) {
+			pr_err("--all upgrades everything: give it no TARGET");
+			return 2;
+		}
+		cli->all = !target; /* no TARGET: all of them */
 	}
 	cli->command = c->name;
 	return -1;

@@ -17,6 +17,7 @@
 
 #include "lock.h"
 #include "pins.h"
+#include "layout.h"
 #include "log.h"
 
 #define DEFAULT_ROOT "/sys/fs/bpf/xdp-egress"
@@ -196,6 +197,10 @@ int pins_pin_shared(struct bpf_object *obj, const char *ns_dir)
 			return -1;
 		}
 	}
+	/* The shared maps and their layout go together. */
+	snprintf(path, sizeof(path), "%s/layout", ns_dir);
+	if (stat(path, &st) && layout_stamp_ns(ns_dir))
+		return -1;
 	return 0;
 }
 
@@ -209,6 +214,8 @@ void pins_remove_shared(const char *ns_dir)
 		snprintf(path, sizeof(path), "%s/%s", ns_dir, shared_maps[i]);
 		unlink(path);
 	}
+	snprintf(path, sizeof(path), "%s/layout", ns_dir);
+	unlink(path);
 }
 
 int pins_ns_in_use(const char *ns_dir)

@@ -45,10 +45,13 @@
 #include <bpf/libbpf.h>
 #include <libmnl/libmnl.h>
 
+#include <cjson/cJSON.h>
+
 #include "xdp_egress.h"
 #include "attach.h"
 #include "ethtool.h"
 #include "lock.h"
+#include "layout.h"
 #include "netns.h"
 #include "nl.h"
 #include "pins.h"
@@ -1003,6 +1006,110 @@ static int set_container_mtu(int cfd, const char *ifname, unsigned int mtu)
 	return run_in(cfd, cmd);
 }
 
+/* ---- layout versions and migrations (src/layout.c) ---- */
+
+static int layout_trace[8], layout_n_trace;
+
+static int step_one(const char *root, char *ns_dir)
+{
+	layout_trace[layout_n_trace++] = 1;
+	return 0;
+}
+
+static int step_two(const char *root, char *ns_dir)
+{
+	layout_trace[layout_n_trace++] = 2;
+	return 0;
+}
+
+static int step_fails(const char *root, char *ns_dir)
+{
+	return -1;
+}
+
+static unsigned int record_layout(const char *dir)
+{
+	char buf[META_SIZE];
+	cJSON *m;
+	unsigned int v = 0;
+
+	if (!meta_read(dir, buf, sizeof(buf)) && (m = cJSON_Parse(buf))) {
+		v = layout_of_record(m);
+		cJSON_Delete(m);
+	}
+	return v;
+}
+
+static void test_layout(void)
+{
+	static const struct layout_step table[] = {
+		{ 1, "one", 0, step_one },
+		{ 2, "two, with new programs", 1, step_two },
+	};
+	static const struct layout_step failing[] = {
+		{ 3, "fails", 0, step_fails },
+	};
+	const struct layout_step *plan[4];
+	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	unsigned int missing = 0;
+	int n, rc;
+
+	n = layout_plan(table, 2, 1, 3, plan, 4, &missing);
+	CHECK(n == 2 && plan[0]->from == 1 && plan[1]->from == 2,
+	      "layout/plan_in_order", "n %d", n);
+	n = layout_plan(table, 2, 1, 4, plan, 4, &missing);
+	CHECK(n == -1 && missing == 3, "layout/plan_missing_step",
+	      "n %d, missing %u", n, missing);
+	ASSERT_EQ(layout_plan(table, 2, 3, 3, plan, 4, &missing), 0,
+		  "layout/plan_nothing_to_do");
+
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root)) {
+		CHECK(0, "layout/setup", "no pin root or netns cookie");
+		return;
+	}
+	pins_attach_dir(dir, sizeof(dir), ns_dir, 7);
+	/* Pins of layout 1 as a binary before versions left them: no
+	 * "layout" in the record, no layout map. */
+	rc = mkdir(ns_dir, 0700) || mkdir(dir, 0700) ||
+	     meta_write(dir, "{\"version\":2,\"ifname\":\"h1\",\"ifindex\":7}");
+	ASSERT_EQ(rc, 0, "layout/setup_pins");
+	ASSERT_EQ(layout_of_ns(ns_dir), 1, "layout/unversioned_ns_is_1");
+	ASSERT_EQ(record_layout(dir), 1, "layout/unversioned_record_is_1");
+
+	fprintf(stderr, "# layout/*: warnings and errors are expected:\n");
+	rc = layout_check_steps(root, LAYOUT_READ, table, 2, 3);
+	snprintf(path, sizeof(path), "%s/layout", ns_dir);
+	CHECK(rc == 0 && !layout_n_trace && !exists(path), "layout/read_changes_nothing",
+	      "rc %d, steps run %d, layout pin %d", rc, layout_n_trace, exists(path));
+	rc = layout_check_steps(root, LAYOUT_CHANGE, table, 2, 3);
+	CHECK(rc == -1 && !layout_n_trace && layout_of_ns(ns_dir) == 1,
+	      "layout/change_refuses_step_needing_programs",
+	      "rc %d, steps run %d, layout %u", rc, layout_n_trace, layout_of_ns(ns_dir));
+	rc = layout_check_steps(root, LAYOUT_UPGRADE, table, 2, 3);
+	CHECK(rc == 0 && layout_n_trace == 2 && layout_trace[0] == 1 &&
+	      layout_trace[1] == 2 && layout_of_ns(ns_dir) == 3 && record_layout(dir) == 3,
+	      "layout/upgrade_migrates_in_order",
+	      "rc %d, steps run %d, layout %u, record %u", rc, layout_n_trace,
+	      layout_of_ns(ns_dir), record_layout(dir));
+	rc = layout_check_steps(root, LAYOUT_CHANGE, table, 2, 3);
+	CHECK(rc == 0 && layout_n_trace == 2, "layout/current_nothing_to_do",
+	      "rc %d, steps run %d", rc, layout_n_trace);
+	rc = layout_check_steps(root, LAYOUT_READ, table, 2, 2);
+	ASSERT_EQ(rc, -1, "layout/newer_refused");
+	rc = layout_check_steps(root, LAYOUT_UPGRADE, table, 2, 4);
+	CHECK(rc == -1 && layout_of_ns(ns_dir) == 3, "layout/no_migration_refused",
+	      "rc %d, layout %u", rc, layout_of_ns(ns_dir));
+	rc = layout_check_steps(root, LAYOUT_CHANGE, failing, 1, 4);
+	CHECK(rc == -1 && layout_of_ns(ns_dir) == 3 && record_layout(dir) == 3,
+	      "layout/failed_step_keeps_layout", "rc %d, layout %u, record %u", rc,
+	      layout_of_ns(ns_dir), record_layout(dir));
+
+	pins_remove_dir(dir);
+	unlink(path);
+	rmdir(ns_dir);
+}
+
 static void test_native_mtu(int cfd, pid_t cpid)
 {
 	long page = sysconf(_SC_PAGESIZE);
@@ -1163,6 +1270,7 @@ int main(void)
 	test_target(cfd, cpid);
 	test_pins();
 	test_lock();
+	test_layout();
 	test_native_mtu(cfd, cpid);
 	test_report();
 	ASSERT_EQ(self_ino(), host_ino, "userspace/still_in_private_netns");
