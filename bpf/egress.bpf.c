@@ -33,6 +33,7 @@
 #include "route.h"
 #include "flow_cache.h"
 #include "rewrite.h"
+#include "build_salt.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -107,6 +108,7 @@ int xdp_egress(struct xdp_md *ctx)
 	struct packet p;
 	int rc, promoted = 0;
 
+	BUILD_SALT();
 	rc = parse_packet(ctx, &p);
 	if (rc == PARSE_OK)
 		rc = egress_admit(ctx, 0, &p);
@@ -158,6 +160,7 @@ int tc_egress(struct __sk_buff *skb)
 	struct packet p;
 	int rc, promoted = 0;
 
+	BUILD_SALT();
 	/* Passed by the XDP program in front (auto mode): the kernel's. */
 	if (xdp_marks_passed) {
 		__u32 *meta = (void *)(long)skb->data_meta;

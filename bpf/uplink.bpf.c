@@ -18,6 +18,7 @@
 #include "route.h"
 #include "flow_cache.h"
 #include "rewrite.h"
+#include "build_salt.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -67,6 +68,7 @@ int xdp_uplink(struct xdp_md *ctx)
 	struct packet p;
 	int rc, promoted = 0;
 
+	BUILD_SALT();
 	rc = parse_packet(ctx, &p);
 	/* Not for us to judge the host's traffic: even malformed frames go
 	 * on to the kernel. */

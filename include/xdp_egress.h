@@ -8,6 +8,16 @@
 #define XDP_EGRESS_H
 
 /*
+ * Layout of what is pinned (src/pins.h): the maps' key and value structs
+ * below, which maps exist and where, and the fields of the attachment
+ * records. Every namespace folder carries it in its "layout" map, every
+ * record in its "layout" field; pins without one are layout 1. Bump it with
+ * any change a binary of the previous layout would misread, and add the
+ * step that migrates the previous one to src/layout.c.
+ */
+#define XE_LAYOUT_VERSION 1
+
+/*
  * One counter per outcome of a packet, for the egress programs (host veth)
  * and the uplink program (return path) alike. Every pass to the kernel has
  * its own reason so `stats` can say why the fast path was not taken.

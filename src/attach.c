@@ -29,6 +29,8 @@
 #include "attach.h"
 #include "ethtool.h"
 #include "kct.h"
+#include "lock.h"
+#include "layout.h"
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
@@ -858,6 +860,7 @@ static char *meta_json(const struct attach_state *s)
 	int i;
 
 	cJSON_AddNumberToObject(m, "version", 2);
+	layout_stamp_record(m);
 	cJSON_AddStringToObject(m, "phase", s->phase ?: "attached");
 	cJSON_AddStringToObject(m, "ifname", s->t.host.name);
 	cJSON_AddNumberToObject(m, "ifindex", s->t.host.ifindex);
@@ -1685,20 +1688,23 @@ static int detach_locked(const struct target_spec *spec, int all)
 	return detach_release(dir, ns_dir, root);
 }
 
-/* attach and detach run one at a time per pin root: they share the
- * conntrack map, the uplink programs and the records of other attachments. */
+/* attach, detach and the tuner's switches run one at a time per pin root:
+ * they share the namespace's maps, the uplink programs and the records of
+ * other attachments (lock.h; re-entrant, so the CNI plugin holds it across
+ * its whole command). */
 static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 {
 	char root[PATH_MAX];
-	int fd, ret;
-
 	sigset_t stop, old;
+	int ret;
 
-	if (pins_root(root, sizeof(root)))
+	if (lock_take(LOCK_WAIT_S))
 		return 1;
-	fd = pins_lock(root);
-	if (fd < 0)
+	/* Pins of another layout: migrated, or refused with what to do. */
+	if (pins_root(root, sizeof(root)) || layout_check(root, LAYOUT_CHANGE)) {
+		lock_release();
 		return 1;
+	}
 	/* Ctrl-C, a terminal hang-up or a polite kill wait until the records
 	 * and the system agree again; only SIGKILL cuts in (and the record
 	 * then says what to undo). */
@@ -1709,7 +1715,7 @@ static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 	sigaddset(&stop, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &stop, &old);
 	ret = fn(arg, all);
-	close(fd);
+	lock_release();
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }

@@ -883,14 +883,7 @@ static struct http_stream *subscribe(struct daemon *d)
 	 * compat API names die "died" in some versions. */
 	static const char path[] = ENGINE_API_PREFIX
 		"/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D";
-	int fd = engine_connect(&d->eng);
-
-	if (fd < 0)
-		return NULL;
-	/* The stream waits for events: no read timeout. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ 0 },
-		   sizeof(struct timeval));
-	return http_stream_open_fd(fd, path);
+	return engine_events_open(&d->eng, path);
 }
 
 /* Wait ms for a signal; 1 when one came (d->stop is set). */
@@ -912,6 +905,34 @@ static int wait_signal(struct daemon *d, int ms)
 /* The tuner's window in the daemon (`xdp-egress tune --interval` alone
  * can be shorter). */
 #define TUNE_MS 1000
+
+/*
+ * A daemon started from a new binary (a restart after an upgrade of the
+ * package or the DaemonSet's image) moves this namespace's attachments to
+ * its programs before anything else: `xdp-egress upgrade --all`, without
+ * loss, or nothing when they run its build already. All of them, not only
+ * the containers it follows: the uplink programs, the shared maps and the
+ * agent are the namespace's, one build for all.
+ */
+static void upgrade_on_start(struct daemon *d)
+{
+	char root[PATH_MAX], ns_dir[PATH_MAX];
+	struct argv_buf a = {};
+	struct stat st;
+	int rc;
+
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root) || stat(ns_dir, &st))
+		return;
+	argv_add(&a, "xdp-egress");
+	argv_add(&a, "upgrade");
+	argv_add(&a, "--all");
+	rc = run_self(d, "upgrade", &a);
+	daemon_argv_free(&a);
+	if (rc)
+		dlog("upgrade: exited %d (see above); the attachments keep the "
+		     "programs they had", rc);
+}
 
 static long long mono_ms(void)
 {
@@ -957,6 +978,7 @@ int cmd_daemon(const struct daemon_opts *o)
 		goto out;
 	}
 	daemon_state_load(&d, d.state_path);
+	upgrade_on_start(&d);
 	for (t = d.tracked; t; t = t->next)
 		n_tracked++;
 	dlog("pid %d following %s at %s (%s); run dir %s; %d container(s) "

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "report.h"
 #include "top.h"
+#include "upgrade.h"
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 		return cmd_agent();
 	if (!strcmp(c, "detach"))
 		return cmd_detach(&cli.ao.spec, cli.all);
+	if (!strcmp(c, "upgrade"))
+		return cmd_upgrade(&cli.ao.spec, cli.all);
 	if (!strcmp(c, "status"))
 		return cmd_status(cli.json);
 	if (!strcmp(c, "daemon"))

@@ -25,6 +25,7 @@
 #include "nl.h"
 #include "pins.h"
 #include "probe.h"
+#include "layout.h"
 #include "target.h"
 #include "tchook.h"
 #include "xdp_egress.h"
@@ -119,6 +120,9 @@ int list_attachments(struct attachment **out, const char *only_dir)
 	root_existed = !stat(env && *env ? env : "/sys/fs/bpf/xdp-egress", &st);
 	if (pins_root(root, sizeof(root)) ||
 	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
+		return -1;
+	/* Pins of a layout this binary cannot read are not reported on. */
+	if (layout_check(root, LAYOUT_READ))
 		return -1;
 	a = calloc(MAX_ATTACH, sizeof(*a));
 	if (!a)

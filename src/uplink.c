@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 
 #include "uplink.h"
+#include "layout.h"
 #include "log.h"
 #include "flows.h"
 #include "pins.h"
@@ -139,6 +140,7 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up,
 	cJSON_AddNumberToObject(m, "ifindex", up->ifindex);
 	cJSON_AddStringToObject(m, "mode", generic ? "generic" : "native");
 	cJSON_AddNumberToObject(m, "prog_id", info.id);
+	layout_stamp_record(m);
 	js = cJSON_PrintUnformatted(m);
 	cJSON_Delete(m);
 	if (!js || meta_write(dir, js)) {

@@ -27,11 +27,14 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <linux/types.h>
@@ -42,9 +45,13 @@
 #include <bpf/libbpf.h>
 #include <libmnl/libmnl.h>
 
+#include <cjson/cJSON.h>
+
 #include "xdp_egress.h"
 #include "attach.h"
 #include "ethtool.h"
+#include "lock.h"
+#include "layout.h"
 #include "netns.h"
 #include "nl.h"
 #include "pins.h"
@@ -790,6 +797,193 @@ static void test_pins(void)
 	CHECK(is_bpffs(bpffs_dir), "pins/bpffs_mount_intact", "%s", bpffs_dir);
 }
 
+/* ---- lock.h: the one lock on the pin root -------------------------------- */
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* In a child: try to flock path without waiting. 0 locked, 1 held by
+ * someone else, 2 cannot open. */
+static int try_flock_in_child(const char *path)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int fd = open(path, O_RDONLY | O_DIRECTORY);
+
+		if (fd < 0)
+			_exit(2);
+		_exit(flock(fd, LOCK_EX | LOCK_NB) ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* Does process pid have path open (an fd whose link reads path)? */
+static int has_open(pid_t pid, const char *path)
+{
+	char dir[64], link[PATH_MAX], target[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+	ssize_t n;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	while (d && !found && (de = readdir(d))) {
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			found = !strcmp(target, path);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void test_lock(void)
+{
+	char root[PATH_MAX], real[PATH_MAX], link[PATH_MAX], under[PATH_MAX];
+	struct stat st;
+	pid_t pid;
+	int rc, err, status, i;
+	double t0;
+
+	setenv("XDP_EGRESS_BPFFS", pins_env, 1);
+	rc = lock_take(5);
+	CHECK(rc == 0 && is_dir(pins_env) && !stat(pins_env, &st) &&
+	      (st.st_mode & 07777) == 0700 && st.st_uid == 0,
+	      "lock/take_creates_root_0700", "rc %d, mode %04o uid %u", rc,
+	      (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+	ASSERT_EQ(try_flock_in_child(pins_env), 1, "lock/others_excluded");
+	/* Re-entrant: the CNI plugin holds it while cmd_attach() takes it. */
+	rc = lock_take(0);
+	ASSERT_EQ(rc, 0, "lock/reentrant_take");
+	lock_release();
+	ASSERT_EQ(try_flock_in_child(pins_env), 1, "lock/held_until_last_release");
+	lock_release();
+	ASSERT_EQ(try_flock_in_child(pins_env), 0, "lock/free_after_last_release");
+
+	/* Held by another process: lock_take waits, then gives up with
+	 * ETIMEDOUT (the CNI plugin's "try again", code 11). */
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(pins_env, O_RDONLY | O_DIRECTORY);
+
+		if (fd < 0 || flock(fd, LOCK_EX))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	for (i = 0; i < 200 && try_flock_in_child(pins_env) != 1; i++)
+		usleep(10000);
+	fprintf(stderr, "# lock/times_out_when_held: an error message is expected:\n");
+	t0 = mono_now();
+	errno = 0;
+	rc = lock_take(1);
+	err = errno;
+	CHECK(rc == -1 && err == ETIMEDOUT && mono_now() - t0 >= 0.9,
+	      "lock/times_out_when_held", "rc %d, errno %s after %.2f s", rc,
+	      strerror(err), mono_now() - t0);
+	/* The test hook: no lock at all, whoever holds it. */
+	setenv(LOCK_TEST_OFF_ENV, "1", 1);
+	fprintf(stderr, "# lock/test_hook_skips_lock: a warning is expected:\n");
+	rc = lock_take(0);
+	ASSERT_EQ(rc, 0, "lock/test_hook_skips_lock");
+	lock_release();
+	unsetenv(LOCK_TEST_OFF_ENV);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+
+	/*
+	 * The holder prunes the (empty) root while we wait: after the flock
+	 * the waiter must notice that the path names another folder (or
+	 * none) and lock that instead, or two processes would each hold a
+	 * "lock". The child reports what it holds: 0 = the lock on the folder
+	 * root names now, 3 = root is gone (it locked a removed folder),
+	 * 1 = root is there but not locked by it.
+	 */
+	snprintf(root, sizeof(root), "%s/pruned", bpffs_dir);
+	rc = lock_dir(root, 5);
+	pid = fork();
+	if (pid == 0) {
+		int fd;
+
+		if (lock_dir(root, 10))
+			_exit(2);
+		fd = open(root, O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			_exit(3);
+		_exit(flock(fd, LOCK_EX | LOCK_NB) ? 0 : 1);
+	}
+	for (i = 0; i < 300 && !has_open(pid, root); i++)
+		usleep(10000);
+	/* Let it reach its polling flock, then prune and release. */
+	usleep(150000);
+	err = rmdir(root) ? errno : 0;
+	lock_release();
+	status = -1;
+	waitpid(pid, &status, 0);
+	CHECK(rc == 0 && !err && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "lock/root_pruned_while_waiting_relocked",
+	      "lock %d, rmdir %s, waiter exit %d (3: it locked the removed "
+	      "folder, 1: not the new one)", rc, strerror(err),
+	      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	rmdir(root);
+
+	/* A symbolic link as the root, or above it: refused, by every
+	 * command (pins_root) and by the lock. */
+	snprintf(real, sizeof(real), "%s/real", bpffs_dir);
+	snprintf(link, sizeof(link), "%s/link", bpffs_dir);
+	snprintf(under, sizeof(under), "%s/link/x", bpffs_dir);
+	mkdir(real, 0700);
+	if (symlink(real, link)) {
+		CHECK(0, "lock/symlink_setup", "symlink %s: %s", link, strerror(errno));
+	} else {
+		setenv("XDP_EGRESS_BPFFS", link, 1);
+		fprintf(stderr, "# lock/symlink_root_refused: error messages are expected:\n");
+		rc = pins_root(root, sizeof(root));
+		CHECK(rc == -1 && lock_take(0) == -1 &&
+		      try_flock_in_child(real) == 0,
+		      "lock/symlink_root_refused", "pins_root %d", rc);
+		setenv("XDP_EGRESS_BPFFS", under, 1);
+		rc = lock_dir(under, 0);
+		CHECK(rc == -1 && try_flock_in_child(real) == 0,
+		      "lock/symlink_above_root_refused", "lock_dir %d", rc);
+		unlink(link);
+	}
+	rmdir(under);
+	rmdir(real);
+
+	/* Not root's, or writable by others: refused. */
+	snprintf(root, sizeof(root), "%s/owned", bpffs_dir);
+	mkdir(root, 0700);
+	fprintf(stderr, "# lock/root_not_roots_refused: an error message is expected:\n");
+	rc = chown(root, 65534, 65534) ? -2 : lock_dir(root, 0);
+	ASSERT_EQ(rc, -1, "lock/root_not_roots_refused");
+	fprintf(stderr, "# lock/root_group_writable_refused: an error message is expected:\n");
+	rc = chown(root, 0, 0) || chmod(root, 0770) ? -2 : lock_dir(root, 0);
+	ASSERT_EQ(rc, -1, "lock/root_group_writable_refused");
+	fprintf(stderr, "# lock/root_world_writable_refused: an error message is expected:\n");
+	rc = chmod(root, 0757) ? -2 : lock_dir(root, 0);
+	ASSERT_EQ(rc, -1, "lock/root_world_writable_refused");
+	rc = chmod(root, 0755) ? -2 : lock_dir(root, 0);
+	ASSERT_EQ(rc, 0, "lock/root_0755_accepted");
+	lock_release();
+	rmdir(root);
+	setenv("XDP_EGRESS_BPFFS", pins_env, 1);
+	rmdir(pins_env);
+}
+
 /* ---- attach.h: the native XDP MTU cap of a veth --------------------------- */
 
 static int load_xdp_pass(void)
@@ -810,6 +1004,110 @@ static int set_container_mtu(int cfd, const char *ifname, unsigned int mtu)
 
 	snprintf(cmd, sizeof(cmd), "ip link set dev %s mtu %u", ifname, mtu);
 	return run_in(cfd, cmd);
+}
+
+/* ---- layout versions and migrations (src/layout.c) ---- */
+
+static int layout_trace[8], layout_n_trace;
+
+static int step_one(const char *root, char *ns_dir)
+{
+	layout_trace[layout_n_trace++] = 1;
+	return 0;
+}
+
+static int step_two(const char *root, char *ns_dir)
+{
+	layout_trace[layout_n_trace++] = 2;
+	return 0;
+}
+
+static int step_fails(const char *root, char *ns_dir)
+{
+	return -1;
+}
+
+static unsigned int record_layout(const char *dir)
+{
+	char buf[META_SIZE];
+	cJSON *m;
+	unsigned int v = 0;
+
+	if (!meta_read(dir, buf, sizeof(buf)) && (m = cJSON_Parse(buf))) {
+		v = layout_of_record(m);
+		cJSON_Delete(m);
+	}
+	return v;
+}
+
+static void test_layout(void)
+{
+	static const struct layout_step table[] = {
+		{ 1, "one", 0, step_one },
+		{ 2, "two, with new programs", 1, step_two },
+	};
+	static const struct layout_step failing[] = {
+		{ 3, "fails", 0, step_fails },
+	};
+	const struct layout_step *plan[4];
+	char root[PATH_MAX], ns_dir[PATH_MAX], dir[PATH_MAX], path[PATH_MAX];
+	unsigned int missing = 0;
+	int n, rc;
+
+	n = layout_plan(table, 2, 1, 3, plan, 4, &missing);
+	CHECK(n == 2 && plan[0]->from == 1 && plan[1]->from == 2,
+	      "layout/plan_in_order", "n %d", n);
+	n = layout_plan(table, 2, 1, 4, plan, 4, &missing);
+	CHECK(n == -1 && missing == 3, "layout/plan_missing_step",
+	      "n %d, missing %u", n, missing);
+	ASSERT_EQ(layout_plan(table, 2, 3, 3, plan, 4, &missing), 0,
+		  "layout/plan_nothing_to_do");
+
+	if (pins_root(root, sizeof(root)) ||
+	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root)) {
+		CHECK(0, "layout/setup", "no pin root or netns cookie");
+		return;
+	}
+	pins_attach_dir(dir, sizeof(dir), ns_dir, 7);
+	/* Pins of layout 1 as a binary before versions left them: no
+	 * "layout" in the record, no layout map. */
+	rc = mkdir(ns_dir, 0700) || mkdir(dir, 0700) ||
+	     meta_write(dir, "{\"version\":2,\"ifname\":\"h1\",\"ifindex\":7}");
+	ASSERT_EQ(rc, 0, "layout/setup_pins");
+	ASSERT_EQ(layout_of_ns(ns_dir), 1, "layout/unversioned_ns_is_1");
+	ASSERT_EQ(record_layout(dir), 1, "layout/unversioned_record_is_1");
+
+	fprintf(stderr, "# layout/*: warnings and errors are expected:\n");
+	rc = layout_check_steps(root, LAYOUT_READ, table, 2, 3);
+	snprintf(path, sizeof(path), "%s/layout", ns_dir);
+	CHECK(rc == 0 && !layout_n_trace && !exists(path), "layout/read_changes_nothing",
+	      "rc %d, steps run %d, layout pin %d", rc, layout_n_trace, exists(path));
+	rc = layout_check_steps(root, LAYOUT_CHANGE, table, 2, 3);
+	CHECK(rc == -1 && !layout_n_trace && layout_of_ns(ns_dir) == 1,
+	      "layout/change_refuses_step_needing_programs",
+	      "rc %d, steps run %d, layout %u", rc, layout_n_trace, layout_of_ns(ns_dir));
+	rc = layout_check_steps(root, LAYOUT_UPGRADE, table, 2, 3);
+	CHECK(rc == 0 && layout_n_trace == 2 && layout_trace[0] == 1 &&
+	      layout_trace[1] == 2 && layout_of_ns(ns_dir) == 3 && record_layout(dir) == 3,
+	      "layout/upgrade_migrates_in_order",
+	      "rc %d, steps run %d, layout %u, record %u", rc, layout_n_trace,
+	      layout_of_ns(ns_dir), record_layout(dir));
+	rc = layout_check_steps(root, LAYOUT_CHANGE, table, 2, 3);
+	CHECK(rc == 0 && layout_n_trace == 2, "layout/current_nothing_to_do",
+	      "rc %d, steps run %d", rc, layout_n_trace);
+	rc = layout_check_steps(root, LAYOUT_READ, table, 2, 2);
+	ASSERT_EQ(rc, -1, "layout/newer_refused");
+	rc = layout_check_steps(root, LAYOUT_UPGRADE, table, 2, 4);
+	CHECK(rc == -1 && layout_of_ns(ns_dir) == 3, "layout/no_migration_refused",
+	      "rc %d, layout %u", rc, layout_of_ns(ns_dir));
+	rc = layout_check_steps(root, LAYOUT_CHANGE, failing, 1, 4);
+	CHECK(rc == -1 && layout_of_ns(ns_dir) == 3 && record_layout(dir) == 3,
+	      "layout/failed_step_keeps_layout", "rc %d, layout %u, record %u", rc,
+	      layout_of_ns(ns_dir), record_layout(dir));
+
+	pins_remove_dir(dir);
+	unlink(path);
+	rmdir(ns_dir);
 }
 
 static void test_native_mtu(int cfd, pid_t cpid)
@@ -971,6 +1269,8 @@ int main(void)
 	test_ethtool(cfd);
 	test_target(cfd, cpid);
 	test_pins();
+	test_lock();
+	test_layout();
 	test_native_mtu(cfd, cpid);
 	test_report();
 	ASSERT_EQ(self_ino(), host_ino, "userspace/still_in_private_netns");
