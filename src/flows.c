@@ -83,9 +83,9 @@ static int maps_open(struct flows_maps *m, const char *cmd)
 	m->flows = pins_open(m->ns_dir, "flows");
 	if (m->flows < 0) {
 		pr_err("%s: the attachments under %s were made by an "
-		       "xdp-egress without per-flow counts (no map flows); "
-		       "detach and attach them again with this version",
-		       cmd, m->ns_dir);
+		       "xdp-egress without per-flow counts (no pinned map "
+		       "flows); detach them (`xdp-egress detach --all`) and "
+		       "attach them again with this one", cmd, m->ns_dir);
 		maps_close(m);
 		return -1;
 	}
