@@ -125,7 +125,7 @@ static int list_attachments(struct attachment **out, const char *only_dir)
 	/* pins_root() creates the root: note whether it was there. */
 	root_existed = !stat(env && *env ? env : "/sys/fs/bpf/xdp-egress", &st);
 	if (pins_root(root, sizeof(root)) ||
-	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
+	    layout_ns_dir(root, ns_dir, sizeof(ns_dir)))
 		return -1;
 	/* Pins of a layout this binary cannot read are not reported on. */
 	if (layout_check(root, LAYOUT_READ))
@@ -228,7 +228,7 @@ static int this_ns_dir(char *out, size_t len)
 
 	if (pins_root(root, sizeof(root)))
 		return -1;
-	return pins_ns_dir_self(out, len, root);
+	return layout_ns_dir(root, out, len);
 }
 
 static long map_count(const char *ns_dir, const char *name, __u32 key_size)
