@@ -1693,28 +1693,15 @@ static int detach_locked(const struct target_spec *spec, int all)
 static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 {
 	char root[PATH_MAX];
-	sigset_t stop, old;
-	int ret;
+	sigset_t old;
+	int ret = 1;
 
-	if (lock_take(LOCK_WAIT_S))
+	if (lock_take_for_changes(LOCK_WAIT_S, &old))
 		return 1;
 	/* Pins of another layout: migrated, or refused with what to do. */
-	if (pins_root(root, sizeof(root)) || layout_check(root, LAYOUT_CHANGE)) {
-		lock_release();
-		return 1;
-	}
-	/* Ctrl-C, a terminal hang-up or a polite kill wait until the records
-	 * and the system agree again; only SIGKILL cuts in (and the record
-	 * then says what to undo). */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
-	sigaddset(&stop, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &stop, &old);
-	ret = fn(arg, all);
-	lock_release();
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (!pins_root(root, sizeof(root)) && !layout_check(root, LAYOUT_CHANGE))
+		ret = fn(arg, all);
+	lock_release_changes(&old);
 	return ret;
 }
 
