@@ -11,7 +11,7 @@ CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  += -Iinclude -I$(OUT) -Isrc
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
-LDLIBS  := -lbpf -lmnl -lcjson -lnetfilter_conntrack -lnftables -lelf -lz -lm
+LDLIBS  := -lbpf -lmnl -lcjson -lmicrohttpd -lnetfilter_conntrack -lnftables -lelf -lz -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
@@ -26,7 +26,8 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             python3 procps kmod containernetworking-plugins iptables \
             python3-yaml patchelf qemu-system-x86 busybox-static cpio \
             docker.io podman runc nftables sockperf gnuplot-nox \
-            conntrack python3-scapy nginx-light wrk strace libclang-rt-14-dev
+            conntrack python3-scapy nginx-light wrk strace libclang-rt-14-dev \
+            prometheus libmicrohttpd-dev
 
 .SECONDARY:
 .PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz fuzz-run
