@@ -339,31 +339,55 @@ static void write_modes(FILE *out, cJSON *atts, const struct series *ser, int n)
 		       !strcmp(str(cJSON_GetArrayItem(atts, i), "state"), "attached"));
 }
 
-/* The tracepoints' per-device count of frames lost after a redirect, for
- * every device of this namespace that redirected (attachments and uplinks). */
-static void write_redirect_errors(FILE *out)
+/* The tracepoints' per-device count of frames lost after a redirect: a
+ * series for each attachment and uplink (0 until one is lost), and for any
+ * other device of this namespace the map holds. */
+static void write_redirect_errors(FILE *out, cJSON *atts, cJSON *uplinks)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX], ifname[IF_NAMESIZE];
-	int ncpu = libbpf_num_possible_cpus(), fd, c;
-	__u32 key, next, *prev = NULL;
-	__u64 *vals, sum;
+	int ncpu = libbpf_num_possible_cpus(), fd = -1, c, i, n = 0;
+	__u32 key, next, *prev = NULL, known[2 * MAX_UPLINKS + 256];
+	__u64 *vals = NULL, sum;
+	cJSON *o;
 
 	help_type(out, "xdp_egress_redirect_errors_total", "counter",
 		  "Frames lost after the program redirected them (tracepoints "
 		  "xdp_redirect_err and xdp_devmap_xmit), by the device that "
 		  "redirected (a container's host veth or an uplink).");
-	if (pins_root(root, sizeof(root)) ||
-	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root) || ncpu <= 0)
-		return;
-	fd = pins_open(ns_dir, "errors/redirect_errs");
-	vals = calloc(ncpu, sizeof(*vals));
-	while (fd >= 0 && vals && !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		for (sum = 0, c = 0; c < ncpu; c++)
-			sum += vals[c];
+	if (!pins_root(root, sizeof(root)) &&
+	    !pins_ns_dir_self(ns_dir, sizeof(ns_dir), root) && ncpu > 0) {
+		fd = pins_open(ns_dir, "errors/redirect_errs");
+		vals = calloc(ncpu, sizeof(*vals));
+	}
+	cJSON_ArrayForEach(o, atts)
+		if (n < (int)(sizeof(known) / sizeof(known[0])))
+			known[n++] = (__u32)json_int(cJSON_GetObjectItem(o, "ifindex"),
+						     0, INT_MAX, 0);
+	cJSON_ArrayForEach(o, uplinks)
+		if (n < (int)(sizeof(known) / sizeof(known[0])))
+			known[n++] = if_nametoindex(str(o, "ifname"));
+	/* The known devices first, then the map's others. */
+	for (i = 0; ; i++) {
+		if (i < n) {
+			key = known[i];
+			if (!key)
+				continue;
+		} else {
+			int seen = 0, k;
+
+			if (fd < 0 || !vals || bpf_map_get_next_key(fd, prev, &next))
+				break;
+			key = next;
+			prev = &key;
+			for (k = 0; k < n; k++)
+				seen |= known[k] == key;
+			if (seen)
+				continue;
+		}
+		sum = 0;
+		if (fd >= 0 && vals && !bpf_map_lookup_elem(fd, &key, vals))
+			for (c = 0; c < ncpu; c++)
+				sum += vals[c];
 		if (!if_indextoname(key, ifname))
 			snprintf(ifname, sizeof(ifname), "if%u", key);
 		fputs("xdp_egress_redirect_errors_total{ifname=\"", out);
@@ -459,7 +483,7 @@ int metrics_write(FILE *out, const char *const *run_dirs)
 	write_counters(out, atts, ser, n,
 		       cJSON_GetObjectItem(ns, "uplinks"));
 	write_modes(out, atts, ser, n);
-	write_redirect_errors(out);
+	write_redirect_errors(out, atts, cJSON_GetObjectItem(ns, "uplinks"));
 	write_conntrack(out, ns);
 	free(ser);
 	free(cname);

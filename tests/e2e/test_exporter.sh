@@ -61,9 +61,18 @@ check exporter_listen_busy "want 'cannot listen ... Address already in use', got
 
 scrape() { in_world curl -sS -m 5 -o "$1" -w '%{http_code}' "$URL"; }
 
-# Traffic: TCP (promoted, then redirected) and UDP from the container.
+# Traffic: bulk TCP (promoted, then redirected; auto mode stays on tc),
+# then small UDP datagrams, which make the tuner put native XDP in front:
+# one switch, which the record counts.
+xe_tune_start
 in_c 1 iperf3 -c "$TOPO_WORLD_V4" -t 2 >/dev/null 2>&1 || fail exporter_traffic "iperf3 TCP failed"
-in_c 1 iperf3 -c "$TOPO_WORLD_V4" -u -b 20M -l 200 -t 1 >/dev/null 2>&1 || fail exporter_traffic "iperf3 UDP failed"
+in_c 1 iperf3 -c "$TOPO_WORLD_V4" -u -l 64 -b 30M -t 3 >/dev/null 2>&1 || fail exporter_traffic "iperf3 UDP failed"
+native_now() { scrape "$TOPO_TMP/m.txt" >/dev/null && grep -q '^xdp_egress_auto_state{.*state="native"} 1$' "$TOPO_TMP/m.txt"; }
+check exporter_auto_native "auto_state native never 1: $(grep "^xdp_egress_auto_state" "$TOPO_TMP/m.txt" 2>/dev/null | tr '\n' ' ') tune log: $(tail -2 "$TOPO_TMP/tune.log" | tr '\n' ' ')" \
+	wait_until 5 native_now
+# The tuner stops here, so that nothing switches while counters are read.
+kill "$TUNE_PID" 2>/dev/null
+wait "$TUNE_PID" 2>/dev/null
 
 # The same counters as stats --json, bracketed by a reading before and after.
 C_LABEL="${TOPO_C[1]}/eth0"
@@ -91,10 +100,12 @@ M="$TOPO_TMP/metrics.txt"
 has() { grep -qE "$1" "$M"; }
 check exporter_container_label "no series with container=\"$C_LABEL\"" \
 	has "^xdp_egress_packets_total\{ifname=\"vc1\",container=\"$C_LABEL\",reason=\"redirected\"\} [1-9]"
-check exporter_mode_series "want mode auto = 1, auto_state tc = 1, switches = 0" \
+check exporter_mode_series "want mode auto = 1, auto_state native = 1, tc = 0, switches = 1: $(grep -E '^xdp_egress_(mode|auto)' "$M" | tr '\n' ' ')" \
 	bash -c 'grep -q "^xdp_egress_mode{.*mode=\"auto\"} 1$" "$1" &&
-		grep -q "^xdp_egress_auto_state{.*state=\"tc\"} 1$" "$1" &&
-		grep -q "^xdp_egress_auto_switches_total{ifname=\"vc1\".*} 0$" "$1" &&
+		grep -q "^xdp_egress_mode{.*mode=\"native\"} 0$" "$1" &&
+		grep -q "^xdp_egress_auto_state{.*state=\"native\"} 1$" "$1" &&
+		grep -q "^xdp_egress_auto_state{.*state=\"tc\"} 0$" "$1" &&
+		grep -q "^xdp_egress_auto_switches_total{ifname=\"vc1\".*} 1$" "$1" &&
 		grep -q "^xdp_egress_attached{ifname=\"vc1\".*} 1$" "$1"' _ "$M"
 check exporter_ratio "xdp_egress_fast_path_ratio not in (0.5, 1]: $(grep '^xdp_egress_fast_path_ratio' "$M")" \
 	awk '/^xdp_egress_fast_path_ratio\{/ { found = 1; ok = $2 > 0.5 && $2 <= 1 } END { exit !(found && ok) }' "$M"
@@ -105,8 +116,10 @@ check exporter_conntrack "want conntrack entries (the host ns has $CT), max, pro
 		grep -qE "^xdp_egress_promote_tracked_flows [0-9]" "$1" &&
 		grep -qE "^xdp_egress_kernel_only_flows 0$" "$1" &&
 		grep -qE "^xdp_egress_agent_up 1$" "$1"' _ "$M"
-check exporter_redirect_errors "no xdp_egress_redirect_errors_total HELP/TYPE" \
-	has "^# TYPE xdp_egress_redirect_errors_total counter$"
+check exporter_redirect_errors "want a redirect-error series for vc1 and up0: $(grep '^xdp_egress_redirect_errors' "$M" | tr '\n' ' ')" \
+	bash -c 'grep -q "^xdp_egress_redirect_errors_total{ifname=\"vc1\"} 0$" "$1" &&
+		grep -q "^xdp_egress_redirect_errors_total{ifname=\"up0\"} 0$" "$1"' _ "$M"
+[ -n "${EXPORTER_KEEP:-}" ] && cp "$M" "$EXPORTER_KEEP"
 if promtool check metrics <"$M" >"$TOPO_TMP/promtool.out" 2>&1; then
 	ok exporter_promtool
 else
@@ -149,16 +162,21 @@ fi
 # Hostile clients, each answered (or cut), then a normal scrape.
 hostile() { in_world python3 "$TOOLS" hostile "$ADDR" "$PORT" "$1" 2>&1; }
 r=$(hostile garbage)
+log "garbage: $r"
 check exporter_garbage "garbage: want 400 or a closed connection, got '$r'" \
 	bash -c '[[ "$1" == "HTTP/1.1 400"* || "$1" == closed* ]]' _ "$r"
 r=$(hostile huge_header)
+log "huge_header: $r"
 check exporter_huge_header "1 MB header: want 431/413/400 or a closed connection, got '$r'" \
 	bash -c '[[ "$1" =~ ^HTTP/1\.1\ (431|413|400) || "$1" == closed* ]]' _ "$r"
 r=$(hostile post)
+log "post: $r"
 check exporter_post "POST: want 405, got '$r'" bash -c '[[ "$1" == "HTTP/1.1 405"* ]]' _ "$r"
 r=$(hostile not_found)
+log "not_found: $r"
 check exporter_not_found "GET /etc/passwd: want 404, got '$r'" bash -c '[[ "$1" == "HTTP/1.1 404"* ]]' _ "$r"
 r=$(hostile head)
+log "head: $r"
 check exporter_head "HEAD /metrics: want 200, got '$r'" bash -c '[[ "$1" == "HTTP/1.1 200"* ]]' _ "$r"
 
 # Slowloris: 20 connections that never finish their request.

@@ -67,6 +67,14 @@ def compare(before_path, metrics_path, after_path, ifname, container):
                     ('reason', reason)))
             bracket('%s %s %s' % (ifname, reason, field), metrics.get(key),
                     b[field], a[field])
+    for dev, b, a in [(ifname, iface(before), iface(after))] + [
+            (u['ifname'], u, next(x for x in after['uplinks']
+                                  if x['ifname'] == u['ifname']))
+            for u in before.get('uplinks', [])]:
+        key = ('xdp_egress_redirect_errors_total', (('ifname', dev),))
+        bracket('%s redirect errors' % dev, metrics.get(key),
+                b['counters']['redirect_err']['packets'],
+                a['counters']['redirect_err']['packets'])
     for up in before.get('uplinks', []):
         up_after = next(u for u in after['uplinks']
                         if u['ifname'] == up['ifname'])
