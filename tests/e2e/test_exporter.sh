@@ -153,8 +153,10 @@ prom_has_value() {
 	[ -n "$v" ] && [ "$v" = "$RED" ]
 }
 PROM_VALUE=""
+t0=$SECONDS
 if wait_until 30 prom_has_value; then
 	ok exporter_prometheus_query
+	log "Prometheus answered $PROM_VALUE (stats --json: $RED) $((SECONDS - t0)) s after it started"
 else
 	fail exporter_prometheus_query "Prometheus answered '${PROM_VALUE}' for redirected (stats --json: $RED); up: $(query up | jq -c .data.result 2>/dev/null); log: $(tail -3 "$TOPO_TMP/prometheus.log" | tr '\n' ';')"
 fi
@@ -189,6 +191,7 @@ if wait_until 10 test -e "$ready"; then
 	dt=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 	check exporter_scrape_during_slowloris "with 20 slowloris connections held: HTTP $code after ${dt}s (want 200 within 2 s)" \
 		bash -c '[ "$1" = 200 ] && awk -v d="$2" "BEGIN { exit !(d < 2) }"' _ "$code" "$dt"
+	log "scrape with 20 slowloris connections held: HTTP $code in ${dt} s"
 	wait "$SLOW_PID"
 	r=$(cat "$TOPO_TMP/slowloris.out")
 	check exporter_slowloris_cut "want the server to close all 20 after its 5 s timeout, got '$r'" \
