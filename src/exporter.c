@@ -450,12 +450,19 @@ static void write_conntrack(FILE *out, cJSON *ns)
 
 int metrics_write(FILE *out, const char *const *run_dirs)
 {
-	cJSON *doc = report_json(), *atts, *ns, *a;
+	const char *env = getenv("XDP_EGRESS_BPFFS");
+	const char *root = env && *env ? env : "/sys/fs/bpf/xdp-egress";
+	cJSON *doc, *atts, *ns, *a;
 	struct series *ser;
 	struct names nm;
 	char (*cname)[256];
-	int n, i = 0;
+	struct stat st;
+	int n, i = 0, root_existed;
 
+	/* Reading creates the pin root (pins_root()): a scrape before any
+	 * attach removes it again, as list_attachments() does for stats. */
+	root_existed = !stat(root, &st);
+	doc = report_json();
 	if (!doc)
 		return -1;
 	atts = cJSON_GetObjectItem(doc, "attachments");
@@ -488,6 +495,8 @@ int metrics_write(FILE *out, const char *const *run_dirs)
 	free(ser);
 	free(cname);
 	cJSON_Delete(doc);
+	if (!root_existed && strcmp(root, "/sys/fs/bpf"))
+		rmdir(root);
 	return 0;
 }
 
