@@ -971,7 +971,9 @@ int cmd_daemon(const struct daemon_opts *o)
 	/* After the signals are blocked: the server's thread inherits the
 	 * mask, so they all reach sig_fd. */
 	metrics = o->metrics ? o->metrics : cJSON_GetStringValue(d.metrics);
-	if (metrics && !(exporter = exporter_start("daemon", metrics, d.run_dir)))
+	if (metrics && !(exporter = exporter_start("daemon", o->metrics ? "--metrics" :
+						   "the config's \"metrics\"",
+						   metrics, d.run_dir)))
 		goto out;
 	daemon_state_load(&d, d.state_path);
 	for (t = d.tracked; t; t = t->next)

@@ -563,7 +563,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 }
 
 /* ADDR:PORT into a bound, listening socket; -1 with the error printed. */
-static int listen_on(const char *who, const char *spec)
+static int listen_on(const char *who, const char *opt, const char *spec)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV |
@@ -595,8 +595,8 @@ static int listen_on(const char *who, const char *spec)
 	host[hlen] = 0;
 	rc = getaddrinfo(hlen ? host : NULL, colon + 1, &hints, &ai);
 	if (rc) {
-		pr_err("%s: --listen '%s': '%s' is not an IP address (%s); give "
-		       "ADDR:PORT, e.g. 127.0.0.1:%d or [::1]:%d", who, spec, host,
+		pr_err("%s: %s '%s': '%s' is not an IP address (%s); give "
+		       "ADDR:PORT, e.g. 127.0.0.1:%d or [::1]:%d", who, opt, spec, host,
 		       gai_strerror(rc), EXPORTER_DEFAULT_PORT, EXPORTER_DEFAULT_PORT);
 		return -1;
 	}
@@ -612,14 +612,14 @@ static int listen_on(const char *who, const char *spec)
 	freeaddrinfo(ai);
 	return fd;
 bad:
-	pr_err("%s: --listen '%s' is not ADDR:PORT; give e.g. 127.0.0.1:%d, "
-	       "[::1]:%d or :%d (every address)", who, spec,
+	pr_err("%s: %s '%s' is not ADDR:PORT; give e.g. 127.0.0.1:%d, "
+	       "[::1]:%d or :%d (every address)", who, opt, spec,
 	       EXPORTER_DEFAULT_PORT, EXPORTER_DEFAULT_PORT, EXPORTER_DEFAULT_PORT);
 	return -1;
 }
 
-struct exporter *exporter_start(const char *who, const char *listen,
-				const char *run_dir)
+struct exporter *exporter_start(const char *who, const char *opt,
+				const char *listen, const char *run_dir)
 {
 	struct exporter *e = calloc(1, sizeof(*e));
 	int fd;
@@ -633,7 +633,7 @@ struct exporter *exporter_start(const char *who, const char *listen,
 		e->run_dirs[0] = DAEMON_RUN_DIR "/docker";
 		e->run_dirs[1] = DAEMON_RUN_DIR "/podman";
 	}
-	fd = listen_on(who, listen);
+	fd = listen_on(who, opt, listen);
 	if (fd < 0) {
 		free(e);
 		return NULL;
@@ -684,7 +684,7 @@ int cmd_exporter(const char *listen, const char *run_dir)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	e = exporter_start("exporter", listen, run_dir);
+	e = exporter_start("exporter", "--listen", listen, run_dir);
 	if (!e)
 		return 1;
 	sigwait(&mask, &sig);

@@ -26,10 +26,11 @@ struct exporter;
  * Listen on listen ("ADDR:PORT", "[ADDR6]:PORT" or ":PORT") and serve
  * /metrics from a thread of its own (one connection at a time is never
  * what blocks it: libmicrohttpd polls them all, each with a timeout).
- * NULL with the error printed (prefixed with who).
+ * NULL with the error printed (prefixed with who, naming the option opt
+ * that gave listen).
  */
-struct exporter *exporter_start(const char *who, const char *listen,
-				const char *run_dir);
+struct exporter *exporter_start(const char *who, const char *opt,
+				const char *listen, const char *run_dir);
 void exporter_stop(struct exporter *e);
 
 /* xdp-egress exporter --listen ADDR:PORT [--run-dir DIR]: until SIGINT or
