@@ -11,7 +11,7 @@ CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
 CFLAGS  += -Iinclude -I$(OUT) -Isrc
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
-LDLIBS  := -lbpf -lmnl -lcjson -lmicrohttpd -lnetfilter_conntrack -lnftables -lelf -lz -lm
+LDLIBS  := -lcurl -lbpf -lmnl -lcjson -lmicrohttpd -lnetfilter_conntrack -lnftables -lelf -lz -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
@@ -22,7 +22,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRCS))
 
 DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
-            libcjson-dev libnetfilter-conntrack-dev libnftables-dev iproute2 ethtool iperf3 iputils-ping tcpdump jq \
+            libcjson-dev libcurl4-openssl-dev libnetfilter-conntrack-dev libnftables-dev iproute2 ethtool iperf3 iputils-ping tcpdump jq \
             python3 procps kmod containernetworking-plugins iptables \
             python3-yaml patchelf qemu-system-x86 busybox-static cpio \
             docker.io podman runc nftables sockperf gnuplot-nox \
@@ -113,6 +113,81 @@ $(OUT)/fuzz/cni/%.o: cni/%.c $(wildcard cni/*.h) $(wildcard src/*.h) | $(OUT)/fu
 
 $(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_OBJS) -o $@ $(LDLIBS)
+
+# ---- make install / uninstall (DESTDIR, PREFIX and the dirs below) ----
+# The man pages and the bash completion are written at build time by
+# doc/gen-doc.c from the option tables --help prints (src/cli.c,
+# cni/conf.c); the unit from deploy/xdp-egress.service.in with these paths.
+VERSION     ?= 0.1
+PREFIX      ?= /usr/local
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR  ?= /etc
+CNI_BIN_DIR ?= /opt/cni/bin
+DOC_OUTS    := $(OUT)/doc/xdp-egress.8 $(OUT)/doc/xdp-egress-cni.8 \
+               $(OUT)/doc/xdp-egress.bash $(OUT)/doc/xdp-egress.service
+# What make install puts where (uninstall removes exactly these; the
+# daemon's own config only while it is still the example, see below).
+INSTALLED   := $(SBINDIR)/xdp-egress $(CNI_BIN_DIR)/xdp-egress-cni \
+               $(MANDIR)/man8/xdp-egress.8 $(MANDIR)/man8/xdp-egress-cni.8 \
+               $(BASHCOMPDIR)/xdp-egress $(UNITDIR)/xdp-egress.service \
+               $(SYSCONFDIR)/xdp-egress/daemon.json.example
+CONF        := $(SYSCONFDIR)/xdp-egress/daemon.json
+# tests/e2e/test_install.sh: systemd-analyze verify, man -l.
+DEPS_APT    += systemd man-db
+
+all: $(DOC_OUTS)
+
+$(OUT)/src/cli.o: CFLAGS += -DXDP_EGRESS_VERSION='"$(VERSION)"'
+
+$(OUT)/doc:
+	mkdir -p $@
+
+$(OUT)/gen-doc: doc/gen-doc.c $(OUT)/cni/conf.o $(LIB_OBJS) | $(OUT)
+	$(CC) $(CFLAGS) -Icni $^ -o $@ $(LDLIBS)
+
+# Rewritten every build (it names SYSCONFDIR), as is the unit (its paths).
+$(OUT)/doc/xdp-egress.8: $(OUT)/gen-doc deploy/daemon.json FORCE | $(OUT)/doc
+	$(OUT)/gen-doc man $(SYSCONFDIR) deploy/daemon.json > $@.tmp && mv $@.tmp $@
+
+$(OUT)/doc/xdp-egress-cni.8: $(OUT)/gen-doc deploy/10-xdp-egress.conflist | $(OUT)/doc
+	$(OUT)/gen-doc cni-man deploy/10-xdp-egress.conflist > $@.tmp && mv $@.tmp $@
+
+$(OUT)/doc/xdp-egress.bash: $(OUT)/gen-doc | $(OUT)/doc
+	$(OUT)/gen-doc completion > $@.tmp && mv $@.tmp $@
+
+$(OUT)/doc/xdp-egress.service: deploy/xdp-egress.service.in FORCE | $(OUT)/doc
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@.tmp && mv $@.tmp $@
+
+FORCE:
+
+.PHONY: install uninstall FORCE
+install: $(OUT)/xdp-egress $(OUT)/xdp-egress-cni $(DOC_OUTS)
+	install -D -m 0755 $(OUT)/xdp-egress $(DESTDIR)$(SBINDIR)/xdp-egress
+	install -D -m 0755 $(OUT)/xdp-egress-cni $(DESTDIR)$(CNI_BIN_DIR)/xdp-egress-cni
+	install -D -m 0644 $(OUT)/doc/xdp-egress.8 $(DESTDIR)$(MANDIR)/man8/xdp-egress.8
+	install -D -m 0644 $(OUT)/doc/xdp-egress-cni.8 $(DESTDIR)$(MANDIR)/man8/xdp-egress-cni.8
+	install -D -m 0644 $(OUT)/doc/xdp-egress.bash $(DESTDIR)$(BASHCOMPDIR)/xdp-egress
+	install -D -m 0644 $(OUT)/doc/xdp-egress.service $(DESTDIR)$(UNITDIR)/xdp-egress.service
+	install -D -m 0644 deploy/daemon.json $(DESTDIR)$(SYSCONFDIR)/xdp-egress/daemon.json.example
+	@# An operator's config is never overwritten.
+	@if [ -e $(DESTDIR)$(CONF) ]; then \
+	  echo "install: kept $(DESTDIR)$(CONF) (the example is $(DESTDIR)$(CONF).example)"; \
+	else install -m 0644 deploy/daemon.json $(DESTDIR)$(CONF) && \
+	  echo "install: $(DESTDIR)$(CONF) from the example"; fi
+	@echo "install: done; the daemon: systemctl daemon-reload && systemctl enable --now xdp-egress"
+
+# Removes what install put; the config only while it is the example
+# unchanged (an operator's edits stay), and its folder when empty.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@if [ -e $(DESTDIR)$(CONF) ]; then \
+	  if cmp -s deploy/daemon.json $(DESTDIR)$(CONF); then rm -f $(DESTDIR)$(CONF); \
+	  else echo "uninstall: kept $(DESTDIR)$(CONF): changed since install (remove it yourself)"; fi; \
+	fi
+	@rmdir $(DESTDIR)$(SYSCONFDIR)/xdp-egress 2>/dev/null || true
 
 test: deps
 	$(MAKE) all fuzz

@@ -22,6 +22,19 @@ static const char *const known_keys[] = {
 	"mode", "uplink", "uplinkMode", NULL
 };
 
+const char cni_usage[] =
+	"usage: xdp-egress-cni            (a CNI plugin: the runtime "
+	"sets CNI_COMMAND and writes the config on stdin)\n"
+	"       xdp-egress-cni --validate FILE|-   (check a conflist or "
+	"plugin config against this plugin's schema)\n";
+
+const struct cni_option_key cni_option_keys[] = {
+	{ "mode", "mode", "a string" },
+	{ "uplink", "uplink", "a string or an array of strings" },
+	{ "uplinkMode", "uplink-mode", "a string" },
+	{ 0 }
+};
+
 static int version_supported(const char *v)
 {
 	int i;

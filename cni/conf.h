@@ -45,6 +45,16 @@ struct conf_error {
 	char msg[512];
 };
 
+/* The plugin's --help (and its man page's synopsis). */
+extern const char cni_usage[];
+
+/* The config's own keys: each stands for the attach option named, whose
+ * documentation xdp-egress-cni(8) takes from xdp-egress's table. */
+struct cni_option_key {
+	const char *key, *option, *json_type;
+};
+extern const struct cni_option_key cni_option_keys[];
+
 /* 0.3.x knows no CHECK. */
 int cni_version_has_check(const char *v);
 

@@ -43,16 +43,16 @@
 #include "attach.h"
 #include "conf.h"
 #include "uplink.h"
+#include "lock.h"
 #include "log.h"
 #include "netns.h"
 #include "nl.h"
 #include "pins.h"
 
 #define MAX_STDIN (4 << 20)
-/* Attach and detach of one node are serialised: two pods added at once
- * would otherwise race to create the namespace's shared maps. */
-#define LOCK_PATH "/run/lock/xdp-egress-cni.lock"
-#define LOCK_WAIT_S 30
+/* How long a command waits for the node's lock (lock.h) before it answers
+ * "try again later" (code 11): the runtime's own timeout is longer. */
+#define CNI_LOCK_WAIT_S 30
 
 /* ---- output: the real stdout is kept for the result alone ---- */
 
@@ -300,26 +300,37 @@ static int attachment_of(const char *ifname, struct attachment_info *ai)
 
 /* ---- the lock ---- */
 
-static int lock_fd = -1;
-
-static int take_lock(void)
+/*
+ * The host's one lock (lock.h), shared with the CLI, the daemon and the
+ * tuner, held for the whole command: ADD's look at the record and its
+ * attach are one step for every other xdp-egress. Exit releases it.
+ * 0, or the exit status of the CNI error printed (code 11 when another
+ * process held it for CNI_LOCK_WAIT_S, so that the runtime retries).
+ */
+static int cni_lock(int code, const char *what)
 {
-	const char *path = getenv("XDP_EGRESS_CNI_LOCK"); /* tests: their own */
-	time_t end = time(NULL) + LOCK_WAIT_S;
+	off_t from = captured_len();
+	char *e;
+	int rc, err;
 
-	if (!path || !*path) {
-		path = LOCK_PATH;
-		mkdir("/run/lock", 0755);
-	}
-	lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lock_fd < 0)
-		return -1;
-	while (flock(lock_fd, LOCK_EX | LOCK_NB)) {
-		if (errno != EWOULDBLOCK || time(NULL) >= end)
-			return -1;
-		usleep(50000);
-	}
-	return 0;
+	if (!lock_take(CNI_LOCK_WAIT_S))
+		return 0;
+	err = errno;
+	e = captured_errors(from);
+	if (err == ETIMEDOUT) {
+		char root[PATH_MAX];
+
+		if (pins_root(root, sizeof(root)))
+			snprintf(root, sizeof(root), "the pin root");
+		rc = cni_error(CNI_ERR_TRY_AGAIN, e, "another xdp-egress operation "
+			       "held the node's lock on %s for more than %d s; try "
+			       "again later (`fuser -v %s` names the holder)", root,
+			       CNI_LOCK_WAIT_S, root);
+	} else
+		rc = cni_error(code, e, "cannot %s: %.300s", what,
+			       e && *e ? e : "see details");
+	free(e);
+	return rc;
 }
 
 /* ---- commands ---- */
@@ -330,6 +341,7 @@ static int cmd_add(struct cni_conf *c, const struct cni_env *env, cJSON *root)
 	struct attachment_info ai;
 	cJSON *result;
 	off_t from;
+	int rc;
 
 	if (!c->prev_result)
 		return cni_error(CNI_ERR_CONFIG, NULL, "no prevResult in the config: "
@@ -338,10 +350,9 @@ static int cmd_add(struct cni_conf *c, const struct cni_env *env, cJSON *root)
 				 "in a conflist");
 	if (find_host_if(c, env, host, sizeof(host), why, sizeof(why)))
 		return cni_error(CNI_ERR_CONFIG, NULL, "%s", why);
-	if (take_lock())
-		return cni_error(CNI_ERR_TRY_AGAIN, NULL, "another xdp-egress "
-				 "operation holds %s for more than %d s; try again "
-				 "later", LOCK_PATH, LOCK_WAIT_S);
+	rc = cni_lock(XE_ERR_ATTACH, "take the node's lock to attach");
+	if (rc)
+		return rc;
 	if (attachment_of(host, &ai) == 0 && ai.found && ai.prog_id) {
 		/* A retried ADD: what it asks for is in place. */
 		fprintf(stderr, "xdp-egress-cni: %s is already attached (%s mode)\n",
@@ -356,10 +367,10 @@ static int cmd_add(struct cni_conf *c, const struct cni_env *env, cJSON *root)
 		from = captured_len();
 		if (cmd_attach(&c->ao)) {
 			char *e = captured_errors(from);
-			int rc = cni_error(XE_ERR_ATTACH, e, "cannot attach "
-					   "xdp-egress to %s (the host side of %s "
-					   "in %s): %.300s", host, env->ifname,
-					   env->netns, e && *e ? e : "see details");
+			rc = cni_error(XE_ERR_ATTACH, e, "cannot attach "
+				       "xdp-egress to %s (the host side of %s "
+				       "in %s): %.300s", host, env->ifname,
+				       env->netns, e && *e ? e : "see details");
 
 			free(e);
 			return rc;
@@ -386,11 +397,10 @@ static int cmd_del(struct cni_conf *c, const struct cni_env *env)
 	struct target t;
 	off_t from;
 	cJSON *it;
+	int rc = cni_lock(XE_ERR_DETACH, "take the node's lock to detach");
 
-	if (take_lock())
-		return cni_error(CNI_ERR_TRY_AGAIN, NULL, "another xdp-egress "
-				 "operation holds %s for more than %d s; try again "
-				 "later", LOCK_PATH, LOCK_WAIT_S);
+	if (rc)
+		return rc;
 	if (env->netns && path_inode(env->netns)) {
 		struct target_spec spec = { .netns = env->netns,
 					    .container_if = env->ifname };
@@ -425,9 +435,9 @@ static int cmd_del(struct cni_conf *c, const struct cni_env *env)
 	from = captured_len();
 	if (cmd_detach(&(struct target_spec){ .ifname = host }, 0)) {
 		char *e = captured_errors(from);
-		int rc = cni_error(XE_ERR_DETACH, e, "cannot detach xdp-egress "
-				   "from %s: %.300s", host,
-				   e && *e ? e : "see details");
+		rc = cni_error(XE_ERR_DETACH, e, "cannot detach xdp-egress "
+			       "from %s: %.300s", host,
+			       e && *e ? e : "see details");
 
 		free(e);
 		return rc;
@@ -440,6 +450,7 @@ static int cmd_check(struct cni_conf *c, const struct cni_env *env)
 {
 	char host[IF_NAMESIZE], why[1024];
 	struct attachment_info ai;
+	int rc;
 
 	if (!cni_version_has_check(c->cni_version))
 		return cni_error(CNI_ERR_VERSION, NULL, "CHECK needs cniVersion "
@@ -449,6 +460,10 @@ static int cmd_check(struct cni_conf *c, const struct cni_env *env)
 		return cni_error(CNI_ERR_CONFIG, NULL, "CHECK needs prevResult");
 	if (find_host_if(c, env, host, sizeof(host), why, sizeof(why)))
 		return cni_error(CNI_ERR_CONFIG, NULL, "%s", why);
+	/* Not in the middle of another process's attach, detach or switch. */
+	rc = cni_lock(XE_ERR_CHECK, "take the node's lock to check");
+	if (rc)
+		return rc;
 	if (attachment_of(host, &ai) || !ai.found)
 		return cni_error(XE_ERR_CHECK, NULL, "xdp-egress is not attached "
 				 "to %s (the host side of %s in %s)", host,
@@ -610,10 +625,7 @@ static char *read_stdin(size_t *len_out)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: xdp-egress-cni            (a CNI plugin: the runtime "
-		"sets CNI_COMMAND and writes the config on stdin)\n"
-		"       xdp-egress-cni --validate FILE|-   (check a conflist or "
-		"plugin config against this plugin's schema)\n");
+	fputs(cni_usage, f);
 }
 
 int main(int argc, char **argv)

@@ -29,6 +29,7 @@
 #include "attach.h"
 #include "ethtool.h"
 #include "kct.h"
+#include "lock.h"
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
@@ -1683,19 +1684,16 @@ static int detach_locked(const struct target_spec *spec, int all)
 	return detach_release(dir, ns_dir, root);
 }
 
-/* attach and detach run one at a time per pin root: they share the
- * conntrack map, the uplink programs and the records of other attachments. */
+/* attach, detach and the tuner's switches run one at a time per pin root:
+ * they share the namespace's maps, the uplink programs and the records of
+ * other attachments (lock.h; re-entrant, so the CNI plugin holds it across
+ * its whole command). */
 static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 {
-	char root[PATH_MAX];
-	int fd, ret;
-
 	sigset_t stop, old;
+	int ret;
 
-	if (pins_root(root, sizeof(root)))
-		return 1;
-	fd = pins_lock(root);
-	if (fd < 0)
+	if (lock_take(LOCK_WAIT_S))
 		return 1;
 	/* Ctrl-C, a terminal hang-up or a polite kill wait until the records
 	 * and the system agree again; only SIGKILL cuts in (and the record
@@ -1707,7 +1705,7 @@ static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 	sigaddset(&stop, SIGQUIT);
 	sigprocmask(SIG_BLOCK, &stop, &old);
 	ret = fn(arg, all);
-	close(fd);
+	lock_release();
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return ret;
 }

@@ -231,32 +231,39 @@ static void print_wrapped(const char *text, int indent)
 	printf("\n");
 }
 
+/* What --help and the man page say about a command besides its options. */
+static const char target_note[] =
+	"TARGET is one of --ifname, --tap, --netns, --pid, --docker or --podman. "
+	"Run xdp-egress in the network namespace that holds the host side "
+	"(e.g. nsenter --net=/run/netns/HOST xdp-egress ...). Pins live under "
+	"$XDP_EGRESS_BPFFS (default /sys/fs/bpf/xdp-egress).";
+static const char daemon_note[] =
+	"A container asks for xdp-egress with the label "
+	DAEMON_ENABLE_LABEL "=true (or by being on a --config network) and "
+	"gives attach options as labels " DAEMON_LABEL_PREFIX "OPTION=VALUE: "
+	"mode, uplink, uplink-mode, container-if (lists comma-separated), e.g. "
+	DAEMON_LABEL_PREFIX "mode=native. The engines' own NAT and rules stay "
+	"the authority: the fast path carries what they accept. The daemon runs "
+	"in the foreground in the host's network namespace and logs to stderr; "
+	"SIGTERM stops it and leaves every attachment in place.";
+
+static const char *command_note(const struct command *c)
+{
+	if (c->opts == attach_opts_doc || c->opts == detach_opts_doc ||
+	    c->opts == stats_opts_doc)
+		return target_note;
+	if (c->opts == daemon_opts_doc)
+		return daemon_note;
+	return NULL;
+}
+
 static void command_help(const struct command *c)
 {
 	const struct opt_doc *o;
 
 	printf("usage: xdp-egress %s\n\n%s\n\n", c->usage, c->about);
-	if (c->opts == attach_opts_doc || c->opts == detach_opts_doc ||
-	    c->opts == stats_opts_doc)
-		printf("TARGET is one of --ifname, --tap, --netns, --pid, --docker or "
-		       "--podman. Run xdp-egress "
-		       "in the network namespace that holds the host side "
-		       "(e.g. nsenter --net=/run/netns/HOST xdp-egress ...).\n"
-		       "Pins live under $XDP_EGRESS_BPFFS (default "
-		       "/sys/fs/bpf/xdp-egress).\n\n");
-	if (c->opts == daemon_opts_doc) {
-		print_wrapped("A container asks for xdp-egress with the label "
-			      DAEMON_ENABLE_LABEL "=true (or by being on a "
-			      "--config network) and gives attach options as "
-			      "labels " DAEMON_LABEL_PREFIX "OPTION=VALUE: mode, "
-			      "uplink, uplink-mode, container-if (lists "
-			      "comma-separated), e.g. " DAEMON_LABEL_PREFIX
-			      "mode=native. The engines' own NAT and rules stay "
-			      "the authority: the fast path carries what they "
-			      "accept. The daemon "
-			      "runs in the foreground in the host's network "
-			      "namespace and logs to stderr; SIGTERM stops it and "
-			      "leaves every attachment in place.", 0);
+	if (command_note(c)) {
+		print_wrapped(command_note(c), 0);
 		printf("\n");
 	}
 	printf("options:\n");
@@ -272,17 +279,20 @@ static void command_help(const struct command *c)
 	}
 }
 
+static const char program_about[] =
+	"XDP fast path for the egress of containers and VMs: a container's "
+	"transmit is the receive of its host-side veth, where XDP runs.";
+
 static void main_help(FILE *f)
 {
 	const struct command *c;
 
-	fprintf(f, "usage: xdp-egress COMMAND [options]\n\n"
-		"XDP fast path for the egress of containers and VMs: a container's "
-		"transmit is the receive of its host-side veth, where XDP runs.\n\n"
-		"commands:\n");
+	fprintf(f, "usage: xdp-egress COMMAND [options]\n\n%s\n\ncommands:\n",
+		program_about);
 	for (c = commands; c->name; c++)
 		fprintf(f, "  %-8s %s\n", c->name, c->about);
-	fprintf(f, "\n`xdp-egress COMMAND --help` documents each command's options.\n");
+	fprintf(f, "\n`xdp-egress COMMAND --help` documents each command's options; "
+		"`xdp-egress --version` prints the version; man xdp-egress.\n");
 }
 
 static int parse_int(const char *s, const char *what, long min, long max,
@@ -318,6 +328,10 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 	    !strcmp(argv[1], "help")) {
 		main_help(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("xdp-egress %s\n", XDP_EGRESS_VERSION);
+		return 0;
 	}
 	for (c = commands; c->name; c++)
 		if (!strcmp(c->name, argv[1]))
@@ -499,4 +513,35 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 	}
 	cli->command = c->name;
 	return -1;
+}
+
+/* The tables as they are, for doc/gen-doc.c (man pages, bash completion). */
+const char *cli_doc_about(void)
+{
+	return program_about;
+}
+
+int cli_doc_command(int i, struct cli_doc_cmd *d)
+{
+	const struct command *c = &commands[i];
+
+	if (i < 0 || i >= (int)(sizeof(commands) / sizeof(commands[0])) - 1)
+		return -1;
+	*d = (struct cli_doc_cmd){ c->name, c->usage, c->about, command_note(c) };
+	return 0;
+}
+
+int cli_doc_option(int i, int j, struct cli_doc_opt *d)
+{
+	const struct opt_doc *o;
+	int k;
+
+	if (i < 0 || i >= (int)(sizeof(commands) / sizeof(commands[0])) - 1 || j < 0)
+		return -1;
+	for (o = commands[i].opts, k = 0; o->name && k < j; o++, k++)
+		;
+	if (!o->name)
+		return -1;
+	*d = (struct cli_doc_opt){ o->name, o->arg, o->help };
+	return 0;
 }

@@ -24,4 +24,26 @@ struct cli {
  */
 int cli_parse(int argc, char **argv, struct cli *cli);
 
+/* The Makefile's VERSION; --version prints it. */
+#ifndef XDP_EGRESS_VERSION
+#define XDP_EGRESS_VERSION "0.1"
+#endif
+
+/*
+ * The option tables, read by doc/gen-doc.c, which writes the man pages and
+ * the bash completion from them at build time (so they cannot disagree
+ * with --help). Strings are static; NULL arg: a flag; NULL note: none.
+ */
+struct cli_doc_cmd {
+	const char *name, *usage, *about, *note;
+};
+struct cli_doc_opt {
+	const char *name, *arg, *help;
+};
+const char *cli_doc_about(void);
+/* Command i (0...), or -1 past the last. */
+int cli_doc_command(int i, struct cli_doc_cmd *d);
+/* Option j (0...) of command i, or -1 past the last. */
+int cli_doc_option(int i, int j, struct cli_doc_opt *d);
+
 #endif

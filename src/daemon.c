@@ -893,14 +893,7 @@ static struct http_stream *subscribe(struct daemon *d)
 	 * compat API names die "died" in some versions. */
 	static const char path[] = ENGINE_API_PREFIX
 		"/events?filters=%7B%22type%22%3A%5B%22container%22%5D%7D";
-	int fd = engine_connect(&d->eng);
-
-	if (fd < 0)
-		return NULL;
-	/* The stream waits for events: no read timeout. */
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ 0 },
-		   sizeof(struct timeval));
-	return http_stream_open_fd(fd, path);
+	return engine_events_open(&d->eng, path);
 }
 
 /* Wait ms for a signal; 1 when one came (d->stop is set). */

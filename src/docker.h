@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The container engines' API: a small HTTP/1.1 client over a unix socket
- * (Content-Length, chunked and read-to-close bodies, a streaming reader for
- * GET /events) and the few Docker Engine API calls xdp-egress needs. Podman
- * serves the same API on its own socket (`podman system service`), so one
- * client covers both. No CLI is run.
+ * The container engines' API: the few Docker Engine API calls xdp-egress
+ * needs (docker.c), over HTTP/1.1 on a unix socket through libcurl
+ * (engine_http.c: whole answers, and a streaming reader for GET /events).
+ * Podman serves the same API on its own socket (`podman system service`),
+ * so one client covers both. No CLI is run.
  */
 #ifndef XE_DOCKER_H
 #define XE_DOCKER_H
@@ -34,8 +34,9 @@ const char *engine_name(enum engine_kind kind);   /* "Docker", "podman" */
  * /run/podman/podman.sock. -1 with the error printed (e.g. tcp://).
  */
 int engine_init(struct engine *e, enum engine_kind kind);
-/* Connected socket, or -1 with what was wrong and what to do printed. */
-int engine_connect(const struct engine *e);
+/* Print what a failed connect (errno err) to e's socket means, and what to
+ * do. */
+void engine_connect_error(const struct engine *e, int err);
 
 struct http_response {
 	int status;
@@ -43,11 +44,12 @@ struct http_response {
 	size_t len;
 };
 void http_response_free(struct http_response *r);
-/* One request on a connected fd; reads the whole response. 0 whatever the
- * HTTP status; -1 on a socket or protocol error (printed). */
-int http_request_fd(int fd, const char *method, const char *path,
-		    struct http_response *r);
-/* Connect, request, close. */
+/* One request to the unix socket sock; reads the whole response. 0
+ * whatever the HTTP status; -1 on a protocol error or timeout (printed);
+ * -2 when the socket cannot be reached (errno, nothing printed). */
+int http_request(const char *sock, const char *method, const char *path,
+		 struct http_response *r);
+/* http_request on e's socket; -1 with the error printed. */
 int engine_request(const struct engine *e, const char *method,
 		   const char *path, struct http_response *r);
 /* The "message" of an engine's error body, or the body itself. */
@@ -69,9 +71,13 @@ int engine_container_pid(enum engine_kind kind, const char *name, pid_t *pid);
 
 /* ---- streaming body (GET /events) ---- */
 struct http_stream;
-/* Send GET path on fd (taken over) and read the response head. NULL with
- * the error printed, also for a non-2xx status. */
-struct http_stream *http_stream_open_fd(int fd, const char *path);
+/* GET path on the unix socket sock, through the response head. NULL with
+ * the error printed (errno EPROTO), also for a non-2xx status, or with
+ * errno alone when the socket cannot be reached. */
+struct http_stream *http_stream_open(const char *sock, const char *path);
+/* The same on e's socket, every error printed. */
+struct http_stream *engine_events_open(const struct engine *e, const char *path);
+/* The socket to poll for POLLIN before http_stream_read. */
 int http_stream_fd(const struct http_stream *s);
 /* One read(): 1 when bytes came, 0 at the end of the body or the
  * connection, -1 on error (errno; EAGAIN when nothing was there). */

@@ -7,7 +7,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <sys/file.h>
 #include <fcntl.h>
 #include "netns.h"
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
+#include "lock.h"
 #include "pins.h"
 #include "log.h"
 
@@ -64,6 +64,7 @@ int pins_root(char *out, size_t len)
 	const char *root = getenv("XDP_EGRESS_BPFFS");
 	char parent[PATH_MAX];
 	char *slash;
+	int fd;
 
 	if (!root || !*root)
 		root = DEFAULT_ROOT;
@@ -101,9 +102,19 @@ int pins_root(char *out, size_t len)
 		return -1;
 	}
 	if (mkdir_p(root)) {
-		pr_err("cannot create %s: %s", root, strerror(errno));
+		int err = errno;
+
+		pr_err("cannot create %s: %s%s", root, strerror(err),
+		       err == EACCES || err == EPERM ? "; the pins and the lock on "
+		       "them are root's alone (run xdp-egress as root)" : "");
 		return -1;
 	}
+	/* Every command refuses a root the lock would refuse (a symbolic
+	 * link, not root's, writable by others), not only those that lock. */
+	fd = lock_open_dir(root);
+	if (fd < 0)
+		return -1;
+	close(fd);
 	return 0;
 }
 
@@ -329,34 +340,9 @@ int pins_remove_dir(const char *dir)
 
 void pins_prune(const char *ns_dir, const char *root)
 {
-	/* rmdir fails on a non-empty folder, which is what we want. */
+	/* rmdir fails on a non-empty folder, which is what we want. A process
+	 * waiting for the lock on root notices (lock_dir()). */
 	rmdir(ns_dir);
 	if (strcmp(root, "/sys/fs/bpf"))
 		rmdir(root);
-}
-
-int pins_lock(const char *root)
-{
-	const char *path = "/run/lock/xdp-egress.lock";
-	int fd, waited = 0;
-
-	/* Outside bpffs (which holds no regular files); one lock for every
-	 * pin root: attach and detach take milliseconds. */
-	(void)root;
-	mkdir("/run/lock", 0755);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		pr_err("cannot open the lock %s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (flock(fd, LOCK_EX | LOCK_NB)) {
-		if (errno != EWOULDBLOCK || waited++ == 600) {
-			pr_err("another xdp-egress has held %s for over a minute; "
-			       "is one stuck? (fuser %s)", path, path);
-			close(fd);
-			return -1;
-		}
-		usleep(100000);
-	}
-	return fd;
 }

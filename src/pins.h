@@ -32,7 +32,8 @@
 #define BPF_F_BEFORE (1U << 3)
 #endif
 
-/* Root folder, created and bpffs-mounted if needed. -1 on error (printed). */
+/* Root folder, created and bpffs-mounted if needed; refused as lock.h says
+ * (a symbolic link, not root's, writable by others). -1 on error (printed). */
 int pins_root(char *out, size_t len);
 /* Folder of a host namespace's attachments (not created), named by its
  * netns cookie, which the kernel never reuses (an inode number it does). */
@@ -81,9 +82,6 @@ int pins_foreach_record(const char *ns_dir,
 
 /* Remove every pin in dir and the folder (pins_prune handles the parents). */
 int pins_remove_dir(const char *dir);
-/* Serialize attach/detach on root (the CLI, the daemon's children and the
- * CNI plugin alike): returns a held lock fd, or -1 (printed). */
-int pins_lock(const char *root);
 /* Remove dir (and root) if they hold nothing. */
 void pins_prune(const char *ns_dir, const char *root);
 

@@ -83,7 +83,6 @@ plugin_conf() {
 cni_exec() {
 	timeout -k 5 60 nsenter --net="/run/netns/$TOPO_HOST" env -i \
 		PATH=/usr/sbin:/usr/bin:/sbin:/bin XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
-		XDP_EGRESS_CNI_LOCK="$TOPO_TMP/cni.lock" \
 		CNI_COMMAND="$1" CNI_CONTAINERID="$3" CNI_NETNS="$2" \
 		CNI_IFNAME=eth0 CNI_PATH="$CNI_PATH_DIR" "$CNI_PATH_DIR/$4"
 }

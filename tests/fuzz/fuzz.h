@@ -2,7 +2,7 @@
 /*
  * Helpers shared by the libFuzzer harnesses. A harness touches no network,
  * no interface and no pin: it hands the product's parsers bytes in memory,
- * in a memfd (a path under /proc/self/fd) or through a socketpair.
+ * in a memfd (a path under /proc/self/fd) or through a unix socket of its own.
  */
 #ifndef XE_FUZZ_H
 #define XE_FUZZ_H

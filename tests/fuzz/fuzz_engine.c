@@ -3,7 +3,7 @@
  * The container engine's answers (src/docker.c, src/daemon.c), as they come
  * off its socket. The first input byte picks the reader, the second how the
  * answer is cut into reads; the rest is the engine's bytes:
- *   0  a whole response (http_request_fd: status line, headers,
+ *   0  a whole response (http_request: status line, headers,
  *      Content-Length, chunked or read-to-close body); a 200's body then
  *      goes on as an inspect answer (below)
  *   1  the event stream (http_stream_open_fd/_read/_line), each line
@@ -11,21 +11,26 @@
  *   2  an inspect answer alone: engine_container_state and, against two
  *      daemon configs, daemon_inspect_parse (labels, networks, options)
  *   3  an error body (engine_error_message)
- * The bytes reach the reader through a SOCK_SEQPACKET socketpair: each
- * message is one read(), so every framing state meets a split.
+ * Modes 0 and 1 go through libcurl (src/engine_http.c) to a unix socket
+ * in a private folder, where a thread of the harness reads the request and
+ * writes the bytes in pieces of the chosen size, so that libcurl's framing
+ * meets splits; the other modes take the bytes as they are.
  */
 #include "fuzz.h"
+#include <pthread.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "daemon.h"
 #include "docker.h"
 #include "log.h"
 
-/* Messages queued on the socket at most (each costs kernel memory; past
- * the socket's buffer a write would block). */
+/* Pieces of an answer at most, and their largest size. */
 #define MAX_READS 64
-#define MAX_READ 4096   /* the smallest read() of the readers */
+#define MAX_READ 4096
 
+static char sock_path[108];
+static int listen_fd = -1;
 static struct daemon *d_default, *d_config;
 
 static struct daemon *daemon_with(const char *config)
@@ -40,6 +45,17 @@ static struct daemon *daemon_with(const char *config)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/xe-fuzz-engine.XXXXXX";
+
+	if (!mkdtemp(dir))
+		abort();
+	snprintf(sock_path, sizeof(sock_path), "%s/engine.sock", dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(listen_fd, 4))
+		abort();
 	d_default = daemon_with(NULL);
 	d_config = daemon_with("{\"networks\": [\"xe-net\", \"bridge\"], "
 			       "\"options\": {\"mode\": \"tc\", \"uplink\": "
@@ -49,33 +65,55 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* fd to read the engine's bytes from, cut into reads of step bytes; *peer
- * is the engine's end (open, so that the request can be sent; close it
- * after). */
-static int engine_fd(const uint8_t *data, size_t size, size_t step, int *peer)
-{
-	int sv[2];
-	size_t off;
+/* The engine: one connection, its request read, then the bytes. */
+struct answer {
+	const uint8_t *data;
+	size_t size, step;
+};
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
-		abort();
+static void *serve(void *arg)
+{
+	struct answer *a = arg;
+	char req[4096];
+	size_t got = 0, off;
+	int c = accept(listen_fd, NULL, NULL);
+
+	if (c < 0)
+		return NULL;
+	while (got < sizeof(req) - 1) {
+		ssize_t n = read(c, req + got, sizeof(req) - 1 - got);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		req[got] = 0;
+		if (strstr(req, "\r\n\r\n"))
+			break;
+	}
+	for (off = 0; off < a->size; off += a->step) {
+		size_t n = a->size - off < a->step ? a->size - off : a->step;
+
+		if (send(c, a->data + off, n, MSG_NOSIGNAL) != (ssize_t)n)
+			break;
+	}
+	close(c);
+	return NULL;
+}
+
+/* Start the engine answering data, cut into pieces of step bytes. */
+static pthread_t engine_start(struct answer *a, const uint8_t *data,
+			      size_t size, size_t step)
+{
+	pthread_t t;
+
 	if (!step || step > MAX_READ)
 		step = MAX_READ;
 	if (size / step >= MAX_READS)
 		step = size / MAX_READS + 1;
-	for (off = 0; off < size; off += step) {
-		size_t n = size - off < step ? size - off : step;
-
-		/* Past the socket's buffer (a big input): the answer ends
-		 * there, as from an engine that stopped writing. */
-		if (send(sv[1], data + off, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
-			break;
-	}
-	/* The reader sees the end after the last message; its request
-	 * lands in sv[1]'s queue, unread. */
-	shutdown(sv[1], SHUT_WR);
-	*peer = sv[1];
-	return sv[0];
+	*a = (struct answer){ data, size, step };
+	if (pthread_create(&t, NULL, serve, a))
+		abort();
+	return t;
 }
 
 static void inspect(cJSON *j)
@@ -110,17 +148,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct http_response r;
 	struct http_stream *s;
+	struct answer a;
 	char id[256], *line;
-	int fd, peer, rc, reads = 0;
+	int rc, reads = 0;
+	pthread_t t;
 
 	if (size < 2)
 		return 0;
 	switch (data[0] & 3) {
 	case 0:
-		fd = engine_fd(data + 2, size - 2, data[1], &peer);
-		rc = http_request_fd(fd, "GET", "/v1.40/containers/c1/json", &r);
-		close(fd);
-		close(peer);
+		t = engine_start(&a, data + 2, size - 2, data[1]);
+		rc = http_request(sock_path, "GET", "/v1.40/containers/c1/json", &r);
+		pthread_join(t, NULL);
 		if (rc)
 			break;
 		if (!r.body || strlen(r.body) > r.len)
@@ -132,19 +171,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		http_response_free(&r);
 		break;
 	case 1:
-		fd = engine_fd(data + 2, size - 2, data[1], &peer);
-		s = http_stream_open_fd(fd, "/v1.40/events"); /* takes fd */
-		if (!s) {
-			close(peer);
-			break;
-		}
+		t = engine_start(&a, data + 2, size - 2, data[1]);
+		s = http_stream_open(sock_path, "/v1.40/events");
 		do {
-			rc = http_stream_read(s);
-			while ((line = http_stream_line(s)))
+			rc = s ? http_stream_read(s) : 0;
+			while (s && (line = http_stream_line(s)))
 				(void)daemon_event_parse(line, id, sizeof(id));
 		} while (rc > 0 && ++reads < MAX_READS * 2);
 		http_stream_close(s);
-		close(peer);
+		pthread_join(t, NULL);
 		break;
 	case 2: {
 		char *body = fuzz_str(data + 2, size - 2);

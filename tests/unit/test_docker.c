@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the engine API client (src/docker.c) against a fake engine:
- * a forked child on a unix socket (a socketpair, or a listening socket in a
- * private temporary folder) that reads the request and writes a canned
+ * Unit tests of the engine API client (src/docker.c, src/engine_http.c:
+ * libcurl) against a fake engine: a forked child on a listening unix
+ * socket in a private temporary folder that reads the request and writes a canned
  * answer, optionally one byte per write so that every framing state meets a
  * split. Covers Content-Length, chunked (extensions, trailers) and
  * read-to-close bodies, truncation and bad framing, the event stream's line
@@ -53,25 +53,9 @@ static void serve(int fd, const char *answer, size_t len, int bytewise)
 	}
 }
 
-/* A connected fd whose peer is a child answering once. */
-static int fake_pair(const char *answer, int bytewise, pid_t *child)
-{
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		return -1;
-	*child = fork();
-	if (*child == 0) {
-		close(sv[0]);
-		serve(sv[1], answer, strlen(answer), bytewise);
-		_exit(0);
-	}
-	close(sv[1]);
-	return sv[0];
-}
-
-/* A listening socket at sock_path whose child answers n connections. */
-static pid_t fake_engine(const char *answer, int n)
+/* A listening socket at sock_path whose child answers n connections
+ * (bytewise: one byte a write). */
+static pid_t fake_engine_bw(const char *answer, int n, int bytewise)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int lfd = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -88,13 +72,18 @@ static pid_t fake_engine(const char *answer, int n)
 
 			if (c < 0)
 				break;
-			serve(c, answer, strlen(answer), 0);
+			serve(c, answer, strlen(answer), bytewise);
 			close(c);
 		}
 		_exit(0);
 	}
 	close(lfd);
 	return child;
+}
+
+static pid_t fake_engine(const char *answer, int n)
+{
+	return fake_engine_bw(answer, n, 0);
 }
 
 static void reap(pid_t child)
@@ -110,11 +99,10 @@ static void test_request(const char *name, const char *answer, int bytewise,
 {
 	struct http_response r;
 	char n[128];
-	pid_t child;
-	int fd = fake_pair(answer, bytewise, &child), rc;
+	pid_t child = fake_engine_bw(answer, 1, bytewise);
+	int rc;
 
-	rc = http_request_fd(fd, "GET", "/v1.40/x", &r);
-	close(fd);
+	rc = http_request(sock_path, "GET", "/v1.40/x", &r);
 	reap(child);
 	snprintf(n, sizeof(n), "http/%s%s/rc", name, bytewise ? "_bytewise" : "");
 	ASSERT_EQ(rc, want_rc, n);
@@ -188,11 +176,10 @@ static void test_stream(void)
 	pid_t child;
 
 	for (bw = 0; bw <= 1; bw++) {
-		int fd = fake_pair(events, bw, &child);
-
+		child = fake_engine_bw(events, 1, bw);
 		got = 0;
 		order_ok = 1;
-		s = http_stream_open_fd(fd, "/v1.40/events");
+		s = http_stream_open(sock_path, "/v1.40/events");
 		CHECK(s != NULL, bw ? "stream/open_bytewise" : "stream/open",
 		      "http_stream_open_fd failed");
 		while (s && (rc = http_stream_read(s)) > 0) {
@@ -214,10 +201,9 @@ static void test_stream(void)
 		reap(child);
 	}
 	{
-		int fd = fake_pair("HTTP/1.1 400 Bad Request\r\nContent-Length: 21"
-				   "\r\n\r\n{\"message\":\"bad fi\"}\n", 0, &child);
-
-		s = http_stream_open_fd(fd, "/v1.40/events");
+		child = fake_engine("HTTP/1.1 400 Bad Request\r\nContent-Length: 21"
+				    "\r\n\r\n{\"message\":\"bad fi\"}\n", 1);
+		s = http_stream_open(sock_path, "/v1.40/events");
 		CHECK(s == NULL, "stream/non_2xx_refused", "opened a 400 stream");
 		http_stream_close(s);
 		reap(child);
@@ -268,16 +254,16 @@ static void test_engine_calls(void)
 		"HTTP/1.1 404 Not Found\r\nContent-Length: 39\r\n\r\n"
 		"{\"message\":\"No such container: nosuch\"}";
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct http_response resp;
 	struct engine e;
 	pid_t pid = 0, child;
 	cJSON *j;
 	int fd;
 
-	snprintf(sock_path, sizeof(sock_path), "%s/engine.sock", tmp_dir);
 	setenv("DOCKER_HOST", "unix:///nonexistent/xe-unit/docker.sock", 1);
 	engine_init(&e, ENGINE_DOCKER);
 	errno = 0;
-	ASSERT_EQ(engine_connect(&e), -1, "engine/socket_missing");
+	ASSERT_EQ(engine_request(&e, "GET", "/_ping", &resp), -1, "engine/socket_missing");
 	ASSERT_EQ(errno, ENOENT, "engine/socket_missing_errno");
 
 	/* A socket file nobody listens on: bound, then closed. */
@@ -297,7 +283,7 @@ static void test_engine_calls(void)
 	}
 	engine_init(&e, ENGINE_DOCKER);
 	errno = 0;
-	ASSERT_EQ(engine_connect(&e), -1, "engine/socket_refusing");
+	ASSERT_EQ(engine_request(&e, "GET", "/_ping", &resp), -1, "engine/socket_refusing");
 	ASSERT_EQ(errno, ECONNREFUSED, "engine/socket_refusing_errno");
 
 	child = fake_engine(running, 1);
@@ -331,6 +317,7 @@ int main(void)
 		return 1;
 	}
 	log_quiet = 1;
+	snprintf(sock_path, sizeof(sock_path), "%s/engine.sock", tmp_dir);
 	test_framing();
 	test_error_message();
 	test_stream();

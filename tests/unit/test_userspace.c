@@ -27,11 +27,14 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <linux/types.h>
@@ -45,6 +48,7 @@
 #include "xdp_egress.h"
 #include "attach.h"
 #include "ethtool.h"
+#include "lock.h"
 #include "netns.h"
 #include "nl.h"
 #include "pins.h"
@@ -790,6 +794,193 @@ static void test_pins(void)
 	CHECK(is_bpffs(bpffs_dir), "pins/bpffs_mount_intact", "%s", bpffs_dir);
 }
 
+/* ---- lock.h: the one lock on the pin root -------------------------------- */
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* In a child: try to flock path without waiting. 0 locked, 1 held by
+ * someone else, 2 cannot open. */
+static int try_flock_in_child(const char *path)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		int fd = open(path, O_RDONLY | O_DIRECTORY);
+
+		if (fd < 0)
+			_exit(2);
+		_exit(flock(fd, LOCK_EX | LOCK_NB) ? 1 : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/* Does process pid have path open (an fd whose link reads path)? */
+static int has_open(pid_t pid, const char *path)
+{
+	char dir[64], link[PATH_MAX], target[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+	ssize_t n;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	while (d && !found && (de = readdir(d))) {
+		snprintf(link, sizeof(link), "%s/%s", dir, de->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			found = !strcmp(target, path);
+		}
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void test_lock(void)
+{
+	char root[PATH_MAX], real[PATH_MAX], link[PATH_MAX], under[PATH_MAX];
+	struct stat st;
+	pid_t pid;
+	int rc, err, status, i;
+	double t0;
+
+	setenv("XDP_EGRESS_BPFFS", pins_env, 1);
+	rc = lock_take(5);
+	CHECK(rc == 0 && is_dir(pins_env) && !stat(pins_env, &st) &&
+	      (st.st_mode & 07777) == 0700 && st.st_uid == 0,
+	      "lock/take_creates_root_0700", "rc %d, mode %04o uid %u", rc,
+	      (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid);
+	ASSERT_EQ(try_flock_in_child(pins_env), 1, "lock/others_excluded");
+	/* Re-entrant: the CNI plugin holds it while cmd_attach() takes it. */
+	rc = lock_take(0);
+	ASSERT_EQ(rc, 0, "lock/reentrant_take");
+	lock_release();
+	ASSERT_EQ(try_flock_in_child(pins_env), 1, "lock/held_until_last_release");
+	lock_release();
+	ASSERT_EQ(try_flock_in_child(pins_env), 0, "lock/free_after_last_release");
+
+	/* Held by another process: lock_take waits, then gives up with
+	 * ETIMEDOUT (the CNI plugin's "try again", code 11). */
+	pid = fork();
+	if (pid == 0) {
+		int fd = open(pins_env, O_RDONLY | O_DIRECTORY);
+
+		if (fd < 0 || flock(fd, LOCK_EX))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	for (i = 0; i < 200 && try_flock_in_child(pins_env) != 1; i++)
+		usleep(10000);
+	fprintf(stderr, "# lock/times_out_when_held: an error message is expected:\n");
+	t0 = mono_now();
+	errno = 0;
+	rc = lock_take(1);
+	err = errno;
+	CHECK(rc == -1 && err == ETIMEDOUT && mono_now() - t0 >= 0.9,
+	      "lock/times_out_when_held", "rc %d, errno %s after %.2f s", rc,
+	      strerror(err), mono_now() - t0);
+	/* The test hook: no lock at all, whoever holds it. */
+	setenv(LOCK_TEST_OFF_ENV, "1", 1);
+	fprintf(stderr, "# lock/test_hook_skips_lock: a warning is expected:\n");
+	rc = lock_take(0);
+	ASSERT_EQ(rc, 0, "lock/test_hook_skips_lock");
+	lock_release();
+	unsetenv(LOCK_TEST_OFF_ENV);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+
+	/*
+	 * The holder prunes the (empty) root while we wait: after the flock
+	 * the waiter must notice that the path names another folder (or
+	 * none) and lock that instead, or two processes would each hold a
+	 * "lock". The child reports what it holds: 0 = the lock on the folder
+	 * root names now, 3 = root is gone (it locked a removed folder),
+	 * 1 = root is there but not locked by it.
+	 */
+	snprintf(root, sizeof(root), "%s/pruned", bpffs_dir);
+	rc = lock_dir(root, 5);
+	pid = fork();
+	if (pid == 0) {
+		int fd;
+
+		if (lock_dir(root, 10))
+			_exit(2);
+		fd = open(root, O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			_exit(3);
+		_exit(flock(fd, LOCK_EX | LOCK_NB) ? 0 : 1);
+	}
+	for (i = 0; i < 300 && !has_open(pid, root); i++)
+		usleep(10000);
+	/* Let it reach its polling flock, then prune and release. */
+	usleep(150000);
+	err = rmdir(root) ? errno : 0;
+	lock_release();
+	status = -1;
+	waitpid(pid, &status, 0);
+	CHECK(rc == 0 && !err && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "lock/root_pruned_while_waiting_relocked",
+	      "lock %d, rmdir %s, waiter exit %d (3: it locked the removed "
+	      "folder, 1: not the new one)", rc, strerror(err),
+	      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	rmdir(root);
+
+	/* A symbolic link as the root, or above it: refused, by every
+	 * command (pins_root) and by the lock. */
+	snprintf(real, sizeof(real), "%s/real", bpffs_dir);
+	snprintf(link, sizeof(link), "%s/link", bpffs_dir);
+	snprintf(under, sizeof(under), "%s/link/x", bpffs_dir);
+	mkdir(real, 0700);
+	if (symlink(real, link)) {
+		CHECK(0, "lock/symlink_setup", "symlink %s: %s", link, strerror(errno));
+	} else {
+		setenv("XDP_EGRESS_BPFFS", link, 1);
+		fprintf(stderr, "# lock/symlink_root_refused: error messages are expected:\n");
+		rc = pins_root(root, sizeof(root));
+		CHECK(rc == -1 && lock_take(0) == -1 &&
+		      try_flock_in_child(real) == 0,
+		      "lock/symlink_root_refused", "pins_root %d", rc);
+		setenv("XDP_EGRESS_BPFFS", under, 1);
+		rc = lock_dir(under, 0);
+		CHECK(rc == -1 && try_flock_in_child(real) == 0,
+		      "lock/symlink_above_root_refused", "lock_dir %d", rc);
+		unlink(link);
+	}
+	rmdir(under);
+	rmdir(real);
+
+	/* Not root's, or writable by others: refused. */
+	snprintf(root, sizeof(root), "%s/owned", bpffs_dir);
+	mkdir(root, 0700);
+	fprintf(stderr, "# lock/root_not_roots_refused: an error message is expected:\n");
+	rc = chown(root, 65534, 65534) ? -2 : lock_dir(root, 0);
+	ASSERT_EQ(rc, -1, "lock/root_not_roots_refused");
+	fprintf(stderr, "# lock/root_group_writable_refused: an error message is expected:\n");
+	rc = chown(root, 0, 0) || chmod(root, 0770) ? -2 : lock_dir(root, 0);
+	ASSERT_EQ(rc, -1, "lock/root_group_writable_refused");
+	fprintf(stderr, "# lock/root_world_writable_refused: an error message is expected:\n");
+	rc = chmod(root, 0757) ? -2 : lock_dir(root, 0);
+	ASSERT_EQ(rc, -1, "lock/root_world_writable_refused");
+	rc = chmod(root, 0755) ? -2 : lock_dir(root, 0);
+	ASSERT_EQ(rc, 0, "lock/root_0755_accepted");
+	lock_release();
+	rmdir(root);
+	setenv("XDP_EGRESS_BPFFS", pins_env, 1);
+	rmdir(pins_env);
+}
+
 /* ---- attach.h: the native XDP MTU cap of a veth --------------------------- */
 
 static int load_xdp_pass(void)
@@ -971,6 +1162,7 @@ int main(void)
 	test_ethtool(cfd);
 	test_target(cfd, cpid);
 	test_pins();
+	test_lock();
 	test_native_mtu(cfd, cpid);
 	test_report();
 	ASSERT_EQ(self_ino(), host_ino, "userspace/still_in_private_netns");
