@@ -639,7 +639,8 @@ struct exporter *exporter_start(const char *who, const char *opt,
 		return NULL;
 	}
 	e->mhd = MHD_start_daemon(
-		MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, on_request, e,
+		MHD_USE_AUTO_INTERNAL_THREAD | (log_verbose ? MHD_USE_ERROR_LOG : 0),
+		0, NULL, NULL, on_request, e,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)EXPORTER_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)EXPORTER_MAX_CONNECTIONS,
