@@ -1826,6 +1826,15 @@ static int auto_switch_locked(const void *arg, int unused)
 					  cJSON_CreateNumber(ts.tv_sec + ts.tv_nsec / 1e9));
 	}
 	cJSON_ReplaceItemInObject(au, "why", cJSON_CreateString(a->why));
+	/* Counted for the exporter (xdp_egress_auto_switches_total); records
+	 * written before it have none: 0. */
+	{
+		double n = (double)(json_int(cJSON_GetObjectItem(au, "switches"),
+					     0, 1LL << 53, 0) + 1);
+
+		cJSON_DeleteItemFromObject(au, "switches");
+		cJSON_AddNumberToObject(au, "switches", n);
+	}
 	{
 		char *json = cJSON_PrintUnformatted(m);
 

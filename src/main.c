@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "kct.h"
 #include "daemon.h"
+#include "exporter.h"
 #include "log.h"
 #include "report.h"
 #include "upgrade.h"
@@ -61,6 +62,8 @@ int main(int argc, char **argv)
 		return cmd_status(cli.json);
 	if (!strcmp(c, "daemon"))
 		return cmd_daemon(&cli.dop);
+	if (!strcmp(c, "exporter"))
+		return cmd_exporter(cli.listen, cli.dop.run_dir);
 	if (!strcmp(c, "tune"))
 		return cmd_tune((int)(cli.interval * 1000 + 0.5), (int)cli.count);
 	return cmd_stats(&cli.ao.spec, cli.json, (int)cli.watch, (int)cli.count);

@@ -455,6 +455,34 @@ int cmd_status(int json)
 	return 0;
 }
 
+/* What `status --json` and `stats --json` print, in one document for the
+ * exporter: each record with its link state and summed counters, and the
+ * namespace's shared state. NULL when the pins cannot be read. */
+cJSON *report_json(void)
+{
+	struct attachment *a;
+	cJSON *doc, *arr, *sh;
+	int n, i;
+
+	n = list_attachments(&a, NULL);
+	if (n < 0)
+		return NULL;
+	doc = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(doc, "attachments");
+	for (i = 0; i < n; i++) {
+		cJSON *m = cJSON_Duplicate(a[i].meta, 1);
+
+		cJSON_AddStringToObject(m, "state", link_state(a[i].meta));
+		cJSON_AddItemToObject(m, "counters", counters_json(a[i].cnt));
+		cJSON_AddItemToArray(arr, m);
+	}
+	sh = ns_json();
+	if (sh)
+		cJSON_AddItemToObject(doc, "namespace", sh);
+	free_attachments(a, n);
+	return doc;
+}
+
 /* --- stats --- */
 
 static cJSON *counters_json(const struct counter_val *c)
