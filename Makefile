@@ -15,7 +15,7 @@ BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 ifneq ($(XE_BUILD_SALT),)
 BPF_CFLAGS += -DXE_BUILD_SALT=$(XE_BUILD_SALT)
 endif
-LDLIBS  := -lcurl -lbpf -lmnl -lcjson -lnetfilter_conntrack -lnftables -lelf -lz -lm
+LDLIBS  := -lcurl -lbpf -lmnl -lcjson -lmicrohttpd -lnetfilter_conntrack -lnftables -lelf -lz -lm
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
@@ -37,7 +37,8 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             python3 procps kmod containernetworking-plugins iptables \
             python3-yaml patchelf qemu-system-x86 busybox-static cpio \
             docker.io podman runc nftables sockperf gnuplot-nox \
-            conntrack python3-scapy nginx-light wrk strace libclang-rt-14-dev tmux
+            conntrack python3-scapy nginx-light wrk strace libclang-rt-14-dev \
+            prometheus libmicrohttpd-dev curl tmux
 
 .SECONDARY:
 .PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz fuzz-run next

@@ -1695,28 +1695,15 @@ static int detach_locked(const struct target_spec *spec, int all)
 static int with_lock(int (*fn)(const void *, int), const void *arg, int all)
 {
 	char root[PATH_MAX];
-	sigset_t stop, old;
-	int ret;
+	sigset_t old;
+	int ret = 1;
 
-	if (lock_take(LOCK_WAIT_S))
+	if (lock_take_for_changes(LOCK_WAIT_S, &old))
 		return 1;
 	/* Pins of another layout: migrated, or refused with what to do. */
-	if (pins_root(root, sizeof(root)) || layout_check(root, LAYOUT_CHANGE)) {
-		lock_release();
-		return 1;
-	}
-	/* Ctrl-C, a terminal hang-up or a polite kill wait until the records
-	 * and the system agree again; only SIGKILL cuts in (and the record
-	 * then says what to undo). */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
-	sigaddset(&stop, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &stop, &old);
-	ret = fn(arg, all);
-	lock_release();
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (!pins_root(root, sizeof(root)) && !layout_check(root, LAYOUT_CHANGE))
+		ret = fn(arg, all);
+	lock_release_changes(&old);
 	return ret;
 }
 
@@ -1841,6 +1828,15 @@ static int auto_switch_locked(const void *arg, int unused)
 					  cJSON_CreateNumber(ts.tv_sec + ts.tv_nsec / 1e9));
 	}
 	cJSON_ReplaceItemInObject(au, "why", cJSON_CreateString(a->why));
+	/* Counted for the exporter (xdp_egress_auto_switches_total); records
+	 * written before it have none: 0. */
+	{
+		double n = (double)(json_int(cJSON_GetObjectItem(au, "switches"),
+					     0, 1LL << 53, 0) + 1);
+
+		cJSON_DeleteItemFromObject(au, "switches");
+		cJSON_AddNumberToObject(au, "switches", n);
+	}
 	{
 		char *json = cJSON_PrintUnformatted(m);
 

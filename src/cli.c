@@ -23,7 +23,7 @@ enum opt_id {
 	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
 	O_SOURCE, O_SOURCE_MAC, O_UPLINK_MODE, O_TC_HOOK,
 	O_DOCKER, O_PODMAN, O_ENGINE, O_CONFIG, O_RUN_DIR,
-	O_TAP, O_INTERVAL, O_WATCH_FLAG,
+	O_TAP, O_INTERVAL, O_LISTEN, O_METRICS, O_WATCH_FLAG,
 };
 
 struct opt_doc {
@@ -144,6 +144,21 @@ static const struct opt_doc daemon_opts_doc[] = {
 	  "where the lock/pid file daemon.pid and the record of attached "
 	  "containers (containers.json) live; default "
 	  "/run/xdp-egress/ENGINE" },
+	{ O_METRICS, "metrics", "ADDR:PORT",
+	  "also serve Prometheus metrics on http://ADDR:PORT/metrics, as "
+	  "`xdp-egress exporter` does (or \"metrics\": \"ADDR:PORT\" in the "
+	  "--config), with the containers' names" },
+	COMMON_OPTS, { 0 }
+};
+
+static const struct opt_doc exporter_opts_doc[] = {
+	{ O_LISTEN, "listen", "ADDR:PORT",
+	  "where to serve GET /metrics: 127.0.0.1:9473, [::1]:9473, or :9473 "
+	  "for every address (required)" },
+	{ O_RUN_DIR, "run-dir", "DIR",
+	  "the daemon's run dir, whose containers.json gives the containers' "
+	  "names (default: /run/xdp-egress/docker and /run/xdp-egress/podman); "
+	  "other attachments are named NETNS/IFNAME" },
 	COMMON_OPTS, { 0 }
 };
 
@@ -230,6 +245,10 @@ static const struct command commands[] = {
 	  "Live view: packets and bytes per second per attachment, the share "
 	  "the fast path carries, the pass reasons and the mode; q quits.",
 	  top_opts_doc },
+	{ "exporter", "exporter --listen ADDR:PORT [--run-dir DIR]",
+	  "Serve Prometheus metrics on GET /metrics: the counters per "
+	  "interface, container and reason, the fast path's share, the modes, "
+	  "conntrack occupancy, redirect errors.", exporter_opts_doc },
 	{ "tune", "tune [--interval SECONDS] [--count N]",
 	  "Watch this namespace's --mode auto attachments and put native XDP "
 	  "in front of their tc program while their traffic is small packets "
@@ -368,7 +387,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 	if (!c->name) {
 		pr_err("unknown command '%s'; commands are attach, detach, "
 		       "upgrade, flush, status, stats, flows, events, top, daemon, "
-		       "tune, agent (see xdp-egress "
+		       "exporter, tune, agent (see xdp-egress "
 		       "--help)", argv[1]);
 		return 2;
 	}
@@ -434,6 +453,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 			break;
 		case O_CONFIG: cli->dop.config = optarg; break;
 		case O_RUN_DIR: cli->dop.run_dir = optarg; break;
+		case O_LISTEN: cli->listen = optarg; break;
+		case O_METRICS: cli->dop.metrics = optarg; break;
 		case O_MODE:
 			if (!strcmp(optarg, "native"))
 				cli->ao.mode = MODE_NATIVE;

@@ -13,6 +13,7 @@ struct cli {
 	int json, all, verbose;
 	long watch, count;
 	double interval;           /* tune --interval, seconds */
+	const char *listen;        /* exporter --listen ADDR:PORT */
 };
 
 /*

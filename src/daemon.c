@@ -28,6 +28,7 @@
 #include "daemon.h"
 #include "auto.h"
 #include "docker.h"
+#include "exporter.h"
 #include "jsonval.h"
 #include "log.h"
 #include "netns.h"
@@ -67,6 +68,7 @@ struct daemon {
 	cJSON *networks;   /* config: array of network names, or NULL */
 	cJSON *options;    /* config: object of attach options, or NULL */
 	cJSON *labels;     /* config: the options labels may set, or NULL */
+	cJSON *metrics;    /* config: "ADDR:PORT" of the exporter, or NULL */
 	struct tracked *tracked;
 	int sig_fd;
 	int stop;
@@ -200,6 +202,7 @@ void daemon_free(struct daemon *d)
 	cJSON_Delete(d->networks);
 	cJSON_Delete(d->labels);
 	cJSON_Delete(d->options);
+	cJSON_Delete(d->metrics);
 	free(d);
 }
 
@@ -820,15 +823,22 @@ int daemon_load_config(struct daemon *d, const char *path)
 	free(text);
 	cJSON_ArrayForEach(o, root) {
 		if (strcmp(o->string, "networks") && strcmp(o->string, "options") &&
-		    strcmp(o->string, "labels")) {
+		    strcmp(o->string, "labels") && strcmp(o->string, "metrics")) {
 			pr_err("--config %s: unknown key \"%s\" (known: networks, "
-			       "options, labels)", path, o->string);
+			       "options, labels, metrics)", path, o->string);
 			goto out;
 		}
 	}
 	d->networks = cJSON_DetachItemFromObject(root, "networks");
 	d->options = cJSON_DetachItemFromObject(root, "options");
 	d->labels = cJSON_DetachItemFromObject(root, "labels");
+	d->metrics = cJSON_DetachItemFromObject(root, "metrics");
+	if (d->metrics && !cJSON_IsString(d->metrics)) {
+		pr_err("--config %s: \"metrics\" must be a string ADDR:PORT "
+		       "where the daemon serves Prometheus metrics, e.g. "
+		       "\"127.0.0.1:9473\"", path);
+		goto out;
+	}
 	if (d->labels && !cJSON_IsArray(d->labels)) {
 		pr_err("--config %s: \"labels\" must be an array of the attach "
 		       "options labels may set (mode, uplink, uplink-mode, "
@@ -945,6 +955,8 @@ static long long mono_ms(void)
 int cmd_daemon(const struct daemon_opts *o)
 {
 	struct auto_tuner *tuner = NULL;
+	struct exporter *exporter = NULL;
+	const char *metrics;
 	long long last_tune;
 	struct daemon d = { .sig_fd = -1 };
 	struct http_stream *s = NULL;
@@ -977,6 +989,13 @@ int cmd_daemon(const struct daemon_opts *o)
 		pr_err("signalfd: %s", strerror(errno));
 		goto out;
 	}
+	/* After the signals are blocked: the server's thread inherits the
+	 * mask, so they all reach sig_fd. */
+	metrics = o->metrics ? o->metrics : cJSON_GetStringValue(d.metrics);
+	if (metrics && !(exporter = exporter_start("daemon", o->metrics ? "--metrics" :
+						   "the config's \"metrics\"",
+						   metrics, d.run_dir)))
+		goto out;
 	daemon_state_load(&d, d.state_path);
 	upgrade_on_start(&d);
 	for (t = d.tracked; t; t = t->next)
@@ -1046,6 +1065,7 @@ int cmd_daemon(const struct daemon_opts *o)
 	}
 	ret = 0;
 out:
+	exporter_stop(exporter);
 	http_stream_close(s);
 	if (d.sig_fd >= 0)
 		close(d.sig_fd);
@@ -1058,6 +1078,7 @@ out:
 	cJSON_Delete(d.networks);
 	cJSON_Delete(d.labels);
 	cJSON_Delete(d.options);
+	cJSON_Delete(d.metrics);
 	auto_tuner_free(tuner);
 	return ret;
 }

@@ -18,6 +18,7 @@ struct daemon_opts {
 	int engine;          /* enum engine_kind */
 	const char *config;  /* JSON file, or NULL */
 	const char *run_dir; /* NULL: /run/xdp-egress/ENGINE */
+	const char *metrics; /* --metrics ADDR:PORT, or NULL */
 };
 
 int cmd_daemon(const struct daemon_opts *o);

@@ -17,33 +17,108 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <cjson/cJSON.h>
 
+#include "agent.h"
+#include "jsonval.h"
 #include "layout.h"
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
 #include "xdp_egress.h"
 
+/* ---- layout 1 -> 2: stable identity ---- */
+
+static void foreach_folder(const char *ns_dir,
+			   int (*fn)(const char *dir, cJSON *m, void *arg),
+			   void *arg);
+
+/* Layout 1 identified a namespace by its inode number, which the kernel
+ * reuses: the cookie of the namespace that has it now (0: none has). */
+static unsigned long long cookie_of_inode(const cJSON *ino)
+{
+	unsigned long long c;
+	int fd;
+
+	if (!json_int(ino, 0, 1LL << 53, 0))
+		return 0;
+	fd = netns_find_by_inode((unsigned long)json_int(ino, 0, 1LL << 53, 0));
+	if (fd < 0)
+		return 0; /* gone: what was changed there is reported gone */
+	c = netns_cookie(fd);
+	close(fd);
+	return c;
+}
+
+static void add_cookie(cJSON *o)
+{
+	if (o && !cJSON_GetObjectItem(o, "netns_cookie"))
+		cJSON_AddNumberToObject(o, "netns_cookie", (double)cookie_of_inode(
+						cJSON_GetObjectItem(o, "netns_ino")));
+}
+
+/* A record: finished ("phase"), its fixes with their role (layout 1 said
+ * it only in their text) and cookies. */
+static int record_1_to_2(const char *dir, cJSON *m, void *arg)
+{
+	cJSON *f;
+
+	if (!cJSON_GetObjectItem(m, "phase"))
+		cJSON_AddStringToObject(m, "phase", "attached");
+	add_cookie(cJSON_GetObjectItem(m, "container"));
+	cJSON_ArrayForEach(f, cJSON_GetObjectItem(m, "fixes")) {
+		const char *why = cJSON_GetStringValue(cJSON_GetObjectItem(f, "why"));
+		char up[IF_NAMESIZE];
+
+		add_cookie(f);
+		if (cJSON_GetObjectItem(f, "role"))
+			continue;
+		if (why && sscanf(why, "peer of veth uplink %15[^:]", up) == 1) {
+			cJSON_AddStringToObject(f, "role", "uplink_peer");
+			cJSON_AddStringToObject(f, "uplink", up);
+		} else {
+			cJSON_AddStringToObject(f, "role", why && !strncmp(why, "auto mode:", 10)
+							   ? "auto" : "container");
+		}
+	}
+	return 1;
+}
+
+/* The records, then the folder's name: ns<INODE> becomes ns<COOKIE>. */
+static int migrate_1_to_2(const char *root, char *ns_dir)
+{
+	char to[PATH_MAX];
+
+	foreach_folder(ns_dir, record_1_to_2, NULL);
+	if (pins_ns_dir_self(to, sizeof(to), root))
+		return -1;
+	if (!strcmp(to, ns_dir))
+		return 0;
+	/* Its agent serves the folder by its old name. */
+	agent_stop(ns_dir);
+	if (rename(ns_dir, to)) {
+		pr_err("cannot rename %s to %s: %s", ns_dir, to, strerror(errno));
+		return -1;
+	}
+	snprintf(ns_dir, PATH_MAX, "%s", to);
+	if (pins_ns_in_use(ns_dir))
+		agent_ensure(ns_dir);
+	return 0;
+}
+
 /*
  * The migration steps, one function per step, step N taking layout N to
  * N + 1. Layout 1 is what every binary before layout versions pinned.
- *
- * Layout 2 (issue 12, stable identity) goes here: records' "fixes" with a
- * structured role and netns cookies instead of inode numbers, and the
- * namespace folder ns<INODE> renamed ns<NETNS_COOKIE>:
- *
- *	{ 1, "fixes by role and netns cookie; ns<COOKIE> folders", 0,
- *	  migrate_1_to_2 },
- *
- * with XE_LAYOUT_VERSION 2. Such a step leaves the programs alone
- * (needs_programs 0): attach and detach may run it.
+ * A step that changes maps the running programs use says needs_programs:
+ * only `upgrade` runs it, and swaps the programs right after.
  */
 static const struct layout_step steps[] = {
-	{ 0, NULL, 0, NULL }, /* layout 0 never existed */
+	{ 1, "records with fixes by role and netns cookie, and the folder "
+	     "named by the namespace's cookie", 0, migrate_1_to_2 },
 };
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
 
@@ -220,9 +295,24 @@ static int layout_set_all(const char *ns_dir, unsigned int v)
  * becomes ns<NETNS_COOKIE>), look here for it under the older name too
  * when the new one does not exist, so that the step that renames it runs.
  */
-static int this_ns_dir(const char *root, char *out, size_t len)
+int layout_ns_dir(const char *root, char *out, size_t len)
 {
-	return pins_ns_dir_self(out, len, root);
+	char old[PATH_MAX];
+	struct stat st;
+	int self;
+
+	if (pins_ns_dir_self(out, len, root))
+		return -1;
+	if (!stat(out, &st))
+		return 0;
+	self = netns_open_self();
+	if (self < 0)
+		return 0;
+	snprintf(old, sizeof(old), "%s/ns%lu", root, netns_inode(self));
+	close(self);
+	if (!stat(old, &st) && S_ISDIR(st.st_mode))
+		snprintf(out, len, "%s", old);
+	return 0;
 }
 
 int layout_check(const char *root, enum layout_use use)
@@ -241,7 +331,7 @@ int layout_check_steps(const char *root, enum layout_use use,
 	struct stat st;
 	int n, i;
 
-	if (this_ns_dir(root, ns_dir, sizeof(ns_dir)))
+	if (layout_ns_dir(root, ns_dir, sizeof(ns_dir)))
 		return -1;
 	if (stat(ns_dir, &st))
 		return 0; /* nothing pinned in this namespace */

@@ -32,6 +32,10 @@ enum layout_use {
  */
 int layout_check(const char *root, enum layout_use use);
 
+/* This namespace's folder, also where an older layout named it otherwise
+ * (layout 1: ns<INODE>) and the migration has not run yet. -1 (printed)
+ * when this namespace's cookie cannot be read. */
+int layout_ns_dir(const char *root, char *out, size_t len);
 /* The layout of a namespace folder (its "layout" map; 1 when absent). */
 unsigned int layout_of_ns(const char *ns_dir);
 /* The layout of a record (its "layout" field; 1 when absent). */

@@ -241,3 +241,24 @@ void lock_release(void)
 	}
 	held.fd = -1;
 }
+
+int lock_take_for_changes(int wait_s, sigset_t *old)
+{
+	sigset_t stop;
+
+	if (lock_take(wait_s))
+		return -1;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &stop, old);
+	return 0;
+}
+
+void lock_release_changes(const sigset_t *old)
+{
+	lock_release();
+	sigprocmask(SIG_SETMASK, old, NULL);
+}

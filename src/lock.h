@@ -27,6 +27,16 @@ int lock_take(int wait_s);
 void lock_release(void);
 
 /*
+ * lock_take(), then hold off SIGINT, SIGTERM, SIGHUP and SIGQUIT until
+ * lock_release_changes(): Ctrl-C or a polite kill waits until the records
+ * and the system agree again (only SIGKILL cuts in, and the records say
+ * what to undo). *old keeps the signal mask to restore.
+ */
+#include <signal.h>
+int lock_take_for_changes(int wait_s, sigset_t *old);
+void lock_release_changes(const sigset_t *old);
+
+/*
  * Lock the folder path itself (what lock_take() does after pins_root()):
  * the folder is created 0700 if missing, opened without following a
  * symbolic link anywhere in the path, and refused unless root owns it and

@@ -12,6 +12,7 @@
 #include "kct.h"
 #include "daemon.h"
 #include "flows.h"
+#include "exporter.h"
 #include "log.h"
 #include "report.h"
 #include "top.h"
@@ -69,6 +70,8 @@ int main(int argc, char **argv)
 		return cmd_events(cli.json, (int)cli.count);
 	if (!strcmp(c, "top"))
 		return cmd_top(cli.interval);
+	if (!strcmp(c, "exporter"))
+		return cmd_exporter(cli.listen, cli.dop.run_dir);
 	if (!strcmp(c, "tune"))
 		return cmd_tune((int)(cli.interval * 1000 + 0.5), (int)cli.count);
 	return cmd_stats(&cli.ao.spec, cli.json, (int)cli.watch, (int)cli.count);

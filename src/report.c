@@ -119,7 +119,7 @@ int list_attachments(struct attachment **out, const char *only_dir)
 	/* pins_root() creates the root: note whether it was there. */
 	root_existed = !stat(env && *env ? env : "/sys/fs/bpf/xdp-egress", &st);
 	if (pins_root(root, sizeof(root)) ||
-	    pins_ns_dir_self(ns_dir, sizeof(ns_dir), root))
+	    layout_ns_dir(root, ns_dir, sizeof(ns_dir)))
 		return -1;
 	/* Pins of a layout this binary cannot read are not reported on. */
 	if (layout_check(root, LAYOUT_READ))
@@ -222,7 +222,7 @@ static int this_ns_dir(char *out, size_t len)
 
 	if (pins_root(root, sizeof(root)))
 		return -1;
-	return pins_ns_dir_self(out, len, root);
+	return layout_ns_dir(root, out, len);
 }
 
 static long map_count(const char *ns_dir, const char *name, __u32 key_size)
@@ -447,6 +447,34 @@ int cmd_status(int json)
 		report_print_record(a[i].meta, a[i].dir, link_state(a[i].meta));
 	free_attachments(a, n);
 	return 0;
+}
+
+/* What `status --json` and `stats --json` print, in one document for the
+ * exporter: each record with its link state and summed counters, and the
+ * namespace's shared state. NULL when the pins cannot be read. */
+cJSON *report_json(void)
+{
+	struct attachment *a;
+	cJSON *doc, *arr, *sh;
+	int n, i;
+
+	n = list_attachments(&a, NULL);
+	if (n < 0)
+		return NULL;
+	doc = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(doc, "attachments");
+	for (i = 0; i < n; i++) {
+		cJSON *m = cJSON_Duplicate(a[i].meta, 1);
+
+		cJSON_AddStringToObject(m, "state", link_state(a[i].meta));
+		cJSON_AddItemToObject(m, "counters", counters_json(a[i].cnt));
+		cJSON_AddItemToArray(arr, m);
+	}
+	sh = ns_json();
+	if (sh)
+		cJSON_AddItemToObject(doc, "namespace", sh);
+	free_attachments(a, n);
+	return doc;
 }
 
 /* --- stats --- */

@@ -15,6 +15,9 @@ int cmd_status(int json);
  * state), from the record alone. */
 struct cJSON;
 void report_print_record(struct cJSON *m, const char *dir, const char *state);
+/* status --json's records, each with "state" and "counters" as in stats
+ * --json, and "namespace"; NULL on error. For the exporter. */
+struct cJSON *report_json(void);
 /* watch: seconds between samples (0: once); count: samples (0: forever). */
 int cmd_stats(const struct target_spec *spec, int json, int watch, int count);
 

@@ -590,21 +590,13 @@ out:
 int cmd_upgrade(const struct target_spec *spec, int all)
 {
 	char root[PATH_MAX];
-	sigset_t stop, old;
+	sigset_t old;
 	int ret;
 
-	if (pins_root(root, sizeof(root)) || lock_take(LOCK_WAIT_S))
+	if (pins_root(root, sizeof(root)) || lock_take_for_changes(LOCK_WAIT_S, &old))
 		return 1;
-	/* As attach: Ctrl-C and polite kills wait until the swap is done. */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
-	sigaddset(&stop, SIGQUIT);
-	sigprocmask(SIG_BLOCK, &stop, &old);
 	/* Older pins are migrated first (programs follow right after). */
 	ret = layout_check(root, LAYOUT_UPGRADE) ? 1 : upgrade_locked(root, spec, all);
-	lock_release();
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	lock_release_changes(&old);
 	return ret;
 }

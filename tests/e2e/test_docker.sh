@@ -249,6 +249,7 @@ bad_config() {
 	fi
 }
 bad_config docker_daemon_bad_config '{"networks": "xenet"}' '"networks" must be an array'
+bad_config docker_daemon_bad_metrics_config '{"metrics": 9473}' '"metrics" must be a string ADDR:PORT'
 bad_config docker_daemon_bad_labels_config '{"labels": ["mode", "ct-size"]}' \
 	'"labels" may name only attach options (mode, uplink, uplink-mode, container-if), not ct-size'
 DOCKER_HOST=unix://$ENG_DIR/none.sock nsenter --net="/run/netns/$TOPO_HOST" "$XE_BIN" daemon \
@@ -266,7 +267,7 @@ check docker_daemon_sigterm_while_waiting "the waiting daemon did not exit 0 on 
 
 # ---- the daemon ----
 dk network create --subnet 10.212.0.0/24 xenet >/dev/null
-printf '{"networks": ["xenet"], "options": {"mode": "native"}}\n' >"$ENG_DIR/daemon.json"
+printf '{"networks": ["xenet"], "options": {"mode": "native"}, "metrics": "127.0.0.1:9474"}\n' >"$ENG_DIR/daemon.json"
 run_c lab0 --label xdp-egress.enable=true   # runs before the daemon starts
 if daemon_start --config "$ENG_DIR/daemon.json"; then
 	ok docker_daemon_starts
@@ -276,6 +277,13 @@ fi
 LAB0_IF=$(hostif_of_pid "$(pid_of lab0)")
 check docker_daemon_reconcile_attach "lab0 (labelled, running before the daemon) is not attached: $(attached_ifnames | tr '\n' ' ')" \
 	wait_until 10 is_attached "$LAB0_IF"
+# The daemon's exporter ("metrics" in its config) names lab0 as Docker does.
+lab0_metrics() {
+	in_host curl -sS -m 3 http://127.0.0.1:9474/metrics 2>/dev/null |
+		grep -q "^xdp_egress_packets_total{ifname=\"$LAB0_IF\",container=\"lab0\",reason=\"redirected\"}"
+}
+check docker_daemon_metrics "no xdp_egress_packets_total series with container=\"lab0\" on the daemon's http://127.0.0.1:9474/metrics: $(in_host curl -sS -m 3 http://127.0.0.1:9474/metrics 2>&1 | grep -m3 -E 'container=|curl' | tr '\n' ' ')" \
+	wait_until 10 lab0_metrics
 
 run_c lab1 --label xdp-egress.enable=true --label xdp-egress.mode=generic
 LAB1_PID=$(pid_of lab1)

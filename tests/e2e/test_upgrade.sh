@@ -300,12 +300,14 @@ ns=$(dirname "$dir")
 # no layout map in the namespace folder.
 meta_edit "$dir" 'del(.layout, .build)' >/dev/null && rm -f "$ns/layout"
 p0=$(rec prog_id)
-if xe_capture status && [ -z "$XE_ERR" ] && [ -z "$(rec layout)" ] && [ ! -e "$ns/layout" ]; then
+# status reads them, says how they migrate, and changes nothing.
+if xe_capture status && [[ $XE_ERR == *"holds pins of layout 1; this xdp-egress writes layout 2"* ]] &&
+	[ -z "$(rec layout)" ] && [ ! -e "$ns/layout" ]; then
 	ok upgrade_layout1_status
 else
 	fail upgrade_layout1_status "status on unversioned pins: rc $XE_RC, '$XE_ERR', layout '$(rec layout)'"
 fi
-if XE_BIN=$NEW xe_capture upgrade && [ "$(rec layout)" = 1 ] && [ "$(ns_layout "$ns")" = 1 ] &&
+if XE_BIN=$NEW xe_capture upgrade && [ "$(rec layout)" = 2 ] && [ "$(ns_layout "$ns")" = 2 ] &&
 	[ "$(rec prog_id)" != "$p0" ] && [ "$(rec build)" != "" ]; then
 	ok upgrade_layout1_stamped
 else
@@ -319,7 +321,7 @@ problems=()
 for cmd in "status" "attach --ifname vc1 --mode tc" "detach --all" "upgrade"; do
 	XE_BIN=$NEW xe_capture $cmd
 	case $XE_ERR in
-	*"holds pins of layout 99, newer than this xdp-egress"*"it writes layout 1"*"Run the xdp-egress that made them"*) ;;
+	*"holds pins of layout 99, newer than this xdp-egress"*"it writes layout 2"*"Run the xdp-egress that made them"*) ;;
 	*) problems+=("$cmd: rc $XE_RC, '$XE_ERR'") ;;
 	esac
 	[ "$XE_RC" != 0 ] || problems+=("$cmd exited 0")
