@@ -38,7 +38,7 @@ DEPS_APT := clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmnl-dev \
             python3-yaml patchelf qemu-system-x86 busybox-static cpio \
             docker.io podman runc nftables sockperf gnuplot-nox \
             conntrack python3-scapy nginx-light wrk strace libclang-rt-14-dev \
-            prometheus libmicrohttpd-dev curl
+            prometheus libmicrohttpd-dev curl tmux
 
 .SECONDARY:
 .PHONY: all clean deps test unit e2e demo bench bench-quick test-kernels fuzz fuzz-run next

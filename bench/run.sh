@@ -15,7 +15,8 @@
 # close" against nginx; requests/s, SYN retransmits), udprr (UDP
 # request/response over 256 flows; transactions/s, lost).
 # Contenders: iptables (the baseline, ratio 1.0), nftables, tc-bpf,
-# xdp-native, xdp-generic, xe-tc (xdp-egress --mode tc: its stages as a tcx
+# xdp-native, xdp-generic, xdp-native-noflows (native with XDP_EGRESS_FLOWS=off:
+# no per-flow counts or flow events; not run unless named), xe-tc (xdp-egress --mode tc: its stages as a tcx
 # program, container TSO kept), xe-auto (--mode auto with `xdp-egress tune`
 # switching native XDP in and out; every window gets a 2 s warm-up first).
 #
@@ -92,7 +93,7 @@ for w in ${ONLY//,/ }; do
 	esac
 done
 for c in ${CONTENDERS//,/ }; do
-	case "$c" in iptables|nftables|tc-bpf|xdp-native|xdp-generic|xe-tc|xe-auto) ;; *)
+	case "$c" in iptables|nftables|tc-bpf|xdp-native|xdp-generic|xe-tc|xe-auto|xdp-native-noflows) ;; *)
 		echo "run.sh: unknown contender '$c'" >&2; exit 2 ;;
 	esac
 done
@@ -311,12 +312,16 @@ contender_up() {
 		done > "$TMP/tc.batch"
 		ip netns exec "$H" tc -batch "$TMP/tc.batch" || return 1
 		;;
-	xdp-native|xdp-generic|xe-tc|xe-auto)
+	xdp-native|xdp-generic|xe-tc|xe-auto|xdp-native-noflows)
 		[ -x "$XDP_EGRESS" ] || { echo "no $XDP_EGRESS (run make)"; return 1; }
 		if [ "$first" = 1 ]; then xe_host_rules || return 1; fi
+		# xdp-native-noflows: native without per-flow counts and flow
+		# events (kct_config.flows_off), the cost of `flows`/`events`.
+		local mode=${c#*-} flows=on
+		[ "$c" = xdp-native-noflows ] && mode=native flows=off
 		for i in $(seq "$first" "$n"); do
-			timeout 30 nsenter --net="/run/netns/$H" "$XDP_EGRESS" attach \
-				--ifname "hv$i" --mode "${c#*-}" --uplink up0 \
+			timeout 30 nsenter --net="/run/netns/$H" env XDP_EGRESS_FLOWS=$flows "$XDP_EGRESS" attach \
+				--ifname "hv$i" --mode "$mode" --uplink up0 \
 				> "$TMP/attach.out" 2>&1 || { cat "$TMP/attach.out"; return 1; }
 		done
 		if [ "$c" = xe-auto ] && [ "$first" = 1 ]; then

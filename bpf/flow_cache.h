@@ -46,9 +46,13 @@ struct fc_slot {
 	struct fc_key key;
 	__u64 j;                /* jiffies of the fill: good in that jiffy only */
 	__u64 gen;              /* kct_close_gen() at the fill */
+	/* Carried from here since the fill, not yet added to the flow's
+	 * `flows` entry (flows.h); beside the fields every hit reads, so that
+	 * counting writes no other cache line. */
+	__u64 pend_bytes;
+	__u32 pend_pkts;
 	__s32 rc;               /* the verdict: PARSE_OK (out, nh hold the
 				 * way) or the pass reason */
-	__u32 pad;
 	struct kct_out out;     /* the translation */
 	struct next_hop nh;     /* and the next hop */
 	struct kct_sample smp;  /* a promoted TCP flow's window samples */
@@ -114,7 +118,8 @@ static __always_inline int fc_plain(const struct packet *p)
  * that verdict, with *out and *nh filled as the full path would have for
  * PARSE_OK. Otherwise -1: take the full path. */
 static __always_inline int fc_get(const struct fc_key *k, const struct packet *p,
-				  struct kct_out *out, struct next_hop *nh)
+				  struct kct_out *out, struct next_hop *nh,
+				  __u32 bytes)
 {
 	struct fc_slot *s = fc_slot_of(k);
 
@@ -128,6 +133,11 @@ static __always_inline int fc_get(const struct fc_key *k, const struct packet *p
 		return -1;
 	if (s->smp.dir != KCT_NO_SAMPLE && p->l4_proto == IPPROTO_TCP)
 		kct_resample(&s->smp, p);
+	/* flows.h: counted here, added to the flow's entry at the next fill. */
+	if (!flows_off) {
+		s->pend_pkts++;
+		s->pend_bytes += bytes;
+	}
 	*out = s->out;
 	*nh = s->nh;
 	return PARSE_OK;
@@ -154,12 +164,20 @@ static __always_inline void fc_put(const struct fc_key *k, const struct packet *
 				   const struct next_hop *nh,
 				   const struct kct_sample *smp)
 {
-	struct fc_slot *s;
+	struct fc_slot *s = fc_slot_of(k);
 
-	if (!fc_keeps(rc) || !fc_plain(p))
-		return;
-	s = fc_slot_of(k);
 	if (!s)
+		return;
+	/* What the slot carried since its fill goes to its flow's counts
+	 * before the slot is filled again (flows.h). */
+	if (s->pend_pkts) {
+		if (s->smp.flow_dir != FLOW_NOTE_OFF)
+			flows_add(&s->smp.okey, s->smp.flow_dir, s->pend_pkts,
+				  s->pend_bytes);
+		s->pend_pkts = 0;
+		s->pend_bytes = 0;
+	}
+	if (!fc_keeps(rc) || !fc_plain(p))
 		return;
 	s->key = *k;
 	s->rc = rc;
@@ -187,18 +205,23 @@ static __always_inline int flow_decide(void *ctx, int is_skb, struct packet *p,
 				       struct kct_out *out, struct next_hop *nh,
 				       int *promoted)
 {
+	/* The IP length, as conntrack's acct counts it (the frame's own
+	 * padding left out). */
+	__u32 bytes = route_len_of(p);
 	struct kct_sample smp;
 	struct fc_key k;
 	int rc;
 
 	*promoted = 0;
 	fc_key_of(p, &k);
-	rc = fc_get(&k, p, out, nh);
+	rc = fc_get(&k, p, out, nh, bytes);
 	if (rc >= 0)
 		return rc;
 	rc = kct_decide(ctx, is_skb, p, out, &smp, promoted);
 	if (rc == PARSE_OK)
 		rc = route_lookup(ctx, p, out, nh, gso_size, uplinks);
+	if (rc == PARSE_OK && smp.flow_dir != FLOW_NOTE_OFF)
+		flows_carry(&smp.okey, smp.flow_dir, p, out, bytes);
 	fc_put(&k, p, rc, out, nh, &smp);
 	return rc;
 }

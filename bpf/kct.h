@@ -276,6 +276,8 @@ static __always_inline void kct_orig_key(struct nf_conn___xe *ct,
 	k->dport = ct->tuplehash[0].tuple.dst.u.all;
 }
 
+#include "flows.h"
+
 /*
  * An established TCP flow the kernel still tracks strictly: count its
  * kernel-path packets and hand it to the agent at promote_after (and again
@@ -387,7 +389,9 @@ struct kct_sample {
 	__u32 edge;              /* ACK + window at the last store */
 	__u8 dir;                /* the sender's direction; KCT_NO_SAMPLE: none */
 	__u8 wscale;             /* its window scale */
-	__u16 pad;
+	__u8 flow_dir;           /* flows.h: the carried packet's direction in
+				  * the flow okey; FLOW_NOTE_OFF: not counted */
+	__u8 pad;
 };
 #define KCT_NO_SAMPLE 0xff
 
@@ -483,15 +487,17 @@ static __always_inline int kct_guard_close(void *ctx, int is_skb,
 	if (g)
 		__sync_fetch_and_add(g, 1);
 	cfg = bpf_map_lookup_elem(&kct_config, &zero);
-	/* With nf_conntrack_tcp_be_liberal on, the kernel path checks no
-	 * window either: nothing to add. */
-	if (!cfg || cfg->tcp_be_liberal)
+	if (!cfg || (cfg->tcp_be_liberal && flows_off))
 		return PARSE_OK;
 	c = kct_lookup(ctx, is_skb, p, &opts);
 	if (!c)
 		return PARSE_OK;
 	ct = (void *)c;
 	kct_orig_key(ct, p, &k);
+	/* With nf_conntrack_tcp_be_liberal on, the kernel path checks no
+	 * window either: nothing to add. */
+	if (cfg->tcp_be_liberal)
+		goto out;
 	/* In every state: a liberal entry checks no window in any. */
 	if (!kct_liberal(ct)) {
 		/* A flow the kernel tracks strictly is closing: its promotion
@@ -513,6 +519,8 @@ static __always_inline int kct_guard_close(void *ctx, int is_skb,
 	if ((__s32)(seq - lo) < 0 || seq - lo > span)
 		rc = CNT_DROP_OUT_OF_WINDOW;
 out:
+	if (rc == PARSE_OK && !flows_off)
+		flows_end(&k, th->rst ? FLOW_END_RST : FLOW_END_FIN, p->ifindex);
 	bpf_ct_release(c);
 	return rc;
 }
@@ -521,7 +529,8 @@ out:
  * The kernel's verdict on p (TCP or UDP, headers parsed): PARSE_OK with *out
  * holding the translated tuple, or the pass reason. ctx is an xdp_md, or an
  * __sk_buff when is_skb. *promoted is set when this packet handed its flow
- * to the agent.
+ * to the agent. On PARSE_OK smp->okey and smp->flow_dir name the flow and
+ * p's direction for its counts (flows.h), unless flows are off.
  */
 static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 				      struct kct_out *out, struct kct_sample *smp,
@@ -537,6 +546,7 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 
 	*promoted = 0;
 	smp->dir = KCT_NO_SAMPLE;
+	smp->flow_dir = FLOW_NOTE_OFF;
 	if (p->l4_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 
@@ -630,6 +640,10 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 	}
 	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
 		kct_sample_window(ct, p, dir, smp);
+	else if (!flows_off)
+		kct_orig_key(ct, p, &smp->okey);
+	if (!flows_off)
+		smp->flow_dir = dir;
 	kct_keep_alive(c, ct, p, status, cfg);
 out:
 	bpf_ct_release(c);

@@ -114,10 +114,20 @@ static __always_inline int parse_l4(struct packet *p, void *l4)
  */
 static __always_inline int parse_l4_len(const struct packet *p, int rc, __u32 l4_len)
 {
+	struct tcphdr *th = p->l4;
+
 	if (rc != PARSE_OK)
 		return rc;
-	if (p->l4_proto == IPPROTO_TCP)
-		return ((struct tcphdr *)p->l4)->doff * 4 > l4_len ? CNT_DROP_MALFORMED : rc;
+	if (p->l4_proto == IPPROTO_TCP) {
+		/* parse_l4() checked this already; checked again because 6.1's
+		 * verifier loses the tie between a reloaded l4_proto and that
+		 * check when the compiler spills it (seen when bpf/flows.h
+		 * grew the uplink program: "invalid access to packet, off=46
+		 * r=42" on a path it thought was ICMP). */
+		if ((void *)(th + 1) > p->data_end)
+			return CNT_DROP_MALFORMED;
+		return th->doff * 4 > l4_len ? CNT_DROP_MALFORMED : rc;
+	}
 	return l4_len < 8 ? CNT_DROP_MALFORMED : rc;
 }
 

@@ -129,6 +129,56 @@ struct kct_config {
 
 #define KCT_DEFAULT_PROMOTE_AFTER 8
 
+/*
+ * What the fast path carried of one flow (bpf/flows.h), by the kernel
+ * entry's original tuple: the map `flows`, shared by the namespace's
+ * programs. The kernel path's share is conntrack's own (acct) counters.
+ */
+enum flow_end_reason {
+	FLOW_LIVE = 0,
+	FLOW_END_FIN,           /* a FIN passed the fast path's window check */
+	FLOW_END_RST,           /* an RST did */
+	FLOW_END_TIMEOUT,       /* the kernel's entry went (user space: ctnetlink) */
+};
+
+struct flow_val {
+	__u64 packets[2];       /* carried: original (0) and reply (1) direction */
+	__u64 bytes[2];         /* their IP bytes (as conntrack's acct counts) */
+	__u64 first_ns;         /* bpf_ktime_get_ns() of the first carried packet */
+	__u64 last_ns;          /* of the latest count added */
+	__u32 ifindex;          /* the device that carried the first packet */
+	__u32 ended;            /* FLOW_END_*, FLOW_LIVE while it lives */
+};
+
+/* The translated side of a flow: its original direction as it leaves the
+ * host, after SNAT/DNAT (the inverse of the entry's reply tuple). */
+struct flow_tuple {
+	__be32 saddr[4];
+	__be32 daddr[4];
+	__be16 sport;
+	__be16 dport;
+	__u32 pad;
+};
+
+enum flow_event_type {
+	FLOW_EV_START = 1,      /* its first fast-path packet */
+	FLOW_EV_END,            /* its FIN or RST (reason) */
+};
+
+/* One record of the ring buffer `flow_events`: never per packet. */
+struct flow_event {
+	__u8 type;              /* FLOW_EV_* */
+	__u8 reason;            /* FLOW_END_* */
+	__u8 dir;               /* start: the direction of that first packet */
+	__u8 pad;
+	__u32 ifindex;          /* the device that carried (start) or saw it */
+	__u64 ts_ns;            /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	struct kct_key key;     /* the original tuple, before NAT */
+	struct flow_tuple nat;  /* start: after NAT */
+	__u64 packets;          /* end: carried so far, both directions */
+	__u64 bytes;
+};
+
 /* Key of a container's own source addresses (LPM trie). */
 struct source_key {
 	__u32 prefixlen;        /* 8 (family) + address bits */

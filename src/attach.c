@@ -36,6 +36,7 @@
 #include "pins.h"
 #include "probe.h"
 #include "tchook.h"
+#include "flows.h"
 #include "uplink.h"
 #include "egress.skel.h"
 #include "redirect_errors.skel.h"
@@ -1068,6 +1069,7 @@ static int load_egress(struct attach_state *s)
 	s->skel->rodata->check_router_mac = 1;
 	s->skel->rodata->check_source_mac = s->has_mac;
 	s->skel->rodata->xdp_marks_passed = s->adaptive;
+	s->skel->rodata->flows_off = flows_off_by_env();
 	if (pins_reuse_shared(s->skel->obj, s->ns_dir))
 		return -1;
 	if (egress_bpf__load(s->skel))

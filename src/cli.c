@@ -23,7 +23,7 @@ enum opt_id {
 	O_JSON, O_WATCH, O_COUNT, O_ALL, O_VERBOSE, O_HELP,
 	O_SOURCE, O_SOURCE_MAC, O_UPLINK_MODE, O_TC_HOOK,
 	O_DOCKER, O_PODMAN, O_ENGINE, O_CONFIG, O_RUN_DIR,
-	O_TAP, O_INTERVAL, O_LISTEN, O_METRICS,
+	O_TAP, O_INTERVAL, O_LISTEN, O_METRICS, O_WATCH_FLAG,
 };
 
 struct opt_doc {
@@ -171,6 +171,28 @@ static const struct opt_doc tune_opts_doc[] = {
 	COMMON_OPTS, { 0 }
 };
 
+static const struct opt_doc flows_opts_doc[] = {
+	TARGET_OPTS,
+	{ O_JSON, "json", NULL, "print a JSON array of the flows (with "
+	  "--watch: one array per line)" },
+	{ O_WATCH_FLAG, "watch", NULL, "list them again every second, in "
+	  "place, until Ctrl-C" },
+	{ O_COUNT, "count", "N", "with --watch: stop after N listings" },
+	COMMON_OPTS, { 0 }
+};
+
+static const struct opt_doc events_opts_doc[] = {
+	{ O_JSON, "json", NULL, "one JSON object per event and line" },
+	{ O_COUNT, "count", "N", "stop after N events (default: at Ctrl-C)" },
+	COMMON_OPTS, { 0 }
+};
+
+static const struct opt_doc top_opts_doc[] = {
+	{ O_INTERVAL, "interval", "SECONDS",
+	  "refresh every SECONDS (default 1; decimals allowed, 0.05-60)" },
+	COMMON_OPTS, { 0 }
+};
+
 struct command {
 	const char *name;
 	const char *usage;
@@ -210,6 +232,19 @@ static const struct command commands[] = {
 	  "[--run-dir DIR]",
 	  "Attach to Docker/podman containers as they start, detach as they "
 	  "die; tunes --mode auto attachments like `tune`.", daemon_opts_doc },
+	{ "flows", "flows [TARGET] [--json] [--watch [--count N]]",
+	  "The attached containers' live TCP and UDP flows from the kernel's "
+	  "conntrack table: the tuple before and after NAT, packets, bytes, "
+	  "age, and which path carries each (fast or kernel, and why).",
+	  flows_opts_doc },
+	{ "events", "events [--json] [--count N]",
+	  "Stream flow start (first fast-path packet) and end (FIN, RST, or "
+	  "gone from conntrack) events of this namespace's fast path.",
+	  events_opts_doc },
+	{ "top", "top [--interval SECONDS]",
+	  "Live view: packets and bytes per second per attachment, the share "
+	  "the fast path carries, the pass reasons and the mode; q quits.",
+	  top_opts_doc },
 	{ "exporter", "exporter --listen ADDR:PORT [--run-dir DIR]",
 	  "Serve Prometheus metrics on GET /metrics: the counters per "
 	  "interface, container and reason, the fast path's share, the modes, "
@@ -263,7 +298,7 @@ static const char daemon_note[] =
 static const char *command_note(const struct command *c)
 {
 	if (c->opts == attach_opts_doc || c->opts == detach_opts_doc ||
-	    c->opts == stats_opts_doc)
+	    c->opts == stats_opts_doc || c->opts == flows_opts_doc)
 		return target_note;
 	if (c->opts == daemon_opts_doc)
 		return daemon_note;
@@ -351,7 +386,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 			break;
 	if (!c->name) {
 		pr_err("unknown command '%s'; commands are attach, detach, "
-		       "upgrade, flush, status, stats, daemon, exporter, tune, agent (see xdp-egress "
+		       "upgrade, flush, status, stats, flows, events, top, daemon, "
+		       "exporter, tune, agent (see xdp-egress "
 		       "--help)", argv[1]);
 		return 2;
 	}
@@ -469,6 +505,7 @@ int cli_parse(int argc, char **argv, struct cli *cli)
 					 UPLINK_AUTO;
 			break;
 		case O_JSON: cli->json = 1; break;
+		case O_WATCH_FLAG: cli->watch = 1; break;
 		case O_ALL: cli->all = 1; break;
 		case O_WATCH:
 			if (parse_int(optarg, "--watch", 1, 3600, &cli->watch))

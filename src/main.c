@@ -11,9 +11,11 @@
 #include "cli.h"
 #include "kct.h"
 #include "daemon.h"
+#include "flows.h"
 #include "exporter.h"
 #include "log.h"
 #include "report.h"
+#include "top.h"
 #include "upgrade.h"
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
@@ -62,6 +64,12 @@ int main(int argc, char **argv)
 		return cmd_status(cli.json);
 	if (!strcmp(c, "daemon"))
 		return cmd_daemon(&cli.dop);
+	if (!strcmp(c, "flows"))
+		return cmd_flows(&cli.ao.spec, cli.json, (int)cli.watch, (int)cli.count);
+	if (!strcmp(c, "events"))
+		return cmd_events(cli.json, (int)cli.count);
+	if (!strcmp(c, "top"))
+		return cmd_top(cli.interval);
 	if (!strcmp(c, "exporter"))
 		return cmd_exporter(cli.listen, cli.dop.run_dir);
 	if (!strcmp(c, "tune"))

@@ -52,7 +52,7 @@ void pins_attach_dir(char *out, size_t len, const char *ns_dir, int ifindex);
  */
 #define SHARED_MAP_NAMES { "kct_config", "promote", "promote_rb", \
 			   "kernel_only", "close_gen", "containers", \
-			   "container_ports" }
+			   "container_ports", "flows", "flow_events" }
 
 struct bpf_object;
 /* Before load: make obj use every shared map already pinned in ns_dir. */

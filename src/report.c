@@ -102,16 +102,10 @@ int counters_read(const char *dir, struct counter_val *out)
 	return 0;
 }
 
-struct attachment {
-	char dir[PATH_MAX];
-	cJSON *meta;
-	struct counter_val cnt[CNT_MAX];
-};
-
 #define MAX_ATTACH 1024
 
 /* Every attachment of this namespace (or only the one in only_dir). */
-static int list_attachments(struct attachment **out, const char *only_dir)
+int list_attachments(struct attachment **out, const char *only_dir)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX], buf[META_SIZE];
 	const char *env = getenv("XDP_EGRESS_BPFFS");
@@ -158,7 +152,7 @@ static int list_attachments(struct attachment **out, const char *only_dir)
 	return n;
 }
 
-static void free_attachments(struct attachment *a, int n)
+void free_attachments(struct attachment *a, int n)
 {
 	int i;
 
@@ -346,7 +340,7 @@ static void print_ns(void)
 
 /* --- the TARGET filter --- */
 
-static int target_dir(const struct target_spec *spec, char *out, size_t len)
+int target_dir(const struct target_spec *spec, char *out, size_t len)
 {
 	char root[PATH_MAX], ns_dir[PATH_MAX];
 	struct target t;

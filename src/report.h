@@ -3,6 +3,7 @@
 #ifndef XE_REPORT_H
 #define XE_REPORT_H
 
+#include <limits.h>
 #include "target.h"
 #include "xdp_egress.h"
 
@@ -19,5 +20,18 @@ void report_print_record(struct cJSON *m, const char *dir, const char *state);
 struct cJSON *report_json(void);
 /* watch: seconds between samples (0: once); count: samples (0: forever). */
 int cmd_stats(const struct target_spec *spec, int json, int watch, int count);
+
+/* An attachment of this namespace, as stats and top read it. */
+struct attachment {
+	char dir[PATH_MAX];        /* its pins */
+	struct cJSON *meta;        /* its record */
+	struct counter_val cnt[CNT_MAX];
+};
+/* Every attachment of this namespace (only_dir: just that one); their
+ * number, or -1 (printed). Free with free_attachments(). */
+int list_attachments(struct attachment **out, const char *only_dir);
+void free_attachments(struct attachment *a, int n);
+/* The pin folder of TARGET's attachment; -1 (printed) when not attached. */
+int target_dir(const struct target_spec *spec, char *out, size_t len);
 
 #endif

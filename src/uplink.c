@@ -18,6 +18,7 @@
 #include "uplink.h"
 #include "layout.h"
 #include "log.h"
+#include "flows.h"
 #include "pins.h"
 #include "probe.h"
 #include "uplink.skel.h"
@@ -100,6 +101,7 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up,
 	for (i = 0; i < 6; i++)
 		skel->rodata->uplink_mac[i] = up->mac[i];
 	skel->rodata->check_uplink_mac = 1;
+	skel->rodata->flows_off = flows_off_by_env();
 	if (pins_reuse_shared(skel->obj, ns_dir))
 		goto out;
 	if (uplink_bpf__load(skel))

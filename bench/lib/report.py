@@ -17,7 +17,8 @@ import subprocess
 import sys
 
 BASE = "iptables"
-CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic", "xe-tc", "xe-auto"]
+CONTENDERS = ["iptables", "nftables", "tc-bpf", "xdp-native", "xdp-generic", "xe-tc", "xe-auto",
+              "xdp-native-noflows"]
 
 # figures whose ratio to iptables means nothing
 NO_RATIO = {"loss", "c1_tx_bytes_per_pkt", "host_cpu_share", "steal_ms", "wrong_src",
@@ -30,7 +31,7 @@ COUNTS = {"syn_retrans", "socket_errors", "non_2xx_3xx", "attempt_fails",
 # the source address the sink accepts for each contender's flood (run.sh)
 EXPECTED_SRC = {"iptables": "198.18.0.1", "nftables": "198.18.0.1", "tc-bpf": "10.201.0.0/16",
                 "xdp-native": "198.18.0.1", "xdp-generic": "198.18.0.1", "xe-tc": "198.18.0.1",
-                "xe-auto": "198.18.0.1"}
+                "xe-auto": "198.18.0.1", "xdp-native-noflows": "198.18.0.1"}
 
 # short names for the chart's x axis
 SHORT = {"small_sock": "small-sock", "small_live": "small-live", "tcp1": "tcp-1",

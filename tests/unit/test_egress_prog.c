@@ -1007,6 +1007,8 @@ static int load_programs(struct env *e, char *why, size_t why_len)
 	bpf_map__reuse_fd(e->up_skel->maps.close_gen, bpf_map__fd(e->skel->maps.close_gen));
 	bpf_map__reuse_fd(e->up_skel->maps.containers, bpf_map__fd(e->skel->maps.containers));
 	bpf_map__reuse_fd(e->up_skel->maps.container_ports, bpf_map__fd(e->skel->maps.container_ports));
+	bpf_map__reuse_fd(e->up_skel->maps.flows, bpf_map__fd(e->skel->maps.flows));
+	bpf_map__reuse_fd(e->up_skel->maps.flow_events, bpf_map__fd(e->skel->maps.flow_events));
 	if (uplink_bpf__load(e->up_skel)) {
 		snprintf(why, why_len, "the verifier rejected xdp_uplink (%s)",
 			 strerror(errno));
@@ -1448,6 +1450,179 @@ static void test_keep_alive(const struct env *e)
 	      "entry %s, timeout %u s, want about %u s (nf_conntrack_udp_timeout_stream)",
 	      t.found ? "found" : "gone", t.timeout, cfg.udp_stream_ms / 1000);
 	nfct_destroy(q);
+}
+
+/* xdp_egress as load_programs() loads it, but with flows_off (attach with
+ * XDP_EGRESS_FLOWS=off), over the same maps. NULL when it fails (printed). */
+static struct egress_bpf *load_flows_off(const struct env *e)
+{
+	struct egress_bpf *o = egress_bpf__open();
+	struct bpf_map *m;
+	int i;
+
+	if (!o)
+		return NULL;
+	for (i = 0; i < 6; i++) {
+		o->rodata->router_mac[i] = mac_h0[i];
+		o->rodata->source_mac[i] = mac_c0[i];
+	}
+	o->rodata->check_router_mac = 1;
+	o->rodata->check_source_mac = 1;
+	o->rodata->flows_off = 1;
+	bpf_object__for_each_map(m, o->obj) {
+		struct bpf_map *same = bpf_object__find_map_by_name(e->skel->obj,
+								    bpf_map__name(m));
+
+		if (same && !bpf_map__is_internal(m))
+			bpf_map__reuse_fd(m, bpf_map__fd(same));
+	}
+	if (egress_bpf__load(o)) {
+		printf("FAIL flows/load_flows_off: %s\n", strerror(errno));
+		unit_failures++;
+		egress_bpf__destroy(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int flow_events_seen, flow_event_ok;
+
+static int on_flow_event(void *ctx, void *data, size_t len)
+{
+	const struct kct_key *want = ctx;
+	const struct flow_event *ev = data;
+	__u8 host[4];
+
+	inet_pton(AF_INET, V4_HOST, host);
+	if (len < sizeof(*ev) || memcmp(&ev->key, want, sizeof(*want)))
+		return 0;
+	flow_events_seen++;
+	flow_event_ok = ev->type == FLOW_EV_START && ev->dir == 0 &&
+			!memcmp(ev->nat.saddr, host, 4) &&
+			ev->nat.sport == htons(30400) && ev->nat.dport == htons(53);
+	return 0;
+}
+
+/*
+ * bpf/flows.h: a flow's first carried packet makes its `flows` entry
+ * (counted, in IP bytes) and one start event naming the flow before and
+ * after NAT; the packets after it in the same jiffy are counted in the
+ * flow cache's slot, not the map, and write no event. With flows_off,
+ * neither.
+ */
+static void test_flow_counts(const struct env *e)
+{
+	const struct fixture fx = { "flows", V4(.proto = IPPROTO_UDP, .payload = 10),
+				    CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30400) };
+	struct kct_key k = { .family = AF_INET, .proto = IPPROTO_UDP,
+			     .sport = htons(40000), .dport = htons(53) };
+	int flows_fd = bpf_map__fd(e->skel->maps.flows);
+	struct egress_bpf *off;
+	struct ring_buffer *rb;
+	struct flow_val v;
+	char why[256] = "";
+	__u32 i;
+
+	inet_pton(AF_INET, V4_SRC, k.saddr);
+	inet_pton(AF_INET, V4_WORLD, k.daddr);
+	ct_reset(e);
+	bpf_map_delete_elem(flows_fd, &k);
+	if (ct_create(e, &fx, why, sizeof(why))) {
+		CHECK(0, "flows/conntrack", "%s", why);
+		return;
+	}
+	rb = ring_buffer__new(bpf_map__fd(e->skel->maps.flow_events), on_flow_event, &k, NULL);
+	while (rb && ring_buffer__consume(rb) > 0)
+		;
+	flow_events_seen = flow_event_ok = 0;
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(run_once(e, e->prog_fd, e->h0, &fx.pkt), XDP_REDIRECT,
+			  "flows/redirected");
+	if (rb)
+		ring_buffer__consume(rb);
+	ASSERT_EQ(flow_events_seen, 1, "flows/one_start_event");
+	CHECK(flow_event_ok, "flows/start_event_names_the_translation",
+	      "want a start, original direction, after NAT " V4_HOST ":30400 > :53");
+	CHECK(!bpf_map_lookup_elem(flows_fd, &k, &v) && v.packets[0] >= 1 &&
+	      v.packets[0] <= 3 && v.bytes[0] == v.packets[0] * (20 + 8 + 10) &&
+	      v.ended == FLOW_LIVE && v.ifindex == (__u32)e->h0,
+	      "flows/entry_counts_ip_bytes", "entry: packets %llu bytes %llu",
+	      (unsigned long long)v.packets[0], (unsigned long long)v.bytes[0]);
+
+	/* flows_off: no entry, no event. */
+	ct_reset(e);
+	bpf_map_delete_elem(flows_fd, &k);
+	off = load_flows_off(e);
+	if (off && !ct_create(e, &fx, why, sizeof(why))) {
+		flow_events_seen = 0;
+		ASSERT_EQ(run_once(e, bpf_program__fd(off->progs.xdp_egress), e->h0, &fx.pkt),
+			  XDP_REDIRECT, "flows/off_still_redirects");
+		if (rb)
+			ring_buffer__consume(rb);
+		CHECK(flow_events_seen == 0 && bpf_map_lookup_elem(flows_fd, &k, &v),
+		      "flows/off_means_none", "%d events, entry %s", flow_events_seen,
+		      bpf_map_lookup_elem(flows_fd, &k, &v) ? "absent" : "present");
+	}
+	egress_bpf__destroy(off);
+	ring_buffer__free(rb);
+}
+
+/*
+ * XE_MEASURE_FLOWS=ROUNDS: what per-flow counting and flow events cost a
+ * carried packet (README, "Watching flows"): one established UDP flow run
+ * 200,000 times per round through xdp_egress with bpf_prog_test_run, one
+ * frame per call (the program rewrites it, so a repeat count would run it
+ * on its own output), loaded with flows on and with flows_off in turn; the mean of the kernel's
+ * own per-run time (opts.duration) of each. Flow cache hits, and a full
+ * path each jiffy, as a busy flow takes. A measurement, not a check: run
+ * by hand, never by make test.
+ */
+static void measure_flows(const struct env *e, int rounds)
+{
+	const struct fixture fx = { "flows_cost", V4(.proto = IPPROTO_UDP, .payload = 10),
+				    CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30500) };
+	static __u8 in[MAX_FRAME], out[MAX_FRAME];
+	struct egress_bpf *o = load_flows_off(e);
+	struct xdp_md ctx = {};
+	struct layout lo;
+	char why[256] = "";
+	int r, off;
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+	ct_reset(e);
+	if (!o || ct_create(e, &fx, why, sizeof(why)) || build_frame(&fx.pkt, in, &lo)) {
+		printf("# flows cost: set-up failed: %s\n", why);
+		egress_bpf__destroy(o);
+		return;
+	}
+	ctx.data_end = lo.len;
+	ctx.ingress_ifindex = e->h0;
+	opts.data_in = in;
+	opts.data_size_in = lo.len;
+	opts.data_out = out;
+	opts.ctx_in = &ctx;
+	opts.ctx_size_in = sizeof(ctx);
+	for (r = 1; r <= rounds; r++)
+		for (off = 0; off < 2; off++) {
+			int fd = off ? bpf_program__fd(o->progs.xdp_egress) : e->prog_fd;
+			__u64 sum = 0;
+			int i;
+
+			for (i = 0; i < 200000; i++) {
+				opts.data_size_out = sizeof(out);
+				if (bpf_prog_test_run_opts(fd, &opts) ||
+				    opts.retval != XDP_REDIRECT) {
+					printf("# flows cost: run failed (%s, action %u)\n",
+					       strerror(errno), opts.retval);
+					egress_bpf__destroy(o);
+					return;
+				}
+				sum += opts.duration;
+			}
+			printf("# flows cost: round %d flows %s: %.1f ns per packet\n",
+			       r, off ? "off" : "on ", sum / 200000.0);
+		}
+	egress_bpf__destroy(o);
 }
 
 /*
@@ -1896,6 +2071,9 @@ int main(void)
 	test_promotion(&e);
 	test_promotion_restarts(&e);
 	test_keep_alive(&e);
+	test_flow_counts(&e);
+	if (getenv("XE_MEASURE_FLOWS"))
+		measure_flows(&e, atoi(getenv("XE_MEASURE_FLOWS")));
 	test_close_guard(&e);
 	test_fuzz(&e);
 	goto cleanup;
