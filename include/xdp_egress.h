@@ -15,7 +15,7 @@
  * any change a binary of the previous layout would misread, and add the
  * step that migrates the previous one to src/layout.c.
  */
-#define XE_LAYOUT_VERSION 2
+#define XE_LAYOUT_VERSION 3
 
 /*
  * One counter per outcome of a packet, for the egress programs (host veth)

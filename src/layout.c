@@ -116,9 +116,19 @@ static int migrate_1_to_2(const char *root, char *ns_dir)
  * A step that changes maps the running programs use says needs_programs:
  * only `upgrade` runs it, and swaps the programs right after.
  */
+/* Layout 3 adds the shared maps flows and flow_events, which the older
+ * programs never use: the next attach or upgrade pins them
+ * (pins_pin_shared), nothing else changes. */
+static int migrate_2_to_3(const char *root, char *ns_dir)
+{
+	return 0;
+}
+
 static const struct layout_step steps[] = {
 	{ 1, "records with fixes by role and netns cookie, and the folder "
 	     "named by the namespace's cookie", 0, migrate_1_to_2 },
+	{ 2, "the shared maps flows and flow_events (pinned by the next attach "
+	     "or upgrade; older programs do not use them)", 0, migrate_2_to_3 },
 };
 #define N_STEPS (sizeof(steps) / sizeof(steps[0]))
 

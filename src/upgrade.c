@@ -257,7 +257,9 @@ static int prepare_egress(struct mnl_socket *nl, const char *ns_dir,
 		return -1;
 	if (egress_bpf__load(s))
 		return load_failed(it->what);
-	return 0;
+	/* Shared maps this build added (layout 3: flows, flow_events): pinned
+	 * now, so that every program prepared after this one shares them. */
+	return pins_pin_shared(s->obj, ns_dir);
 }
 
 /* The return-path program of one uplink (uplink_ensure() in uplink.c). */
@@ -282,7 +284,7 @@ static int prepare_uplink(struct mnl_socket *nl, const char *ns_dir,
 		return -1;
 	if (uplink_bpf__load(s))
 		return load_failed(it->what);
-	return 0;
+	return pins_pin_shared(s->obj, ns_dir);
 }
 
 /* ---- phase 2: swap ---- */

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Pins of layout 1 (what every xdp-egress before layout versions made) are
-# migrated to layout 2 by this binary: the namespace folder was named by
+# migrated to this binary's layout (2 and later): the namespace folder was named by
 # its inode number (ns<INODE>, now ns<COOKIE>), records had no "phase" and
 # said who needs a fix only in its "why" text, without netns cookies.
 #
@@ -17,6 +17,7 @@ trap topo_destroy EXIT
 trap 'exit 1' INT TERM HUP
 need_xe layout1
 
+LAYOUT=$(awk '/define XE_LAYOUT_VERSION/ { print $3 }' "$(dirname "$0")/../../include/xdp_egress.h")
 topo_create 2 || { fail layout1_setup "could not build the namespaces"; exit 1; }
 
 # meta_json DIR: the record in DIR/meta. meta_put DIR JSON: write it back.
@@ -63,7 +64,9 @@ meta_put "$dir" "$old"
 for up in "$ns_new"/up*; do
 	[ -e "$up/meta" ] && meta_put "$up" "$(meta_json "$up" | jq -c 'del(.layout, .build)')"
 done
-rm -f "$ns_new/layout"
+# Layout 1 had neither the layout map nor the flow maps (its programs
+# keep theirs, unpinned).
+rm -f "$ns_new/layout" "$ns_new/flows" "$ns_new/flow_events"
 mv "$ns_new" "$ns_old"
 check layout1_fixture "layout-1 pins: $(ls "$ns_old" | tr '\n' ' ')" \
 	eval '[ -d "$ns_old" ] && [ ! -e "$ns_old/layout" ] && [ "$(meta_json "$ns_old/${dir##*/}" | jq -r ".fixes[0].role // \"none\"")" = none ]'
@@ -85,7 +88,7 @@ check layout1_folder_renamed "folders now: $(ls "$XDP_EGRESS_BPFFS" | tr '\n' ' 
 	eval '[ -d "$ns_new" ] && [ ! -e "$ns_old" ] && [ -e "$ns_new/layout" ]'
 rec2=$(meta_json "$dir" 2>/dev/null)
 check layout1_roles_restored "record after migration: $(jq -c '{phase, layout, roles: [.fixes[] | [.role, .uplink, .netns_cookie]]}' <<<"$rec2" 2>&1)" \
-	eval '[ "$(jq -c "[.phase, .layout, [.fixes[] | [.role, (.uplink // null)]]]" <<<"$rec2")" = "$(jq -c "[\"attached\", 2, [.fixes[] | [.role, (.uplink // null)]]]" <<<"$rec")" ] &&
+	eval '[ "$(jq -c "[.phase, .layout, [.fixes[] | [.role, (.uplink // null)]]]" <<<"$rec2")" = "$(jq -c "[\"attached\", $LAYOUT, [.fixes[] | [.role, (.uplink // null)]]]" <<<"$rec")" ] &&
 	      [ "$(jq "[.fixes[] | select(.netns_cookie > 0)] | length" <<<"$rec2")" = "$n_fixes" ]'
 apid=$(agent_pid)
 check layout1_agent_serves "agent pid '$apid' after migration" pid_alive "$apid"

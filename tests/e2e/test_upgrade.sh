@@ -291,6 +291,8 @@ meta_edit() {
 	hex=$(printf '%s' "$js" | head -c 4095 | xxd -p -c 0 | sed 's/../& /g')
 	bpftool map update pinned "$1/meta" key 0 0 0 0 value hex $hex $(printf '00 %.0s' $(seq $((4096 - ${#js})))) 2>&1
 }
+# The layout this binary writes.
+LAYOUT=$(awk '/define XE_LAYOUT_VERSION/ { print $3 }' "$(dirname "$0")/../../include/xdp_egress.h")
 ns_layout() { bpftool map lookup pinned "$1/layout" key 0 0 0 0 -j 2>/dev/null | jq -r '.value[0] // empty' | xargs printf '%d' 2>/dev/null; }
 
 xe_capture attach --ifname vc1 --uplink up0 --mode tc || fail upgrade_layout_attach "$XE_ERR"
@@ -301,13 +303,13 @@ ns=$(dirname "$dir")
 meta_edit "$dir" 'del(.layout, .build)' >/dev/null && rm -f "$ns/layout"
 p0=$(rec prog_id)
 # status reads them, says how they migrate, and changes nothing.
-if xe_capture status && [[ $XE_ERR == *"holds pins of layout 1; this xdp-egress writes layout 2"* ]] &&
+if xe_capture status && [[ $XE_ERR == *"holds pins of layout 1; this xdp-egress writes layout $LAYOUT"* ]] &&
 	[ -z "$(rec layout)" ] && [ ! -e "$ns/layout" ]; then
 	ok upgrade_layout1_status
 else
 	fail upgrade_layout1_status "status on unversioned pins: rc $XE_RC, '$XE_ERR', layout '$(rec layout)'"
 fi
-if XE_BIN=$NEW xe_capture upgrade && [ "$(rec layout)" = 2 ] && [ "$(ns_layout "$ns")" = 2 ] &&
+if XE_BIN=$NEW xe_capture upgrade && [ "$(rec layout)" = "$LAYOUT" ] && [ "$(ns_layout "$ns")" = "$LAYOUT" ] &&
 	[ "$(rec prog_id)" != "$p0" ] && [ "$(rec build)" != "" ]; then
 	ok upgrade_layout1_stamped
 else
@@ -321,7 +323,7 @@ problems=()
 for cmd in "status" "attach --ifname vc1 --mode tc" "detach --all" "upgrade"; do
 	XE_BIN=$NEW xe_capture $cmd
 	case $XE_ERR in
-	*"holds pins of layout 99, newer than this xdp-egress"*"it writes layout 2"*"Run the xdp-egress that made them"*) ;;
+	*"holds pins of layout 99, newer than this xdp-egress"*"it writes layout $LAYOUT"*"Run the xdp-egress that made them"*) ;;
 	*) problems+=("$cmd: rc $XE_RC, '$XE_ERR'") ;;
 	esac
 	[ "$XE_RC" != 0 ] || problems+=("$cmd exited 0")
