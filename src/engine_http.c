@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * HTTP to the container engine's unix socket, through libcurl: whole
- * answers (http_request_fd) and the event stream the daemon follows
+ * answers (http_request) and the event stream the daemon follows
  * (http_stream_*). libcurl connects to the unix socket and parses the
  * HTTP/1.1 framing (Content-Length, chunked, read-to-close); a socket that
  * cannot be reached is explained by engine_connect_error() (docker.c).
