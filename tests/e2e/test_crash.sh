@@ -10,15 +10,15 @@
 # container attached in native mode on the same uplink (its fixes and the
 # uplink's program must survive; an uplink peer's fix is handed over).
 # Every mode in turn. XE_CRASH_KILLS sets the number of kills per phase
-# (default 28: 56 in all). Where each kill landed (the record's phase right
-# after it) is counted; the test fails if too few land mid-way.
+# (default 25: 50 in all). Where each kill landed (the record's phase
+# right after it) is counted; the test fails if too few land mid-way.
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 trap topo_destroy EXIT
 trap 'exit 1' INT TERM HUP
 need_xe crash
 
-KILLS=${XE_CRASH_KILLS:-28}
+KILLS=${XE_CRASH_KILLS:-25}
 MODES=(native generic tc auto)
 topo_create 2 || { fail crash_setup "could not build the namespaces"; exit 1; }
 C1=${TOPO_C[1]}
