@@ -29,8 +29,14 @@
 #define MAX_READS 64
 #define MAX_READ 4096
 
-static char sock_path[108];
+static char sock_dir[64], sock_path[108];
 static int listen_fd = -1;
+
+static void remove_socket(void)
+{
+	unlink(sock_path);
+	rmdir(sock_dir);
+}
 static struct daemon *d_default, *d_config;
 
 static struct daemon *daemon_with(const char *config)
@@ -46,11 +52,11 @@ static struct daemon *daemon_with(const char *config)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/xe-fuzz-engine.XXXXXX";
-
-	if (!mkdtemp(dir))
+	snprintf(sock_dir, sizeof(sock_dir), "/tmp/xe-fuzz-engine.XXXXXX");
+	if (!mkdtemp(sock_dir))
 		abort();
-	snprintf(sock_path, sizeof(sock_path), "%s/engine.sock", dir);
+	snprintf(sock_path, sizeof(sock_path), "%s/engine.sock", sock_dir);
+	atexit(remove_socket);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)) ||
