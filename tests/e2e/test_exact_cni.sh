@@ -17,8 +17,7 @@ source "$(dirname "$0")/../lib/exact.sh"
 trap exact_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 exact_need cni_exact_setup
-CNI_PLUGIN_DIR=${CNI_PLUGIN_DIR:-/usr/lib/cni}
-CNI_BIN=${CNI_BIN:-$TOPO_ROOT/build/xdp-egress-cni}
+source "$(dirname "$0")/../lib/cni.sh"
 for f in bridge host-local; do
 	[ -x "$CNI_PLUGIN_DIR/$f" ] || { fail cni_exact_setup "$CNI_PLUGIN_DIR/$f missing (make deps)"; exit 1; }
 done
@@ -69,23 +68,9 @@ conflist() {
 }
 EOF
 }
-# plugin_conf CONFLIST INDEX [PREVRESULT_FILE]: plugin INDEX's config as a
-# runtime hands it over.
-plugin_conf() {
-	if [ -n "${3:-}" ]; then
-		jq -c --argjson i "$2" --slurpfile prev "$3" \
-			'. as $l | .plugins[$i] + {cniVersion: $l.cniVersion, name: $l.name, prevResult: $prev[0]}' "$1"
-	else
-		jq -c --argjson i "$2" '. as $l | .plugins[$i] + {cniVersion: $l.cniVersion, name: $l.name}' "$1"
-	fi
-}
-# cni_exec COMMAND NETNS CONTAINERID TYPE < conf
-cni_exec() {
-	timeout -k 5 60 nsenter --net="/run/netns/$TOPO_HOST" env -i \
-		PATH=/usr/sbin:/usr/bin:/sbin:/bin XDP_EGRESS_BPFFS="$XDP_EGRESS_BPFFS" \
-		CNI_COMMAND="$1" CNI_CONTAINERID="$3" CNI_NETNS="$2" \
-		CNI_IFNAME=eth0 CNI_PATH="$CNI_PATH_DIR" "$CNI_PATH_DIR/$4"
-}
+# plugin_conf and cni_exec: tests/lib/cni.sh (its pod_add and pod_del
+# are replaced below: these pods are named, and checked against a kernel
+# round).
 # pod_add NAME CONFLIST: a pod namespace and ADD of every plugin in order;
 # its result in $TOPO_TMP/NAME.result. CNI_ERR on failure.
 PODS_ADDED=()
