@@ -45,16 +45,22 @@ const volatile __u8 flows_off = 0;
  * stack (the programs are near its 512 bytes). */
 static const struct flow_val flow_zero;
 
+/* Add to an entry's counts (other CPUs may add at once). */
+static __always_inline void flow_count(struct flow_val *v, __u32 dir,
+				       __u64 pkts, __u64 bytes, __u64 now)
+{
+	__sync_fetch_and_add(&v->packets[dir & 1], pkts);
+	__sync_fetch_and_add(&v->bytes[dir & 1], bytes);
+	v->last_ns = now;
+}
+
 static __always_inline void flows_add(const struct kct_key *k, __u32 dir,
 				      __u64 pkts, __u64 bytes)
 {
 	struct flow_val *v = bpf_map_lookup_elem(&flows, k);
 
-	if (!v)
-		return;
-	__sync_fetch_and_add(&v->packets[dir & 1], pkts);
-	__sync_fetch_and_add(&v->bytes[dir & 1], bytes);
-	v->last_ns = bpf_ktime_get_ns();
+	if (v)
+		flow_count(v, dir, pkts, bytes, bpf_ktime_get_ns());
 }
 
 /* The flow's translated original direction: what the packet became (it
@@ -99,9 +105,7 @@ static __always_inline void flows_carry(const struct kct_key *k, __u32 dir,
 	__u64 now;
 
 	if (v && v->ended == FLOW_LIVE) {
-		__sync_fetch_and_add(&v->packets[d], 1);
-		__sync_fetch_and_add(&v->bytes[d], bytes);
-		v->last_ns = bpf_ktime_get_ns();
+		flow_count(v, d, 1, bytes, bpf_ktime_get_ns());
 		return;
 	}
 	/* Two CPUs may start it at once: the loser counts into the winner's. */
@@ -113,10 +117,9 @@ static __always_inline void flows_carry(const struct kct_key *k, __u32 dir,
 	if (!v)
 		return;
 	now = bpf_ktime_get_ns();
-	v->first_ns = v->last_ns = now;
+	v->first_ns = now;
 	v->ifindex = p->ifindex;
-	__sync_fetch_and_add(&v->packets[d], 1);
-	__sync_fetch_and_add(&v->bytes[d], bytes);
+	flow_count(v, d, 1, bytes, now);
 	e = bpf_ringbuf_reserve(&flow_events, sizeof(*e), 0);
 	if (!e)
 		return;

@@ -205,6 +205,17 @@ static void sample(FILE *out, const char *name, const struct series *s,
 		fprintf(out, "} %.17g\n", v);
 }
 
+/* A state gauge: one sample per choice, 1 for the current one. */
+static void one_of(FILE *out, const char *name, const struct series *s,
+		   const char *key, const char *const *choices, int n,
+		   const char *current)
+{
+	int k;
+
+	for (k = 0; k < n; k++)
+		sample(out, name, s, key, choices[k], !strcmp(current, choices[k]));
+}
+
 /* Counters of the egress programs and of the return path, by reason. */
 static void write_counters(FILE *out, cJSON *atts, const struct series *ser,
 			   int n, cJSON *uplinks)
@@ -300,25 +311,24 @@ static void write_modes(FILE *out, cJSON *atts, const struct series *ser, int n)
 	static const char *const modes[] = { "auto", "native", "generic", "tc" };
 	static const char *const states[] = { "tc", "native" };
 	cJSON *a, *au;
-	int i, k;
+	int i;
 
 	help_type(out, "xdp_egress_mode", "gauge", "1 for the mode an "
 		  "attachment was made with (--mode: auto, native, generic, tc), "
 		  "0 for the others.");
 	for (i = 0; i < n; i++) {
 		a = cJSON_GetArrayItem(atts, i);
-		for (k = 0; k < 4; k++)
-			sample(out, "xdp_egress_mode", &ser[i], "mode", modes[k],
-			       !strcmp(str(a, "mode"), modes[k]));
+		one_of(out, "xdp_egress_mode", &ser[i], "mode", modes, 4,
+		       str(a, "mode"));
 	}
 	help_type(out, "xdp_egress_auto_state", "gauge", "auto mode: 1 for "
 		  "what runs now (state=\"tc\": the tc program alone; "
 		  "state=\"native\": native XDP in front of it), 0 for the other.");
 	for (i = 0; i < n; i++) {
 		au = cJSON_GetObjectItem(cJSON_GetArrayItem(atts, i), "auto");
-		for (k = 0; au && k < 2; k++)
-			sample(out, "xdp_egress_auto_state", &ser[i], "state", states[k],
-			       !strcmp(str(au, "state"), states[k]));
+		if (au)
+			one_of(out, "xdp_egress_auto_state", &ser[i], "state",
+			       states, 2, str(au, "state"));
 	}
 	help_type(out, "xdp_egress_auto_switches_total", "counter", "auto mode: "
 		  "switches between the tc program alone and native XDP in front "
