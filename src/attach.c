@@ -122,8 +122,6 @@ struct attach_state {
 	struct kernel_caps caps;
 	int clsact;                    /* the tc program as a clsact filter */
 	int clsact_created;            /* and the clsact qdisc is ours */
-	int tc_attached;               /* the tc program is attached */
-	int containers_added;          /* in containers / container_ports */
 	/* The record, written before each change (journal()). */
 	const char *phase;             /* "attaching", then "attached" */
 	cJSON *record;                 /* auto switching: the record to update */
@@ -482,7 +480,7 @@ static int learn_cb(const struct addr_info *a, void *arg)
 	return add_source(s, a->family, a->addr, a->family == AF_INET ? 32 : 128);
 }
 
-static int parse_mac(const char *text, unsigned char *mac)
+int mac_parse(const char *text, unsigned char *mac)
 {
 	unsigned int b[6];
 	int i, end = 0;
@@ -518,7 +516,7 @@ static int learn_sources(struct attach_state *s, const struct attach_opts *o)
 			       "read from its interface (%s)", s->t.container.name);
 			return -1;
 		}
-		if (parse_mac(o->source_mac, s->mac)) {
+		if (mac_parse(o->source_mac, s->mac)) {
 			pr_err("--source-mac '%s' is not a MAC address (e.g. "
 			       "52:54:00:12:34:56)", o->source_mac);
 			return -1;
@@ -651,7 +649,6 @@ static int add_containers(struct attach_state *s)
 			goto out;
 		}
 	}
-	s->containers_added = 1;
 	ret = 0;
 out:
 	if (cfd >= 0)
@@ -1048,6 +1045,23 @@ static void ns_release_if_unused(const char *ns_dir, int nft_created)
 	pins_remove_shared(ns_dir);
 }
 
+void egress_rodata_set(struct egress_bpf *skel, int l3_ifindex,
+		       const unsigned char *router_mac,
+		       const unsigned char *source_mac, int auto_mode)
+{
+	int i;
+
+	skel->rodata->l3_ifindex = l3_ifindex;
+	for (i = 0; i < 6; i++) {
+		skel->rodata->router_mac[i] = router_mac[i];
+		skel->rodata->source_mac[i] = source_mac ? source_mac[i] : 0;
+	}
+	skel->rodata->check_router_mac = 1;
+	skel->rodata->check_source_mac = source_mac != NULL;
+	skel->rodata->xdp_marks_passed = auto_mode;
+	skel->rodata->flows_off = flows_off_by_env();
+}
+
 /* Open and load the egress program for this attachment, sharing the
  * namespace's maps (or creating and pinning them). */
 static int load_egress(struct attach_state *s)
@@ -1055,21 +1069,14 @@ static int load_egress(struct attach_state *s)
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .kconfig = kernel_kconfig_extra());
 	struct kct_config cfg = {};
 	__u32 zero = 0;
-	int i, fd, created;
+	int fd, created;
 
 	s->skel = egress_bpf__open_opts(&oopts);
 	if (!s->skel)
 		goto fail;
-	s->skel->rodata->l3_ifindex = s->l3_ifindex != s->t.host.ifindex ?
-				      s->l3_ifindex : 0;
-	for (i = 0; i < 6; i++) {
-		s->skel->rodata->router_mac[i] = s->router_mac[i];
-		s->skel->rodata->source_mac[i] = s->mac[i];
-	}
-	s->skel->rodata->check_router_mac = 1;
-	s->skel->rodata->check_source_mac = s->has_mac;
-	s->skel->rodata->xdp_marks_passed = s->adaptive;
-	s->skel->rodata->flows_off = flows_off_by_env();
+	egress_rodata_set(s->skel, s->l3_ifindex != s->t.host.ifindex ?
+				   s->l3_ifindex : 0,
+			  s->router_mac, s->has_mac ? s->mac : NULL, s->adaptive);
 	if (pins_reuse_shared(s->skel->obj, s->ns_dir))
 		return -1;
 	if (egress_bpf__load(s->skel))
@@ -1149,7 +1156,7 @@ static int load_and_attach(struct attach_state *s)
 		if (s->clsact) {
 			/* Recorded before: a qdisc made here must not outlive
 			 * a kill (detach removes it only if it is empty). */
-			s->clsact_created = s->tc_attached = 1;
+			s->clsact_created = 1;
 			if (journal(s))
 				return -1;
 		}
@@ -1158,7 +1165,6 @@ static int load_and_attach(struct attach_state *s)
 			return -1;
 		s->link_fd = st.link_fd;
 		s->clsact_created = st.clsact_created;
-		s->tc_attached = 1;
 	} else {
 		lopts.flags = s->native ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE;
 		s->link_fd = bpf_link_create(bpf_program__fd(prog),

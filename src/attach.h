@@ -44,6 +44,17 @@ int cmd_detach(const struct target_spec *spec, int all);
  * program (veth_xdp_set() in drivers/net/veth.c, kernel >= 5.x). */
 unsigned int veth_native_max_mtu(void);
 
+/* "52:54:00:12:34:56" (the whole text) into mac; -1 when it is none. */
+int mac_parse(const char *text, unsigned char *mac);
+/* The egress program's load-time settings, for attach and upgrade alike:
+ * l3_ifindex 0 when the host veth is routed as itself; source_mac NULL
+ * when the container's MAC is not checked; auto_mode: a native XDP
+ * program may run in front (it marks what it passed). */
+struct egress_bpf;
+void egress_rodata_set(struct egress_bpf *skel, int l3_ifindex,
+		       const unsigned char *router_mac,
+		       const unsigned char *source_mac, int auto_mode);
+
 /*
  * auto mode: put native XDP in front of the tc program of the attachment
  * in dir (native = 1) or remove it (0), with the container-side checksum

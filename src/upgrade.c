@@ -35,6 +35,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent.h"
+#include "attach.h"
 #include "layout.h"
 #include "lock.h"
 #include "log.h"
@@ -44,6 +45,7 @@
 #include "probe.h"
 #include "tchook.h"
 #include "upgrade.h"
+#include "uplink.h"
 #include "xdp_egress.h"
 #include "egress.skel.h"
 #include "uplink.skel.h"
@@ -175,19 +177,6 @@ static int reuse_shared(struct bpf_object *obj, const char *ns_dir,
 	return 0;
 }
 
-static int parse_mac(const char *text, unsigned char *mac)
-{
-	unsigned int b[6];
-	int i;
-
-	if (sscanf(text, "%2x:%2x:%2x:%2x:%2x:%2x", &b[0], &b[1], &b[2], &b[3],
-		   &b[4], &b[5]) != 6)
-		return -1;
-	for (i = 0; i < 6; i++)
-		mac[i] = (unsigned char)b[i];
-	return 0;
-}
-
 /* The record's device must still be the one attached to. */
 static int device_of(struct mnl_socket *nl, struct item *it, const char *ifname,
 		     struct link_info *li)
@@ -222,7 +211,6 @@ static int prepare_egress(struct mnl_socket *nl, const char *ns_dir,
 	struct link_info li, l3li;
 	struct egress_bpf *s;
 	unsigned char mac[6] = {};
-	int i;
 
 	if (device_of(nl, it, ifname, &li))
 		return -1;
@@ -233,7 +221,7 @@ static int prepare_egress(struct mnl_socket *nl, const char *ns_dir,
 		       it->what, l3);
 		return -1;
 	}
-	if (*smac && parse_mac(smac, mac)) {
+	if (*smac && mac_parse(smac, mac)) {
 		pr_err("cannot upgrade %s: its record's source_mac '%s' is no MAC; "
 		       "nothing was changed. Detach it and attach again", it->what,
 		       smac);
@@ -242,14 +230,9 @@ static int prepare_egress(struct mnl_socket *nl, const char *ns_dir,
 	s = it->eg = egress_bpf__open_opts(&oopts);
 	if (!s)
 		return load_failed(it->what);
-	s->rodata->l3_ifindex = l3li.ifindex != li.ifindex ? l3li.ifindex : 0;
-	for (i = 0; i < 6; i++) {
-		s->rodata->router_mac[i] = l3li.mac[i];
-		s->rodata->source_mac[i] = mac[i];
-	}
-	s->rodata->check_router_mac = 1;
-	s->rodata->check_source_mac = *smac != 0;
-	s->rodata->xdp_marks_passed = !strcmp(rstr(it->m, "mode"), "auto");
+	egress_rodata_set(s, l3li.ifindex != li.ifindex ? l3li.ifindex : 0,
+			  l3li.mac, *smac ? mac : NULL,
+			  !strcmp(rstr(it->m, "mode"), "auto"));
 	if (reuse_shared(s->obj, ns_dir, it->what) ||
 	    reuse_checked(s->obj, "egress_stats", it->dir, "egress_stats", it->what) ||
 	    reuse_checked(s->obj, "own_sources", it->dir, "own_sources", it->what) ||
@@ -269,16 +252,13 @@ static int prepare_uplink(struct mnl_socket *nl, const char *ns_dir,
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .kconfig = kernel_kconfig_extra());
 	struct link_info li;
 	struct uplink_bpf *s;
-	int i;
 
 	if (device_of(nl, it, rstr(it->m, "ifname"), &li))
 		return -1;
 	s = it->ul = uplink_bpf__open_opts(&oopts);
 	if (!s)
 		return load_failed(it->what);
-	for (i = 0; i < 6; i++)
-		s->rodata->uplink_mac[i] = li.mac[i];
-	s->rodata->check_uplink_mac = 1;
+	uplink_rodata_set(s, li.mac);
 	if (reuse_shared(s->obj, ns_dir, it->what) ||
 	    reuse_checked(s->obj, "ingress_stats", it->dir, "ingress_stats", it->what))
 		return -1;

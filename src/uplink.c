@@ -38,6 +38,16 @@ static const char *foreign_prog_name(__u32 id, char *buf, size_t len)
 	return buf;
 }
 
+void uplink_rodata_set(struct uplink_bpf *skel, const unsigned char *mac)
+{
+	int i;
+
+	for (i = 0; i < 6; i++)
+		skel->rodata->uplink_mac[i] = mac[i];
+	skel->rodata->check_uplink_mac = 1;
+	skel->rodata->flows_off = flows_off_by_env();
+}
+
 /*
  * Why the return path runs in the mode it does. On a veth uplink, native XDP
  * puts its receive side in NAPI mode: every frame its peer sends is copied
@@ -71,7 +81,7 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up,
 	char dir[PATH_MAX], path[PATH_MAX], name[32], *js;
 	struct bpf_prog_info info = {};
 	__u32 info_len = sizeof(info);
-	int link_fd = -1, ret = -1, i;
+	int link_fd = -1, ret = -1;
 	struct stat st;
 	cJSON *m;
 
@@ -98,10 +108,7 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up,
 	skel = uplink_bpf__open_opts(&oopts);
 	if (!skel)
 		goto load_fail;
-	for (i = 0; i < 6; i++)
-		skel->rodata->uplink_mac[i] = up->mac[i];
-	skel->rodata->check_uplink_mac = 1;
-	skel->rodata->flows_off = flows_off_by_env();
+	uplink_rodata_set(skel, up->mac);
 	if (pins_reuse_shared(skel->obj, ns_dir))
 		goto out;
 	if (uplink_bpf__load(skel))

@@ -16,6 +16,10 @@ enum uplink_mode {
 	UPLINK_GENERIC,
 };
 
+/* The uplink program's load-time settings (uplink_ensure and upgrade). */
+struct uplink_bpf;
+void uplink_rodata_set(struct uplink_bpf *skel, const unsigned char *mac);
+
 /* Load (or reuse) the uplink program on up in mode (native falls back to
  * generic where the driver refuses it). *created: this call attached it;
  * *native_out: it runs natively. Prints errors. */
