@@ -65,8 +65,9 @@ static __always_inline void count(__u32 id, __u64 bytes)
 	}
 }
 
-/* Stage 2, and what only the kernel handles: PARSE_OK for the container's
- * own routed TCP/UDP, else the pass reason (or a drop). */
+/* Stage 2, and what only the kernel handles: PARSE_OK for routed TCP/UDP
+ * from the container's own MAC, else the pass reason (or a drop). Its
+ * address is checked by egress_decide(). */
 static __always_inline int egress_admit(void *ctx, int is_skb, struct packet *p)
 {
 	int i, rc;
@@ -91,7 +92,27 @@ static __always_inline int egress_admit(void *ctx, int is_skb, struct packet *p)
 	 * address among it): counted as such, not as spoofed. */
 	if (p->l4_proto == IPPROTO_ICMP || p->l4_proto == IPPROTO_ICMPV6)
 		return CNT_PASS_ICMP;
-	return source_check(p);
+	return source_mac_ok(p) ? PARSE_OK : CNT_PASS_SPOOFED;
+}
+
+/* Stages 3 and 4 (flow_cache.h), the source address checked on a cache
+ * miss only: a cached verdict is for this device and this source address,
+ * checked when it was filled. */
+static __always_inline int egress_decide(void *ctx, int is_skb, struct packet *p,
+					 __u32 gso_size, struct kct_out *out,
+					 struct next_hop *nh, int *promoted)
+{
+	struct fc_key k;
+	int rc;
+
+	*promoted = 0;
+	rc = flow_cached(p, &k, out, nh);
+	if (rc >= 0)
+		return rc;
+	rc = source_addr_ok(p);
+	if (rc != PARSE_OK)
+		return rc;
+	return flow_decide_miss(ctx, is_skb, p, &k, gso_size, 1, out, nh, promoted);
 }
 
 static __always_inline int is_drop(int rc)
@@ -113,7 +134,7 @@ int xdp_egress(struct xdp_md *ctx)
 	if (rc == PARSE_OK)
 		rc = egress_admit(ctx, 0, &p);
 	if (rc == PARSE_OK)
-		rc = flow_decide(ctx, 0, &p, 0, 1, &out, &nh, &promoted);
+		rc = egress_decide(ctx, 0, &p, 0, &out, &nh, &promoted);
 	if (promoted)
 		count(CNT_PROMOTE_REQUESTS, 0);
 	if (rc == PARSE_OK) {
@@ -180,7 +201,7 @@ int tc_egress(struct __sk_buff *skb)
 	if (rc == PARSE_OK)
 		rc = egress_admit(skb, 1, &p);
 	if (rc == PARSE_OK)
-		rc = flow_decide(skb, 1, &p, skb->gso_size, 1, &out, &nh, &promoted);
+		rc = egress_decide(skb, 1, &p, skb->gso_size, &out, &nh, &promoted);
 	if (promoted)
 		count(CNT_PROMOTE_REQUESTS, 0);
 	if (rc == PARSE_OK) {

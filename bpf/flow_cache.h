@@ -199,31 +199,53 @@ static __always_inline void fc_put(const struct fc_key *k, const struct packet *
  * this packet handed its TCP flow to the agent. uplinks: whether the
  * program may redirect to tx_ports (egress) or only to containers (the
  * return path).
+ *
+ * In two halves, so that the egress program can put its source check
+ * between them: flow_cached() answers from the cache (or -1; k is then the
+ * key to fill), flow_decide_miss() takes the full path and fills it. A
+ * cached verdict is for the same device and source address (the key holds
+ * both), which passed the source check when the entry was filled.
  */
+static __always_inline int flow_cached(const struct packet *p, struct fc_key *k,
+				       struct kct_out *out, struct next_hop *nh)
+{
+	fc_key_of(p, k);
+	/* The IP length, as conntrack's acct counts it (the frame's own
+	 * padding left out). */
+	return fc_get(k, p, out, nh, route_len_of(p));
+}
+
+static __always_inline int flow_decide_miss(void *ctx, int is_skb, struct packet *p,
+					    const struct fc_key *k, __u32 gso_size,
+					    int uplinks, struct kct_out *out,
+					    struct next_hop *nh, int *promoted)
+{
+	struct kct_sample smp;
+	int rc;
+
+	rc = kct_decide(ctx, is_skb, p, out, &smp, promoted);
+	if (rc == PARSE_OK)
+		rc = route_lookup(ctx, p, out, nh, gso_size, uplinks);
+	if (rc == PARSE_OK && smp.flow_dir != FLOW_NOTE_OFF)
+		flows_carry(&smp.okey, smp.flow_dir, p, out, route_len_of(p));
+	fc_put(k, p, rc, out, nh, &smp);
+	return rc;
+}
+
 static __always_inline int flow_decide(void *ctx, int is_skb, struct packet *p,
 				       __u32 gso_size, int uplinks,
 				       struct kct_out *out, struct next_hop *nh,
 				       int *promoted)
 {
-	/* The IP length, as conntrack's acct counts it (the frame's own
-	 * padding left out). */
-	__u32 bytes = route_len_of(p);
-	struct kct_sample smp;
 	struct fc_key k;
 	int rc;
 
 	*promoted = 0;
-	fc_key_of(p, &k);
-	rc = fc_get(&k, p, out, nh, bytes);
+	rc = flow_cached(p, &k, out, nh);
 	if (rc >= 0)
 		return rc;
-	rc = kct_decide(ctx, is_skb, p, out, &smp, promoted);
-	if (rc == PARSE_OK)
-		rc = route_lookup(ctx, p, out, nh, gso_size, uplinks);
-	if (rc == PARSE_OK && smp.flow_dir != FLOW_NOTE_OFF)
-		flows_carry(&smp.okey, smp.flow_dir, p, out, bytes);
-	fc_put(&k, p, rc, out, nh, &smp);
-	return rc;
+	return flow_decide_miss(ctx, is_skb, p, &k, gso_size, uplinks, out, nh,
+				promoted);
 }
 
 #endif

@@ -38,13 +38,11 @@ static __always_inline int source_mac_ok(const struct packet *p)
 	return 1;
 }
 
-/* PARSE_OK when p comes from the container's own MAC and address. */
-static __always_inline int source_check(const struct packet *p)
+/* PARSE_OK when p comes from one of the container's own addresses. */
+static __always_inline int source_addr_ok(const struct packet *p)
 {
 	struct source_key k = {};
 
-	if (!source_mac_ok(p))
-		return CNT_PASS_SPOOFED;
 	if (p->l3_proto == ETH_P_IP) {
 		k.prefixlen = 8 + 32;
 		k.family = AF_INET;
@@ -55,6 +53,14 @@ static __always_inline int source_check(const struct packet *p)
 		__builtin_memcpy(k.addr, &p->ip6->saddr, 16);
 	}
 	return bpf_map_lookup_elem(&own_sources, &k) ? PARSE_OK : CNT_PASS_SPOOFED;
+}
+
+/* PARSE_OK when p comes from the container's own MAC and address. */
+static __always_inline int source_check(const struct packet *p)
+{
+	if (!source_mac_ok(p))
+		return CNT_PASS_SPOOFED;
+	return source_addr_ok(p);
 }
 
 #endif
