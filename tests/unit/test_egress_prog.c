@@ -1735,6 +1735,43 @@ static void test_close_guard(const struct env *e)
 	}
 }
 
+/*
+ * The source address is looked up on a flow-cache miss only (egress.bpf.c:
+ * egress_decide()): a cached verdict holds for the device and source
+ * address it was filled for. A frame with the same tuple from another MAC,
+ * or a neighbour's address on the same ports, right after the flow filled
+ * the cache, must still go to the kernel as spoofed.
+ */
+static void test_source_after_fill(const struct env *e)
+{
+	const struct fixture fx = { "src_fill", V4(.proto = IPPROTO_UDP, .payload = 10),
+				    CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30600) };
+	const struct pkt_spec own = fx.pkt;
+	struct pkt_spec other_mac = fx.pkt, other_addr = fx.pkt;
+	struct counter_val before[CNT_MAX], after[CNT_MAX];
+	char why[256] = "";
+	int i, carried = 0, spoofed_passed = 0;
+
+	other_mac.eth_src = mac_c1;
+	other_addr.src = V4_C1;
+	ct_reset(e);
+	if (ct_create(e, &fx, why, sizeof(why))) {
+		CHECK(0, "source_after_fill/conntrack", "%s", why);
+		return;
+	}
+	read_counters(e, e->stats_fd, before);
+	for (i = 0; i < 20; i++) {
+		carried += run_once(e, e->prog_fd, e->h0, &own) == XDP_REDIRECT;
+		spoofed_passed += run_once(e, e->prog_fd, e->h0, &other_mac) == XDP_PASS;
+		spoofed_passed += run_once(e, e->prog_fd, e->h0, &other_addr) == XDP_PASS;
+	}
+	read_counters(e, e->stats_fd, after);
+	ASSERT_EQ(carried, 20, "source_after_fill/own_frames_carried");
+	ASSERT_EQ(spoofed_passed, 40, "source_after_fill/spoofed_frames_to_kernel");
+	ASSERT_EQ(after[CNT_PASS_SPOOFED].packets - before[CNT_PASS_SPOOFED].packets, 40,
+		  "source_after_fill/counted_spoofed");
+}
+
 /* ---- fuzzing: random and mutated frames through the three programs ----
  *
  * The fixtures' frames, mutated (bytes flipped in the headers or only in
@@ -2075,6 +2112,7 @@ int main(void)
 	if (getenv("XE_MEASURE_FLOWS"))
 		measure_flows(&e, atoi(getenv("XE_MEASURE_FLOWS")));
 	test_close_guard(&e);
+	test_source_after_fill(&e);
 	test_fuzz(&e);
 	goto cleanup;
 
