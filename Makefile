@@ -136,7 +136,7 @@ $(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 
 # ---- make install / uninstall (DESTDIR, PREFIX and the dirs below) ----
 # The man pages and the bash completion are written at build time by
-# doc/gen-doc.c from the option tables --help prints (src/cli.c,
+# doc/gen-doc.c from the option tables --help prints (src/cli_table.c,
 # cni/conf.c); the unit from deploy/xdp-egress.service.in with these paths.
 VERSION     ?= 0.1
 PREFIX      ?= /usr/local
