@@ -31,6 +31,23 @@ static int parse_int(const char *s, const char *what, long min, long max,
 	return 0;
 }
 
+/* An option's words and the values they stand for, ended by { 0 }. */
+struct word {
+	const char *word;
+	int value;
+};
+
+/* *out gets the value of word arg; -1 (*out untouched) when none is. */
+static int word_value(const char *arg, const struct word *w, int *out)
+{
+	for (; w->word; w++)
+		if (!strcmp(w->word, arg)) {
+			*out = w->value;
+			return 0;
+		}
+	return -1;
+}
+
 /* --ifname and --tap */
 static int opt_target_if(struct cli *cli, int id, const char *arg)
 {
@@ -77,13 +94,54 @@ static int opt_container(struct cli *cli, int id, const char *arg)
 	return 0;
 }
 
-static int opt_engine(struct cli *cli, int id, const char *arg)
+static const struct word engines[] = {
+	{ "docker", ENGINE_DOCKER }, { "podman", ENGINE_PODMAN }, { 0 }
+};
+static const struct word modes[] = {
+	{ "native", MODE_NATIVE }, { "generic", MODE_GENERIC },
+	{ "tc", MODE_TC }, { "auto", MODE_AUTO }, { 0 }
+};
+static const struct word tc_hooks[] = {
+	{ "tcx", TC_HOOK_TCX }, { "clsact", TC_HOOK_CLSACT }, { 0 }
+};
+static const struct word uplink_modes[] = {
+	{ "auto", UPLINK_AUTO }, { "native", UPLINK_NATIVE },
+	{ "generic", UPLINK_GENERIC }, { 0 }
+};
+
+/* The options that take one of a few words, and what a wrong one gets
+ * told (%s: the value given). */
+static const struct word_opt {
+	int id;
+	const struct word *words;
+	const char *error;
+} word_opts[] = {
+	{ O_ENGINE, engines, "--engine '%s': use docker or podman" },
+	{ O_MODE, modes, "--mode '%s' is not a mode: use native, generic, tc "
+	  "or auto" },
+	{ O_TC_HOOK, tc_hooks, "--tc-hook '%s': use tcx or clsact" },
+	{ O_UPLINK_MODE, uplink_modes, "--uplink-mode '%s': use auto, native "
+	  "or generic" },
+};
+
+/* --engine, --mode, --tc-hook, --uplink-mode */
+static int opt_word(struct cli *cli, int id, const char *arg)
 {
-	if (strcmp(arg, "docker") && strcmp(arg, "podman")) {
-		pr_err("--engine '%s': use docker or podman", arg);
+	const struct word_opt *wo = word_opts;
+	int v;
+
+	while (wo->id != id)
+		wo++;
+	if (word_value(arg, wo->words, &v)) {
+		pr_err(wo->error, arg);
 		return CLI_BAD;
 	}
-	cli->dop.engine = !strcmp(arg, "podman") ? ENGINE_PODMAN : ENGINE_DOCKER;
+	switch (id) {
+	case O_ENGINE: cli->dop.engine = v; break;
+	case O_MODE: cli->ao.mode = v; break;
+	case O_TC_HOOK: cli->ao.tc_hook = v; break;
+	case O_UPLINK_MODE: cli->ao.uplink_mode = v; break;
+	}
 	return 0;
 }
 
@@ -101,64 +159,18 @@ static int opt_string(struct cli *cli, int id, const char *arg)
 	return 0;
 }
 
-static int opt_mode(struct cli *cli, int id, const char *arg)
+/* --uplink and --source, each repeatable up to its maximum */
+static int opt_list(struct cli *cli, int id, const char *arg)
 {
-	if (!strcmp(arg, "native"))
-		cli->ao.mode = MODE_NATIVE;
-	else if (!strcmp(arg, "generic"))
-		cli->ao.mode = MODE_GENERIC;
-	else if (!strcmp(arg, "tc"))
-		cli->ao.mode = MODE_TC;
-	else if (!strcmp(arg, "auto"))
-		cli->ao.mode = MODE_AUTO;
-	else {
-		pr_err("--mode '%s' is not a mode: use native, generic, tc or "
-		       "auto", arg);
-		return CLI_BAD;
-	}
-	return 0;
-}
+	int up = id == O_UPLINK;
+	int *n = up ? &cli->ao.n_uplinks : &cli->ao.n_sources;
+	int max = up ? MAX_UPLINKS : MAX_SOURCE_OPTS;
 
-static int opt_uplink(struct cli *cli, int id, const char *arg)
-{
-	if (cli->ao.n_uplinks == MAX_UPLINKS) {
-		pr_err("at most %d --uplink", MAX_UPLINKS);
+	if (*n == max) {
+		pr_err("at most %d --%s", max, up ? "uplink" : "source");
 		return CLI_BAD;
 	}
-	cli->ao.uplinks[cli->ao.n_uplinks++] = arg;
-	return 0;
-}
-
-static int opt_source(struct cli *cli, int id, const char *arg)
-{
-	if (cli->ao.n_sources == MAX_SOURCE_OPTS) {
-		pr_err("at most %d --source", MAX_SOURCE_OPTS);
-		return CLI_BAD;
-	}
-	cli->ao.sources[cli->ao.n_sources++] = arg;
-	return 0;
-}
-
-static int opt_tc_hook(struct cli *cli, int id, const char *arg)
-{
-	if (strcmp(arg, "tcx") && strcmp(arg, "clsact")) {
-		pr_err("--tc-hook '%s': use tcx or clsact", arg);
-		return CLI_BAD;
-	}
-	cli->ao.tc_hook = !strcmp(arg, "tcx") ? TC_HOOK_TCX : TC_HOOK_CLSACT;
-	return 0;
-}
-
-static int opt_uplink_mode(struct cli *cli, int id, const char *arg)
-{
-	if (strcmp(arg, "auto") && strcmp(arg, "native") &&
-	    strcmp(arg, "generic")) {
-		pr_err("--uplink-mode '%s': use auto, native or generic", arg);
-		return CLI_BAD;
-	}
-	cli->ao.uplink_mode = !strcmp(arg, "native") ? UPLINK_NATIVE :
-			      !strcmp(arg, "generic") ? UPLINK_GENERIC :
-			      UPLINK_AUTO;
+	(up ? cli->ao.uplinks : cli->ao.sources)[(*n)++] = arg;
 	return 0;
 }
 
@@ -210,12 +222,12 @@ static const struct {
 	{ O_NETNS, opt_netns }, { O_PID, opt_pid },
 	{ O_CONTAINER_IF, opt_container_if },
 	{ O_DOCKER, opt_container }, { O_PODMAN, opt_container },
-	{ O_ENGINE, opt_engine }, { O_CONFIG, opt_string },
+	{ O_ENGINE, opt_word }, { O_CONFIG, opt_string },
 	{ O_RUN_DIR, opt_string }, { O_LISTEN, opt_string },
 	{ O_METRICS, opt_string }, { O_SOURCE_MAC, opt_string },
-	{ O_MODE, opt_mode }, { O_UPLINK, opt_uplink },
-	{ O_SOURCE, opt_source }, { O_TC_HOOK, opt_tc_hook },
-	{ O_UPLINK_MODE, opt_uplink_mode }, { O_JSON, opt_flag },
+	{ O_MODE, opt_word }, { O_UPLINK, opt_list },
+	{ O_SOURCE, opt_list }, { O_TC_HOOK, opt_word },
+	{ O_UPLINK_MODE, opt_word }, { O_JSON, opt_flag },
 	{ O_WATCH_FLAG, opt_flag }, { O_ALL, opt_flag },
 	{ O_VERBOSE, opt_flag }, { O_WATCH, opt_number },
 	{ O_COUNT, opt_number }, { O_INTERVAL, opt_interval },

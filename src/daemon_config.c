@@ -97,22 +97,21 @@ static int check_known_keys(cJSON *root, const char *path)
 	return 0;
 }
 
-static int check_metrics_and_labels(const struct daemon *d, const char *path)
+/* 0 when key v is absent or is(v); else the error, saying what it must be. */
+static int check_type(const cJSON *v, cJSON_bool (*is)(const cJSON *),
+		      const char *path, const char *key, const char *what)
+{
+	if (!v || is(v))
+		return 0;
+	pr_err("--config %s: \"%s\" must be %s", path, key, what);
+	return -1;
+}
+
+/* "labels" may name only attach options. */
+static int check_label_names(const struct daemon *d, const char *path)
 {
 	cJSON *o;
 
-	if (d->metrics && !cJSON_IsString(d->metrics)) {
-		pr_err("--config %s: \"metrics\" must be a string ADDR:PORT "
-		       "where the daemon serves Prometheus metrics, e.g. "
-		       "\"127.0.0.1:9473\"", path);
-		return -1;
-	}
-	if (d->labels && !cJSON_IsArray(d->labels)) {
-		pr_err("--config %s: \"labels\" must be an array of the attach "
-		       "options labels may set (mode, uplink, uplink-mode, "
-		       "container-if), e.g. [\"mode\"]", path);
-		return -1;
-	}
 	cJSON_ArrayForEach(o, d->labels) {
 		if (!cJSON_IsString(o) || daemon_label_opt_index(o->valuestring) < 0) {
 			pr_err("--config %s: \"labels\" may name only attach options "
@@ -124,33 +123,21 @@ static int check_metrics_and_labels(const struct daemon *d, const char *path)
 	return 0;
 }
 
-static int check_networks(const struct daemon *d, const char *path)
+/* "networks" holds names, "options" attach options with string values
+ * (a list of strings where the option repeats). */
+static int check_networks_and_options(const struct daemon *d, const char *path)
 {
 	cJSON *o;
 
-	if (d->networks && !cJSON_IsArray(d->networks)) {
-		pr_err("--config %s: \"networks\" must be an array of network "
-		       "names", path);
-		return -1;
-	}
 	cJSON_ArrayForEach(o, d->networks) {
 		if (!cJSON_IsString(o)) {
 			pr_err("--config %s: \"networks\" must hold strings", path);
 			return -1;
 		}
 	}
-	return 0;
-}
-
-static int check_options(const struct daemon *d, const char *path)
-{
-	cJSON *o;
-
-	if (d->options && !cJSON_IsObject(d->options)) {
-		pr_err("--config %s: \"options\" must be an object of attach "
-		       "options", path);
+	if (check_type(d->options, cJSON_IsObject, path, "options",
+		       "an object of attach options"))
 		return -1;
-	}
 	cJSON_ArrayForEach(o, d->options) {
 		int i = daemon_label_opt_index(o->string);
 
@@ -166,6 +153,21 @@ static int check_options(const struct daemon *d, const char *path)
 	return 0;
 }
 
+/* metrics, labels, networks, options: the first error is the one said. */
+static int check_config(const struct daemon *d, const char *path)
+{
+	return check_type(d->metrics, cJSON_IsString, path, "metrics",
+			  "a string ADDR:PORT where the daemon serves Prometheus "
+			  "metrics, e.g. \"127.0.0.1:9473\"") ||
+	       check_type(d->labels, cJSON_IsArray, path, "labels",
+			  "an array of the attach options labels may set (mode, "
+			  "uplink, uplink-mode, container-if), e.g. [\"mode\"]") ||
+	       check_label_names(d, path) ||
+	       check_type(d->networks, cJSON_IsArray, path, "networks",
+			  "an array of network names") ||
+	       check_networks_and_options(d, path) ? -1 : 0;
+}
+
 int daemon_load_config(struct daemon *d, const char *path)
 {
 	cJSON *root = config_read(path);
@@ -179,8 +181,7 @@ int daemon_load_config(struct daemon *d, const char *path)
 	d->options = cJSON_DetachItemFromObject(root, "options");
 	d->labels = cJSON_DetachItemFromObject(root, "labels");
 	d->metrics = cJSON_DetachItemFromObject(root, "metrics");
-	if (check_metrics_and_labels(d, path) || check_networks(d, path) ||
-	    check_options(d, path))
+	if (check_config(d, path))
 		goto out;
 	ret = 0;
 out:
