@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The command line's option values: one parser per option, found by the
- * option's id (cli_opt_parser), each checking its value and saying what
- * was wrong and what to give instead; and the checks a command makes of
- * its options as a whole (detach, upgrade).
+ * The command line's option values: a parser for each option (options of
+ * one kind share one), found by the option's id (cli_opt_parser), each
+ * checking the value and saying what was wrong and what to give instead;
+ * and the checks a command makes of its options as a whole (detach,
+ * upgrade).
  */
 #include <errno.h>
 #include <limits.h>
