@@ -44,6 +44,15 @@ static void roff(FILE *f, const char *s)
 		fputs("\\fR", f);
 }
 
+/* pre, then text for troff, then post. */
+static void roff_in(FILE *f, const char *pre, const char *text,
+		    const char *post)
+{
+	fputs(pre, f);
+	roff(f, text);
+	fputs(post, f);
+}
+
 /* A file quoted as an example, unfilled and indented. */
 static int roff_file(FILE *f, const char *path)
 {
@@ -64,17 +73,10 @@ static int roff_file(FILE *f, const char *path)
 
 static void option_item(FILE *f, const struct cli_doc_opt *o, const char *name)
 {
-	fputs(".TP\n\\fB", f);
-	roff(f, name);
-	fputs("\\fR", f);
-	if (o->arg) {
-		fputs(" \\fI", f);
-		roff(f, o->arg);
-		fputs("\\fR", f);
-	}
-	fputs("\n", f);
-	roff(f, o->help);
-	fputs("\n", f);
+	roff_in(f, ".TP\n\\fB", name, "\\fR");
+	if (o->arg)
+		roff_in(f, " \\fI", o->arg, "\\fR");
+	roff_in(f, "\n", o->help, "\n");
 }
 
 /* Each command's section: usage, about, note, options. */
@@ -87,15 +89,10 @@ static void man_commands(FILE *f)
 
 	for (i = 0; !cli_doc_command(i, &c); i++) {
 		fprintf(f, ".SS %s\n.B xdp-egress\n", c.name);
-		roff(f, c.usage);
-		fputs("\n.PP\n", f);
-		roff(f, c.about);
-		fputs("\n", f);
-		if (c.note) {
-			fputs(".PP\n", f);
-			roff(f, c.note);
-			fputs("\n", f);
-		}
+		roff_in(f, "", c.usage, "\n.PP\n");
+		roff_in(f, "", c.about, "\n");
+		if (c.note)
+			roff_in(f, ".PP\n", c.note, "\n");
 		fputs(".PP\nOptions:\n", f);
 		for (j = 0; !cli_doc_option(i, j, &o); j++) {
 			snprintf(name, sizeof(name), "--%s", o.name);
@@ -218,21 +215,12 @@ static int man_cni_keys(FILE *f)
 				"which attach does not have\n", k->key, k->option);
 			return -1;
 		}
-		fputs(".TP\n\\fB", f);
-		roff(f, k->key);
-		fputs("\\fR (", f);
-		roff(f, k->json_type);
-		fputs(", \\fB\\-\\-", f);
-		roff(f, k->option);
-		fputs("\\fR", f);
-		if (o.arg) {
-			fputs(" \\fI", f);
-			roff(f, o.arg);
-			fputs("\\fR", f);
-		}
-		fputs(")\n", f);
-		roff(f, o.help);
-		fputs("\n", f);
+		roff_in(f, ".TP\n\\fB", k->key, "\\fR (");
+		roff_in(f, "", k->json_type, ", \\fB\\-\\-");
+		roff_in(f, "", k->option, "\\fR");
+		if (o.arg)
+			roff_in(f, " \\fI", o.arg, "\\fR");
+		roff_in(f, ")\n", o.help, "\n");
 	}
 	return 0;
 }
