@@ -84,7 +84,9 @@ $(OUT)/cni:
 $(OUT)/cni/%.o: cni/%.c $(wildcard cni/*.h) $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/cni
 	$(CC) $(CFLAGS) -Icni -c $< -o $@
 
-$(OUT)/xdp-egress-cni: $(OUT)/cni/xdp-egress-cni.o $(OUT)/cni/conf.o $(LIB_OBJS) | $(OUT)
+CNI_OBJS := $(patsubst cni/%.c,$(OUT)/cni/%.o,$(wildcard cni/*.c))
+
+$(OUT)/xdp-egress-cni: $(CNI_OBJS) $(LIB_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB_OBJS) $(SKELS) | $(OUT)/tests
@@ -111,7 +113,8 @@ FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -Iinclude -I$(OUT) -Isrc -Icni \
                -Wall -Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(OUT)/fuzz/%,$(FUZZ_SRCS))
-FUZZ_OBJS   := $(patsubst src/%.c,$(OUT)/fuzz/src/%.o,$(LIB_SRCS)) $(OUT)/fuzz/cni/conf.o
+FUZZ_OBJS   := $(patsubst src/%.c,$(OUT)/fuzz/src/%.o,$(LIB_SRCS)) $(OUT)/fuzz/cni/conf.o \
+               $(OUT)/fuzz/cni/prev_result.o
 
 fuzz: $(FUZZ_BINS)
 
@@ -133,7 +136,7 @@ $(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 
 # ---- make install / uninstall (DESTDIR, PREFIX and the dirs below) ----
 # The man pages and the bash completion are written at build time by
-# doc/gen-doc.c from the option tables --help prints (src/cli.c,
+# doc/gen-doc.c from the option tables --help prints (src/cli_table.c,
 # cni/conf.c); the unit from deploy/xdp-egress.service.in with these paths.
 VERSION     ?= 0.1
 PREFIX      ?= /usr/local

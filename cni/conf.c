@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The CNI plugin's network config and prevResult (conf.h). */
+/*
+ * The CNI plugin's network config (conf.h): one plugin entry checked key
+ * by key into struct cni_conf, a conflist's entry merged as the runtime
+ * does, the supported versions and the --help text. prevResult's look-ups
+ * are in prev_result.c.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,38 +97,41 @@ static int string_list(cJSON *v, const char *key, const char **out, int max,
 	return 0;
 }
 
-/* Nothing here looks at the host: the same check runs on a conflist in
- * deploy/. */
-int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
+/* Any key but the known ones is refused (a typo would change nothing). */
+static int check_known_keys(cJSON *root, struct conf_error *ce)
 {
-	cJSON *v, *it;
-	const char *s;
+	cJSON *it;
 	int i;
 
-	memset(c, 0, sizeof(*c));
-	if (!cJSON_IsObject(root))
-		return conf_fail(ce, CNI_ERR_CONFIG, "the network config must be "
-				 "a JSON object");
 	cJSON_ArrayForEach(it, root) {
+		char *val;
+
 		for (i = 0; known_keys[i]; i++)
 			if (!strcmp(known_keys[i], it->string))
 				break;
-		if (!known_keys[i]) {
-			char *val = cJSON_PrintUnformatted(it);
-
-			conf_fail(ce, CNI_ERR_UNSUPPORTED_FIELD, "unsupported field "
-				  "\"%s\": %.100s (xdp-egress-cni knows mode, uplink, "
-				  "uplinkMode%s)", it->string, val ? val : "?",
-				  !strncmp(it->string, "snat", 4) ||
-				  !strncmp(it->string, "ct", 2)
-					  ? "; the own NAT was removed: the host's "
-					    "NAT (ipMasq, MASQUERADE) decides and the "
-					    "fast path carries its translation" : "");
-			free(val);
-			return -1;
-		}
+		if (known_keys[i])
+			continue;
+		val = cJSON_PrintUnformatted(it);
+		conf_fail(ce, CNI_ERR_UNSUPPORTED_FIELD, "unsupported field "
+			  "\"%s\": %.100s (xdp-egress-cni knows mode, uplink, "
+			  "uplinkMode%s)", it->string, val ? val : "?",
+			  !strncmp(it->string, "snat", 4) ||
+			  !strncmp(it->string, "ct", 2)
+				  ? "; the own NAT was removed: the host's "
+				    "NAT (ipMasq, MASQUERADE) decides and the "
+				    "fast path carries its translation" : "");
+		free(val);
+		return -1;
 	}
-	v = cJSON_GetObjectItem(root, "cniVersion");
+	return 0;
+}
+
+/* The keys every plugin config has: cniVersion, name, type. */
+static int parse_common_keys(cJSON *root, struct cni_conf *c,
+			     struct conf_error *ce)
+{
+	cJSON *v = cJSON_GetObjectItem(root, "cniVersion");
+
 	if (!cJSON_IsString(v) || !*v->valuestring)
 		return conf_fail(ce, CNI_ERR_CONFIG, "\"cniVersion\" is missing: "
 				 "the network config must name its CNI version");
@@ -140,45 +148,78 @@ int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
 	v = cJSON_GetObjectItem(root, "type");
 	if (!cJSON_IsString(v) || !*v->valuestring)
 		return conf_fail(ce, CNI_ERR_CONFIG, "\"type\" is missing");
+	return 0;
+}
 
-	v = cJSON_GetObjectItem(root, "mode");
-	if (v) {
-		s = cJSON_GetStringValue(v);
-		if (s && !strcmp(s, "native"))
-			c->ao.mode = MODE_NATIVE;
-		else if (s && !strcmp(s, "generic"))
-			c->ao.mode = MODE_GENERIC;
-		else if (s && !strcmp(s, "tc"))
-			c->ao.mode = MODE_TC;
-		else if (s && !strcmp(s, "auto"))
-			c->ao.mode = MODE_AUTO;
-		else
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"mode\" must be "
-					 "\"native\", \"generic\", \"tc\" or "
-					 "\"auto\"");
-	}
-	v = cJSON_GetObjectItem(root, "uplink");
-	if (v) {
-		if (string_list(v, "uplink", c->ao.uplinks, MAX_UPLINKS,
-				&c->ao.n_uplinks, ce))
-			return -1;
-		for (i = 0; i < c->ao.n_uplinks; i++)
-			if (!*c->ao.uplinks[i] ||
-			    strlen(c->ao.uplinks[i]) >= IF_NAMESIZE ||
-			    strpbrk(c->ao.uplinks[i], "/ \t"))
-				return conf_fail(ce, CNI_ERR_CONFIG, "\"uplink\": "
-						 "'%s' is not an interface name",
-						 c->ao.uplinks[i]);
-	}
-	v = cJSON_GetObjectItem(root, "uplinkMode");
-	if (v) {
-		s = cJSON_GetStringValue(v);
-		if (!s || (strcmp(s, "auto") && strcmp(s, "native") && strcmp(s, "generic")))
-			return conf_fail(ce, CNI_ERR_CONFIG, "\"uplinkMode\" must "
-					 "be \"auto\", \"native\" or \"generic\"");
-		c->ao.uplink_mode = !strcmp(s, "native") ? UPLINK_NATIVE :
-				    !strcmp(s, "generic") ? UPLINK_GENERIC : UPLINK_AUTO;
-	}
+static int parse_mode(cJSON *v, struct cni_conf *c, struct conf_error *ce)
+{
+	const char *s = cJSON_GetStringValue(v);
+
+	if (!v)
+		return 0;
+	if (s && !strcmp(s, "native"))
+		c->ao.mode = MODE_NATIVE;
+	else if (s && !strcmp(s, "generic"))
+		c->ao.mode = MODE_GENERIC;
+	else if (s && !strcmp(s, "tc"))
+		c->ao.mode = MODE_TC;
+	else if (s && !strcmp(s, "auto"))
+		c->ao.mode = MODE_AUTO;
+	else
+		return conf_fail(ce, CNI_ERR_CONFIG, "\"mode\" must be "
+				 "\"native\", \"generic\", \"tc\" or \"auto\"");
+	return 0;
+}
+
+static int parse_uplinks(cJSON *v, struct cni_conf *c, struct conf_error *ce)
+{
+	int i;
+
+	if (!v)
+		return 0;
+	if (string_list(v, "uplink", c->ao.uplinks, MAX_UPLINKS,
+			&c->ao.n_uplinks, ce))
+		return -1;
+	for (i = 0; i < c->ao.n_uplinks; i++)
+		if (!*c->ao.uplinks[i] ||
+		    strlen(c->ao.uplinks[i]) >= IF_NAMESIZE ||
+		    strpbrk(c->ao.uplinks[i], "/ \t"))
+			return conf_fail(ce, CNI_ERR_CONFIG, "\"uplink\": "
+					 "'%s' is not an interface name",
+					 c->ao.uplinks[i]);
+	return 0;
+}
+
+static int parse_uplink_mode(cJSON *v, struct cni_conf *c,
+			     struct conf_error *ce)
+{
+	const char *s = cJSON_GetStringValue(v);
+
+	if (!v)
+		return 0;
+	if (!s || (strcmp(s, "auto") && strcmp(s, "native") && strcmp(s, "generic")))
+		return conf_fail(ce, CNI_ERR_CONFIG, "\"uplinkMode\" must "
+				 "be \"auto\", \"native\" or \"generic\"");
+	c->ao.uplink_mode = !strcmp(s, "native") ? UPLINK_NATIVE :
+			    !strcmp(s, "generic") ? UPLINK_GENERIC : UPLINK_AUTO;
+	return 0;
+}
+
+/* Nothing here looks at the host: the same check runs on a conflist in
+ * deploy/. */
+int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce)
+{
+	cJSON *v;
+
+	memset(c, 0, sizeof(*c));
+	if (!cJSON_IsObject(root))
+		return conf_fail(ce, CNI_ERR_CONFIG, "the network config must be "
+				 "a JSON object");
+	if (check_known_keys(root, ce) || parse_common_keys(root, c, ce) ||
+	    parse_mode(cJSON_GetObjectItem(root, "mode"), c, ce) ||
+	    parse_uplinks(cJSON_GetObjectItem(root, "uplink"), c, ce) ||
+	    parse_uplink_mode(cJSON_GetObjectItem(root, "uplinkMode"), c, ce))
+		return -1;
 	v = cJSON_GetObjectItem(root, "prevResult");
 	if (v && !cJSON_IsObject(v))
 		return conf_fail(ce, CNI_ERR_CONFIG, "\"prevResult\" must be an "
@@ -199,66 +240,4 @@ int conf_merge_list(cJSON *list, cJSON *p)
 	cJSON_AddItemToObject(p, "cniVersion", cJSON_Duplicate(ver, 0));
 	cJSON_AddItemToObject(p, "name", cJSON_Duplicate(name, 0));
 	return 0;
-}
-
-cJSON *conf_add_result(cJSON *root, const struct cni_conf *c)
-{
-	cJSON *result = cJSON_DetachItemFromObject(root, "prevResult");
-
-	if (!result)
-		return NULL;
-	if (cJSON_GetObjectItem(result, "cniVersion"))
-		cJSON_ReplaceItemInObject(result, "cniVersion",
-					  cJSON_CreateString(c->cni_version));
-	else
-		cJSON_AddStringToObject(result, "cniVersion", c->cni_version);
-	return result;
-}
-
-int prev_has_host_if(cJSON *prev, const char *name)
-{
-	cJSON *it;
-
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
-		const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
-		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
-
-		if (n && !strcmp(n, name) && (!sb || !*sb))
-			return 1;
-	}
-	return 0;
-}
-
-int prev_has_pod_if(cJSON *prev, const char *ifname, const char *netns,
-		    unsigned long (*inode_of)(const char *path))
-{
-	unsigned long want = inode_of ? inode_of(netns) : 0;
-	cJSON *it;
-
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
-		const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
-		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
-
-		if (n && sb && !strcmp(n, ifname) &&
-		    (!strcmp(sb, netns) || (want && inode_of(sb) == want)))
-			return 1;
-	}
-	return 0;
-}
-
-void prev_host_names(cJSON *prev, char *out, size_t len)
-{
-	size_t n = 0;
-	cJSON *it;
-
-	out[0] = 0;
-	cJSON_ArrayForEach(it, cJSON_GetObjectItem(prev, "interfaces")) {
-		const char *nm = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
-		const char *sb = cJSON_GetStringValue(cJSON_GetObjectItem(it, "sandbox"));
-
-		if (nm && (!sb || !*sb) && n < len)
-			n += snprintf(out + n, len - n, "%s%s", n ? ", " : "", nm);
-	}
-	if (!out[0])
-		snprintf(out, len, "none");
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The CNI plugin's network config: validation of one plugin's entry (the
- * runtime's merged form, or an entry of a conflist) and the look-ups in its
- * prevResult. Nothing here touches the host, so the plugin's main, its
- * --validate and tests/fuzz/fuzz_cni.c share it.
+ * runtime's merged form, or an entry of a conflist) in conf.c, and the
+ * look-ups in its prevResult in prev_result.c. Nothing here touches the
+ * host, so the plugin's main, its --validate and tests/fuzz/fuzz_cni.c
+ * share it.
  */
 #ifndef XE_CNI_CONF_H
 #define XE_CNI_CONF_H
@@ -14,6 +15,8 @@
 #include "attach.h"
 
 #define PLUGIN_TYPE "xdp-egress-cni"
+/* The most network config the plugin reads (stdin, --validate FILE). */
+#define CNI_MAX_CONFIG (4 << 20)
 
 /* Error codes of the CNI spec (SPEC.md, "Error"), and ours (>= 100). */
 enum cni_code {
@@ -70,6 +73,8 @@ int conf_parse(cJSON *root, struct cni_conf *c, struct conf_error *ce);
  * lacks them (strings).
  */
 int conf_merge_list(cJSON *list, cJSON *p);
+
+/* ---- prev_result.c ---- */
 
 /*
  * ADD's result: a chained plugin passes the previous result on unchanged,
