@@ -134,6 +134,18 @@ int fix_undo(const struct fix *f, int verbose)
  * Each has the role FIX_UPLINK_PEER and names its uplink: detach hands it
  * to another attachment still using that uplink.
  */
+static const struct {
+	enum offload offload;
+	int want;
+	const char *why;
+} peer_fixes[3] = {
+	{ OFFLOAD_GRO, 1, "receiving XDP_REDIRECT frames needs NAPI there" },
+	{ OFFLOAD_TX_CSUM, 0, "native XDP there loses the partial checksums of "
+			      "what the peer sends" },
+	{ OFFLOAD_TSO, 0, "generic XDP there cannot redirect the GSO "
+			  "super-packets the peer sends" },
+};
+
 static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
 			   int gro, int csum, int tso)
 {
@@ -141,7 +153,7 @@ static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
 	struct mnl_socket *pnl = NULL;
 	struct link_info peer;
 	char why[200];
-	int fd = -1, ret = 0;
+	int fd = -1, ret = 0, i, need[3];
 
 	if (strcmp(up->kind, "veth"))
 		goto out;
@@ -159,26 +171,16 @@ static int fix_uplink_peer(struct attach_state *s, const struct link_info *up,
 		pr_warn("cannot read the peer of uplink %s", up->name);
 		goto out;
 	}
-	if (gro && !peer.xdp_prog_id) {
-		snprintf(why, sizeof(why),
-			 "peer of veth uplink %s: receiving XDP_REDIRECT frames "
-			 "needs NAPI there", up->name);
-		ret = fix_apply(s, fd, peer.name, OFFLOAD_GRO, 1,
-				FIX_UPLINK_PEER, up->name, why);
-	}
-	if (!ret && csum) {
-		snprintf(why, sizeof(why),
-			 "peer of veth uplink %s: native XDP there loses the "
-			 "partial checksums of what the peer sends", up->name);
-		ret = fix_apply(s, fd, peer.name, OFFLOAD_TX_CSUM, 0,
-				FIX_UPLINK_PEER, up->name, why);
-	}
-	if (!ret && tso) {
-		snprintf(why, sizeof(why),
-			 "peer of veth uplink %s: generic XDP there cannot "
-			 "redirect the GSO super-packets the peer sends", up->name);
-		ret = fix_apply(s, fd, peer.name, OFFLOAD_TSO, 0,
-				FIX_UPLINK_PEER, up->name, why);
+	need[0] = gro && !peer.xdp_prog_id;
+	need[1] = csum;
+	need[2] = tso;
+	for (i = 0; i < 3 && !ret; i++) {
+		if (!need[i])
+			continue;
+		snprintf(why, sizeof(why), "peer of veth uplink %s: %s", up->name,
+			 peer_fixes[i].why);
+		ret = fix_apply(s, fd, peer.name, peer_fixes[i].offload,
+				peer_fixes[i].want, FIX_UPLINK_PEER, up->name, why);
 	}
 out:
 	if (fd >= 0)
