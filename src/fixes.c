@@ -273,6 +273,7 @@ static int take_over_fix(const char *dir, cJSON *m, void *arg)
 	struct hand_over *h = arg;
 	const struct fix *f = h->f;
 	const char *other = cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname")) ?: "?";
+	cJSON *arr, *item;
 	int taken;
 	char *js;
 
@@ -280,7 +281,16 @@ static int take_over_fix(const char *dir, cJSON *m, void *arg)
 		return 0;
 	if (has_fix(m, f))
 		return 1;
-	cJSON_AddItemToArray(cJSON_GetObjectItem(m, "fixes"), fix_json(f));
+	/* A record without a "fixes" array (not one attach wrote) gets one,
+	 * so that "kept" is never said of a fix it does not list. */
+	arr = cJSON_GetObjectItem(m, "fixes");
+	if (!arr)
+		arr = cJSON_AddArrayToObject(m, "fixes");
+	item = fix_json(f);
+	if (!cJSON_IsArray(arr) || !cJSON_AddItemToArray(arr, item)) {
+		cJSON_Delete(item);
+		return 0;
+	}
 	js = cJSON_PrintUnformatted(m);
 	taken = js && !meta_write(dir, js);
 	if (taken)
