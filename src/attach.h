@@ -7,7 +7,8 @@
 #include "xdp_egress.h"
 
 /*
- * MODE_DEFAULT (no --mode): native when its checks pass, else generic.
+ * MODE_DEFAULT (no --mode): the same as MODE_AUTO (mode.c says so in the
+ * record's mode_reason).
  * MODE_TC is not XDP at all: the same stages as a tcx ingress program on
  * the skb, which keeps the container's TSO and checksum offload.
  * MODE_AUTO: tc, plus native XDP in front of it while the interface's

@@ -2,7 +2,9 @@
 /*
  * The return path's program on each uplink (uplink.h): loaded by the first
  * attachment that uses the uplink, shared by the others, removed when the
- * last one detaches. It shares the namespace's maps (pins.h).
+ * last one detaches. It shares the namespace's maps (pins.h). Loading,
+ * attaching (native where the driver can, see uplink_mode_why()) and
+ * pinning with its record are separate steps of uplink_ensure().
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,42 +72,28 @@ static const char *uplink_mode_why(const struct link_info *up,
 	return "the driver's own XDP: the return path never builds an skb";
 }
 
-int uplink_ensure(const char *ns_dir, const struct link_info *up,
-		  enum uplink_mode mode, int *created, int *native_out)
+/* The uplink program is there already: in which mode does it run? */
+static void uplink_existing_mode(const char *dir, int *native_out)
 {
-	int generic = mode == UPLINK_GENERIC ||
-		      (mode == UPLINK_AUTO && !strcmp(up->kind, "veth"));
-	LIBBPF_OPTS(bpf_link_create_opts, lopts);
-	LIBBPF_OPTS(bpf_object_open_opts, oopts);
-	struct uplink_bpf *skel = NULL;
-	char dir[PATH_MAX], path[PATH_MAX], name[32], *js;
-	struct bpf_prog_info info = {};
-	__u32 info_len = sizeof(info);
-	int link_fd = -1, ret = -1;
-	struct stat st;
-	cJSON *m;
+	char buf[META_SIZE];
+	cJSON *m = NULL;
 
-	*created = 0;
-	snprintf(dir, sizeof(dir), "%s/up%d", ns_dir, up->ifindex);
-	if (!stat(dir, &st)) {
-		char buf[META_SIZE];
+	*native_out = 1;
+	if (!meta_read(dir, buf, sizeof(buf)))
+		m = cJSON_Parse(buf);
+	if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(m, "mode")) ?: "",
+		    "generic"))
+		*native_out = 0;
+	cJSON_Delete(m);
+}
 
-		*native_out = 1;
-		if (!meta_read(dir, buf, sizeof(buf)) && strstr(buf, "\"generic\""))
-			*native_out = 0;
-		return 0; /* one uplink program serves every container */
-	}
-	if (up->xdp_prog_id) {
-		pr_err("uplink %s already runs an XDP program (id %u, '%s') that "
-		       "xdp-egress did not attach; the return path needs its own "
-		       "program there. Remove it (ip link set dev %s xdp off) or "
-		       "choose another --uplink", up->name,
-		       up->xdp_prog_id, foreign_prog_name(up->xdp_prog_id, name,
-							  sizeof(name)), up->name);
-		return -1;
-	}
-	oopts.kconfig = kernel_kconfig_extra();
-	skel = uplink_bpf__open_opts(&oopts);
+/* Open and load the uplink program, sharing the namespace's maps (or
+ * pinning the ones it created). NULL on error (printed). */
+static struct uplink_bpf *uplink_load(const char *ns_dir, const struct link_info *up)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oopts, .kconfig = kernel_kconfig_extra());
+	struct uplink_bpf *skel = uplink_bpf__open_opts(&oopts);
+
 	if (!skel)
 		goto load_fail;
 	uplink_rodata_set(skel, up->mac);
@@ -115,23 +103,52 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up,
 		goto load_fail;
 	if (pins_pin_shared(skel->obj, ns_dir))
 		goto out;
-	/* Native first: the return path then never builds an skb. */
-	lopts.flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	return skel;
+load_fail:
+	pr_err("cannot load the uplink (return path) BPF program: %s%s%s "
+	       "(-v shows libbpf's log and the verifier's)", strerror(errno),
+	       *log_libbpf_last() ? "; libbpf: " : "", log_libbpf_last());
+out:
+	uplink_bpf__destroy(skel);
+	return NULL;
+}
+
+/* Attach it to up: native first (the return path then never builds an
+ * skb), generic where the driver refuses it or *generic asks for it. The
+ * link's fd, or -1 (printed). */
+static int uplink_link(struct uplink_bpf *skel, const struct link_info *up,
+		       int *generic)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	int link_fd;
+
+	lopts.flags = *generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 	link_fd = bpf_link_create(bpf_program__fd(skel->progs.xdp_uplink),
 				  up->ifindex, BPF_XDP, &lopts);
-	if (link_fd < 0 && !generic) {
+	if (link_fd < 0 && !*generic) {
 		pr_info("  uplink %s: native XDP refused (%s), using generic",
 			up->name, strerror(errno));
-		generic = 1;
+		*generic = 1;
 		lopts.flags = XDP_FLAGS_SKB_MODE;
 		link_fd = bpf_link_create(bpf_program__fd(skel->progs.xdp_uplink),
 					  up->ifindex, BPF_XDP, &lopts);
 	}
-	if (link_fd < 0) {
+	if (link_fd < 0)
 		pr_err("cannot attach the return-path program to uplink %s: %s",
 		       up->name, strerror(errno));
-		goto out;
-	}
+	return link_fd;
+}
+
+/* Its link, its counters and its record in dir. -1 (printed, dir removed)
+ * on error. */
+static int uplink_pin(const char *dir, int link_fd, struct uplink_bpf *skel,
+		      const struct link_info *up, int generic)
+{
+	struct bpf_prog_info info = {};
+	__u32 info_len = sizeof(info);
+	char path[PATH_MAX], *js;
+	cJSON *m;
+
 	if (mkdir(dir, 0700) && errno != EEXIST)
 		goto pin_fail;
 	snprintf(path, sizeof(path), "%s/link", dir);
@@ -150,26 +167,54 @@ int uplink_ensure(const char *ns_dir, const struct link_info *up,
 	layout_stamp_record(m);
 	js = cJSON_PrintUnformatted(m);
 	cJSON_Delete(m);
-	if (!js || meta_write(dir, js)) {
+	if (js && !meta_write(dir, js)) {
 		free(js);
-		goto pin_fail;
+		return 0;
 	}
 	free(js);
-	pr_info("  return path: XDP on uplink %s (%s mode: %s)", up->name,
-		generic ? "generic" : "native", uplink_mode_why(up, mode, generic));
-	*created = 1;
-	*native_out = !generic;
-	ret = 0;
-	goto out;
 pin_fail:
 	pr_err("cannot pin the uplink program under %s: %s", dir, strerror(errno));
 	pins_remove_dir(dir);
-	goto out;
-load_fail:
-	pr_err("cannot load the uplink (return path) BPF program: %s%s%s "
-	       "(-v shows libbpf's log and the verifier's)", strerror(errno),
-	       *log_libbpf_last() ? "; libbpf: " : "", log_libbpf_last());
-out:
+	return -1;
+}
+
+int uplink_ensure(const char *ns_dir, const struct link_info *up,
+		  enum uplink_mode mode, int *created, int *native_out)
+{
+	int generic = mode == UPLINK_GENERIC ||
+		      (mode == UPLINK_AUTO && !strcmp(up->kind, "veth"));
+	struct uplink_bpf *skel;
+	char dir[PATH_MAX], name[32];
+	int link_fd, ret = -1;
+	struct stat st;
+
+	*created = 0;
+	snprintf(dir, sizeof(dir), "%s/up%d", ns_dir, up->ifindex);
+	if (!stat(dir, &st)) {
+		uplink_existing_mode(dir, native_out);
+		return 0; /* one uplink program serves every container */
+	}
+	if (up->xdp_prog_id) {
+		pr_err("uplink %s already runs an XDP program (id %u, '%s') that "
+		       "xdp-egress did not attach; the return path needs its own "
+		       "program there. Remove it (ip link set dev %s xdp off) or "
+		       "choose another --uplink", up->name,
+		       up->xdp_prog_id, foreign_prog_name(up->xdp_prog_id, name,
+							  sizeof(name)), up->name);
+		return -1;
+	}
+	skel = uplink_load(ns_dir, up);
+	if (!skel)
+		return -1;
+	link_fd = uplink_link(skel, up, &generic);
+	if (link_fd >= 0 && !uplink_pin(dir, link_fd, skel, up, generic)) {
+		pr_info("  return path: XDP on uplink %s (%s mode: %s)", up->name,
+			generic ? "generic" : "native",
+			uplink_mode_why(up, mode, generic));
+		*created = 1;
+		*native_out = !generic;
+		ret = 0;
+	}
 	if (link_fd >= 0)
 		close(link_fd);
 	uplink_bpf__destroy(skel);
