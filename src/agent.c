@@ -227,23 +227,48 @@ int agent_ensure(const char *ns_dir)
 	return 0;
 }
 
+/* Whether pid has exited: gone, or a zombie (its state in /proc/PID/stat,
+ * after the command name's closing parenthesis). */
+static int pid_exited(int pid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
 void agent_stop(const char *ns_dir)
 {
-	int pid = agent_pid(ns_dir), i;
+	int pid = agent_pid(ns_dir), i, unlocked = 0;
 
 	if (pid <= 0)
 		return;
 	kill(pid, SIGTERM);
-	/* Gone when its lock is free: an exited agent may stay a zombie for
-	 * a while, until whoever adopted it reaps it. */
+	/* Gone when its lock is free and the process has exited: an exiting
+	 * agent closes its files (the lock) before it becomes a zombie, and
+	 * it may stay a zombie for a while, until whoever adopted it reaps
+	 * it. */
 	for (i = 0; i < 200; i++) {
-		int fd = lock_ns_dir(ns_dir);
+		if (!unlocked) {
+			int fd = lock_ns_dir(ns_dir);
 
-		if (fd != -2) {
-			if (fd >= 0)
-				close(fd);
-			return;
+			if (fd != -2) {
+				if (fd >= 0)
+					close(fd);
+				unlocked = 1;
+			}
 		}
+		if (unlocked && pid_exited(pid))
+			return;
 		usleep(10000);
 	}
 	pr_warn("the agent (pid %d) did not stop within 2 s", pid);
