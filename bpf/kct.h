@@ -525,6 +525,143 @@ out:
 	return rc;
 }
 
+/* TCP control packets take the kernel path (as the kernel's flowtable
+ * leaves them): a FIN or RST after kct_guard_close(), a SYN or a segment
+ * without ACK at once. PARSE_OK for any other packet. */
+static __always_inline int kct_tcp_control(void *ctx, int is_skb,
+					   struct packet *p)
+{
+	struct tcphdr *th = p->l4;
+	int rc;
+
+	if (p->l4_proto != IPPROTO_TCP)
+		return PARSE_OK;
+	if (th->fin || th->rst) {
+		rc = kct_guard_close(ctx, is_skb, p);
+		return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
+	}
+	if (th->syn || !th->ack)
+		return CNT_PASS_TCP_CONTROL;
+	return PARSE_OK;
+}
+
+/* What the entry itself says, whatever the packet: PARSE_OK when it is
+ * confirmed, alive and no helper or offload needs every packet. */
+static __always_inline int kct_entry_verdict(struct nf_conn___xe *ct,
+					     unsigned long status)
+{
+	struct nf_ct_ext___xe *ext;
+
+	if (!(status & IPS_CONFIRMED_))
+		return CNT_PASS_NEW_FLOW;
+	if (status & IPS_DYING_)
+		return CNT_PASS_NOT_ESTABLISHED;
+	if (status & IPS_KERNEL_ONLY_)
+		return CNT_PASS_KERNEL_ONLY;
+	ext = BPF_CORE_READ(ct, ext);
+	/* A helper (FTP, SIP, ...) must see every packet. */
+	if (ext && BPF_CORE_READ(ext, offset[NF_CT_EXT_HELPER_]))
+		return CNT_PASS_KERNEL_ONLY;
+	return PARSE_OK;
+}
+
+/* A TCP packet of a confirmed entry: carried only while the entry is
+ * established and tracked liberally; otherwise counted towards promotion
+ * (*promoted: this packet handed the flow to the agent). dir: the tuple p
+ * matched. */
+static __always_inline int kct_tcp_verdict(struct nf_conn___xe *ct,
+					   const struct packet *p,
+					   const struct kct_config *cfg, int dir,
+					   struct kct_sample *smp, int *promoted)
+{
+	/* Liberal because the fast path promoted it (not because the
+	 * namespace is liberal anyway): its FIN/RST are checked here. */
+	int promoted_flow = !cfg->tcp_be_liberal && kct_liberal(ct);
+
+	if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_) {
+		/* Closing: the kernel carries it, but the FIN/RST check still
+		 * needs each side's last ACK. */
+		if (promoted_flow)
+			kct_sample_window(ct, p, dir & 1, smp);
+		smp->dir = KCT_NO_SAMPLE;
+		return CNT_PASS_NOT_ESTABLISHED;
+	}
+	if (!cfg->tcp_be_liberal && !promoted_flow) {
+		*promoted = kct_promote_note(ct, p, cfg);
+		return CNT_PASS_NOT_PROMOTED;
+	}
+	return PARSE_OK;
+}
+
+/* Per flow: TCP (kct_tcp_verdict), a UDP reply, a flow `xdp-egress flush`
+ * left to the kernel. PARSE_OK: the fast path may carry p. */
+static __always_inline int kct_flow_verdict(struct nf_conn___xe *ct,
+					    const struct packet *p,
+					    const struct kct_config *cfg,
+					    unsigned long status, int dir,
+					    struct kct_sample *smp, int *promoted)
+{
+	int rc;
+
+	if (p->l4_proto == IPPROTO_TCP) {
+		rc = kct_tcp_verdict(ct, p, cfg, dir, smp, promoted);
+		if (rc != PARSE_OK)
+			return rc;
+	} else if ((dir & 1) && !(status & IPS_SEEN_REPLY_)) {
+		/* UDP: the confirmed entry is the kernel's verdict on the flow,
+		 * its first packet accepted, NAT set up; so the original
+		 * direction is carried from its second packet on (a one-way
+		 * stream included). A reply, though, is carried only after the
+		 * kernel has seen one (the first reply, through the kernel,
+		 * meets the rules for replies). */
+		return CNT_PASS_NOT_ESTABLISHED;
+	}
+	if (cfg->kernel_only_active) {
+		struct kct_key k;
+
+		kct_orig_key(ct, p, &k);
+		if (bpf_map_lookup_elem(&kernel_only, &k))
+			return CNT_PASS_KERNEL_ONLY;
+	}
+	return PARSE_OK;
+}
+
+/* The packet leaves as the inverse of the other direction's tuple (dir:
+ * the tuple p matched, 0 original, 1 reply). */
+static __always_inline void kct_translation(struct nf_conn___xe *ct, int dir,
+					    int v6, struct kct_out *out)
+{
+	if (dir) {
+		kct_addr(out->saddr, &ct->tuplehash[0].tuple.dst.u3, v6);
+		kct_addr(out->daddr, &ct->tuplehash[0].tuple.src.u3, v6);
+		out->sport = ct->tuplehash[0].tuple.dst.u.all;
+		out->dport = ct->tuplehash[0].tuple.src.u.all;
+	} else {
+		kct_addr(out->saddr, &ct->tuplehash[1].tuple.dst.u3, v6);
+		kct_addr(out->daddr, &ct->tuplehash[1].tuple.src.u3, v6);
+		out->sport = ct->tuplehash[1].tuple.dst.u.all;
+		out->dport = ct->tuplehash[1].tuple.src.u.all;
+	}
+}
+
+/* A packet the fast path carries: its window sample (a promoted TCP flow),
+ * the flow and direction its counts go to (flows.h), the entry kept alive. */
+static __always_inline void kct_note_carried(struct nf_conn *c,
+					     struct nf_conn___xe *ct,
+					     const struct packet *p,
+					     const struct kct_config *cfg,
+					     unsigned long status, int dir,
+					     struct kct_sample *smp)
+{
+	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
+		kct_sample_window(ct, p, dir, smp);
+	else if (!flows_off)
+		kct_orig_key(ct, p, &smp->okey);
+	if (!flows_off)
+		smp->flow_dir = dir;
+	kct_keep_alive(c, ct, p, status, cfg);
+}
+
 /*
  * The kernel's verdict on p (TCP or UDP, headers parsed): PARSE_OK with *out
  * holding the translated tuple, or the pass reason. ctx is an xdp_md, or an
@@ -541,22 +678,15 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 	struct nf_conn___xe *ct;
 	struct nf_conn *c;
 	unsigned long status;
-	int v6 = p->l3_proto == ETH_P_IPV6, dir, rc = PARSE_OK;
 	__u32 zero = 0;
+	int rc;
 
 	*promoted = 0;
 	smp->dir = KCT_NO_SAMPLE;
 	smp->flow_dir = FLOW_NOTE_OFF;
-	if (p->l4_proto == IPPROTO_TCP) {
-		struct tcphdr *th = p->l4;
-
-		if (th->fin || th->rst) {
-			rc = kct_guard_close(ctx, is_skb, p);
-			return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
-		}
-		if (th->syn || !th->ack)
-			return CNT_PASS_TCP_CONTROL;
-	}
+	rc = kct_tcp_control(ctx, is_skb, p);
+	if (rc != PARSE_OK)
+		return rc;
 	cfg = bpf_map_lookup_elem(&kct_config, &zero);
 	if (!cfg)
 		return CNT_PASS_NEW_FLOW;
@@ -565,87 +695,13 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 		return CNT_PASS_NEW_FLOW;
 	ct = (void *)c;
 	status = BPF_CORE_READ(ct, status);
-	if (!(status & IPS_CONFIRMED_)) {
-		rc = CNT_PASS_NEW_FLOW;
-		goto out;
+	rc = kct_entry_verdict(ct, status);
+	if (rc == PARSE_OK)
+		rc = kct_flow_verdict(ct, p, cfg, status, opts.dir, smp, promoted);
+	if (rc == PARSE_OK) {
+		kct_translation(ct, opts.dir, p->l3_proto == ETH_P_IPV6, out);
+		kct_note_carried(c, ct, p, cfg, status, opts.dir, smp);
 	}
-	if (status & IPS_DYING_) {
-		rc = CNT_PASS_NOT_ESTABLISHED;
-		goto out;
-	}
-	if (status & IPS_KERNEL_ONLY_) {
-		rc = CNT_PASS_KERNEL_ONLY;
-		goto out;
-	}
-	{
-		struct nf_ct_ext___xe *ext = BPF_CORE_READ(ct, ext);
-
-		/* A helper (FTP, SIP, ...) must see every packet. */
-		if (ext && BPF_CORE_READ(ext, offset[NF_CT_EXT_HELPER_])) {
-			rc = CNT_PASS_KERNEL_ONLY;
-			goto out;
-		}
-	}
-	if (p->l4_proto == IPPROTO_TCP) {
-		/* Liberal because the fast path promoted it (not because the
-		 * namespace is liberal anyway): its FIN/RST are checked here. */
-		int promoted_flow = !cfg->tcp_be_liberal && kct_liberal(ct);
-
-		dir = opts.dir & 1;
-		if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_) {
-			/* Closing: the kernel carries it, but the FIN/RST
-			 * check still needs each side's last ACK. */
-			if (promoted_flow)
-				kct_sample_window(ct, p, dir, smp);
-			smp->dir = KCT_NO_SAMPLE;
-			rc = CNT_PASS_NOT_ESTABLISHED;
-			goto out;
-		}
-		if (!cfg->tcp_be_liberal && !promoted_flow) {
-			*promoted = kct_promote_note(ct, p, cfg);
-			rc = CNT_PASS_NOT_PROMOTED;
-			goto out;
-		}
-	} else if ((opts.dir & 1) && !(status & IPS_SEEN_REPLY_)) {
-		/* UDP: the confirmed entry is the kernel's verdict on the flow,
-		 * its first packet accepted, NAT set up; so the original
-		 * direction is carried from its second packet on (a one-way
-		 * stream included). A reply, though, is carried only after the
-		 * kernel has seen one (the first reply, through the kernel,
-		 * meets the rules for replies). */
-		rc = CNT_PASS_NOT_ESTABLISHED;
-		goto out;
-	}
-	if (cfg->kernel_only_active) {
-		struct kct_key k;
-
-		kct_orig_key(ct, p, &k);
-		if (bpf_map_lookup_elem(&kernel_only, &k)) {
-			rc = CNT_PASS_KERNEL_ONLY;
-			goto out;
-		}
-	}
-	dir = opts.dir; /* which tuple p matched: 0 original, 1 reply */
-	/* The packet leaves as the inverse of the other direction's tuple. */
-	if (dir) {
-		kct_addr(out->saddr, &ct->tuplehash[0].tuple.dst.u3, v6);
-		kct_addr(out->daddr, &ct->tuplehash[0].tuple.src.u3, v6);
-		out->sport = ct->tuplehash[0].tuple.dst.u.all;
-		out->dport = ct->tuplehash[0].tuple.src.u.all;
-	} else {
-		kct_addr(out->saddr, &ct->tuplehash[1].tuple.dst.u3, v6);
-		kct_addr(out->daddr, &ct->tuplehash[1].tuple.src.u3, v6);
-		out->sport = ct->tuplehash[1].tuple.dst.u.all;
-		out->dport = ct->tuplehash[1].tuple.src.u.all;
-	}
-	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
-		kct_sample_window(ct, p, dir, smp);
-	else if (!flows_off)
-		kct_orig_key(ct, p, &smp->okey);
-	if (!flows_off)
-		smp->flow_dir = dir;
-	kct_keep_alive(c, ct, p, status, cfg);
-out:
 	bpf_ct_release(c);
 	return rc;
 }
