@@ -279,13 +279,6 @@ static int flows_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct,
 	return NFCT_CB_CONTINUE;
 }
 
-static const char *jstr(cJSON *o, const char *k)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(o, k));
-
-	return s ? s : "?";
-}
-
 static double jnum(cJSON *o, const char *k)
 {
 	return cJSON_GetNumberValue(cJSON_GetObjectItem(o, k));
@@ -293,16 +286,9 @@ static double jnum(cJSON *o, const char *k)
 
 static void tuple_line(char *out, size_t len, cJSON *t, int v6)
 {
-	char a[64], b[64];
-
-	if (v6) {
-		snprintf(a, sizeof(a), "[%s]:%.0f", jstr(t, "src"), jnum(t, "sport"));
-		snprintf(b, sizeof(b), "[%s]:%.0f", jstr(t, "dst"), jnum(t, "dport"));
-	} else {
-		snprintf(a, sizeof(a), "%s:%.0f", jstr(t, "src"), jnum(t, "sport"));
-		snprintf(b, sizeof(b), "%s:%.0f", jstr(t, "dst"), jnum(t, "dport"));
-	}
-	snprintf(out, len, "%s > %s", a, b);
+	snprintf(out, len, v6 ? "[%s]:%.0f > [%s]:%.0f" : "%s:%.0f > %s:%.0f",
+		 report_str(t, "src"), jnum(t, "sport"), report_str(t, "dst"),
+		 jnum(t, "dport"));
 }
 
 static void flows_print(cJSON *rows, int acct)
@@ -326,10 +312,10 @@ static void flows_print(cJSON *rows, int acct)
 		human(by, sizeof(by), jnum(cJSON_GetObjectItem(o, "bytes"), "total"));
 		age_str(age, sizeof(age), cJSON_IsNumber(age_o) ? (long)age_o->valuedouble : -1);
 		printf("%-4s %-10s %-44s %-44s %8s %8s %5s %s%s%s%s\n",
-		       jstr(o, "proto"), jstr(o, "container_if"), orig, nat, pk, by,
-		       age, jstr(o, "path"),
+		       report_str(o, "proto"), report_str(o, "container_if"), orig,
+		       nat, pk, by, age, report_str(o, "path"),
 		       cJSON_GetObjectItem(o, "why") ? " (" : "",
-		       cJSON_GetObjectItem(o, "why") ? jstr(o, "why") : "",
+		       cJSON_GetObjectItem(o, "why") ? report_str(o, "why") : "",
 		       cJSON_GetObjectItem(o, "why") ? ")" : "");
 	}
 	if (!cJSON_GetArraySize(rows))
