@@ -25,123 +25,16 @@
  * tuples only, and return confirmed and unconfirmed entries alike; fields
  * of the returned nf_conn are read with CO-RE (layouts differ between
  * kernels); bpf_ct_change_timeout() and bpf_ct_change_status() (6.0).
+ *
+ * The kernel's types and kfuncs are nf_conn.h's; the check of a FIN or RST
+ * on a liberal entry is kct_close.h's; kct_decide() at the end reads as
+ * its steps: TCP control, the entry, the flow, the translation.
  */
 #ifndef XDP_EGRESS_KCT_H
 #define XDP_EGRESS_KCT_H
 
 #include "parse.h"
-#include <bpf/bpf_core_read.h>
-
-/* ---- the parts of struct nf_conn read here (CO-RE relocates them) ---- */
-
-union nf_inet_addr___xe {
-	__u32 all[4];
-	__be32 ip;
-	__be32 ip6[4];
-};
-
-union nf_conntrack_man_proto___xe {
-	__be16 all;
-};
-
-struct nf_conntrack_man___xe {
-	union nf_inet_addr___xe u3;
-	union nf_conntrack_man_proto___xe u;
-} __attribute__((preserve_access_index));
-
-struct nf_conntrack_tuple___xe {
-	struct nf_conntrack_man___xe src;
-	struct {
-		union nf_inet_addr___xe u3;
-		union nf_conntrack_man_proto___xe u;
-	} dst;
-} __attribute__((preserve_access_index));
-
-struct nf_conntrack_tuple_hash___xe {
-	struct nf_conntrack_tuple___xe tuple;
-} __attribute__((preserve_access_index));
-
-struct ip_ct_tcp_state___xe {
-	__u8 td_scale;
-	__u8 flags;
-} __attribute__((preserve_access_index));
-
-struct ip_ct_tcp___xe {
-	struct ip_ct_tcp_state___xe seen[2];
-	__u8 state;
-} __attribute__((preserve_access_index));
-
-struct nf_ct_udp___xe {
-	unsigned long stream_ts;
-} __attribute__((preserve_access_index));
-
-union nf_conntrack_proto___xe {
-	struct ip_ct_tcp___xe tcp;
-	struct nf_ct_udp___xe udp;
-} __attribute__((preserve_access_index));
-
-struct nf_ct_ext___xe {
-	__u8 offset[1];
-} __attribute__((preserve_access_index));
-
-struct nf_conn___xe {
-	__u32 timeout;
-	struct nf_conntrack_tuple_hash___xe tuplehash[2];
-	unsigned long status;
-	struct nf_ct_ext___xe *ext;
-	union nf_conntrack_proto___xe proto;
-} __attribute__((preserve_access_index));
-
-/* The kfuncs' own types: an opaque nf_conn (libbpf matches it by name) and
- * the 6.1 layout of bpf_ct_opts (12 bytes; 6.11 grew it to 16 for zones
- * and still accepts 12). dir is an output: the direction of the tuple the
- * lookup matched. */
-struct nf_conn {
-	int unused;
-};
-struct bpf_ct_opts___xe {
-	__s32 netns_id;
-	__s32 error;
-	__u8 l4proto;
-	__u8 dir;
-	__u8 reserved[2];
-};
-#define BPF_CT_OPTS_SZ 12
-
-extern struct nf_conn *bpf_xdp_ct_lookup(struct xdp_md *xdp_ctx,
-					 struct bpf_sock_tuple *bpf_tuple,
-					 __u32 tuple__sz,
-					 struct bpf_ct_opts___xe *opts,
-					 __u32 opts__sz) __ksym;
-extern struct nf_conn *bpf_skb_ct_lookup(struct __sk_buff *skb_ctx,
-					 struct bpf_sock_tuple *bpf_tuple,
-					 __u32 tuple__sz,
-					 struct bpf_ct_opts___xe *opts,
-					 __u32 opts__sz) __ksym;
-extern void bpf_ct_release(struct nf_conn *ct) __ksym;
-extern int bpf_ct_change_timeout(struct nf_conn *nfct, __u32 timeout) __ksym;
-extern int bpf_ct_change_status(struct nf_conn *nfct, __u32 status) __ksym;
-extern unsigned int CONFIG_HZ __kconfig;
-
-/* include/uapi/linux/netfilter/nf_conntrack_common.h, tcp.h */
-#define IPS_SEEN_REPLY_  (1UL << 1)
-#define IPS_ASSURED_     (1UL << 2)
-#define IPS_CONFIRMED_   (1UL << 3)
-#define IPS_SEQ_ADJUST_  (1UL << 6)
-#define IPS_DYING_       (1UL << 9)
-#define IPS_NAT_CLASH_   (1UL << 12) /* the old IPS_UNTRACKED bit */
-#define IPS_HELPER_      (1UL << 13)
-#define IPS_OFFLOAD_     (1UL << 14)
-#define IPS_HW_OFFLOAD_  (1UL << 15)
-/* Entries the kernel must keep seeing every packet of: NAT helpers adjust
- * sequence numbers, helpers read payloads, the kernel's flowtable already
- * carries offloaded ones, and a NAT clash entry lives only seconds. */
-#define IPS_KERNEL_ONLY_ (IPS_SEQ_ADJUST_ | IPS_HELPER_ | IPS_OFFLOAD_ | \
-			  IPS_HW_OFFLOAD_ | IPS_NAT_CLASH_)
-#define TCP_CONNTRACK_ESTABLISHED_ 3
-#define IP_CT_TCP_FLAG_BE_LIBERAL_ 0x08
-#define NF_CT_EXT_HELPER_ 0
-#define BPF_F_CURRENT_NETNS_ (-1)
+#include "nf_conn.h"
 
 /* ---- maps shared by every program of a host namespace (pinned) ---- */
 
@@ -375,154 +268,143 @@ static __always_inline int kct_liberal(struct nf_conn___xe *ct)
 	       IP_CT_TCP_FLAG_BE_LIBERAL_;
 }
 
-/*
- * Each side's latest ACK and window on a flow the fast path made liberal,
- * for kct_guard_close(): stored in the flow's promote entry whenever the
- * window's right edge (ACK + window) moved on by more than
- * KCT_RESAMPLE_BYTES since the last store, checked on every carried
- * packet (the flow cache keeps the last edge it stored: kct_sample).
- */
-#define KCT_RESAMPLE_BYTES (32U << 10)
+#include "kct_close.h"
 
-struct kct_sample {
-	struct kct_key okey;     /* the entry's original tuple */
-	__u32 edge;              /* ACK + window at the last store */
-	__u8 dir;                /* the sender's direction; KCT_NO_SAMPLE: none */
-	__u8 wscale;             /* its window scale */
-	__u8 flow_dir;           /* flows.h: the carried packet's direction in
-				  * the flow okey; FLOW_NOTE_OFF: not counted */
-	__u8 pad;
-};
-#define KCT_NO_SAMPLE 0xff
-
-/* Store ack/win of direction d in k's promote entry; never backwards (two
- * CPUs may store the same direction). */
-static __always_inline void kct_sample_store(const struct kct_key *k, __u32 d,
-					     __u32 ack, __u32 win)
-{
-	struct promote_val *v = bpf_map_lookup_elem(&promote, k), fresh = {};
-
-	if (!v) {
-		bpf_map_update_elem(&promote, k, &fresh, BPF_NOEXIST);
-		v = bpf_map_lookup_elem(&promote, k);
-		if (!v)
-			return;
-	}
-	d &= 1;
-	if ((v->sampled & (1 << d)) &&
-	    (__s32)(ack + win - (v->ack[d] + v->win[d])) < 0)
-		return;
-	v->ack[d] = ack;
-	v->win[d] = win;
-	if (!(v->sampled & (1 << d)))
-		v->sampled |= 1 << d; /* racy but monotonic: set again next time */
-}
-
-static __always_inline __u32 tcp_win_scaled(const struct tcphdr *th, __u8 wscale)
-{
-	return (__u32)bpf_ntohs(th->window) << (wscale & 15);
-}
-
-/* The full path: a packet of a flow the fast path made liberal. Stores its
- * ACK and window and fills smp for the flow cache. */
-static __always_inline void kct_sample_window(struct nf_conn___xe *ct,
-					      const struct packet *p, int dir,
-					      struct kct_sample *smp)
-{
-	struct tcphdr *th = p->l4;
-	__u32 d = dir & 1, ack = bpf_ntohl(th->ack_seq), win;
-
-	smp->wscale = BPF_CORE_READ(ct, proto.tcp.seen[d].td_scale);
-	win = tcp_win_scaled(th, smp->wscale);
-	kct_orig_key(ct, p, &smp->okey);
-	smp->dir = d;
-	smp->edge = ack + win;
-	kct_sample_store(&smp->okey, d, ack, win);
-}
-
-/* A packet the flow cache carries: store again once the edge moved on. */
-static __always_inline void kct_resample(struct kct_sample *smp,
-					 const struct packet *p)
-{
-	struct tcphdr *th = p->l4;
-	__u32 ack = bpf_ntohl(th->ack_seq), win = tcp_win_scaled(th, smp->wscale);
-
-	if ((__s32)(ack + win - smp->edge) <= (__s32)KCT_RESAMPLE_BYTES)
-		return;
-	smp->edge = ack + win;
-	kct_sample_store(&smp->okey, smp->dir, ack, win);
-}
-
-/* What a legitimate FIN or RST may lie beyond the stored window: what the
- * receiver's edge may have moved on without a store (KCT_RESAMPLE_BYTES),
- * twice for good measure. The kernel's own check allows none. */
-#define CLOSE_SEQ_SLACK (2 * KCT_RESAMPLE_BYTES)
-
-/*
- * A FIN or RST goes to the kernel, whose state machine must see it. On a
- * liberal entry, though, the kernel no longer checks its sequence number
- * (tcp_in_window() accepts what it would have judged INVALID), so a forged
- * one, blind from the world or spoofed by a neighbour, would close or age
- * out a flow the endpoints still use. So for the flows the fast path made
- * liberal, this checks what the kernel would have: the sequence number must
- * lie in the receiver's window (from its last ACK on), by the samples of
- * kct_sample_window() and kct_resample(). PARSE_OK: pass it on; CNT_DROP_OUT_OF_WINDOW: drop
- * it, as the kernel path drops an INVALID one (or as its endpoint ignores
- * it). Every FIN or RST also empties the flow caches (close_gen).
- */
-static __always_inline int kct_guard_close(void *ctx, int is_skb,
+/* TCP control packets take the kernel path (as the kernel's flowtable
+ * leaves them): a FIN or RST after kct_guard_close(), a SYN or a segment
+ * without ACK at once. PARSE_OK for any other packet. */
+static __always_inline int kct_tcp_control(void *ctx, int is_skb,
 					   struct packet *p)
 {
-	struct bpf_ct_opts___xe opts = {};
-	const struct kct_config *cfg;
 	struct tcphdr *th = p->l4;
-	struct promote_val *v;
-	struct nf_conn___xe *ct;
-	struct nf_conn *c;
-	struct kct_key k;
-	__u32 zero = 0, r, seq, lo, span;
-	__u64 *g = bpf_map_lookup_elem(&close_gen, &zero);
-	int rc = PARSE_OK;
+	int rc;
 
-	if (g)
-		__sync_fetch_and_add(g, 1);
-	cfg = bpf_map_lookup_elem(&kct_config, &zero);
-	if (!cfg || (cfg->tcp_be_liberal && flows_off))
+	if (p->l4_proto != IPPROTO_TCP)
 		return PARSE_OK;
-	c = kct_lookup(ctx, is_skb, p, &opts);
-	if (!c)
-		return PARSE_OK;
-	ct = (void *)c;
-	kct_orig_key(ct, p, &k);
-	/* With nf_conntrack_tcp_be_liberal on, the kernel path checks no
-	 * window either: nothing to add. */
-	if (cfg->tcp_be_liberal)
-		goto out;
-	/* In every state: a liberal entry checks no window in any. */
-	if (!kct_liberal(ct)) {
-		/* A flow the kernel tracks strictly is closing: its promotion
-		 * count ends here, so that the next connection on the same
-		 * tuple (short connections reuse ports, and the kernel reuses
-		 * the entry's memory) starts from zero. A forged FIN only
-		 * delays a promotion; the kernel judges the FIN itself. */
-		bpf_map_delete_elem(&promote, &k);
-		goto out;
+	if (th->fin || th->rst) {
+		rc = kct_guard_close(ctx, is_skb, p);
+		return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
 	}
-	v = bpf_map_lookup_elem(&promote, &k);
-	/* The receiver is the other side: its last ACK starts the window. */
-	r = !(opts.dir & 1);
-	if (!v || !(v->sampled & (1 << r)))
-		goto out;
-	seq = bpf_ntohl(th->seq);
-	lo = v->ack[r];
-	span = v->win[r] + CLOSE_SEQ_SLACK;
-	if ((__s32)(seq - lo) < 0 || seq - lo > span)
-		rc = CNT_DROP_OUT_OF_WINDOW;
-out:
-	if (rc == PARSE_OK && !flows_off)
-		flows_end(&k, th->rst ? FLOW_END_RST : FLOW_END_FIN, p->ifindex);
-	bpf_ct_release(c);
-	return rc;
+	if (th->syn || !th->ack)
+		return CNT_PASS_TCP_CONTROL;
+	return PARSE_OK;
+}
+
+/* What the entry itself says, whatever the packet: PARSE_OK when it is
+ * confirmed, alive and no helper or offload needs every packet. */
+static __always_inline int kct_entry_verdict(struct nf_conn___xe *ct,
+					     unsigned long status)
+{
+	struct nf_ct_ext___xe *ext;
+
+	if (!(status & IPS_CONFIRMED_))
+		return CNT_PASS_NEW_FLOW;
+	if (status & IPS_DYING_)
+		return CNT_PASS_NOT_ESTABLISHED;
+	if (status & IPS_KERNEL_ONLY_)
+		return CNT_PASS_KERNEL_ONLY;
+	ext = BPF_CORE_READ(ct, ext);
+	/* A helper (FTP, SIP, ...) must see every packet. */
+	if (ext && BPF_CORE_READ(ext, offset[NF_CT_EXT_HELPER_]))
+		return CNT_PASS_KERNEL_ONLY;
+	return PARSE_OK;
+}
+
+/* A TCP packet of a confirmed entry: carried only while the entry is
+ * established and tracked liberally; otherwise counted towards promotion
+ * (*promoted: this packet handed the flow to the agent). dir: the tuple p
+ * matched. */
+static __always_inline int kct_tcp_verdict(struct nf_conn___xe *ct,
+					   const struct packet *p,
+					   const struct kct_config *cfg, int dir,
+					   struct kct_sample *smp, int *promoted)
+{
+	/* Liberal because the fast path promoted it (not because the
+	 * namespace is liberal anyway): its FIN/RST are checked here. */
+	int promoted_flow = !cfg->tcp_be_liberal && kct_liberal(ct);
+
+	if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_) {
+		/* Closing: the kernel carries it, but the FIN/RST check still
+		 * needs each side's last ACK. */
+		if (promoted_flow)
+			kct_sample_window(ct, p, dir & 1, smp);
+		smp->dir = KCT_NO_SAMPLE;
+		return CNT_PASS_NOT_ESTABLISHED;
+	}
+	if (!cfg->tcp_be_liberal && !promoted_flow) {
+		*promoted = kct_promote_note(ct, p, cfg);
+		return CNT_PASS_NOT_PROMOTED;
+	}
+	return PARSE_OK;
+}
+
+/* Per flow: TCP (kct_tcp_verdict), a UDP reply, a flow `xdp-egress flush`
+ * left to the kernel. PARSE_OK: the fast path may carry p. */
+static __always_inline int kct_flow_verdict(struct nf_conn___xe *ct,
+					    const struct packet *p,
+					    const struct kct_config *cfg,
+					    unsigned long status, int dir,
+					    struct kct_sample *smp, int *promoted)
+{
+	int rc;
+
+	if (p->l4_proto == IPPROTO_TCP) {
+		rc = kct_tcp_verdict(ct, p, cfg, dir, smp, promoted);
+		if (rc != PARSE_OK)
+			return rc;
+	} else if ((dir & 1) && !(status & IPS_SEEN_REPLY_)) {
+		/* UDP: the confirmed entry is the kernel's verdict on the flow,
+		 * its first packet accepted, NAT set up; so the original
+		 * direction is carried from its second packet on (a one-way
+		 * stream included). A reply, though, is carried only after the
+		 * kernel has seen one (the first reply, through the kernel,
+		 * meets the rules for replies). */
+		return CNT_PASS_NOT_ESTABLISHED;
+	}
+	if (cfg->kernel_only_active) {
+		struct kct_key k;
+
+		kct_orig_key(ct, p, &k);
+		if (bpf_map_lookup_elem(&kernel_only, &k))
+			return CNT_PASS_KERNEL_ONLY;
+	}
+	return PARSE_OK;
+}
+
+/* The packet leaves as the inverse of the other direction's tuple (dir:
+ * the tuple p matched, 0 original, 1 reply). */
+static __always_inline void kct_translation(struct nf_conn___xe *ct, int dir,
+					    int v6, struct kct_out *out)
+{
+	if (dir) {
+		kct_addr(out->saddr, &ct->tuplehash[0].tuple.dst.u3, v6);
+		kct_addr(out->daddr, &ct->tuplehash[0].tuple.src.u3, v6);
+		out->sport = ct->tuplehash[0].tuple.dst.u.all;
+		out->dport = ct->tuplehash[0].tuple.src.u.all;
+	} else {
+		kct_addr(out->saddr, &ct->tuplehash[1].tuple.dst.u3, v6);
+		kct_addr(out->daddr, &ct->tuplehash[1].tuple.src.u3, v6);
+		out->sport = ct->tuplehash[1].tuple.dst.u.all;
+		out->dport = ct->tuplehash[1].tuple.src.u.all;
+	}
+}
+
+/* A packet the fast path carries: its window sample (a promoted TCP flow),
+ * the flow and direction its counts go to (flows.h), the entry kept alive. */
+static __always_inline void kct_note_carried(struct nf_conn *c,
+					     struct nf_conn___xe *ct,
+					     const struct packet *p,
+					     const struct kct_config *cfg,
+					     unsigned long status, int dir,
+					     struct kct_sample *smp)
+{
+	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
+		kct_sample_window(ct, p, dir, smp);
+	else if (!flows_off)
+		kct_orig_key(ct, p, &smp->okey);
+	if (!flows_off)
+		smp->flow_dir = dir;
+	kct_keep_alive(c, ct, p, status, cfg);
 }
 
 /*
@@ -541,22 +423,15 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 	struct nf_conn___xe *ct;
 	struct nf_conn *c;
 	unsigned long status;
-	int v6 = p->l3_proto == ETH_P_IPV6, dir, rc = PARSE_OK;
 	__u32 zero = 0;
+	int rc;
 
 	*promoted = 0;
 	smp->dir = KCT_NO_SAMPLE;
 	smp->flow_dir = FLOW_NOTE_OFF;
-	if (p->l4_proto == IPPROTO_TCP) {
-		struct tcphdr *th = p->l4;
-
-		if (th->fin || th->rst) {
-			rc = kct_guard_close(ctx, is_skb, p);
-			return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
-		}
-		if (th->syn || !th->ack)
-			return CNT_PASS_TCP_CONTROL;
-	}
+	rc = kct_tcp_control(ctx, is_skb, p);
+	if (rc != PARSE_OK)
+		return rc;
 	cfg = bpf_map_lookup_elem(&kct_config, &zero);
 	if (!cfg)
 		return CNT_PASS_NEW_FLOW;
@@ -565,87 +440,13 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 		return CNT_PASS_NEW_FLOW;
 	ct = (void *)c;
 	status = BPF_CORE_READ(ct, status);
-	if (!(status & IPS_CONFIRMED_)) {
-		rc = CNT_PASS_NEW_FLOW;
-		goto out;
+	rc = kct_entry_verdict(ct, status);
+	if (rc == PARSE_OK)
+		rc = kct_flow_verdict(ct, p, cfg, status, opts.dir, smp, promoted);
+	if (rc == PARSE_OK) {
+		kct_translation(ct, opts.dir, p->l3_proto == ETH_P_IPV6, out);
+		kct_note_carried(c, ct, p, cfg, status, opts.dir, smp);
 	}
-	if (status & IPS_DYING_) {
-		rc = CNT_PASS_NOT_ESTABLISHED;
-		goto out;
-	}
-	if (status & IPS_KERNEL_ONLY_) {
-		rc = CNT_PASS_KERNEL_ONLY;
-		goto out;
-	}
-	{
-		struct nf_ct_ext___xe *ext = BPF_CORE_READ(ct, ext);
-
-		/* A helper (FTP, SIP, ...) must see every packet. */
-		if (ext && BPF_CORE_READ(ext, offset[NF_CT_EXT_HELPER_])) {
-			rc = CNT_PASS_KERNEL_ONLY;
-			goto out;
-		}
-	}
-	if (p->l4_proto == IPPROTO_TCP) {
-		/* Liberal because the fast path promoted it (not because the
-		 * namespace is liberal anyway): its FIN/RST are checked here. */
-		int promoted_flow = !cfg->tcp_be_liberal && kct_liberal(ct);
-
-		dir = opts.dir & 1;
-		if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_) {
-			/* Closing: the kernel carries it, but the FIN/RST
-			 * check still needs each side's last ACK. */
-			if (promoted_flow)
-				kct_sample_window(ct, p, dir, smp);
-			smp->dir = KCT_NO_SAMPLE;
-			rc = CNT_PASS_NOT_ESTABLISHED;
-			goto out;
-		}
-		if (!cfg->tcp_be_liberal && !promoted_flow) {
-			*promoted = kct_promote_note(ct, p, cfg);
-			rc = CNT_PASS_NOT_PROMOTED;
-			goto out;
-		}
-	} else if ((opts.dir & 1) && !(status & IPS_SEEN_REPLY_)) {
-		/* UDP: the confirmed entry is the kernel's verdict on the flow,
-		 * its first packet accepted, NAT set up; so the original
-		 * direction is carried from its second packet on (a one-way
-		 * stream included). A reply, though, is carried only after the
-		 * kernel has seen one (the first reply, through the kernel,
-		 * meets the rules for replies). */
-		rc = CNT_PASS_NOT_ESTABLISHED;
-		goto out;
-	}
-	if (cfg->kernel_only_active) {
-		struct kct_key k;
-
-		kct_orig_key(ct, p, &k);
-		if (bpf_map_lookup_elem(&kernel_only, &k)) {
-			rc = CNT_PASS_KERNEL_ONLY;
-			goto out;
-		}
-	}
-	dir = opts.dir; /* which tuple p matched: 0 original, 1 reply */
-	/* The packet leaves as the inverse of the other direction's tuple. */
-	if (dir) {
-		kct_addr(out->saddr, &ct->tuplehash[0].tuple.dst.u3, v6);
-		kct_addr(out->daddr, &ct->tuplehash[0].tuple.src.u3, v6);
-		out->sport = ct->tuplehash[0].tuple.dst.u.all;
-		out->dport = ct->tuplehash[0].tuple.src.u.all;
-	} else {
-		kct_addr(out->saddr, &ct->tuplehash[1].tuple.dst.u3, v6);
-		kct_addr(out->daddr, &ct->tuplehash[1].tuple.src.u3, v6);
-		out->sport = ct->tuplehash[1].tuple.dst.u.all;
-		out->dport = ct->tuplehash[1].tuple.src.u.all;
-	}
-	if (p->l4_proto == IPPROTO_TCP && !cfg->tcp_be_liberal)
-		kct_sample_window(ct, p, dir, smp);
-	else if (!flows_off)
-		kct_orig_key(ct, p, &smp->okey);
-	if (!flows_off)
-		smp->flow_dir = dir;
-	kct_keep_alive(c, ct, p, status, cfg);
-out:
 	bpf_ct_release(c);
 	return rc;
 }

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Prometheus metrics: the counters and state of this namespace's
- * attachments in the text exposition format, served on GET /metrics by
- * `xdp-egress exporter` and by the daemon (--metrics, or "metrics" in its
- * config). Read from the pins at each scrape, as `stats --json` does.
+ * The Prometheus exporter: metrics_write() (metrics.h) served on GET
+ * /metrics by `xdp-egress exporter` and by the daemon (--metrics, or
+ * "metrics" in its config).
  */
 #ifndef XE_EXPORTER_H
 #define XE_EXPORTER_H
@@ -12,14 +11,6 @@
 
 /* The default port (Prometheus' list of exporter ports has it free). */
 #define EXPORTER_DEFAULT_PORT 9473
-
-/*
- * Write every metric to out. run_dirs: NULL-terminated daemon run dirs whose
- * containers.json names the containers (the engine's names); other
- * attachments are named by their netns. Returns 0, or -1 when the pins
- * cannot be read (then nothing is written).
- */
-int metrics_write(FILE *out, const char *const *run_dirs);
 
 struct exporter;
 /*

@@ -80,22 +80,16 @@ static void rate_str(char *out, size_t len, double v, const char *unit)
 		snprintf(out, len, "%.1f%c%s", v, *p, unit);
 }
 
-static const char *mstr(cJSON *m, const char *k)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(m, k));
-
-	return s ? s : "?";
-}
-
 /* "auto (native in front)" / "tc" ... */
 static void mode_str(char *out, size_t len, cJSON *m)
 {
 	cJSON *a = cJSON_GetObjectItem(m, "auto");
 
 	if (a)
-		snprintf(out, len, "%s/%s", mstr(m, "mode"), mstr(a, "state"));
+		snprintf(out, len, "%s/%s", report_str(m, "mode"),
+			 report_str(a, "state"));
 	else
-		snprintf(out, len, "%s", mstr(m, "mode"));
+		snprintf(out, len, "%s", report_str(m, "mode"));
 }
 
 struct reason_rate {
@@ -135,7 +129,7 @@ static void draw(struct attachment *cur, int n, struct attachment *prev,
 		for (j = 0; j < nprev; j++)
 			if (!strcmp(prev[j].dir, cur[i].dir))
 				p = prev[j].cnt;
-		snprintf(who, sizeof(who), "%s %s", mstr(cur[i].meta, "ifname"),
+		snprintf(who, sizeof(who), "%s %s", report_str(cur[i].meta, "ifname"),
 			 cJSON_GetStringValue(src) ?: "");
 		mode_str(mode, sizeof(mode), cur[i].meta);
 		if (!p || dt <= 0) {
