@@ -8,7 +8,11 @@ OUT     := build
 
 ARCH    := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS  ?= -O2 -g -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation
-CFLAGS  += -Iinclude -I$(OUT) -Isrc
+# src/ is grouped by layer (cli, core, sys, report, daemon, engines); each
+# folder is on the include path, so a header is named without its folder.
+SRC_DIRS := $(patsubst %/,%,$(sort $(dir $(wildcard src/*/*.c))))
+SRC_HDRS := $(wildcard src/*/*.h)
+CFLAGS  += -Iinclude -I$(OUT) $(addprefix -I,$(SRC_DIRS))
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
               -Iinclude -I$(OUT) -I/usr/include/$(shell uname -m)-linux-gnu
 # make XE_BUILD_SALT=N: programs whose bytes differ (bpf/build_salt.h).
@@ -20,7 +24,7 @@ LDLIBS  := -lcurl -lbpf -lmnl -lcjson -lmicrohttpd -lnetfilter_conntrack -lnftab
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUT)/%.bpf.o,$(BPF_SRCS))
 SKELS    := $(patsubst bpf/%.bpf.c,$(OUT)/%.skel.h,$(BPF_SRCS))
-LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c))
+LIB_SRCS := $(filter-out src/cli/main.c,$(wildcard src/*/*.c))
 LIB_OBJS := $(patsubst src/%.c,$(OUT)/src/%.o,$(LIB_SRCS))
 ifneq ($(NEXT_OF),)
 # make next: only the objects that embed a BPF skeleton differ; the others
@@ -59,7 +63,7 @@ deps:
 	  rc=$$?; [ -n "$$prc" ] && rm -f /usr/sbin/policy-rc.d; exit $$rc; \
 	else echo "deps: all present"; fi
 
-$(OUT) $(OUT)/src $(OUT)/tests $(OUT)/kernels:
+$(OUT) $(OUT)/tests $(OUT)/kernels:
 	mkdir -p $@
 
 $(OUT)/vmlinux.h: | $(OUT)
@@ -71,17 +75,18 @@ $(OUT)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/xdp_egress.h $(OUT)/vmli
 $(OUT)/%.skel.h: $(OUT)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@
 
-$(OUT)/src/%.o: src/%.c $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/src
+$(OUT)/src/%.o: src/%.c $(SRC_HDRS) include/xdp_egress.h $(SKELS)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(OUT)/xdp-egress: src/main.c $(LIB_OBJS) | $(OUT)
+$(OUT)/xdp-egress: src/cli/main.c $(LIB_OBJS) | $(OUT)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 
 # The CNI plugin: the same modules as the CLI, its own main and config.
 $(OUT)/cni:
 	mkdir -p $@
 
-$(OUT)/cni/%.o: cni/%.c $(wildcard cni/*.h) $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/cni
+$(OUT)/cni/%.o: cni/%.c $(wildcard cni/*.h) $(SRC_HDRS) include/xdp_egress.h $(SKELS) | $(OUT)/cni
 	$(CC) $(CFLAGS) -Icni -c $< -o $@
 
 CNI_OBJS := $(patsubst cni/%.c,$(OUT)/cni/%.o,$(wildcard cni/*.c))
@@ -108,7 +113,7 @@ next: $(LIB_OBJS)
 # libFuzzer and the sanitizer runtimes come with Debian's clang
 # (libclang-rt-14-dev).
 FUZZ_CC     ?= clang
-FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -Iinclude -I$(OUT) -Isrc -Icni \
+FUZZ_CFLAGS := -O1 -g -fno-omit-frame-pointer -Iinclude -I$(OUT) $(addprefix -I,$(SRC_DIRS)) -Icni \
                -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                -Wall -Wno-unused-parameter -Wno-gnu-variable-sized-type-not-at-end
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
@@ -122,13 +127,14 @@ fuzz: $(FUZZ_BINS)
 fuzz-run: fuzz
 	tests/run.sh fuzz
 
-$(OUT)/fuzz/src $(OUT)/fuzz/cni:
+$(OUT)/fuzz/cni:
 	mkdir -p $@
 
-$(OUT)/fuzz/src/%.o: src/%.c $(wildcard src/*.h) include/xdp_egress.h $(SKELS) | $(OUT)/fuzz/src
+$(OUT)/fuzz/src/%.o: src/%.c $(SRC_HDRS) include/xdp_egress.h $(SKELS)
+	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(OUT)/fuzz/cni/%.o: cni/%.c $(wildcard cni/*.h) $(wildcard src/*.h) | $(OUT)/fuzz/cni
+$(OUT)/fuzz/cni/%.o: cni/%.c $(wildcard cni/*.h) $(SRC_HDRS) | $(OUT)/fuzz/cni
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
@@ -136,7 +142,7 @@ $(OUT)/fuzz/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_OBJS)
 
 # ---- make install / uninstall (DESTDIR, PREFIX and the dirs below) ----
 # The man pages and the bash completion are written at build time by
-# doc/gen-doc.c from the option tables --help prints (src/cli_table.c,
+# doc/gen-doc.c from the option tables --help prints (src/cli/cli_table.c,
 # cni/conf.c); the unit from deploy/xdp-egress.service.in with these paths.
 VERSION     ?= 0.1
 PREFIX      ?= /usr/local
@@ -160,7 +166,7 @@ DEPS_APT    += systemd man-db
 
 all: $(DOC_OUTS)
 
-$(OUT)/src/cli.o: CFLAGS += -DXDP_EGRESS_VERSION='"$(VERSION)"'
+$(OUT)/src/cli/cli.o: CFLAGS += -DXDP_EGRESS_VERSION='"$(VERSION)"'
 
 $(OUT)/doc:
 	mkdir -p $@

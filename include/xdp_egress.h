@@ -8,12 +8,12 @@
 #define XDP_EGRESS_H
 
 /*
- * Layout of what is pinned (src/pins.h): the maps' key and value structs
+ * Layout of what is pinned (src/sys/pins.h): the maps' key and value structs
  * below, which maps exist and where, and the fields of the attachment
  * records. Every namespace folder carries it in its "layout" map, every
  * record in its "layout" field; pins without one are layout 1. Bump it with
  * any change a binary of the previous layout would misread, and add the
- * step that migrates the previous one to src/layout.c.
+ * step that migrates the previous one to src/core/layout.c.
  */
 #define XE_LAYOUT_VERSION 3
 
@@ -123,7 +123,7 @@ struct kct_config {
 	__u32 kernel_only_active;   /* the kernel-only map holds flows (flush) */
 	__u32 agent_pid;            /* the agent that promotes (0: none) */
 	__u32 nft_table_ours;       /* what attach made of the nft table inet
-				     * xdp_egress (KCT_NFT_MADE_*, src/kct.h):
+				     * xdp_egress (KCT_NFT_MADE_*, src/core/kct.h):
 				     * the last detach removes that much */
 };
 

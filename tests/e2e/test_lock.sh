@@ -1,5 +1,5 @@
 #!/bin/bash
-# The one lock (src/lock.c): the CLI, the daemon, the tuner and the CNI
+# The one lock (src/sys/lock.c): the CLI, the daemon, the tuner and the CNI
 # plugin of a host take the same flock, on the pin root folder.
 #
 # A round: with nothing attached and `xdp-egress tune` running, LOCK_PODS

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The command line (src/cli.c): the input, split at NUL bytes, is argv[1..]
+ * The command line (src/cli/cli.c): the input, split at NUL bytes, is argv[1..]
  * of xdp-egress (at most 32 words). cli_parse only parses: nothing runs.
  * Checked besides the sanitizers: a command to run has a name and its
  * repeatable options stay within their arrays.

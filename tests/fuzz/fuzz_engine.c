@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The container engine's answers (src/docker.c, src/daemon.c), as they come
+ * The container engine's answers (src/engines/docker.c, src/daemon/daemon.c), as they come
  * off its socket. The first input byte picks the reader, the second how the
  * answer is cut into reads; the rest is the engine's bytes:
  *   0  a whole response (http_request: status line, headers,
@@ -11,7 +11,7 @@
  *   2  an inspect answer alone: engine_container_state and, against two
  *      daemon configs, daemon_inspect_parse (labels, networks, options)
  *   3  an error body (engine_error_message)
- * Modes 0 and 1 go through libcurl (src/engine_http.c) to a unix socket
+ * Modes 0 and 1 go through libcurl (src/engines/engine_http.c) to a unix socket
  * in a private folder, where a thread of the harness reads the request and
  * writes the bytes in pieces of the chosen size, so that libcurl's framing
  * meets splits; the other modes take the bytes as they are.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unit tests of the engine API client (src/docker.c, src/engine_http.c:
+ * Unit tests of the engine API client (src/engines/docker.c, src/engines/engine_http.c:
  * libcurl) against a fake engine: a forked child on a listening unix
  * socket in a private temporary folder that reads the request and writes a canned
  * answer, optionally one byte per write so that every framing state meets a

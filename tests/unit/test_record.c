@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The attachment record's fixes (src/record.c), without a kernel: every
+ * The attachment record's fixes (src/core/record.c), without a kernel: every
  * fix written with fix_json() is read back by fixes_from_json() with its
  * role and uplink (detach decides who owns a fix from those, never from
  * its "why" text), however many there are: records once kept at most 8

@@ -1006,7 +1006,7 @@ static int set_container_mtu(int cfd, const char *ifname, unsigned int mtu)
 	return run_in(cfd, cmd);
 }
 
-/* ---- layout versions and migrations (src/layout.c) ---- */
+/* ---- layout versions and migrations (src/core/layout.c) ---- */
 
 static int layout_trace[8], layout_n_trace;
 

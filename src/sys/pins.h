@@ -6,7 +6,7 @@
  *     ns<INODE>/            one folder per host network namespace
  *       kct_config ...      the maps every program there shares
  *                           (SHARED_MAP_NAMES below)
- *       layout              the layout version of all of it (src/layout.h)
+ *       layout              the layout version of all of it (src/core/layout.h)
  *       up<IFINDEX>/        the return-path program of one uplink
  *       errors/             the tracepoints counting redirect errors
  *       if<IFINDEX>/        one folder per attachment

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* `xdp-egress upgrade [TARGET|--all]` (src/upgrade.c). */
+/* `xdp-egress upgrade [TARGET|--all]` (src/core/upgrade.c). */
 #ifndef XE_UPGRADE_H
 #define XE_UPGRADE_H
 
