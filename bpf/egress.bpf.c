@@ -34,6 +34,7 @@
 #include "flow_cache.h"
 #include "rewrite.h"
 #include "build_salt.h"
+#include "counters.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -48,21 +49,11 @@ const volatile __u8 check_router_mac = 0;
 const volatile __u8 xdp_marks_passed = 0;
 #define XE_PASSED_MARK 0x78655061 /* "xePa" */
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CNT_MAX);
-	__type(key, __u32);
-	__type(value, struct counter_val);
-} egress_stats SEC(".maps");
+COUNTER_MAP(egress_stats);
 
 static __always_inline void count(__u32 id, __u64 bytes)
 {
-	struct counter_val *v = bpf_map_lookup_elem(&egress_stats, &id);
-
-	if (v) {
-		v->packets++;
-		v->bytes += bytes;
-	}
+	count_to(&egress_stats, id, bytes);
 }
 
 /* Stage 2, and what only the kernel handles: PARSE_OK for routed TCP/UDP

@@ -19,6 +19,7 @@
 #include "flow_cache.h"
 #include "rewrite.h"
 #include "build_salt.h"
+#include "counters.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -27,21 +28,11 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u8 uplink_mac[ETH_ALEN] = {};
 const volatile __u8 check_uplink_mac = 0;
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, CNT_MAX);
-	__type(key, __u32);
-	__type(value, struct counter_val);
-} ingress_stats SEC(".maps");
+COUNTER_MAP(ingress_stats);
 
 static __always_inline void count_in(__u32 id, __u64 bytes)
 {
-	struct counter_val *v = bpf_map_lookup_elem(&ingress_stats, &id);
-
-	if (v) {
-		v->packets++;
-		v->bytes += bytes;
-	}
+	count_to(&ingress_stats, id, bytes);
 }
 
 static __always_inline int uplink_admit(const struct packet *p)

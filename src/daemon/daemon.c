@@ -28,6 +28,7 @@
 #include "exporter.h"
 #include "log.h"
 #include "pins.h"
+#include "signals.h"
 
 #define RECONNECT_MS 1000
 /* The tuner's window in the daemon (`xdp-egress tune --interval` alone
@@ -137,12 +138,7 @@ static int signals_to_fd(struct daemon *d)
 {
 	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signals_block_stop(&mask);
 	d->sig_fd = signalfd(-1, &mask, SFD_CLOEXEC);
 	if (d->sig_fd < 0) {
 		pr_err("signalfd: %s", strerror(errno));

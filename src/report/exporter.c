@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "signals.h"
 
 /* Per connection: a request must be complete within this many seconds. */
 #define EXPORTER_TIMEOUT_S 5
@@ -206,12 +207,7 @@ int cmd_exporter(const char *listen, const char *run_dir)
 	}
 	/* Blocked before the server's thread starts, so that it inherits the
 	 * mask and the signals reach sigwait() here. */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	signals_block_stop(&mask);
 	e = exporter_start("exporter", "--listen", listen, run_dir);
 	if (!e)
 		return 1;
