@@ -15,6 +15,7 @@
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 source "$(dirname "$0")/../lib/engines.sh"
+source "$(dirname "$0")/../lib/checks.sh"
 trap 'eng_cleanup; topo_destroy' EXIT
 trap 'exit 1' INT TERM HUP
 need_xe docker
@@ -45,8 +46,8 @@ start_py_server udp 7 "$ENG_DIR/peers" || { fail docker_setup "the world's UDP e
 udp_flow() { nsenter --net="/proc/$1/ns/net" "$PY3" "$SNAT_TOOLS" udpx "$W" 7 "$2" "$3" "$4"; }
 
 # ---- Docker's own NAT first: what the world sees without xdp-egress ----
-capture_start "$ENG_DIR/kernel.pcap" "icmp"
-sleep 1
+check docker_capture_kernel "tcpdump in the world did not start: $(cat "$ENG_DIR/kernel.pcap.err")" \
+	capture_start "$ENG_DIR/kernel.pcap" "icmp"
 dk exec c1 ping -c 2 -W 2 "$W" >/dev/null
 capture_stop
 KERNEL_SRC=$(tcpdump -nr "$ENG_DIR/kernel.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
@@ -77,9 +78,9 @@ fi
 # ---- traffic: the gateway's ARP goes to the bridge; ping, UDP, TCP ----
 in_cns "$C1_PID" ip neigh flush all
 ip -n "$TOPO_HOST" neigh flush all
-capture_start "$ENG_DIR/other.pcap" "ip and not src host $UPLINK_ADDR and not src host $W"
-capture_start "$ENG_DIR/nat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"
-sleep 1
+check docker_capture_world "tcpdump in the world did not start: $(cat "$ENG_DIR/other.pcap.err" "$ENG_DIR/nat.pcap.err")" \
+	eval 'capture_start "$ENG_DIR/other.pcap" "ip and not src host $UPLINK_ADDR and not src host $W" &&
+		capture_start "$ENG_DIR/nat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"'
 s0=$(stats_json --docker c1)
 if dk exec c1 ping -c 3 -W 2 "$W" >/dev/null; then
 	ok docker_ping
@@ -100,45 +101,14 @@ else
 	fail docker_ping_kernel_path "want pass_icmp +3 and no redirect for 3 pings (ICMP is the kernel's): $(counters_brief "$s1")"
 fi
 
-UDP=$(dk exec c1 iperf3 -c "$W" -u -b 20M -l 1000 -t 2 -J 2>/dev/null)
-udp_pkts=$(jq '.end.sum.packets // 0' <<<"$UDP")
-udp_lost=$(jq '.end.sum.lost_percent // 100' <<<"$UDP")
-s2=$(stats_json --docker c1)
-udp_redir=$(($(counter "$s2" redirected) - $(counter "$s1" redirected)))
-if [ "$udp_pkts" -gt 1000 ] && awk -v l="$udp_lost" 'BEGIN{exit !(l < 10)}'; then
-	ok docker_udp
-else
-	fail docker_udp "iperf3 -u from c1: $udp_pkts datagrams, $udp_lost% lost"
-fi
-# the datagrams plus a few control segments, minus unresolved-neighbour ones
-if [ "$udp_redir" -ge $((udp_pkts * 9 / 10)) ]; then
-	ok docker_udp_redirected
-else
-	fail docker_udp_redirected "$udp_pkts datagrams sent, $udp_redir redirected: $(counters_brief "$s2")"
-fi
-
-r2=$(stats_json)
-TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null)
-tcp_bytes=$(jq '.end.sum_received.bytes // 0' <<<"$TCP")
-XDP_TCP=$(jq '.end.sum_received.bits_per_second // 0' <<<"$TCP")
-s3=$(stats_json --docker c1)
-r3=$(stats_json)
-tcp_redir=$(($(counter "$s3" redirected bytes) - $(counter "$s2" redirected bytes)))
-ret=$(($(return_counter "$r3" redirected) - $(return_counter "$r2" redirected)))
-if [ "$tcp_bytes" -gt 1000000 ]; then
-	ok docker_tcp
-	log "xdp-egress: TCP $(awk -v b="$XDP_TCP" 'BEGIN{printf "%.2f", b/1e9}') Gbit/s ($tcp_bytes bytes; Docker's NAT: $(awk -v b="$KERNEL_TCP" 'BEGIN{printf "%.2f", b/1e9}'))"
-else
-	fail docker_tcp "iperf3 TCP from c1 moved $tcp_bytes bytes: $(head -c 300 <<<"$TCP")"
-fi
-if [ "$tcp_redir" -ge $((tcp_bytes * 9 / 10)) ]; then
-	ok docker_tcp_redirected
-else
-	fail docker_tcp_redirected "$tcp_bytes bytes received by the world, $tcp_redir bytes redirected: $(counters_brief "$s3")"
-fi
+FLOW_NETNS=/proc/$C1_PID/ns/net
+FLOW_STATS=(--docker c1)
+flow docker_udp dk exec c1 iperf3 -c "$W" -u -b 20M -l 1000 -t 2 -J
+check_udp docker_udp
 # The world's ACKs: MASQUERADE undone and delivered into the bridge port.
-check docker_tcp_return_path "the return path on up0 redirected $ret packets during the transfer (want > 100): $(jq -c '.uplinks' <<<"$r3" | head -c 500)" \
-	test "$ret" -gt 100
+flow docker_tcp dk exec c1 iperf3 -c "$W" -t 3 -J
+check_tcp docker_tcp
+log "xdp-egress: TCP $(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e7 | floor / 100' <<<"$FLOW_OUT") Gbit/s (Docker's NAT: $(awk -v b="$KERNEL_TCP" 'BEGIN{printf "%.2f", b/1e9}'))"
 capture_stop
 
 # ---- what the world saw ----
@@ -179,17 +149,8 @@ fi
 
 # Generic mode on the same bridge port.
 if xe_capture attach --docker c1 --mode generic; then
-	g0=$(stats_json --docker c1)
-	TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null)
-	tcp_bytes=$(jq '.end.sum_received.bytes // 0' <<<"$TCP")
-	g1=$(stats_json --docker c1)
-	g_redir=$(($(counter "$g1" redirected bytes) - $(counter "$g0" redirected bytes)))
-	if [ "$tcp_bytes" -gt 1000000 ] && [ "$g_redir" -ge $((tcp_bytes * 9 / 10)) ]; then
-		ok docker_generic_tcp
-		log "xdp-egress generic: TCP $(jq '.end.sum_received.bits_per_second / 1e7 | floor / 100' <<<"$TCP") Gbit/s"
-	else
-		fail docker_generic_tcp "generic mode: $tcp_bytes bytes received, $g_redir redirected: $(counters_brief "$g1")"
-	fi
+	flow docker_generic_tcp dk exec c1 iperf3 -c "$W" -t 3 -J
+	check_tcp docker_generic_tcp
 	xe detach --docker c1 >/dev/null 2>&1
 else
 	fail docker_generic_tcp "attach --docker c1 --mode generic exited $XE_RC: $XE_ERR"
@@ -332,7 +293,11 @@ else
 fi
 run_c net2 --network xenet --label xdp-egress.enable=false
 run_c plain
-sleep 3
+# The daemon takes the engine's events in order: once a labelled container
+# started after net2 and plain is attached, it has passed over both.
+run_c after --label xdp-egress.enable=true
+check docker_daemon_events_in_order "after (labelled, started after net2 and plain) was not attached within 10 s" \
+	wait_until 10 is_attached "$(hostif_of_pid "$(pid_of after)")"
 NET2_IF=$(hostif_of_pid "$(pid_of net2)")
 PLAIN_IF=$(hostif_of_pid "$(pid_of plain)")
 check docker_daemon_label_opt_out "net2 (xdp-egress.enable=false on a config network) got attached" not_attached "$NET2_IF"
@@ -369,9 +334,11 @@ PROG_BEFORE=$(prog_id "$LAB1_IF")
 r0=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
 udp_flow "$LAB1_PID" 5302 40 0.1 >"$ENG_DIR/restart-flow.json" 2>&1 &
 PING_PID=$!
-sleep 1
+check docker_daemon_flow_carried "lab1's flow: redirected did not grow by 5 within 5 s of its start" \
+	wait_until 5 redirected_reached --ifname "$LAB1_IF" $((r0 + 5))
 daemon_stop
 rc=$?
+r_stop=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
 if [ "$rc" = 0 ] && [ ! -e "$DAEMON_RUN/daemon.pid" ] && grep -q "attachments stay" "$DAEMON_LOG"; then
 	ok docker_daemon_sigterm
 else
@@ -383,7 +350,9 @@ if is_attached "$LAB0_IF" && is_attached "$LAB1_IF" && is_attached "$NET1_IF" &&
 else
 	fail docker_daemon_exit_keeps_attachments "after the daemon exited: attached $(attached_ifnames | tr '\n' ' '), lab1 prog $(prog_id "$LAB1_IF") (was $PROG_BEFORE)"
 fi
-sleep 1
+# With the daemon away the fast path goes on carrying the flow.
+check docker_daemon_away_flow_carried "with the daemon stopped, lab1's flow: redirected did not grow by 5 within 5 s (from $r_stop)" \
+	wait_until 5 redirected_reached --ifname "$LAB1_IF" $((r_stop + 5))
 from=$(wc -l <"$DAEMON_LOG")
 daemon_start --config "$ENG_DIR/daemon.json"
 wait "$PING_PID"

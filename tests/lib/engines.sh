@@ -130,15 +130,9 @@ docker_down() {
 
 # dockerd_stop: SIGTERM (it stops its containers), SIGKILL after 30 s.
 dockerd_stop() {
-	local i m
+	local m
 	[ -n "$DOCKERD_PID" ] || return 0
-	kill -TERM "$DOCKERD_PID" 2>/dev/null
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$DOCKERD_PID" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$DOCKERD_PID" 2>/dev/null; then
-		kill -KILL "$DOCKERD_PID" 2>/dev/null
+	if ! stop_pid "$DOCKERD_PID" 30; then
 		# its containerd would outlive it
 		m=$(cat "$DOCKER_D/x/containerd/containerd.pid" 2>/dev/null)
 		[ -n "$m" ] && kill -KILL "$m" 2>/dev/null
@@ -198,17 +192,11 @@ podman_up() {
 }
 
 podman_down() {
-	local i n
+	local n
 	[ -n "$PODMAN_SVC_PID" ] || return 0
 	pm rm -f -a -t 0 >/dev/null 2>&1
 	pm network rm -f xenet >/dev/null 2>&1
-	kill -TERM "$PODMAN_SVC_PID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$PODMAN_SVC_PID" 2>/dev/null || break
-		sleep 0.2
-	done
-	kill -KILL "$PODMAN_SVC_PID" 2>/dev/null
-	wait "$PODMAN_SVC_PID" 2>/dev/null
+	stop_pid "$PODMAN_SVC_PID" 10
 	PODMAN_SVC_PID=""
 	# Namespaces podman made during this run and did not remove.
 	for n in $(ls /run/netns 2>/dev/null | grep '^netns-'); do
@@ -241,14 +229,10 @@ daemon_log_since() {
 
 # daemon_stop: SIGTERM; returns its exit status (124 if it hung).
 daemon_stop() {
-	local i rc
+	local rc
 	[ -n "$DAEMON_PID" ] || return 0
 	kill -TERM "$DAEMON_PID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$DAEMON_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$DAEMON_PID" 2>/dev/null; then
+	if ! wait_gone "$DAEMON_PID" 5; then
 		kill -KILL "$DAEMON_PID"
 		wait "$DAEMON_PID" 2>/dev/null
 		DAEMON_PID=""
@@ -266,29 +250,6 @@ attached_ifnames() {
 }
 is_attached() { attached_ifnames | grep -qx "$1"; }
 not_attached() { ! is_attached "$1"; }
-
-# ---- the world side -----------------------------------------------------
-
-# capture_start FILE FILTER: tcpdump in TOPO_WORLD of what eth0 receives
-# (headers only); CAPTURE_PIDS collects them for capture_stop.
-CAPTURE_PIDS=()
-capture_start() {
-	bg "$TOPO_WORLD" tcpdump -ni eth0 -Q in -s 128 -U -w "$1" "$2" 2>/dev/null
-	CAPTURE_PIDS+=("$BG_PID")
-}
-capture_stop() {
-	local p
-	sleep 0.5
-	for p in "${CAPTURE_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	CAPTURE_PIDS=()
-}
-# capture_count FILE FILTER: packets in FILE matching a tcpdump FILTER.
-capture_count() {
-	tcpdump -nr "$1" "$2" 2>/dev/null | wc -l
-}
 
 # ---- cleanup ------------------------------------------------------------
 

@@ -1,0 +1,148 @@
+# shellcheck shell=bash
+# Sourced after tests/lib/topo.sh by the scripts that send bulk traffic from
+# a container (a topo container, a Docker or Podman container, a CNI pod)
+# and judge it: one way to measure a flow, one set of checks, one policy.
+#
+# The policy, for every script:
+# - UDP: at least (100 - UDP_MAX_LOSS) % of the datagrams the sender
+#   counted reach the receiving namespace's UDP layer (nstat: delivered, or
+#   dropped there by a full socket buffer). What iperf3 counts lost beyond
+#   that is its receiving socket overrun on a shared 2-core machine, not
+#   the path: logged, not judged.
+# - The fast path carries a bulk flow: at most FAST_PATH_MAX_KERNEL % of the
+#   frames the container sent take the kernel path (the flow's first
+#   packets: new flow, handshake, the ~8 packets before the agent promotes a
+#   TCP flow; iperf3's control connection; ARP and ND).
+# - TCP: at least TCP_MIN_MBPS Mbit/s received, and the world's ACKs take
+#   the return path (more than 100 redirected on the uplink).
+# - ping always takes the kernel path: every echo request is a pass_icmp,
+#   none is redirected.
+# - Nothing is dropped as malformed and no redirect fails.
+UDP_MAX_LOSS=5         # percent
+FAST_PATH_MAX_KERNEL=5 # percent
+TCP_MIN_MBPS=100
+
+# flow NAME COMMAND...: runs one flow (COMMAND: ping or iperf3 -J in the
+# container, e.g. `in_c 1 iperf3 ...` or `dk exec c1 iperf3 ...`) and
+# measures it. Where:
+#   FLOW_NETNS  the container's netns (/run/netns/NAME, /proc/PID/ns/net);
+#               its FLOW_IF (eth0) counts the frames it sent
+#   FLOW_STATS  array: the `stats` target whose counters count (all if empty)
+#   FLOW_RECEIVER  the netns name of the UDP receiver (TOPO_WORLD)
+# Sets FLOW_OUT, FLOW_RC and, as deltas over the flow: TX (frames the
+# container sent), ARRIVED (UDP datagrams that reached the receiver's UDP
+# layer), RED and RED_BYTES (redirected), PASS (every pass reason), ICMP
+# (pass_icmp), RET (redirected by the return path); S1 (stats after) and
+# FLOW_ALL (the whole stats after).
+# Checks NAME_no_drops.
+FLOW_STATS=()
+flow() {
+	local name=$1 s0 r0 r1 tx0 a0
+	shift
+	s0=$(stats_json "${FLOW_STATS[@]}")
+	r0=$s0
+	[ ${#FLOW_STATS[@]} -gt 0 ] && r0=$(stats_json)
+	tx0=$(flow_tx)
+	a0=$(udp_arrived "${FLOW_RECEIVER:-$TOPO_WORLD}")
+	FLOW_OUT=$("$@" 2>&1)
+	FLOW_RC=$?
+	ARRIVED=$(($(udp_arrived "${FLOW_RECEIVER:-$TOPO_WORLD}") - a0))
+	S1=$(stats_json "${FLOW_STATS[@]}")
+	r1=$S1
+	[ ${#FLOW_STATS[@]} -gt 0 ] && r1=$(stats_json)
+	FLOW_ALL=$r1
+	TX=$(($(flow_tx) - tx0))
+	if [ -z "$s0" ] || [ -z "$S1" ]; then
+		fail "${name}_stats" "stats ${FLOW_STATS[*]} --json failed or printed nothing"
+		TX=0 RED=0 RED_BYTES=0 PASS=0 ICMP=0 RET=0
+		return
+	fi
+	RED=$(($(counter "$S1" redirected) - $(counter "$s0" redirected)))
+	RED_BYTES=$(($(counter "$S1" redirected bytes) - $(counter "$s0" redirected bytes)))
+	PASS=$(($(pass_total "$S1") - $(pass_total "$s0")))
+	ICMP=$(($(counter "$S1" pass_icmp) - $(counter "$s0" pass_icmp)))
+	# The return path's counters are the uplink's: in the whole stats.
+	RET=$(($(return_counter "$r1" redirected) - $(return_counter "$r0" redirected)))
+	log "$name: container sent $TX frames; redirected $RED, passed $PASS (pass_icmp $ICMP); return path redirected $RET; now $(counters_brief "$S1")"
+	local drop rerr
+	drop=$(counter "$S1" drop_malformed)
+	rerr=$(counter "$S1" redirect_err)
+	check "${name}_no_drops" "drop_malformed=$drop redirect_err=$rerr" \
+		test "$drop" -eq 0 -a "$rerr" -eq 0
+}
+
+# flow_tx: frames FLOW_NETNS's FLOW_IF has sent (0 without FLOW_NETNS).
+flow_tx() {
+	[ -n "${FLOW_NETNS:-}" ] || { echo 0; return; }
+	nsenter --net="$FLOW_NETNS" ip -j -s link show "${FLOW_IF:-eth0}" 2>/dev/null |
+		jq '.[0].stats64.tx.packets // 0'
+}
+
+# carried NAME: the flow just run was carried by the fast path.
+carried() {
+	local name=$1 keep=$((100 - FAST_PATH_MAX_KERNEL))
+	if [ "$TX" -gt 1000 ] && [ $((RED * 100)) -ge $((TX * keep)) ] &&
+		[ $((PASS * 100)) -le $((TX * FAST_PATH_MAX_KERNEL)) ]; then
+		ok "${name}_fast_path"
+	else
+		fail "${name}_fast_path" "container sent $TX frames: redirected $RED, passed $PASS (want >= $keep% redirected); now $(counters_brief "$S1")"
+	fi
+}
+
+# check_ping NAME [COUNT]: the ping just run (COUNT echo requests, 5)
+# was answered, on the kernel path.
+check_ping() {
+	local name=$1 count=${2:-5}
+	if [ "$FLOW_RC" -eq 0 ] && grep -q ' 0% packet loss' <<<"$FLOW_OUT"; then
+		ok "$name"
+		log "$(grep -E 'packet loss|rtt' <<<"$FLOW_OUT" | tr '\n' ' ')"
+	else
+		fail "$name" "ping failed (rc $FLOW_RC): $(grep -E 'packet loss' <<<"$FLOW_OUT")"
+	fi
+	check "${name}_kernel_path" "$count echo requests: pass_icmp grew by $ICMP (want >= $count), redirected by $RED (want 0)" \
+		test "$ICMP" -ge "$count" -a "$RED" = 0
+}
+
+# udp_delivered SENT ARRIVED: the policy's share of SENT arrived.
+udp_delivered() {
+	[ "${1:-0}" -gt 0 ] && [ $(($2 * 100)) -ge $(($1 * (100 - UDP_MAX_LOSS))) ]
+}
+
+# check_udp NAME: the `iperf3 -u -J` just run delivered its datagrams, and
+# the fast path carried them.
+check_udp() {
+	local name=$1 sent lost pct
+	sent=$(jq -r '.end.sum.packets // 0' <<<"$FLOW_OUT" 2>/dev/null)
+	lost=$(jq -r '.end.sum.lost_packets // 0' <<<"$FLOW_OUT" 2>/dev/null)
+	pct=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$FLOW_OUT" 2>/dev/null)
+	if [ "$FLOW_RC" -eq 0 ] && [ "${sent:-0}" -gt 1000 ] && udp_delivered "$sent" "$ARRIVED"; then
+		ok "$name"
+		log "$name: $sent datagrams, $ARRIVED reached the receiver's UDP layer, iperf3 counted $lost lost"
+	else
+		fail "$name" "iperf3 -u rc $FLOW_RC, datagrams ${sent:-?}, $ARRIVED reached the receiver's UDP layer (want > 1000 and >= $((100 - UDP_MAX_LOSS))%), iperf3 counted ${lost:-?} lost (${pct:-?}%): $(jq -r '.error // empty' <<<"$FLOW_OUT" 2>/dev/null)"
+	fi
+	carried "$name"
+}
+
+# check_tcp NAME: the `iperf3 -J` (TCP) just run was fast enough, the fast
+# path carried it and the return path carried the world's ACKs.
+check_tcp() {
+	local name=$1 mbps
+	mbps=$(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e6 | floor' <<<"$FLOW_OUT" 2>/dev/null)
+	if [ "$FLOW_RC" -eq 0 ] && [ "${mbps:-0}" -ge "$TCP_MIN_MBPS" ]; then
+		ok "$name"
+		log "$name: $mbps Mbit/s received, $(jq -r '.end.sum_sent.retransmits' <<<"$FLOW_OUT") retransmits"
+	else
+		fail "$name" "iperf3 rc $FLOW_RC, ${mbps:-?} Mbit/s (want >= $TCP_MIN_MBPS): $(jq -r '.error // empty' <<<"$FLOW_OUT" 2>/dev/null | head -c 300)"
+	fi
+	carried "$name"
+	check "${name}_return_path" "the return path redirected $RET packets during the transfer (want > 100): $(jq -c '.uplinks' <<<"$FLOW_ALL" | head -c 600)" \
+		test "$RET" -gt 100
+}
+
+# redirected_reached TARGET... COUNT: `stats TARGET` counts COUNT redirected
+# packets or more (a flow the fast path carries goes on: wait_until it).
+redirected_reached() {
+	local n=$(($# - 1))
+	[ "$(counter "$(stats_json "${@:1:n}")" redirected)" -ge "${!#}" ]
+}
