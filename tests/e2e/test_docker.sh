@@ -38,19 +38,11 @@ run_c c1 || { fail docker_setup "docker run c1 failed"; exit 1; }
 C1_PID=$(pid_of c1)
 C1_IF=$(hostif_of_pid "$C1_PID")
 C1_ID=$(dk inspect -f '{{.Id}}' c1)
-start_iperf_server 5201 || { fail docker_setup "iperf3 server did not start in the world"; exit 1; }
-snat_tools
-start_py_server udp 7 "$ENG_DIR/peers" || { fail docker_setup "the world's UDP echo did not start"; exit 1; }
-# udp_flow PID SPORT COUNT GAP: one UDP request/response flow from the
-# container of PID (its network namespace), printing udpx's JSON.
-udp_flow() { nsenter --net="/proc/$1/ns/net" "$PY3" "$SNAT_TOOLS" udpx "$W" 7 "$2" "$3" "$4"; }
+world_servers docker || exit 1
 
 # ---- Docker's own NAT first: what the world sees without xdp-egress ----
-check docker_capture_kernel "tcpdump in the world did not start: $(cat "$ENG_DIR/kernel.pcap.err")" \
-	capture_start "$ENG_DIR/kernel.pcap" "icmp"
-dk exec c1 ping -c 2 -W 2 "$W" >/dev/null
-capture_stop
-KERNEL_SRC=$(tcpdump -nr "$ENG_DIR/kernel.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
+ping_source docker_kernel dk exec c1
+KERNEL_SRC=$PING_SRC
 KERNEL_TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null | jq '.end.sum_received.bits_per_second // 0')
 log "Docker's MASQUERADE: world sees source $KERNEL_SRC; TCP $(awk -v b="$KERNEL_TCP" 'BEGIN{printf "%.2f", b/1e9}') Gbit/s"
 
@@ -331,14 +323,10 @@ fi
 # request/response flow, 40 datagrams 0.1 s apart: all but its first
 # carried by the fast path, all answered.
 PROG_BEFORE=$(prog_id "$LAB1_IF")
-r0=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
-udp_flow "$LAB1_PID" 5302 40 0.1 >"$ENG_DIR/restart-flow.json" 2>&1 &
-PING_PID=$!
-check docker_daemon_flow_carried "lab1's flow: redirected did not grow by 5 within 5 s of its start" \
-	wait_until 5 redirected_reached --ifname "$LAB1_IF" $((r0 + 5))
+restart_flow_start docker_daemon "$LAB1_PID" "$LAB1_IF" 40
+r0=$RESTART_R0
 daemon_stop
 rc=$?
-r_stop=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
 if [ "$rc" = 0 ] && [ ! -e "$DAEMON_RUN/daemon.pid" ] && grep -q "attachments stay" "$DAEMON_LOG"; then
 	ok docker_daemon_sigterm
 else
@@ -351,11 +339,10 @@ else
 	fail docker_daemon_exit_keeps_attachments "after the daemon exited: attached $(attached_ifnames | tr '\n' ' '), lab1 prog $(prog_id "$LAB1_IF") (was $PROG_BEFORE)"
 fi
 # With the daemon away the fast path goes on carrying the flow.
-check docker_daemon_away_flow_carried "with the daemon stopped, lab1's flow: redirected did not grow by 5 within 5 s (from $r_stop)" \
-	wait_until 5 redirected_reached --ifname "$LAB1_IF" $((r_stop + 5))
+restart_flow_goes_on docker_daemon "$LAB1_IF"
 from=$(wc -l <"$DAEMON_LOG")
 daemon_start --config "$ENG_DIR/daemon.json"
-wait "$PING_PID"
+wait "$RESTART_FLOW_PID"
 r1=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
 if jq -e '.replies == 40' "$ENG_DIR/restart-flow.json" >/dev/null 2>&1 && [ "$((r1 - r0))" -ge 36 ] &&
 	[ "$(prog_id "$LAB1_IF")" = "$PROG_BEFORE" ] &&

@@ -29,18 +29,9 @@ prog_id() { ip -n "$TOPO_HOST" -d -j link show "$1" | jq '.[0].xdp.prog.id // .[
 
 pm_run p1 "${ENG_USR_VOLUME[@]}" >/dev/null || { fail podman_setup "podman run p1 failed"; exit 1; }
 P1_IF=$(hostif_of_pid "$(pid_of p1)")
-start_iperf_server 5201 || { fail podman_setup "iperf3 server did not start in the world"; exit 1; }
-snat_tools
-start_py_server udp 7 "$ENG_DIR/peers" || { fail podman_setup "the world's UDP echo did not start"; exit 1; }
-# udp_flow PID SPORT COUNT GAP: one UDP request/response flow from the
-# container of PID (its network namespace), printing udpx's JSON.
-udp_flow() { nsenter --net="/proc/$1/ns/net" "$PY3" "$SNAT_TOOLS" udpx "$W" 7 "$2" "$3" "$4"; }
-
-check podman_capture_kernel "tcpdump in the world did not start: $(cat "$ENG_DIR/kernel.pcap.err")" \
-	capture_start "$ENG_DIR/kernel.pcap" "icmp"
-pm exec p1 ping -c 2 -W 2 "$W" >/dev/null
-capture_stop
-KERNEL_SRC=$(tcpdump -nr "$ENG_DIR/kernel.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
+world_servers podman || exit 1
+ping_source podman_kernel pm exec p1
+KERNEL_SRC=$PING_SRC
 log "podman's MASQUERADE: world sees source $KERNEL_SRC"
 
 if CONTAINER_HOST=$SOCK xe_capture attach --podman p1; then
@@ -131,18 +122,13 @@ check podman_daemon_traffic "l1 cannot reach the world through its attachment" p
 # the fast path (all but its first datagram).
 L1_PID=$(pid_of l1)
 PROG_BEFORE=$(prog_id "$L1_IF")
-r0=$(counter "$(stats_json --ifname "$L1_IF")" redirected)
-udp_flow "$L1_PID" 5302 30 0.1 >"$ENG_DIR/restart-flow.json" 2>&1 &
-PING_PID=$!
-check podman_daemon_flow_carried "l1's flow: redirected did not grow by 5 within 5 s of its start" \
-	wait_until 5 redirected_reached --ifname "$L1_IF" $((r0 + 5))
+restart_flow_start podman_daemon "$L1_PID" "$L1_IF" 30
+r0=$RESTART_R0
 daemon_stop
-r_stop=$(counter "$(stats_json --ifname "$L1_IF")" redirected)
 # With the daemon away the fast path goes on carrying the flow.
-check podman_daemon_away_flow_carried "with the daemon stopped, l1's flow: redirected did not grow by 5 within 5 s (from $r_stop)" \
-	wait_until 5 redirected_reached --ifname "$L1_IF" $((r_stop + 5))
+restart_flow_goes_on podman_daemon "$L1_IF"
 CONTAINER_HOST=$SOCK daemon_start --engine podman
-wait "$PING_PID"
+wait "$RESTART_FLOW_PID"
 r1=$(counter "$(stats_json --ifname "$L1_IF")" redirected)
 if jq -e '.replies == 30' "$ENG_DIR/restart-flow.json" >/dev/null 2>&1 && [ $((r1 - r0)) -ge 27 ] &&
 	[ "$(prog_id "$L1_IF")" = "$PROG_BEFORE" ]; then

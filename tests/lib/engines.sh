@@ -251,6 +251,53 @@ attached_ifnames() {
 is_attached() { attached_ifnames | grep -qx "$1"; }
 not_attached() { ! is_attached "$1"; }
 
+# ---- the world side -----------------------------------------------------
+
+# world_servers PREFIX: iperf3 (5201) and a UDP echo (7, the tools of
+# snat_tools) in the world; a FAIL PREFIX_setup when one does not start.
+world_servers() {
+	start_iperf_server 5201 || { fail "$1_setup" "iperf3 server did not start in the world"; return 1; }
+	snat_tools
+	start_py_server udp 7 "$ENG_DIR/peers" || { fail "$1_setup" "the world's UDP echo did not start"; return 1; }
+}
+# udp_flow PID SPORT COUNT GAP: one UDP request/response flow to the
+# world's echo from the container of PID (its network namespace), printing
+# udpx's JSON.
+udp_flow() { nsenter --net="/proc/$1/ns/net" "$PY3" "$SNAT_TOOLS" udpx "$TOPO_WORLD_V4" 7 "$2" "$3" "$4"; }
+# restart_flow_start PREFIX PID IFNAME COUNT (needs tests/lib/checks.sh):
+# a UDP request/response flow (udp_flow, COUNT datagrams 0.1 s apart) from
+# the container of PID, in the background (RESTART_FLOW_PID; its JSON in
+# $ENG_DIR/restart-flow.json; RESTART_R0: IFNAME's redirected before it).
+# Checks PREFIX_flow_carried: the fast path carries it.
+restart_flow_start() {
+	RESTART_R0=$(counter "$(stats_json --ifname "$3")" redirected)
+	udp_flow "$2" 5302 "$4" 0.1 >"$ENG_DIR/restart-flow.json" 2>&1 &
+	RESTART_FLOW_PID=$!
+	check "$1_flow_carried" "the flow from $3: redirected did not grow by 5 within 5 s of its start (from $RESTART_R0)" \
+		wait_until 5 redirected_reached --ifname "$3" $((RESTART_R0 + 5))
+}
+# restart_flow_goes_on PREFIX IFNAME: checks PREFIX_away_flow_carried: with
+# the daemon stopped, the fast path goes on carrying the flow.
+restart_flow_goes_on() {
+	local r
+	r=$(counter "$(stats_json --ifname "$2")" redirected)
+	check "$1_away_flow_carried" "with the daemon stopped, the flow from $2: redirected did not grow by 5 within 5 s (from $r)" \
+		wait_until 5 redirected_reached --ifname "$2" $((r + 5))
+}
+
+# ping_source NAME EXEC...: PING_SRC, the source address(es) the world
+# sees on two pings run by EXEC (`dk exec c1`), one line; checks
+# NAME_capture.
+ping_source() {
+	local name=$1 f=$ENG_DIR/$1.pcap
+	shift
+	check "${name}_capture" "tcpdump in the world did not start: $(cat "$f.err" 2>/dev/null)" \
+		capture_start "$f" icmp
+	"$@" ping -c 2 -W 2 "$TOPO_WORLD_V4" >/dev/null
+	capture_stop
+	PING_SRC=$(tcpdump -nr "$f" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
+}
+
 # ---- cleanup ------------------------------------------------------------
 
 # eng_cleanup: daemon, containers, engines, their mounts, cgroups and the
