@@ -15,7 +15,7 @@
 # Debian 12's 6.1 in a VM (`make test-kernels` alone).
 #
 # Time limit: each program runs in a process group of its own and may take
-# RUN_TIMEOUT seconds (300), or what a "# timeout: N" line among a script's
+# RUN_TIMEOUT seconds (600), or what a "# timeout: N" line among a script's
 # first 30 lines says. One that takes longer is a "FAIL NAME: exceeded N s":
 # its group gets SIGTERM (so that its cleanup traps run: namespaces, pins,
 # daemons), and SIGKILL RUN_GRACE seconds (30) later if it still runs.
@@ -30,7 +30,7 @@ timings=()
 log_dir=$(mktemp -d /tmp/xdp-egress-tests.XXXXXX)
 
 source tests/lib/wait.sh
-RUN_TIMEOUT=${RUN_TIMEOUT:-300}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
 RUN_GRACE=${RUN_GRACE:-30}
 
 # time_limit FILE: the seconds FILE may run: its "# timeout: N" line, else

@@ -201,15 +201,13 @@ topo_create() {
 # goes unanswered (seen here on 6.18: ~1 s until the retry), which would
 # make the first ping6 of a test look slow for reasons of its own.
 topo_settle() {
-	local dst i n
+	local dst n
 	local dsts=("$TOPO_WORLD_V4" "$TOPO_WORLD_V6")
 	for n in "${!TOPO_C[@]}"; do
 		dsts+=("10.200.$n.2" "fd00:$n::2")
 	done
 	for dst in "${dsts[@]}"; do
-		for ((i = 0; i < 30; i++)); do
-			ip netns exec "$TOPO_HOST" ping -c 1 -W 0.2 "$dst" >/dev/null 2>&1 && break
-		done
+		wait_until 6 pings "$TOPO_HOST" "$dst" 0.2
 	done
 	ip -n "$TOPO_HOST" neigh flush all 2>/dev/null
 	ip -n "$TOPO_HOST" -6 neigh flush all 2>/dev/null
@@ -452,22 +450,18 @@ topo_add_far() {
 	ip -n "$TOPO_FAR" link set eth0 mtu "$mtu" up
 	ip -n "$TOPO_FAR" route add default via 203.0.113.1
 	ip -n "$TOPO_FAR" -6 route add default via fd02::1
-	local i
-	for ((i = 0; i < 30; i++)); do
-		ip netns exec "$TOPO_WORLD" ping -c 1 -W 0.2 "$TOPO_FAR_V6" >/dev/null 2>&1 && break
-	done
+	wait_until 6 pings "$TOPO_WORLD" "$TOPO_FAR_V6" 0.2
 }
 
 # topo_warm_neigh: the host resolves its next hop to the world (v4 and v6),
 # so that a container's first packet finds the neighbour XDP needs.
 topo_warm_neigh() {
-	local i
-	for ((i = 0; i < 20; i++)); do
-		in_host ping -c 1 -W 0.3 "$TOPO_WORLD_V4" >/dev/null 2>&1 && break
-	done
-	for ((i = 0; i < 20; i++)); do
-		in_host ping -6 -c 1 -W 0.3 "$TOPO_WORLD_V6" >/dev/null 2>&1 && break
-	done
+	wait_until 6 pings "$TOPO_HOST" "$TOPO_WORLD_V4" 0.3
+	wait_until 6 pings "$TOPO_HOST" "$TOPO_WORLD_V6" 0.3
+}
+# pings NS DST [WAIT]: one ping from NS to DST is answered within WAIT s (1).
+pings() {
+	ip netns exec "$1" ping -c 1 -W "${3:-1}" "$2" >/dev/null 2>&1
 }
 
 # return_counter JSON NAME [UPLINK]: a packet counter of the return-path
