@@ -20,7 +20,7 @@
 # its group gets SIGTERM (so that its cleanup traps run: namespaces, pins,
 # daemons), and SIGKILL RUN_GRACE seconds (30) later if it still runs.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 which="${1:-all}"
 filter="${2:-}"
 passed=0

@@ -31,7 +31,7 @@ TCP_MIN_MBPS=100
 #   FLOW_RECEIVER  the netns name of the UDP receiver (TOPO_WORLD)
 # Sets FLOW_OUT, FLOW_RC and, as deltas over the flow: TX (frames the
 # container sent), ARRIVED (UDP datagrams that reached the receiver's UDP
-# layer), RED and RED_BYTES (redirected), PASS (every pass reason), ICMP
+# layer), RED (redirected), PASS (every pass reason), ICMP
 # (pass_icmp), RET (redirected by the return path); S1 (stats after) and
 # FLOW_ALL (the whole stats after).
 # Checks NAME_no_drops.
@@ -54,11 +54,10 @@ flow() {
 	TX=$(($(flow_tx) - tx0))
 	if [ -z "$s0" ] || [ -z "$S1" ]; then
 		fail "${name}_stats" "stats ${FLOW_STATS[*]} --json failed or printed nothing"
-		TX=0 RED=0 RED_BYTES=0 PASS=0 ICMP=0 RET=0
+		TX=0 RED=0 PASS=0 ICMP=0 RET=0
 		return
 	fi
 	RED=$(($(counter "$S1" redirected) - $(counter "$s0" redirected)))
-	RED_BYTES=$(($(counter "$S1" redirected bytes) - $(counter "$s0" redirected bytes)))
 	PASS=$(($(pass_total "$S1") - $(pass_total "$s0")))
 	ICMP=$(($(counter "$S1" pass_icmp) - $(counter "$s0" pass_icmp)))
 	# The return path's counters are the uplink's: in the whole stats.
