@@ -23,6 +23,10 @@
 # default offloads: it translates partial checksums and TSO super-packets.
 # Without --source a tap's every packet takes the kernel path
 # (pass_spoofed): the last round shows that, and that traffic still flows.
+#
+# tests/run.sh's limit for this script (three VM boots of up to
+# VM_TIMEOUT each, doubled under TCG):
+# timeout: 1200
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 QEMU_PID=""
