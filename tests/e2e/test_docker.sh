@@ -151,7 +151,7 @@ fi
 # ---- bad inputs ----
 # bad NAME MENTION [VAR=VALUE...] -- XE ARGS: fails, says so, leaves nothing.
 bad() {
-	local t=docker_bad_$1 mention=$2 envs=() first
+	local t=docker_bad_$1 mention=$2 envs=()
 	shift 2
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
@@ -161,14 +161,7 @@ bad() {
 	else
 		xe_capture "$@"
 	fi
-	first=${XE_ERR%%$'\n'*}
-	if [ "$XE_RC" -ne 0 ] && [[ "$first" == xdp-egress:* ]] && grep -qiE -- "$mention" <<<"$XE_ERR" &&
-		no_xdp_anywhere && pins_gone; then
-		ok "$t"
-		log "${envs[*]} $*: $first"
-	else
-		fail "$t" "${envs[*]} $* exited $XE_RC, want non-zero, a first line 'xdp-egress: ...' mentioning /$mention/ and nothing left; stderr: $(tr '\n' ' ' <<<"$XE_ERR"); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
-	fi
+	check_refused "$t" "$mention" "${envs[*]} $*"
 }
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$ENG_DIR/refusing.sock"
 dk create --name stopped local/bb sleep 3600 >/dev/null

@@ -89,17 +89,10 @@ fi
 # ---- bad inputs ----
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$ENG_DIR/refusing.sock"
 bad() {
-	local t=podman_bad_$1 mention=$2 host=$3 first
+	local t=podman_bad_$1 mention=$2 host=$3
 	shift 3
 	CONTAINER_HOST=$host xe_capture "$@"
-	first=${XE_ERR%%$'\n'*}
-	if [ "$XE_RC" -ne 0 ] && [[ "$first" == xdp-egress:* ]] && grep -qiE -- "$mention" <<<"$XE_ERR" &&
-		no_xdp_anywhere && pins_gone; then
-		ok "$t"
-		log "CONTAINER_HOST=$host $*: $first"
-	else
-		fail "$t" "CONTAINER_HOST=$host $* exited $XE_RC, want non-zero, 'xdp-egress: ...' mentioning /$mention/, nothing left; stderr: $(tr '\n' ' ' <<<"$XE_ERR")"
-	fi
+	check_refused "$t" "$mention" "CONTAINER_HOST=$host $*"
 }
 bad no_such_container "no container 'nosuch' in podman" "$SOCK" attach --podman nosuch
 bad socket_missing "no podman socket at" "unix://$ENG_DIR/none.sock" attach --podman p1

@@ -29,6 +29,7 @@
 # timeout: 1200
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
+source "$(dirname "$0")/../lib/checks.sh"
 QEMU_PID=""
 vm_cleanup() {
 	stop_pid "$QEMU_PID" 2
@@ -289,13 +290,7 @@ bad() {
 	local t=vm_bad_$1 mention=$2
 	shift 2
 	xe_capture attach "$@"
-	if [ "$XE_RC" -ne 0 ] && [[ "$XE_ERR" == xdp-egress:* ]] && grep -qiE -- "$mention" <<<"$XE_ERR" &&
-		no_xdp_anywhere && pins_gone; then
-		ok "$t"
-		log "attach $*: ${XE_ERR%%$'\n'*}"
-	else
-		fail "$t" "attach $* exited $XE_RC; want an error naming /$mention/ and nothing left; stderr: $(tr '\n' ' ' <<<"$XE_ERR")"
-	fi
+	check_refused "$t" "$mention" "attach $*"
 }
 bad no_such_tap "no tap device 'tapnope'" --tap tapnope --uplink up0
 bad not_a_tap "not a tap" --tap up0

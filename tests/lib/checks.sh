@@ -1,9 +1,11 @@
 # shellcheck shell=bash
-# Sourced after tests/lib/topo.sh by the scripts that send bulk traffic from
-# a container (a topo container, a Docker or Podman container, a CNI pod)
-# and judge it: one way to measure a flow, one set of checks, one policy.
+# Sourced after tests/lib/topo.sh: the checks more than one script makes.
+# - Traffic from a container (a topo container, a Docker or Podman
+#   container, a CNI pod): one way to measure a flow (flow), one set of
+#   checks (check_ping, check_udp, check_tcp, carried), one policy (below).
+# - A command that must be refused: xe_error_says, check_refused.
 #
-# The policy, for every script:
+# The traffic policy, for every script:
 # - UDP: at least (100 - UDP_MAX_LOSS) % of the datagrams the sender
 #   counted reach the receiving namespace's UDP layer (nstat: delivered, or
 #   dropped there by a full socket buffer). What iperf3 counts lost beyond
@@ -144,4 +146,22 @@ check_tcp() {
 redirected_reached() {
 	local n=$(($# - 1))
 	[ "$(counter "$(stats_json "${@:1:n}")" redirected)" -ge "${!#}" ]
+}
+
+# xe_error_says MENTION: the xe_capture just run failed, its first line is
+# "xdp-egress: ..." and its stderr mentions MENTION (grep -iE).
+xe_error_says() {
+	[ "$XE_RC" -ne 0 ] && [[ "${XE_ERR%%$'\n'*}" == xdp-egress:* ]] && grep -qiE -- "$1" <<<"$XE_ERR"
+}
+# check_refused NAME MENTION WHAT: the xe_capture just run (WHAT: how it
+# was called) refused with an error that mentions MENTION, and left nothing
+# behind (no XDP program in our namespaces, no pins).
+check_refused() {
+	local name=$1 mention=$2 what=$3
+	if xe_error_says "$mention" && no_xdp_anywhere && pins_gone; then
+		ok "$name"
+		log "$what: ${XE_ERR%%$'\n'*}"
+	else
+		fail "$name" "$what exited $XE_RC; want non-zero, a first line 'xdp-egress: ...' mentioning /$mention/ and nothing left; stderr: $(tr '\n' ' ' <<<"$XE_ERR"); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';') pins: $(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ')"
+	fi
 }
