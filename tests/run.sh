@@ -55,6 +55,7 @@ run_limited() {
 	"$@" >"$log" 2>&1 </dev/null &
 	pid=$!
 	set +m
+	RUN_PGID=$pid
 	tail -n +1 -s 0.2 --pid="$pid" -f "$log" &
 	tailer=$!
 	RUN_TIMED_OUT=""
@@ -80,6 +81,23 @@ run_limited() {
 }
 
 group_gone() { ! pgrep -g "$1" >/dev/null 2>&1; }
+
+# The program runs in a group of its own, which a ^C at the terminal does
+# not reach: hand the runner's INT/TERM/HUP on to it, so that its cleanup
+# runs, then stop.
+RUN_PGID=""
+stop_running() {
+	trap - INT TERM HUP
+	if [ -n "$RUN_PGID" ] && ! pid_gone "$RUN_PGID"; then
+		echo "# run.sh: interrupted: ending the running program (SIGTERM to its group)"
+		kill -TERM -- "-$RUN_PGID" 2>/dev/null
+		WAIT_POLL=0.5 wait_until "$RUN_GRACE" pid_gone "$RUN_PGID" ||
+			kill -KILL -- "-$RUN_PGID" 2>/dev/null
+	fi
+	rm -rf "$log_dir"
+	exit 130
+}
+trap stop_running INT TERM HUP
 
 run_one() {
 	local name=$1; shift
