@@ -29,33 +29,33 @@ TCP_MIN_MBPS=100
 # measures it. Where:
 #   FLOW_NETNS  the container's netns (/run/netns/NAME, /proc/PID/ns/net);
 #               its FLOW_IF (eth0) counts the frames it sent
-#   FLOW_STATS  array: the `stats` target whose counters count (all if empty)
+#   FLOW_IFNAME the host interface whose counters count (from the one
+#               `stats --json`), or
+#   FLOW_STATS  array: the `stats` target whose counters count (another
+#               call: `--docker c1` reads them by the container's name)
+#               (neither: all attachments)
 #   FLOW_RECEIVER  the netns name of the UDP receiver (TOPO_WORLD)
 # Sets FLOW_OUT, FLOW_RC and, as deltas over the flow: TX (frames the
 # container sent), ARRIVED (UDP datagrams that reached the receiver's UDP
-# layer), RED (redirected), PASS (every pass reason), ICMP
-# (pass_icmp), RET (redirected by the return path); S1 (stats after) and
-# FLOW_ALL (the whole stats after).
-# Checks NAME_no_drops.
+# layer), RED (redirected), PASS (every pass reason), ICMP (pass_icmp), RET
+# (redirected by the return path); S1 (the counters after) and FLOW_ALL
+# (the whole stats after). Checks NAME_no_drops.
 FLOW_STATS=()
 flow() {
-	local name=$1 s0 r0 r1 tx0 a0
+	local name=$1 s0 r0 tx0 a0
 	shift
-	s0=$(stats_json "${FLOW_STATS[@]}")
-	r0=$s0
-	[ ${#FLOW_STATS[@]} -gt 0 ] && r0=$(stats_json)
+	flow_stats
+	s0=$FLOW_DOC r0=$FLOW_ALL
 	tx0=$(flow_tx)
 	a0=$(udp_arrived "${FLOW_RECEIVER:-$TOPO_WORLD}")
 	FLOW_OUT=$("$@" 2>&1)
 	FLOW_RC=$?
 	ARRIVED=$(($(udp_arrived "${FLOW_RECEIVER:-$TOPO_WORLD}") - a0))
-	S1=$(stats_json "${FLOW_STATS[@]}")
-	r1=$S1
-	[ ${#FLOW_STATS[@]} -gt 0 ] && r1=$(stats_json)
-	FLOW_ALL=$r1
+	flow_stats
+	S1=$FLOW_DOC
 	TX=$(($(flow_tx) - tx0))
 	if [ -z "$s0" ] || [ -z "$S1" ]; then
-		fail "${name}_stats" "stats ${FLOW_STATS[*]} --json failed or printed nothing"
+		fail "${name}_stats" "stats ${FLOW_STATS[*]} --json failed or printed nothing (${FLOW_IFNAME:-})"
 		TX=0 RED=0 PASS=0 ICMP=0 RET=0
 		return
 	fi
@@ -63,13 +63,28 @@ flow() {
 	PASS=$(($(pass_total "$S1") - $(pass_total "$s0")))
 	ICMP=$(($(counter "$S1" pass_icmp) - $(counter "$s0" pass_icmp)))
 	# The return path's counters are the uplink's: in the whole stats.
-	RET=$(($(return_counter "$r1" redirected) - $(return_counter "$r0" redirected)))
+	RET=$(($(return_counter "$FLOW_ALL" redirected) - $(return_counter "$r0" redirected)))
 	log "$name: container sent $TX frames; redirected $RED, passed $PASS (pass_icmp $ICMP); return path redirected $RET; now $(counters_brief "$S1")"
 	local drop rerr
 	drop=$(counter "$S1" drop_malformed)
 	rerr=$(counter "$S1" redirect_err)
 	check "${name}_no_drops" "drop_malformed=$drop redirect_err=$rerr" \
 		test "$drop" -eq 0 -a "$rerr" -eq 0
+}
+
+# flow_stats: FLOW_ALL, the whole `stats --json`, and FLOW_DOC, the
+# counters of what flow watches (FLOW_IFNAME, FLOW_STATS), in the same
+# shape (.total).
+flow_stats() {
+	FLOW_ALL=$(stats_json)
+	if [ -n "${FLOW_IFNAME:-}" ]; then
+		FLOW_DOC=$(jq -c --arg i "$FLOW_IFNAME" \
+			'{total: [.interfaces[]? | select(.ifname == $i) | .counters][0]} | select(.total)' <<<"$FLOW_ALL" 2>/dev/null)
+	elif [ ${#FLOW_STATS[@]} -gt 0 ]; then
+		FLOW_DOC=$(stats_json "${FLOW_STATS[@]}")
+	else
+		FLOW_DOC=$FLOW_ALL
+	fi
 }
 
 # flow_tx: frames FLOW_NETNS's FLOW_IF has sent (0 without FLOW_NETNS).

@@ -86,23 +86,24 @@ file_has() {
 	grep -qE "$2" "$1" 2>/dev/null
 }
 
-# file_quiet FILE: FILE's size is what it was at the previous call for the
-# same FILE (a writer that has caught up: a capture that has written every
-# packet it was given). The first call for a FILE is never quiet.
-declare -gA _FILE_SIZE
+# file_quiet FILE: FILE's size has not changed for 0.3 s, by the polls of
+# the wait_quiet that calls it (a writer that has caught up: a capture
+# that has written every packet it was given).
+declare -gA _FILE_SIZE _FILE_SINCE
 file_quiet() {
 	local size
 	size=$(stat -c %s "$1" 2>/dev/null || echo -1)
-	if [ "${_FILE_SIZE[$1]:-none}" = "$size" ]; then
-		unset '_FILE_SIZE[$1]'
-		return 0
+	uptime_cs
+	if [ "${_FILE_SIZE[$1]:-none}" != "$size" ]; then
+		_FILE_SIZE[$1]=$size
+		_FILE_SINCE[$1]=$UPTIME_CS
+		return 1
 	fi
-	_FILE_SIZE[$1]=$size
-	return 1
+	[ $((UPTIME_CS - _FILE_SINCE[$1])) -ge 30 ]
 }
-# wait_quiet FILE [SECONDS]: waits (2 s) until FILE stops growing from one
-# poll to the next; fails (and says nothing else) when it still grows.
+# wait_quiet FILE [SECONDS]: waits (up to 3 s) until FILE stops growing;
+# fails when it still grows.
 wait_quiet() {
-	unset '_FILE_SIZE[$1]'
-	wait_until "${2:-2}" file_quiet "$1"
+	unset '_FILE_SIZE[$1]' '_FILE_SINCE[$1]'
+	wait_until "${2:-3}" file_quiet "$1"
 }
