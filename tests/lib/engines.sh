@@ -309,6 +309,7 @@ ping_source() {
 # machine paths this run created. Safe to call twice and from a trap.
 eng_cleanup() {
 	local m cg p
+	trap '' INT TERM HUP # the cleanup runs to its end (see topo_destroy)
 	daemon_stop >/dev/null 2>&1
 	# A failed run shows what the daemon said.
 	if [ "$TOPO_FAILED" -gt 0 ] && [ -s "$DAEMON_LOG" ]; then

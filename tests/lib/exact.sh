@@ -96,6 +96,7 @@ exact_need() {
 EXACT_EXIT_HOOKS=()
 exact_on_exit() { EXACT_EXIT_HOOKS=("$1" "${EXACT_EXIT_HOOKS[@]}"); }
 exact_cleanup() {
+	trap '' INT TERM HUP # the cleanup runs to its end (see topo_destroy)
 	local h
 	for h in "${EXACT_EXIT_HOOKS[@]}"; do
 		"$h" >/dev/null 2>&1
