@@ -59,15 +59,15 @@ flow() {
 		TX=0 RED=0 PASS=0 ICMP=0 RET=0
 		return
 	fi
-	RED=$(($(counter "$S1" redirected) - $(counter "$s0" redirected)))
-	PASS=$(($(pass_total "$S1") - $(pass_total "$s0")))
-	ICMP=$(($(counter "$S1" pass_icmp) - $(counter "$s0" pass_icmp)))
-	# The return path's counters are the uplink's: in the whole stats.
-	RET=$(($(return_counter "$FLOW_ALL" redirected) - $(return_counter "$r0" redirected)))
-	log "$name: container sent $TX frames; redirected $RED, passed $PASS (pass_icmp $ICMP); return path redirected $RET; now $(counters_brief "$S1")"
-	local drop rerr
-	drop=$(counter "$S1" drop_malformed)
-	rerr=$(counter "$S1" redirect_err)
+	local drop rerr brief
+	# One jq for every figure (each a delta but the drops, which are totals).
+	read -r RED PASS ICMP RET drop rerr brief < <(jq -rn --argjson a "$s0" --argjson b "$S1" \
+		--argjson ra "$r0" --argjson rb "$FLOW_ALL" '
+		def c(d; n): d.total[n].packets // 0;
+		def p(d): [d.total | to_entries[] | select(.key | startswith("pass_")) | .value.packets] | add // 0;
+		def r(d): [d.uplinks[]? | select(.ifname == "up0") | .counters.redirected.packets][0] // 0;
+		"\(c($b; "redirected") - c($a; "redirected")) \(p($b) - p($a)) \(c($b; "pass_icmp") - c($a; "pass_icmp")) \(r($rb) - r($ra)) \(c($b; "drop_malformed")) \(c($b; "redirect_err")) \([$b.total | to_entries[] | select(.value.packets > 0) | "\(.key)=\(.value.packets)"] | tojson)"')
+	log "$name: container sent $TX frames; redirected $RED, passed $PASS (pass_icmp $ICMP); return path redirected $RET; now $brief"
 	check "${name}_no_drops" "drop_malformed=$drop redirect_err=$rerr" \
 		test "$drop" -eq 0 -a "$rerr" -eq 0
 }
