@@ -42,13 +42,9 @@ auto_state() {
 }
 # wait_state WANT SECONDS: poll the record until auto.state is WANT.
 wait_state() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		[ "$(auto_state)" = "$1" ] && return 0
-		sleep 0.1
-	done
-	return 1
+	wait_until "$2" auto_state_is "$1"
 }
+auto_state_is() { [ "$(auto_state)" = "$1" ]; }
 xdp_on_vc1() {
 	ip -n "$TOPO_HOST" -d -j link show vc1 | jq -r '.[0].xdp.mode // 0'
 }

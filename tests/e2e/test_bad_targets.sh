@@ -7,6 +7,7 @@
 # its interface) and the removed NAT options are refused the same way.
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
+source "$(dirname "$0")/../lib/checks.sh"
 trap topo_destroy EXIT
 trap 'exit 1' INT TERM HUP
 need_xe bad_targets
@@ -53,10 +54,9 @@ bad() {
 	local t=bad_$1 mention=$2 after
 	shift 2
 	xe_capture attach "$@"
-	local first=${XE_ERR%%$'\n'*}
-	if [ "$XE_RC" -ne 0 ] && [[ "$first" == xdp-egress:* ]] && grep -qiE -- "$mention" <<<"$XE_ERR"; then
+	if xe_error_says "$mention"; then
 		ok "${t}_error"
-		log "attach $*: $first"
+		log "attach $*: ${XE_ERR%%$'\n'*}"
 	else
 		fail "${t}_error" "attach $* exited $XE_RC, want non-zero and a message starting with 'xdp-egress:' that mentions /$mention/; stderr: $(tr '\n' ' ' <<<"$XE_ERR") stdout: $(tr '\n' ' ' <<<"$XE_OUT")"
 	fi

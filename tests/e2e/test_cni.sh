@@ -22,6 +22,7 @@
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 source "$(dirname "$0")/../lib/cni.sh"
+source "$(dirname "$0")/../lib/checks.sh"
 
 cni_cleanup() {
 	local p
@@ -116,55 +117,31 @@ start_iperf_server 5201 || { fail cni_setup "iperf3 server did not start"; exit 
 # The host resolves its next hop once, as a live host has; the pods' first
 # packets then take the fast path too.
 in_host ping -c 1 -W 1 "$TOPO_WORLD_V4" >/dev/null
-ip netns exec "$TOPO_WORLD" tcpdump -i eth0 -n -l -w "$TOPO_TMP/world.pcap" 'ip and not arp' \
-	>/dev/null 2>"$TOPO_TMP/tcpdump.log" &
-TCPDUMP=$!
-TOPO_PIDS+=("$TCPDUMP")
-for ((i = 0; i < 50; i++)); do grep -q listening "$TOPO_TMP/tcpdump.log" 2>/dev/null && break; sleep 0.1; done
+# Everything but the node's TCP payload: every packet from another source,
+# the node's UDP, ICMP and TCP handshakes and closes.
+capture_start "$TOPO_TMP/world.pcap" 'ip and (not src host 192.0.2.1 or not tcp or tcp[tcpflags] & (tcp-syn|tcp-fin|tcp-rst) != 0)' ||
+	{ fail cni_setup "tcpdump in the world did not start: $(cat "$TOPO_TMP/world.pcap.err")"; exit 1; }
 masq_packets() {
 	ip netns exec "$TOPO_HOST" iptables -t nat -L POSTROUTING -v -x -n 2>/dev/null |
 		awk '$3 ~ /^CNI-/ { s += $1 } END { print s + 0 }'
 }
 MASQ0=$(masq_packets)
 
+# Each pod: ping (the kernel's), UDP and TCP carried by the fast path, the
+# world's ACKs through the return path (tests/lib/checks.sh).
 for n in 1 2 3; do
 	[ -e "$TOPO_TMP/pod$n.result" ] || continue
-	v=$(host_veth "$n")
-	s0=$(stats_json --ifname "$v")
-	r0=$(stats_json)
-	tx0=$(tx_packets "${PODS[$n]}" eth0)
-	ping_out=$(ip netns exec "${PODS[$n]}" ping -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V4" 2>&1)
-	ping_rc=$?
-	udp_out=$(ip netns exec "${PODS[$n]}" iperf3 -c "$TOPO_WORLD_V4" -u -b 50M -l 1200 -t 1 -J 2>&1)
-	tcp_out=$(ip netns exec "${PODS[$n]}" iperf3 -c "$TOPO_WORLD_V4" -t 2 -J 2>&1)
-	tcp_rc=$?
-	s1=$(stats_json --ifname "$v")
-	r1=$(stats_json)
-	tx=$(($(tx_packets "${PODS[$n]}" eth0) - tx0))
-	red=$(($(counter "$s1" redirected) - $(counter "$s0" redirected)))
-	pass=$(($(pass_total "$s1") - $(pass_total "$s0")))
-	icmp=$(($(counter "$s1" pass_icmp) - $(counter "$s0" pass_icmp)))
-	ret=$(($(return_counter "$r1" redirected) - $(return_counter "$r0" redirected)))
-	mbps=$(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e6 | floor' <<<"$tcp_out" 2>/dev/null)
-	udp_n=$(jq -r '.end.sum.packets // 0' <<<"$udp_out" 2>/dev/null)
-	udp_lost=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$udp_out" 2>/dev/null)
-	log "pod$n: sent $tx frames, redirected $red, passed $pass (pass_icmp $icmp), return path redirected $ret; TCP ${mbps} Mbit/s, UDP $udp_n datagrams (${udp_lost}% lost); $(counters_brief "$s1")"
-	if [ "$ping_rc" = 0 ] && [ "$tcp_rc" = 0 ] && [ "${mbps:-0}" -ge 50 ] && [ "${udp_n:-0}" -gt 100 ] && [ "${udp_lost:-100}" -lt 20 ]; then
-		ok "cni_traffic_pod$n"
-	else
-		fail "cni_traffic_pod$n" "ping rc $ping_rc ($(grep -o '[0-9]*% packet loss' <<<"$ping_out")), TCP rc $tcp_rc ${mbps:-?} Mbit/s, UDP ${udp_n:-?} datagrams ${udp_lost:-?}% lost"
-	fi
-	# Everything but the pings (the kernel's), ARP and each flow's first
-	# packets; the world's ACKs come back through the return path.
-	if [ "$tx" -gt 1000 ] && [ $((red * 100)) -ge $((tx * 95)) ] && [ "$icmp" -ge 5 ] && [ "$ret" -gt 100 ]; then
-		ok "cni_redirected_pod$n"
-	else
-		fail "cni_redirected_pod$n" "pod sent $tx frames; redirected $red (want >= 95%), passed $pass, pass_icmp $icmp (want >= 5), return path $ret (want > 100); $(counters_brief "$s1")"
-	fi
+	FLOW_NETNS=/run/netns/${PODS[$n]}
+	FLOW_IFNAME=$(host_veth "$n")
+	flow "cni_pod${n}_ping" ip netns exec "${PODS[$n]}" ping -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V4"
+	check_ping "cni_pod${n}_ping"
+	flow "cni_pod${n}_udp" ip netns exec "${PODS[$n]}" iperf3 -c "$TOPO_WORLD_V4" -u -b 50M -l 1200 -t 1 -J
+	check_udp "cni_pod${n}_udp"
+	flow "cni_pod${n}_tcp" ip netns exec "${PODS[$n]}" iperf3 -c "$TOPO_WORLD_V4" -t 2 -J
+	check_tcp "cni_pod${n}_tcp"
 done
-sleep 0.5
-kill "$TCPDUMP" 2>/dev/null
-wait "$TCPDUMP" 2>/dev/null
+FLOW_IFNAME=""
+capture_stop
 MASQ=$(($(masq_packets) - MASQ0))
 from_node=$(tcpdump -n -r "$TOPO_TMP/world.pcap" 'src host 192.0.2.1' 2>/dev/null | wc -l)
 from_pods=$(tcpdump -n -r "$TOPO_TMP/world.pcap" 'src net 10.231.0.0/16' 2>/dev/null | wc -l)

@@ -12,6 +12,10 @@
 # Every mode in turn. XE_CRASH_KILLS sets the number of kills per phase
 # (default 25: 50 in all). Where each kill landed (the record's phase
 # right after it) is counted; the test fails if too few land mid-way.
+#
+# tests/run.sh's limit for this script (50 kills, each followed by a
+# full check of the host):
+# timeout: 1200
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 trap topo_destroy EXIT

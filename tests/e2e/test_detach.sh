@@ -172,7 +172,10 @@ in_host nft delete table inet xdp_egress
 w_before=$(offloads "$W" eth0)
 if xe_capture attach --ifname vc2 --mode native --uplink up0; then
 	ip netns del "${TOPO_C[2]}"
-	sleep 0.2
+	# The kernel destroys the namespace's devices (the veth pair) after
+	# the netns is deleted, in a work queue.
+	wait_until 5 link_gone "$TOPO_HOST" vc2 ||
+		fail detach_vanished_container_setup "vc2 still exists 5 s after its container's netns was deleted"
 	xe_capture detach --ifname vc2
 	log "detach of a vanished container: rc $XE_RC: $(tr '\n' ' ' <<<"$XE_OUT $XE_ERR")"
 	if pins_gone && [ "$(xe status --json 2>/dev/null | jq '.attachments | length')" = 0 ]; then

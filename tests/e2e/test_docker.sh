@@ -15,6 +15,7 @@
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 source "$(dirname "$0")/../lib/engines.sh"
+source "$(dirname "$0")/../lib/checks.sh"
 trap 'eng_cleanup; topo_destroy' EXIT
 trap 'exit 1' INT TERM HUP
 need_xe docker
@@ -37,19 +38,11 @@ run_c c1 || { fail docker_setup "docker run c1 failed"; exit 1; }
 C1_PID=$(pid_of c1)
 C1_IF=$(hostif_of_pid "$C1_PID")
 C1_ID=$(dk inspect -f '{{.Id}}' c1)
-start_iperf_server 5201 || { fail docker_setup "iperf3 server did not start in the world"; exit 1; }
-snat_tools
-start_py_server udp 7 "$ENG_DIR/peers" || { fail docker_setup "the world's UDP echo did not start"; exit 1; }
-# udp_flow PID SPORT COUNT GAP: one UDP request/response flow from the
-# container of PID (its network namespace), printing udpx's JSON.
-udp_flow() { nsenter --net="/proc/$1/ns/net" "$PY3" "$SNAT_TOOLS" udpx "$W" 7 "$2" "$3" "$4"; }
+world_servers docker || exit 1
 
 # ---- Docker's own NAT first: what the world sees without xdp-egress ----
-capture_start "$ENG_DIR/kernel.pcap" "icmp"
-sleep 1
-dk exec c1 ping -c 2 -W 2 "$W" >/dev/null
-capture_stop
-KERNEL_SRC=$(tcpdump -nr "$ENG_DIR/kernel.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
+ping_source docker_kernel dk exec c1
+KERNEL_SRC=$PING_SRC
 KERNEL_TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null | jq '.end.sum_received.bits_per_second // 0')
 log "Docker's MASQUERADE: world sees source $KERNEL_SRC; TCP $(awk -v b="$KERNEL_TCP" 'BEGIN{printf "%.2f", b/1e9}') Gbit/s"
 
@@ -77,9 +70,9 @@ fi
 # ---- traffic: the gateway's ARP goes to the bridge; ping, UDP, TCP ----
 in_cns "$C1_PID" ip neigh flush all
 ip -n "$TOPO_HOST" neigh flush all
-capture_start "$ENG_DIR/other.pcap" "ip and not src host $UPLINK_ADDR and not src host $W"
-capture_start "$ENG_DIR/nat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"
-sleep 1
+check docker_capture_world "tcpdump in the world did not start: $(cat "$ENG_DIR/other.pcap.err" "$ENG_DIR/nat.pcap.err")" \
+	eval 'capture_start "$ENG_DIR/other.pcap" "ip and not src host $UPLINK_ADDR and not src host $W" &&
+		capture_start "$ENG_DIR/nat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"'
 s0=$(stats_json --docker c1)
 if dk exec c1 ping -c 3 -W 2 "$W" >/dev/null; then
 	ok docker_ping
@@ -100,45 +93,14 @@ else
 	fail docker_ping_kernel_path "want pass_icmp +3 and no redirect for 3 pings (ICMP is the kernel's): $(counters_brief "$s1")"
 fi
 
-UDP=$(dk exec c1 iperf3 -c "$W" -u -b 20M -l 1000 -t 2 -J 2>/dev/null)
-udp_pkts=$(jq '.end.sum.packets // 0' <<<"$UDP")
-udp_lost=$(jq '.end.sum.lost_percent // 100' <<<"$UDP")
-s2=$(stats_json --docker c1)
-udp_redir=$(($(counter "$s2" redirected) - $(counter "$s1" redirected)))
-if [ "$udp_pkts" -gt 1000 ] && awk -v l="$udp_lost" 'BEGIN{exit !(l < 10)}'; then
-	ok docker_udp
-else
-	fail docker_udp "iperf3 -u from c1: $udp_pkts datagrams, $udp_lost% lost"
-fi
-# the datagrams plus a few control segments, minus unresolved-neighbour ones
-if [ "$udp_redir" -ge $((udp_pkts * 9 / 10)) ]; then
-	ok docker_udp_redirected
-else
-	fail docker_udp_redirected "$udp_pkts datagrams sent, $udp_redir redirected: $(counters_brief "$s2")"
-fi
-
-r2=$(stats_json)
-TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null)
-tcp_bytes=$(jq '.end.sum_received.bytes // 0' <<<"$TCP")
-XDP_TCP=$(jq '.end.sum_received.bits_per_second // 0' <<<"$TCP")
-s3=$(stats_json --docker c1)
-r3=$(stats_json)
-tcp_redir=$(($(counter "$s3" redirected bytes) - $(counter "$s2" redirected bytes)))
-ret=$(($(return_counter "$r3" redirected) - $(return_counter "$r2" redirected)))
-if [ "$tcp_bytes" -gt 1000000 ]; then
-	ok docker_tcp
-	log "xdp-egress: TCP $(awk -v b="$XDP_TCP" 'BEGIN{printf "%.2f", b/1e9}') Gbit/s ($tcp_bytes bytes; Docker's NAT: $(awk -v b="$KERNEL_TCP" 'BEGIN{printf "%.2f", b/1e9}'))"
-else
-	fail docker_tcp "iperf3 TCP from c1 moved $tcp_bytes bytes: $(head -c 300 <<<"$TCP")"
-fi
-if [ "$tcp_redir" -ge $((tcp_bytes * 9 / 10)) ]; then
-	ok docker_tcp_redirected
-else
-	fail docker_tcp_redirected "$tcp_bytes bytes received by the world, $tcp_redir bytes redirected: $(counters_brief "$s3")"
-fi
+FLOW_NETNS=/proc/$C1_PID/ns/net
+FLOW_STATS=(--docker c1)
+flow docker_udp dk exec c1 iperf3 -c "$W" -u -b 20M -l 1000 -t 2 -J
+check_udp docker_udp
 # The world's ACKs: MASQUERADE undone and delivered into the bridge port.
-check docker_tcp_return_path "the return path on up0 redirected $ret packets during the transfer (want > 100): $(jq -c '.uplinks' <<<"$r3" | head -c 500)" \
-	test "$ret" -gt 100
+flow docker_tcp dk exec c1 iperf3 -c "$W" -t 3 -J
+check_tcp docker_tcp
+log "xdp-egress: TCP $(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e7 | floor / 100' <<<"$FLOW_OUT") Gbit/s (Docker's NAT: $(awk -v b="$KERNEL_TCP" 'BEGIN{printf "%.2f", b/1e9}'))"
 capture_stop
 
 # ---- what the world saw ----
@@ -179,17 +141,8 @@ fi
 
 # Generic mode on the same bridge port.
 if xe_capture attach --docker c1 --mode generic; then
-	g0=$(stats_json --docker c1)
-	TCP=$(dk exec c1 iperf3 -c "$W" -t 3 -J 2>/dev/null)
-	tcp_bytes=$(jq '.end.sum_received.bytes // 0' <<<"$TCP")
-	g1=$(stats_json --docker c1)
-	g_redir=$(($(counter "$g1" redirected bytes) - $(counter "$g0" redirected bytes)))
-	if [ "$tcp_bytes" -gt 1000000 ] && [ "$g_redir" -ge $((tcp_bytes * 9 / 10)) ]; then
-		ok docker_generic_tcp
-		log "xdp-egress generic: TCP $(jq '.end.sum_received.bits_per_second / 1e7 | floor / 100' <<<"$TCP") Gbit/s"
-	else
-		fail docker_generic_tcp "generic mode: $tcp_bytes bytes received, $g_redir redirected: $(counters_brief "$g1")"
-	fi
+	flow docker_generic_tcp dk exec c1 iperf3 -c "$W" -t 3 -J
+	check_tcp docker_generic_tcp
 	xe detach --docker c1 >/dev/null 2>&1
 else
 	fail docker_generic_tcp "attach --docker c1 --mode generic exited $XE_RC: $XE_ERR"
@@ -198,7 +151,7 @@ fi
 # ---- bad inputs ----
 # bad NAME MENTION [VAR=VALUE...] -- XE ARGS: fails, says so, leaves nothing.
 bad() {
-	local t=docker_bad_$1 mention=$2 envs=() first
+	local t=docker_bad_$1 mention=$2 envs=()
 	shift 2
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
@@ -208,14 +161,7 @@ bad() {
 	else
 		xe_capture "$@"
 	fi
-	first=${XE_ERR%%$'\n'*}
-	if [ "$XE_RC" -ne 0 ] && [[ "$first" == xdp-egress:* ]] && grep -qiE -- "$mention" <<<"$XE_ERR" &&
-		no_xdp_anywhere && pins_gone; then
-		ok "$t"
-		log "${envs[*]} $*: $first"
-	else
-		fail "$t" "${envs[*]} $* exited $XE_RC, want non-zero, a first line 'xdp-egress: ...' mentioning /$mention/ and nothing left; stderr: $(tr '\n' ' ' <<<"$XE_ERR"); XDP: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
-	fi
+	check_refused "$t" "$mention" "${envs[*]} $*"
 }
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$ENG_DIR/refusing.sock"
 dk create --name stopped local/bb sleep 3600 >/dev/null
@@ -332,7 +278,11 @@ else
 fi
 run_c net2 --network xenet --label xdp-egress.enable=false
 run_c plain
-sleep 3
+# The daemon takes the engine's events in order: once a labelled container
+# started after net2 and plain is attached, it has passed over both.
+run_c after --label xdp-egress.enable=true
+check docker_daemon_events_in_order "after (labelled, started after net2 and plain) was not attached within 10 s" \
+	wait_until 10 is_attached "$(hostif_of_pid "$(pid_of after)")"
 NET2_IF=$(hostif_of_pid "$(pid_of net2)")
 PLAIN_IF=$(hostif_of_pid "$(pid_of plain)")
 check docker_daemon_label_opt_out "net2 (xdp-egress.enable=false on a config network) got attached" not_attached "$NET2_IF"
@@ -366,10 +316,8 @@ fi
 # request/response flow, 40 datagrams 0.1 s apart: all but its first
 # carried by the fast path, all answered.
 PROG_BEFORE=$(prog_id "$LAB1_IF")
-r0=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
-udp_flow "$LAB1_PID" 5302 40 0.1 >"$ENG_DIR/restart-flow.json" 2>&1 &
-PING_PID=$!
-sleep 1
+restart_flow_start docker_daemon "$LAB1_PID" "$LAB1_IF" 40
+r0=$RESTART_R0
 daemon_stop
 rc=$?
 if [ "$rc" = 0 ] && [ ! -e "$DAEMON_RUN/daemon.pid" ] && grep -q "attachments stay" "$DAEMON_LOG"; then
@@ -383,10 +331,11 @@ if is_attached "$LAB0_IF" && is_attached "$LAB1_IF" && is_attached "$NET1_IF" &&
 else
 	fail docker_daemon_exit_keeps_attachments "after the daemon exited: attached $(attached_ifnames | tr '\n' ' '), lab1 prog $(prog_id "$LAB1_IF") (was $PROG_BEFORE)"
 fi
-sleep 1
+# With the daemon away the fast path goes on carrying the flow.
+restart_flow_goes_on docker_daemon "$LAB1_IF"
 from=$(wc -l <"$DAEMON_LOG")
 daemon_start --config "$ENG_DIR/daemon.json"
-wait "$PING_PID"
+wait "$RESTART_FLOW_PID"
 r1=$(counter "$(stats_json --ifname "$LAB1_IF")" redirected)
 if jq -e '.replies == 40' "$ENG_DIR/restart-flow.json" >/dev/null 2>&1 && [ "$((r1 - r0))" -ge 36 ] &&
 	[ "$(prog_id "$LAB1_IF")" = "$PROG_BEFORE" ] &&

@@ -68,7 +68,8 @@ parity() {
 			[ "$(ct_field "$l" orig_sport)" != "$(ct_field "$l" reply_dport)" ] && echo x
 		done | wc -l)
 	diff=$(diff <(echo "$seen") <(echo "$ct") | grep '^[<>]' | head -6 | tr '\n' ';')
-	PARITY_DETAIL="world saw: $(tr '\n' ';' <<<"$seen") conntrack replies: $(tr '\n' ';' <<<"$ct")"
+	# (parity runs in $(...): the detail goes through a file)
+	echo "world saw: $(tr '\n' ';' <<<"$seen") conntrack replies: $(tr '\n' ';' <<<"$ct")" >"$TOPO_TMP/parity.detail"
 	echo "$(grep -c . <<<"$ct") flows, $REMAPPED remapped, peers == conntrack: $([ -z "$diff" ] && echo yes || echo "no ($diff)")"
 }
 
@@ -143,7 +144,7 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	# Every port the world saw is the one the kernel chose.
 	o=$(parity ipv4 "$from")
 	same_as_kernel ${R}_ports_as_kernel_chose "$o" "remapped, peers == conntrack: yes$"
-	[[ $o == *yes ]] || log "$PARITY_DETAIL"
+	[[ $o == *yes ]] || log "$(cat "$TOPO_TMP/parity.detail")"
 
 	# IPv6: two containers, one source port; ports as the kernel chose.
 	from=$(srv_lines world)
@@ -158,7 +159,7 @@ for ROUND in "${EXACT_ROUNDS[@]}"; do
 	same_as_kernel ${R}_tcp6_two_containers_same_port "$o" "^A=30/30 B=30/30$"
 	o=$(parity ipv6 "$from")
 	same_as_kernel ${R}_ports6_as_kernel_chose "$o" "remapped, peers == conntrack: yes$"
-	[[ $o == *yes ]] || log "$PARITY_DETAIL"
+	[[ $o == *yes ]] || log "$(cat "$TOPO_TMP/parity.detail")"
 
 	exact_round_end
 done

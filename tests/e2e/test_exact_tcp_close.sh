@@ -38,32 +38,38 @@ invalid_drops() { echo $(($(ipt_rule_packets 4 filter FORWARD INVALID) + $(ipt_r
 # ct_end SPORT FAMILY: waits (5 s) until the entry from SPORT is in a
 # closing end state (TIME_WAIT or CLOSE) or gone; prints its state.
 ct_end() {
-	local l st i
-	for ((i = 0; i < 50; i++)); do
-		l=$(ct_lines tcp "$1" "$2")
-		st=$(ct_field "$l" state)
-		[ -z "$l" ] && st=gone
-		case $st in TIME_WAIT | CLOSE | gone) break ;; esac
-		sleep 0.1
-	done
-	echo "$st"
+	wait_until 5 ct_closed "$1" "$2"
+	echo "$CT_STATE"
+}
+# ct_closed SPORT FAMILY: ct_end's condition; CT_STATE: the state seen.
+ct_closed() {
+	local l
+	l=$(ct_lines tcp "$1" "$2")
+	CT_STATE=$(ct_field "$l" state)
+	[ -z "$l" ] && CT_STATE=gone
+	case $CT_STATE in TIME_WAIT | CLOSE | gone) return 0 ;; esac
+	return 1
 }
 
 # world_end TPORT: the world server's end of the connection from the
 # translated port TPORT: "fin", "reset" or "none" (waits up to 5 s).
 world_end() {
-	local e i
-	for ((i = 0; i < 50; i++)); do
-		e=$(srv_events world 0 "(.ev == \"up\" or .ev == \"down\") and .port == $1" | tail -1)
-		[ -n "$e" ] && break
-		sleep 0.1
-	done
+	local e
+	wait_until 5 world_event "$1"
+	e=$WORLD_EVENT
 	if [ -z "$e" ]; then echo none; return; fi
 	case $(jq -r '"\(.end) \(.error)"' <<<"$e") in
 	"fin null") echo fin ;;
 	*"reset by peer"* | *"Broken pipe"*) echo reset ;;
 	*) echo "other ($(jq -c . <<<"$e"))" ;;
 	esac
+}
+
+# world_event TPORT: world_end's condition; WORLD_EVENT: the server's last
+# event for the connection from TPORT (empty: none yet).
+world_event() {
+	WORLD_EVENT=$(srv_events world 0 "(.ev == \"up\" or .ev == \"down\") and .port == $1" | tail -1)
+	[ -n "$WORLD_EVENT" ]
 }
 
 # transfer CASE FAMILY HOST up|down BYTES SPORT: one transfer ending with

@@ -85,17 +85,6 @@ all_native() {
 		[.attachments[] | select(.auto.state == "native") | .ifname] as $got |
 		($want | length) > 0 and ($want - $got | length) == 0' >/dev/null
 }
-# wait_wall SECONDS COMMAND...: wait_until by the clock (the checks here
-# take long enough on a busy machine to stretch a count of 0.1 s polls).
-wait_wall() {
-	local end
-	end=$(awk -v n="$EPOCHREALTIME" -v s="$1" 'BEGIN { printf "%.3f", n + s }')
-	shift
-	until "$@"; do
-		awk -v n="$EPOCHREALTIME" -v e="$end" 'BEGIN { exit !(n >= e) }' && return 1
-		sleep 0.1
-	done
-}
 no_xe_procs() { [ -z "$(xe_procs)" ]; }
 since() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.1f", a - b }'; }
 del_clean() { pins_gone && ns_state_gone && no_xdp_anywhere; }
@@ -127,7 +116,7 @@ lock_round() {
 		TOPO_PIDS+=($!)
 	done
 	adds_done() { [ "$(ls "$TOPO_TMP"/add*.rc 2>/dev/null | wc -l)" = "$LOCK_PODS" ]; }
-	wait_wall 90 adds_done
+	wait_until 90 adds_done
 	t_add=$(since "$t0")
 	switched_by_add=$(grep -c "native XDP in front" "$TOPO_TMP/tune.log" 2>/dev/null)
 	for ((n = 1; n <= LOCK_PODS; n++)); do
@@ -155,7 +144,7 @@ lock_round() {
 		[ -e "$TOPO_TMP/pod$n.result" ] || { VETHS=""; break; }
 		VETHS="$VETHS${VETHS:+ }$(host_veth "$n")"
 	done
-	[ -n "$VETHS" ] && wait_wall "$FLOOD_S" all_native
+	[ -n "$VETHS" ] && wait_until "$FLOOD_S" all_native
 	rc=$?
 	rcheck "${tag}_tuner_switched_every_pod" "auto.state of the pods after $FLOOD_S s of small UDP: $(xe status --json 2>/dev/null | jq -c '[.attachments[] | .auto.state]'); tune log: $(grep -v '^tuning' "$TOPO_TMP/tune.log" | tail -2 | tr '\n' ' ')" \
 		test "$rc" = 0
@@ -195,7 +184,7 @@ lock_round() {
 	done
 	rcheck "${tag}_del_all_at_once" "DEL:$bad_del" test -z "$bad_del"
 	log "$tag: DEL of every pod at once returned at +$(since "$t0") s"
-	wait_wall 5 del_clean
+	wait_until 5 del_clean
 	rc=$?
 	rcheck "${tag}_del_leaves_nothing" "after DEL of every pod: pins [$(ls -A "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' ')], XDP $(for ns in "${TOPO_NS[@]}"; do xdp_progs "$ns"; done | tr '\n' ' '), $(ns_state_brief)" \
 		test "$rc" = 0
@@ -211,7 +200,7 @@ round_reset() {
 	pods_gone
 	XE_TIMEOUT=20 xe detach --all >/dev/null 2>&1
 	for p in $(xe_procs); do kill "$p" 2>/dev/null; done
-	wait_wall 2 no_xe_procs
+	wait_until 2 no_xe_procs
 	rm -rf "$XDP_EGRESS_BPFFS"
 	in_host nft delete table inet xdp_egress 2>/dev/null
 	ip -n "$TOPO_HOST" link set up0 xdp off 2>/dev/null

@@ -206,18 +206,16 @@ EOF
 # along the kernel path; prints "world_rx=N": the datagrams the world
 # received besides the sentinel (the sentinel's arrival bounds the wait).
 world_rx() {
-	local fam=$1 ctr=UdpInDatagrams dst=$W4 port=9 r0 r1 i
+	local fam=$1 ctr=UdpInDatagrams dst=$W4 port=9 r0 r1
 	shift
 	[ "$fam" = 6 ] && ctr=Udp6InDatagrams dst=$W6 port=10
 	r0=$(nstat_value "$TOPO_WORLD" "$ctr")
 	"$@" >/dev/null 2>&1
 	py_in "$C" udpx "$dst" "$port" 5199 1 0 >/dev/null
-	for ((i = 0; i < 30; i++)); do
-		r1=$(nstat_value "$TOPO_WORLD" "$ctr")
-		[ "$((${r1:-0} - ${r0:-0}))" -ge 1 ] && break
-		sleep 0.1
-	done
-	sleep 0.05 # the sentinel arrived: what was sent before it has too
+	wait_until 3 nstat_above "$TOPO_WORLD" "$ctr" "${r0:-0}"
+	# The sentinel arrived, so what was sent before it has too; 50 ms of
+	# margin for a datagram still crossing the other path.
+	sleep 0.05
 	r1=$(nstat_value "$TOPO_WORLD" "$ctr")
 	echo "world_rx=$((${r1:-0} - ${r0:-0} - 1))"
 }
@@ -225,14 +223,11 @@ world_rx() {
 # Raw IPv4 packet with protocol 253 (RFC 3692 experimental) to the world;
 # prints how many the world counted as IpInUnknownProtos (waits for one).
 proto253() {
-	local u0 u1 i
+	local u0 u1
 	u0=$(nstat_value "$TOPO_WORLD" IpInUnknownProtos)
 	in_c 1 "$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 253); s.sendto(b"xdp-egress", ("192.0.2.2", 0))'
-	for ((i = 0; i < 20; i++)); do
-		u1=$(nstat_value "$TOPO_WORLD" IpInUnknownProtos)
-		[ "${u1:-0}" -gt "${u0:-0}" ] && break
-		sleep 0.1
-	done
+	wait_until 2 nstat_above "$TOPO_WORLD" IpInUnknownProtos "${u0:-0}"
+	u1=$(nstat_value "$TOPO_WORLD" IpInUnknownProtos)
 	echo "world_rx=$((${u1:-0} - ${u0:-0}))"
 }
 

@@ -11,6 +11,7 @@
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
 source "$(dirname "$0")/../lib/engines.sh"
+source "$(dirname "$0")/../lib/checks.sh"
 trap 'eng_cleanup; topo_destroy' EXIT
 trap 'exit 1' INT TERM HUP
 need_xe podman
@@ -28,18 +29,9 @@ prog_id() { ip -n "$TOPO_HOST" -d -j link show "$1" | jq '.[0].xdp.prog.id // .[
 
 pm_run p1 "${ENG_USR_VOLUME[@]}" >/dev/null || { fail podman_setup "podman run p1 failed"; exit 1; }
 P1_IF=$(hostif_of_pid "$(pid_of p1)")
-start_iperf_server 5201 || { fail podman_setup "iperf3 server did not start in the world"; exit 1; }
-snat_tools
-start_py_server udp 7 "$ENG_DIR/peers" || { fail podman_setup "the world's UDP echo did not start"; exit 1; }
-# udp_flow PID SPORT COUNT GAP: one UDP request/response flow from the
-# container of PID (its network namespace), printing udpx's JSON.
-udp_flow() { nsenter --net="/proc/$1/ns/net" "$PY3" "$SNAT_TOOLS" udpx "$W" 7 "$2" "$3" "$4"; }
-
-capture_start "$ENG_DIR/kernel.pcap" "icmp"
-sleep 1
-pm exec p1 ping -c 2 -W 2 "$W" >/dev/null
-capture_stop
-KERNEL_SRC=$(tcpdump -nr "$ENG_DIR/kernel.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
+world_servers podman || exit 1
+ping_source podman_kernel pm exec p1
+KERNEL_SRC=$PING_SRC
 log "podman's MASQUERADE: world sees source $KERNEL_SRC"
 
 if CONTAINER_HOST=$SOCK xe_capture attach --podman p1; then
@@ -53,38 +45,25 @@ else
 	fail podman_attached_to_bridge_port "want $P1_IF (a bridge port) attached: $(attached_ifnames | tr '\n' ' ')"
 fi
 
-capture_start "$ENG_DIR/other.pcap" "ip and not src host $UPLINK_ADDR and not src host $W"
-capture_start "$ENG_DIR/nat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"
-sleep 1
+check podman_capture_world "tcpdump in the world did not start: $(cat "$ENG_DIR/other.pcap.err" "$ENG_DIR/nat.pcap.err")" \
+	eval 'capture_start "$ENG_DIR/other.pcap" "ip and not src host $UPLINK_ADDR and not src host $W" &&
+		capture_start "$ENG_DIR/nat.pcap" "src host $UPLINK_ADDR and (icmp or udp or tcp[tcpflags] & tcp-syn != 0)"'
 s0=$(CONTAINER_HOST=$SOCK xe stats --podman p1 --json 2>/dev/null)
 check podman_ping "ping from p1 failed" pm exec p1 ping -c 3 -W 2 "$W"
 s1=$(CONTAINER_HOST=$SOCK xe stats --podman p1 --json 2>/dev/null)
 check podman_ping_kernel_path "3 pings: pass_icmp +$(($(counter "$s1" pass_icmp) - $(counter "$s0" pass_icmp))) (want 3), redirected +$(($(counter "$s1" redirected) - $(counter "$s0" redirected))) (want 0)" \
 	test "$(($(counter "$s1" pass_icmp) - $(counter "$s0" pass_icmp)))" -ge 3 -a "$(counter "$s1" redirected)" = "$(counter "$s0" redirected)"
-UDP=$(pm exec p1 iperf3 -c "$W" -u -b 20M -l 1000 -t 2 -J 2>/dev/null)
-udp_pkts=$(jq '.end.sum.packets // 0' <<<"$UDP")
-udp_lost=$(jq '.end.sum.lost_percent // 100' <<<"$UDP")
-if [ "$udp_pkts" -gt 1000 ] && awk -v l="$udp_lost" 'BEGIN{exit !(l < 10)}'; then
-	ok podman_udp
-else
-	fail podman_udp "iperf3 -u from p1: $udp_pkts datagrams, $udp_lost% lost"
-fi
-TCP=$(pm exec p1 iperf3 -c "$W" -t 2 -J 2>/dev/null)
-tcp_bytes=$(jq '.end.sum_received.bytes // 0' <<<"$TCP")
-if [ "$tcp_bytes" -gt 1000000 ]; then
-	ok podman_tcp
-	log "xdp-egress: TCP $(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' <<<"$TCP") Gbit/s"
-else
-	fail podman_tcp "iperf3 TCP from p1 moved $tcp_bytes bytes"
-fi
+FLOW_NETNS=/proc/$(pid_of p1)/ns/net
+# Counted by `stats --podman p1` (the engine's API: CONTAINER_HOST).
+export CONTAINER_HOST=$SOCK
+FLOW_STATS=(--podman p1)
+flow podman_udp pm exec p1 iperf3 -c "$W" -u -b 20M -l 1000 -t 2 -J
+check_udp podman_udp
+flow podman_tcp pm exec p1 iperf3 -c "$W" -t 2 -J
+check_tcp podman_tcp
+FLOW_STATS=()
+unset CONTAINER_HOST
 capture_stop
-st=$(CONTAINER_HOST=$SOCK xe stats --podman p1 --json 2>/dev/null)
-if [ "$(counter "$st" redirected)" -ge $((udp_pkts * 9 / 10)) ] &&
-	[ "$(counter "$st" redirected bytes)" -ge $((tcp_bytes * 9 / 10)) ]; then
-	ok podman_stats_redirected
-else
-	fail podman_stats_redirected "want >= 90% of $udp_pkts datagrams and $tcp_bytes TCP bytes redirected: $(counters_brief "$st")"
-fi
 n_other=$(capture_count "$ENG_DIR/other.pcap" "")
 XDP_SRC=$(tcpdump -nr "$ENG_DIR/nat.pcap" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
 if [ "$n_other" = 0 ] && [ "$(capture_count "$ENG_DIR/nat.pcap" udp)" -ge 1000 ] &&
@@ -110,17 +89,10 @@ fi
 # ---- bad inputs ----
 python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$ENG_DIR/refusing.sock"
 bad() {
-	local t=podman_bad_$1 mention=$2 host=$3 first
+	local t=podman_bad_$1 mention=$2 host=$3
 	shift 3
 	CONTAINER_HOST=$host xe_capture "$@"
-	first=${XE_ERR%%$'\n'*}
-	if [ "$XE_RC" -ne 0 ] && [[ "$first" == xdp-egress:* ]] && grep -qiE -- "$mention" <<<"$XE_ERR" &&
-		no_xdp_anywhere && pins_gone; then
-		ok "$t"
-		log "CONTAINER_HOST=$host $*: $first"
-	else
-		fail "$t" "CONTAINER_HOST=$host $* exited $XE_RC, want non-zero, 'xdp-egress: ...' mentioning /$mention/, nothing left; stderr: $(tr '\n' ' ' <<<"$XE_ERR")"
-	fi
+	check_refused "$t" "$mention" "CONTAINER_HOST=$host $*"
 }
 bad no_such_container "no container 'nosuch' in podman" "$SOCK" attach --podman nosuch
 bad socket_missing "no podman socket at" "unix://$ENG_DIR/none.sock" attach --podman p1
@@ -143,14 +115,13 @@ check podman_daemon_traffic "l1 cannot reach the world through its attachment" p
 # the fast path (all but its first datagram).
 L1_PID=$(pid_of l1)
 PROG_BEFORE=$(prog_id "$L1_IF")
-r0=$(counter "$(stats_json --ifname "$L1_IF")" redirected)
-udp_flow "$L1_PID" 5302 30 0.1 >"$ENG_DIR/restart-flow.json" 2>&1 &
-PING_PID=$!
-sleep 1
+restart_flow_start podman_daemon "$L1_PID" "$L1_IF" 30
+r0=$RESTART_R0
 daemon_stop
-sleep 0.5
+# With the daemon away the fast path goes on carrying the flow.
+restart_flow_goes_on podman_daemon "$L1_IF"
 CONTAINER_HOST=$SOCK daemon_start --engine podman
-wait "$PING_PID"
+wait "$RESTART_FLOW_PID"
 r1=$(counter "$(stats_json --ifname "$L1_IF")" redirected)
 if jq -e '.replies == 30' "$ENG_DIR/restart-flow.json" >/dev/null 2>&1 && [ $((r1 - r0)) -ge 27 ] &&
 	[ "$(prog_id "$L1_IF")" = "$PROG_BEFORE" ]; then

@@ -18,111 +18,15 @@
 #   super-packets take the fast path whole (redirected_gso).
 set -u
 source "$(dirname "$0")/../lib/topo.sh"
+source "$(dirname "$0")/../lib/checks.sh"
 trap topo_destroy EXIT
 trap 'exit 1' INT TERM HUP
 need_xe traffic
 
-# Share of a bulk flow's frames that may take the kernel path: its first
-# packets (new flow, handshake, the packets before promotion), iperf3's
-# control connection, ARP/ND, an occasional neighbour probe.
-MAX_KERNEL_SHARE=5   # percent
-MIN_TCP_MBPS=100
-
 topo_create 1 || { fail traffic_setup "could not build the namespaces"; exit 1; }
 C=${TOPO_C[1]}
+FLOW_NETNS=/run/netns/$C
 start_iperf_server 5201 || { fail traffic_setup "iperf3 server did not start"; exit 1; }
-
-# flow NAME COMMAND...: runs one flow from the container; sets FLOW_OUT,
-# FLOW_RC and, as deltas over the flow, TX (frames the container sent),
-# ARRIVED (UDP datagrams that reached the world's UDP layer),
-# RED (redirected), PASS (every pass reason), ICMP (pass_icmp), RET
-# (redirected by the return path), S1 (stats after).
-flow() {
-	local name=$1 s0 tx0 a0
-	shift
-	s0=$(stats_json)
-	tx0=$(tx_packets "$C" eth0)
-	a0=$(udp_arrived "$TOPO_WORLD")
-	FLOW_OUT=$(in_c 1 "$@" 2>&1)
-	FLOW_RC=$?
-	ARRIVED=$(($(udp_arrived "$TOPO_WORLD") - a0))
-	S1=$(stats_json)
-	TX=$(($(tx_packets "$C" eth0) - tx0))
-	if [ -z "$s0" ] || [ -z "$S1" ]; then
-		fail "${name}_stats" "stats --json failed or printed nothing"
-		TX=0 RED=0 PASS=0 ICMP=0 RET=0
-		return
-	fi
-	RED=$(($(counter "$S1" redirected) - $(counter "$s0" redirected)))
-	PASS=$(($(pass_total "$S1") - $(pass_total "$s0")))
-	ICMP=$(($(counter "$S1" pass_icmp) - $(counter "$s0" pass_icmp)))
-	RET=$(($(return_counter "$S1" redirected) - $(return_counter "$s0" redirected)))
-	log "$name: container sent $TX frames; redirected $RED, passed $PASS (pass_icmp $ICMP); return path redirected $RET; now $(counters_brief "$S1")"
-	local drop rerr
-	drop=$(counter "$S1" drop_malformed)
-	rerr=$(counter "$S1" redirect_err)
-	if [ "$drop" -eq 0 ] && [ "$rerr" -eq 0 ]; then
-		ok "${name}_no_drops"
-	else
-		fail "${name}_no_drops" "drop_malformed=$drop redirect_err=$rerr"
-	fi
-}
-
-# carried NAME: the flow just run was carried by the fast path.
-carried() {
-	local name=$1
-	if [ "$TX" -gt 1000 ] && [ $((RED * 100)) -ge $((TX * (100 - MAX_KERNEL_SHARE))) ] &&
-		[ $((PASS * 100)) -le $((TX * MAX_KERNEL_SHARE)) ]; then
-		ok "${name}_fast_path"
-	else
-		fail "${name}_fast_path" "container sent $TX frames: redirected $RED, passed $PASS (want >= $((100 - MAX_KERNEL_SHARE))% redirected); now $(counters_brief "$S1")"
-	fi
-}
-
-check_ping() {
-	local name=$1
-	if [ "$FLOW_RC" -eq 0 ] && grep -q ' 0% packet loss' <<<"$FLOW_OUT"; then
-		ok "$name"
-		log "$(grep -E 'packet loss|rtt' <<<"$FLOW_OUT" | tr '\n' ' ')"
-	else
-		fail "$name" "ping failed (rc $FLOW_RC): $(grep -E 'packet loss' <<<"$FLOW_OUT")"
-	fi
-	# ICMP is the kernel's: every echo request passed as pass_icmp.
-	check "${name}_kernel_path" "5 echo requests: pass_icmp grew by $ICMP (want >= 5), redirected by $RED (want 0)" \
-		test "$ICMP" -ge 5 -a "$RED" = 0
-}
-
-check_udp() {
-	local name=$1 sent lost pct
-	sent=$(jq -r '.end.sum.packets // 0' <<<"$FLOW_OUT" 2>/dev/null)
-	lost=$(jq -r '.end.sum.lost_packets // 0' <<<"$FLOW_OUT" 2>/dev/null)
-	pct=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$FLOW_OUT" 2>/dev/null)
-	# The path delivers (almost) every datagram to the world's UDP layer;
-	# what iperf3 counts lost beyond that is its receiving socket overrun
-	# on a shared 2-core machine.
-	if [ "$FLOW_RC" -eq 0 ] && [ "${sent:-0}" -gt 1000 ] && [ $((ARRIVED * 100)) -ge $((sent * 95)) ]; then
-		ok "$name"
-		log "$name: $sent datagrams, $ARRIVED reached the world's UDP layer, iperf3 counted $lost lost"
-	else
-		fail "$name" "iperf3 -u rc $FLOW_RC, datagrams ${sent:-?}, $ARRIVED reached the world's UDP layer (want >= 95%), iperf3 counted ${lost:-?} lost (${pct:-?}%): $(jq -r '.error // empty' <<<"$FLOW_OUT" 2>/dev/null)"
-	fi
-	carried "$name"
-}
-
-check_tcp() {
-	local name=$1 mbps
-	mbps=$(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e6 | floor' <<<"$FLOW_OUT" 2>/dev/null)
-	if [ "$FLOW_RC" -eq 0 ] && [ "${mbps:-0}" -ge "$MIN_TCP_MBPS" ]; then
-		ok "$name"
-		log "$name: $mbps Mbit/s received, $(jq -r '.end.sum_sent.retransmits' <<<"$FLOW_OUT") retransmits"
-	else
-		fail "$name" "iperf3 rc $FLOW_RC, ${mbps:-?} Mbit/s (want >= $MIN_TCP_MBPS): $(jq -r '.error // empty' <<<"$FLOW_OUT" 2>/dev/null)"
-	fi
-	carried "$name"
-	# The world's ACKs: the return path carries them into the veth.
-	check "${name}_return_path" "the return path on up0 redirected $RET packets during the transfer (want > 100): $(jq -c '.uplinks' <<<"$S1" | head -c 600)" \
-		test "$RET" -gt 100
-}
 
 for mode in native generic tc auto; do
 	t=traffic_$mode
@@ -148,17 +52,17 @@ for mode in native generic tc auto; do
 	ip netns exec "$TOPO_WORLD" nstat -n
 	csum0=$(nstat_csum_errors "$TOPO_WORLD")
 
-	flow "${t}_ping4" ping -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V4"
+	flow "${t}_ping4" in_c 1 ping -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V4"
 	check_ping "${t}_ping4"
-	flow "${t}_ping6" ping -6 -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V6"
+	flow "${t}_ping6" in_c 1 ping -6 -c 5 -i 0.2 -W 2 "$TOPO_WORLD_V6"
 	check_ping "${t}_ping6"
-	flow "${t}_udp4" iperf3 -c "$TOPO_WORLD_V4" -u -b 100M -l 1200 -t 1 -J
+	flow "${t}_udp4" in_c 1 iperf3 -c "$TOPO_WORLD_V4" -u -b 100M -l 1200 -t 1 -J
 	check_udp "${t}_udp4"
-	flow "${t}_udp6" iperf3 -6 -c "$TOPO_WORLD_V6" -u -b 100M -l 1200 -t 1 -J
+	flow "${t}_udp6" in_c 1 iperf3 -6 -c "$TOPO_WORLD_V6" -u -b 100M -l 1200 -t 1 -J
 	check_udp "${t}_udp6"
-	flow "${t}_tcp4" iperf3 -c "$TOPO_WORLD_V4" -t 2 -J
+	flow "${t}_tcp4" in_c 1 iperf3 -c "$TOPO_WORLD_V4" -t 2 -J
 	check_tcp "${t}_tcp4"
-	flow "${t}_tcp6" iperf3 -6 -c "$TOPO_WORLD_V6" -t 2 -J
+	flow "${t}_tcp6" in_c 1 iperf3 -6 -c "$TOPO_WORLD_V6" -t 2 -J
 	check_tcp "${t}_tcp6"
 	# Either direction may hand a flow to the agent: the container's
 	# segments (egress) or the world's ACKs (the return path).

@@ -132,6 +132,12 @@ udelta() {
 }
 ask() { in_c 1 "$XK" ask "$@" 2>&1; }
 jq_true() { jq -e "$@" >/dev/null 2>&1; }
+# auto_state_is STATE: the first attachment's auto.state is STATE
+# (AUTO_STATE: what it is).
+auto_state_is() {
+	AUTO_STATE=$(status_json | jq -r '.attachments[0].auto.state // "none"')
+	[ "$AUTO_STATE" = "$1" ]
+}
 
 # iperf_flow NAME ARGS...: one iperf3 flow from the container to the world;
 # checks it ran, that the world saw only 192.0.2.1, and in an xdp-egress
@@ -315,7 +321,7 @@ round() {
 	check "detach_nft_table_gone_$ROUND" "the nftables table inet xdp_egress is left: $(in_host nft list tables | tr '\n' ' ')" \
 		eval '! in_host nft list tables | grep -qw xdp_egress'
 	check "detach_agent_gone_$ROUND" "the agent (pid $agent) still runs" \
-		eval 'for i in $(seq 30); do kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done; ! kill -0 "$agent" 2>/dev/null'
+		wait_gone "$agent" 3
 	check "detach_offloads_$ROUND" "offloads differ after detach: $(diff <(echo "$before") <(offload_snapshot) | grep '^[<>]' | head -4 | tr '\n' ' ')" \
 		test "$before" = "$(offload_snapshot)"
 	log "round $ROUND took $(elapsed "$t0") s"
@@ -327,15 +333,12 @@ round() {
 # above the tuner's 2000, and what a TCG guest on a busy machine receives
 # without loss of its own (4 Mbit/s lost 24% there).
 auto_tune() {
-	local i state out sent pct s0 s1 red
+	local state out sent pct s0 s1 red
 	s0=$(stats_json)
 	xe_tune_start
 	out=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -p 5201 -u -l 64 -b 2M -t 4 -J 2>&1)
-	for ((i = 0; i < 30; i++)); do
-		state=$(status_json | jq -r '.attachments[0].auto.state // "none"')
-		[ "$state" = native ] && break
-		sleep 0.1
-	done
+	wait_until 3 auto_state_is native
+	state=$AUTO_STATE
 	s1=$(stats_json)
 	sent=$(jq -r '.end.sum.packets // 0' <<<"$out")
 	pct=$(jq -r '.end.sum.lost_percent // 100 | floor' <<<"$out")

@@ -14,7 +14,8 @@
 #                    iproute2, nft, iptables-nft and its xtables modules,
 #                    conntrack, ethtool, iperf3, jq, bpftool, kmod,
 #                    coreutils..., the project's build/xdp-egress and
-#                    build/kernels/xk-tool, tests/lib/topo.sh and
+#                    build/kernels/xk-tool, tests/lib/topo.sh (wait.sh,
+#                    capture.sh) and
 #                    tests/kernels/core.sh at the same paths under /xe, and
 #                    tests/kernels/guest_init.sh as /init
 #
@@ -197,7 +198,7 @@ fi
 mkdir -p "$stage/xe/build/kernels" "$stage/xe/tests/lib" "$stage/xe/tests/kernels"
 cp "$ROOT/build/xdp-egress" "$stage/xe/build/"
 cp "$ROOT/build/kernels/xk-tool" "$stage/xe/build/kernels/"
-cp "$ROOT/tests/lib/topo.sh" "$stage/xe/tests/lib/"
+cp "$ROOT/tests/lib/topo.sh" "$ROOT/tests/lib/wait.sh" "$ROOT/tests/lib/capture.sh" "$stage/xe/tests/lib/"
 cp "$ROOT/tests/kernels/core.sh" "$stage/xe/tests/kernels/"
 cp "$ROOT/tests/kernels/guest_init.sh" "$stage/init"
 chmod 0755 "$stage/init"

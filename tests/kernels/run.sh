@@ -19,6 +19,11 @@
 #   XK_HOST=0                        skip the host's kernel
 #   XK_ROUNDS="kernel auto"          core.sh's rounds (default: all)
 #   XK_VM_TIMEOUT=900                seconds a guest may run (TCG)
+#
+# tests/run.sh's limit for this script: the host's core (380 s on a busy
+# machine), building the guest's image when build/kernels has none (779 s
+# there), a TCG guest of up to XK_VM_TIMEOUT (900):
+# timeout: 2400
 set -u
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
@@ -32,12 +37,10 @@ failed=0
 summary=()
 features=()
 
+source tests/lib/wait.sh
+
 cleanup() {
-	if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
-		kill "$QEMU_PID" 2>/dev/null
-		for ((i = 0; i < 20; i++)); do kill -0 "$QEMU_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$QEMU_PID" 2>/dev/null
-	fi
+	stop_pid "$QEMU_PID" 2
 	rm -rf "$WORK"
 }
 trap cleanup EXIT

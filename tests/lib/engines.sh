@@ -130,15 +130,9 @@ docker_down() {
 
 # dockerd_stop: SIGTERM (it stops its containers), SIGKILL after 30 s.
 dockerd_stop() {
-	local i m
+	local m
 	[ -n "$DOCKERD_PID" ] || return 0
-	kill -TERM "$DOCKERD_PID" 2>/dev/null
-	for ((i = 0; i < 150; i++)); do
-		kill -0 "$DOCKERD_PID" 2>/dev/null || break
-		sleep 0.2
-	done
-	if kill -0 "$DOCKERD_PID" 2>/dev/null; then
-		kill -KILL "$DOCKERD_PID" 2>/dev/null
+	if ! stop_pid "$DOCKERD_PID" 30; then
 		# its containerd would outlive it
 		m=$(cat "$DOCKER_D/x/containerd/containerd.pid" 2>/dev/null)
 		[ -n "$m" ] && kill -KILL "$m" 2>/dev/null
@@ -198,17 +192,11 @@ podman_up() {
 }
 
 podman_down() {
-	local i n
+	local n
 	[ -n "$PODMAN_SVC_PID" ] || return 0
 	pm rm -f -a -t 0 >/dev/null 2>&1
 	pm network rm -f xenet >/dev/null 2>&1
-	kill -TERM "$PODMAN_SVC_PID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$PODMAN_SVC_PID" 2>/dev/null || break
-		sleep 0.2
-	done
-	kill -KILL "$PODMAN_SVC_PID" 2>/dev/null
-	wait "$PODMAN_SVC_PID" 2>/dev/null
+	stop_pid "$PODMAN_SVC_PID" 10
 	PODMAN_SVC_PID=""
 	# Namespaces podman made during this run and did not remove.
 	for n in $(ls /run/netns 2>/dev/null | grep '^netns-'); do
@@ -241,14 +229,10 @@ daemon_log_since() {
 
 # daemon_stop: SIGTERM; returns its exit status (124 if it hung).
 daemon_stop() {
-	local i rc
+	local rc
 	[ -n "$DAEMON_PID" ] || return 0
 	kill -TERM "$DAEMON_PID" 2>/dev/null
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$DAEMON_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$DAEMON_PID" 2>/dev/null; then
+	if ! wait_gone "$DAEMON_PID" 5; then
 		kill -KILL "$DAEMON_PID"
 		wait "$DAEMON_PID" 2>/dev/null
 		DAEMON_PID=""
@@ -269,25 +253,54 @@ not_attached() { ! is_attached "$1"; }
 
 # ---- the world side -----------------------------------------------------
 
-# capture_start FILE FILTER: tcpdump in TOPO_WORLD of what eth0 receives
-# (headers only); CAPTURE_PIDS collects them for capture_stop.
-CAPTURE_PIDS=()
-capture_start() {
-	bg "$TOPO_WORLD" tcpdump -ni eth0 -Q in -s 128 -U -w "$1" "$2" 2>/dev/null
-	CAPTURE_PIDS+=("$BG_PID")
+# world_servers PREFIX: iperf3 (5201) and a UDP echo (7, the tools of
+# snat_tools) in the world; a FAIL PREFIX_setup when one does not start.
+world_servers() {
+	start_iperf_server 5201 || { fail "$1_setup" "iperf3 server did not start in the world"; return 1; }
+	snat_tools
+	start_py_server udp 7 "$ENG_DIR/peers" || { fail "$1_setup" "the world's UDP echo did not start"; return 1; }
 }
-capture_stop() {
-	local p
-	sleep 0.5
-	for p in "${CAPTURE_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	CAPTURE_PIDS=()
+# udp_flow PID SPORT COUNT GAP: one UDP request/response flow to the
+# world's echo from the container of PID (its network namespace), printing
+# udpx's JSON.
+udp_flow() { nsenter --net="/proc/$1/ns/net" "$PY3" "$SNAT_TOOLS" udpx "$TOPO_WORLD_V4" 7 "$2" "$3" "$4"; }
+# restart_flow_start PREFIX PID IFNAME COUNT (needs tests/lib/checks.sh):
+# a UDP request/response flow (udp_flow, COUNT datagrams 0.1 s apart) from
+# the container of PID, in the background (RESTART_FLOW_PID; its JSON in
+# $ENG_DIR/restart-flow.json; RESTART_R0: IFNAME's redirected before it).
+# Checks PREFIX_flow_carried: the fast path carries it.
+restart_flow_start() {
+	RESTART_R0=$(counter "$(stats_json --ifname "$3")" redirected)
+	udp_flow "$2" 5302 "$4" 0.1 >"$ENG_DIR/restart-flow.json" 2>&1 &
+	RESTART_FLOW_PID=$!
+	check "$1_flow_carried" "the flow from $3: redirected did not grow by 5 within 5 s of its start (from $RESTART_R0)" \
+		wait_until 5 redirected_reached --ifname "$3" $((RESTART_R0 + 5))
 }
-# capture_count FILE FILTER: packets in FILE matching a tcpdump FILTER.
-capture_count() {
-	tcpdump -nr "$1" "$2" 2>/dev/null | wc -l
+# restart_flow_goes_on PREFIX IFNAME: checks PREFIX_away_flow_carried: with
+# the daemon stopped, the fast path goes on carrying the flow (or the flow
+# is over already: a daemon slow to stop on a busy machine; its end is
+# checked as a whole after the restart).
+restart_flow_goes_on() {
+	local r
+	r=$(counter "$(stats_json --ifname "$2")" redirected)
+	check "$1_away_flow_carried" "with the daemon stopped, the flow from $2 goes on but redirected did not grow by 5 within 5 s (from $r)" \
+		wait_until 5 restart_flow_progressed "$2" $((r + 5))
+}
+restart_flow_progressed() {
+	pid_gone "$RESTART_FLOW_PID" || redirected_reached --ifname "$1" "$2"
+}
+
+# ping_source NAME EXEC...: PING_SRC, the source address(es) the world
+# sees on two pings run by EXEC (`dk exec c1`), one line; checks
+# NAME_capture.
+ping_source() {
+	local name=$1 f=$ENG_DIR/$1.pcap
+	shift
+	check "${name}_capture" "tcpdump in the world did not start: $(cat "$f.err" 2>/dev/null)" \
+		capture_start "$f" icmp
+	"$@" ping -c 2 -W 2 "$TOPO_WORLD_V4" >/dev/null
+	capture_stop
+	PING_SRC=$(tcpdump -nr "$f" 'icmp[icmptype] = icmp-echo' 2>/dev/null | awk '{print $3}' | sort -u | tr '\n' ' ')
 }
 
 # ---- cleanup ------------------------------------------------------------
@@ -296,6 +309,7 @@ capture_count() {
 # machine paths this run created. Safe to call twice and from a trap.
 eng_cleanup() {
 	local m cg p
+	trap '' INT TERM HUP # the cleanup runs to its end (see topo_destroy)
 	daemon_stop >/dev/null 2>&1
 	# A failed run shows what the daemon said.
 	if [ "$TOPO_FAILED" -gt 0 ] && [ -s "$DAEMON_LOG" ]; then

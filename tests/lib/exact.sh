@@ -96,6 +96,7 @@ exact_need() {
 EXACT_EXIT_HOOKS=()
 exact_on_exit() { EXACT_EXIT_HOOKS=("$1" "${EXACT_EXIT_HOOKS[@]}"); }
 exact_cleanup() {
+	trap '' INT TERM HUP # the cleanup runs to its end (see topo_destroy)
 	local h
 	for h in "${EXACT_EXIT_HOOKS[@]}"; do
 		"$h" >/dev/null 2>&1
@@ -336,17 +337,8 @@ serve() {
 	[ -n "$bind" ] && args+=(--bind "$bind")
 	bg_x "$ns" "${args[@]}" 2>>"$TOPO_TMP/srv-$name.err"
 	SERVE_PID=$BG_PID
-	{ [ "$tp" = 0 ] || _wait_listen_any "$ns" "$tp" tcp; } &&
-		{ [ "$up" = 0 ] || _wait_listen_any "$ns" "$up" udp; }
-}
-_wait_listen_any() {
-	local i flag=-ltn
-	[ "$3" = udp ] && flag=-lun
-	for ((i = 0; i < 50; i++)); do
-		_in_ns "$1" ss $flag "sport = :$2" | grep -q ":$2" && return 0
-		sleep 0.1
-	done
-	return 1
+	{ [ "$tp" = 0 ] || wait_listen "$ns" "$tp" tcp; } &&
+		{ [ "$up" = 0 ] || wait_listen "$ns" "$up" udp; }
 }
 # srv_log NAME: the server's event log path.
 srv_log() { echo "$TOPO_TMP/srv-$1.log"; }
@@ -383,31 +375,22 @@ par_result() { cat "$TOPO_TMP/ask-$1.json" 2>/dev/null; }
 
 # wait_json FILE SECONDS JQ_EXPR: polls until FILE satisfies JQ_EXPR.
 wait_json() {
-	local i n=$(($2 * 20))
-	for ((i = 0; i < n; i++)); do
-		jq -e "$3" "$1" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
+	WAIT_POLL=0.05 wait_until "$2" json_holds "$1" "$3"
 }
+json_holds() { jq -e "$2" "$1" >/dev/null 2>&1; }
 
 # flow_progress FILE WINDOW_S MIN: after a `stream` writes FILE, does it
 # still get answers? Waits up to WINDOW_S for MIN more answers: prints
 # "goes on" (as soon as they came) or "stopped" (none or too few in the
 # window: observing that a flow stopped needs the whole window).
 flow_progress() {
-	local f=$1 win=$2 min=$3 a0 a end
+	local f=$1 win=$2 min=$3 a0
 	a0=$(jq -r '.answered' "$f" 2>/dev/null || echo 0)
-	end=$(awk -v t="$EPOCHREALTIME" -v w="$win" 'BEGIN { printf "%.3f", t + w }')
-	while awk -v t="$EPOCHREALTIME" -v e="$end" 'BEGIN { exit !(t < e) }'; do
-		a=$(jq -r '.answered' "$f" 2>/dev/null || echo 0)
-		if [ $((a - a0)) -ge "$min" ]; then
-			echo "goes on"
-			return
-		fi
-		sleep 0.05
-	done
-	echo "stopped"
+	if WAIT_POLL=0.05 wait_until "$win" json_holds "$f" ".answered >= $((a0 + min))"; then
+		echo "goes on"
+	else
+		echo "stopped"
+	fi
 }
 
 # ---- the node: addresses, NAT, decoys -------------------------------------

@@ -28,6 +28,10 @@
 #   ok some_check  /  fail some_check "why"
 
 TOPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# wait_until, wait_gone, stop_pid, wait_listen, wait_quiet
+source "$TOPO_ROOT/tests/lib/wait.sh"
+# world_capture_start/stop (text), capture_start/stop/count (pcap)
+source "$TOPO_ROOT/tests/lib/capture.sh"
 XE_BIN=${XE_BIN:-$TOPO_ROOT/build/xdp-egress}
 TOPO_PREFIX=${TOPO_PREFIX:-xe$$}
 TOPO_HOST=$TOPO_PREFIX-host
@@ -197,15 +201,13 @@ topo_create() {
 # goes unanswered (seen here on 6.18: ~1 s until the retry), which would
 # make the first ping6 of a test look slow for reasons of its own.
 topo_settle() {
-	local dst i n
+	local dst n
 	local dsts=("$TOPO_WORLD_V4" "$TOPO_WORLD_V6")
 	for n in "${!TOPO_C[@]}"; do
 		dsts+=("10.200.$n.2" "fd00:$n::2")
 	done
 	for dst in "${dsts[@]}"; do
-		for ((i = 0; i < 30; i++)); do
-			ip netns exec "$TOPO_HOST" ping -c 1 -W 0.2 "$dst" >/dev/null 2>&1 && break
-		done
+		wait_until 6 pings "$TOPO_HOST" "$dst" 0.2
 	done
 	ip -n "$TOPO_HOST" neigh flush all 2>/dev/null
 	ip -n "$TOPO_HOST" -6 neigh flush all 2>/dev/null
@@ -218,6 +220,9 @@ topo_settle() {
 # twice and from a trap.
 topo_destroy() {
 	local p ns
+	# A second SIGTERM (tests/run.sh ends a script that outlived its limit
+	# with one, a user may send more) must not cut the cleanup short.
+	trap '' INT TERM HUP
 	for p in "${TOPO_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -265,13 +270,9 @@ no_xdp_anywhere() {
 # prog_gone ID: no BPF program with this id is loaded any more (the kernel
 # frees a detached program after an RCU grace period: wait up to 2 s).
 prog_gone() {
-	local i
-	for i in $(seq 20); do
-		bpftool prog show id "$1" >/dev/null 2>&1 || return 0
-		sleep 0.1
-	done
-	return 1
+	wait_until 2 prog_unloaded "$1"
 }
+prog_unloaded() { ! bpftool prog show id "$1" >/dev/null 2>&1; }
 # tcx_prog_ids NS IFNAME: the ids of the tcx ingress programs on IFNAME in
 # NS, one per line (BPF_PROG_QUERY; the iproute2 and bpftool of Debian 12
 # cannot list tcx). Fails when the query fails.
@@ -343,19 +344,6 @@ ns_state_brief() {
 	echo "nft table: $(nft_table_present && echo present || echo gone), xdp-egress processes: [$(xe_procs | tr '\n' ' ')], up0 XDP: '$(xdp_on up0)'"
 }
 
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
-# (SECONDS may have a fraction).
-wait_until() {
-	local i n
-	n=$(awk -v s="$1" 'BEGIN { printf "%d", s * 10 }')
-	shift
-	for ((i = 0; i < n; i++)); do
-		"$@" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # offloads NS IFNAME: `ethtool -k`, without the "[fixed]" decorations that
 # XDP itself may add, so before/after snapshots compare what can be changed.
 offloads() {
@@ -374,6 +362,10 @@ offload_snapshot() {
 # offload NS IFNAME FEATURE: on|off
 offload() {
 	ip netns exec "$1" ethtool -k "$2" | awk -v f="$3:" '$1 == f { print $2 }'
+}
+# link_gone NS IFNAME: no interface IFNAME in NS.
+link_gone() {
+	! ip -n "$1" link show "$2" >/dev/null 2>&1
 }
 # tx_packets NS IFNAME
 tx_packets() {
@@ -406,6 +398,12 @@ nstat_csum_errors() {
 nstat_value() {
 	ip netns exec "$1" nstat -az "$2" 2>/dev/null | awk -v n="$2" '$1 == n { print $2 }'
 }
+# nstat_above NS NAME VALUE: the counter is above VALUE (for wait_until).
+nstat_above() {
+	local v
+	v=$(nstat_value "$1" "$2")
+	[ "${v:-0}" -gt "$3" ]
+}
 
 # udp_arrived NS: UDP datagrams (v4 + v6) that reached NS's UDP layer:
 # delivered, or dropped there because the receiving socket's buffer was
@@ -413,17 +411,6 @@ nstat_value() {
 udp_arrived() {
 	ip netns exec "$1" nstat -az 2>/dev/null |
 		awk '$1 ~ /^Udp6?(InDatagrams|RcvbufErrors)$/ { s += $2 } END { print s + 0 }'
-}
-
-# wait_listen NS PORT [tcp|udp]: waits up to 5 s for a listener.
-wait_listen() {
-	local i flag=-ltn
-	[ "${3:-tcp}" = udp ] && flag=-lun
-	for ((i = 0; i < 50; i++)); do
-		ip netns exec "$1" ss $flag "sport = :$2" | grep -q ":$2" && return 0
-		sleep 0.1
-	done
-	return 1
 }
 
 # ---- a node that NATs: return routes, far side, traffic tools ------------
@@ -466,22 +453,18 @@ topo_add_far() {
 	ip -n "$TOPO_FAR" link set eth0 mtu "$mtu" up
 	ip -n "$TOPO_FAR" route add default via 203.0.113.1
 	ip -n "$TOPO_FAR" -6 route add default via fd02::1
-	local i
-	for ((i = 0; i < 30; i++)); do
-		ip netns exec "$TOPO_WORLD" ping -c 1 -W 0.2 "$TOPO_FAR_V6" >/dev/null 2>&1 && break
-	done
+	wait_until 6 pings "$TOPO_WORLD" "$TOPO_FAR_V6" 0.2
 }
 
 # topo_warm_neigh: the host resolves its next hop to the world (v4 and v6),
 # so that a container's first packet finds the neighbour XDP needs.
 topo_warm_neigh() {
-	local i
-	for ((i = 0; i < 20; i++)); do
-		in_host ping -c 1 -W 0.3 "$TOPO_WORLD_V4" >/dev/null 2>&1 && break
-	done
-	for ((i = 0; i < 20; i++)); do
-		in_host ping -6 -c 1 -W 0.3 "$TOPO_WORLD_V6" >/dev/null 2>&1 && break
-	done
+	wait_until 6 pings "$TOPO_HOST" "$TOPO_WORLD_V4" 0.3
+	wait_until 6 pings "$TOPO_HOST" "$TOPO_WORLD_V6" 0.3
+}
+# pings NS DST [WAIT]: one ping from NS to DST is answered within WAIT s (1).
+pings() {
+	ip netns exec "$1" ping -c 1 -W "${3:-1}" "$2" >/dev/null 2>&1
 }
 
 # return_counter JSON NAME [UPLINK]: a packet counter of the return-path
@@ -507,26 +490,6 @@ host_nat_rules() {
 masquerade_packets() {
 	in_host iptables -t nat -L POSTROUTING -v -x -n 2>/dev/null |
 		awk '$3 == "MASQUERADE" { s += $1 } END { print s + 0 }'
-}
-
-# world_capture_start FILTER: tcpdump in the world on eth0, one line per
-# packet matching FILTER, into $TOPO_TMP/capture.txt. world_capture_stop
-# ends it; then capture.txt holds what was seen.
-world_capture_start() {
-	: >"$TOPO_TMP/capture.txt"
-	bg "$TOPO_WORLD" tcpdump -l -nn -i eth0 -s 128 "$1" >"$TOPO_TMP/capture.txt" 2>"$TOPO_TMP/capture.err"
-	CAPTURE_PID=$BG_PID
-	local i
-	for ((i = 0; i < 50; i++)); do
-		grep -q 'listening on' "$TOPO_TMP/capture.err" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
-world_capture_stop() {
-	sleep 0.2
-	kill "$CAPTURE_PID" 2>/dev/null
-	wait "$CAPTURE_PID" 2>/dev/null
 }
 
 # snat_tools: writes the Python traffic tools to $SNAT_TOOLS; run them with

@@ -15,6 +15,7 @@
 #       serial ports into WORKDIR/probe.ttyS0 and probe.ttyS1. Sets
 #       VM_ACCEL_NAME (kvm|tcg), VM_ACCEL_ARGS (qemu's options for it) and
 #       VM_ACCEL_WHY (why TCG, when TCG).
+source "$(dirname "${BASH_SOURCE[0]}")/wait.sh"
 VM_KVM_ARGS=(-accel kvm -cpu host,-arch-capabilities)
 VM_TCG_ARGS=(-accel tcg,thread=multi -cpu max)
 KVM_PROBE_S=${KVM_PROBE_S:-20}
@@ -23,13 +24,13 @@ KVM_PROBE_S=${KVM_PROBE_S:-20}
 # in VM_RC, 1 (and the process killed) when it still runs after SECONDS.
 # VM_WAITED: the seconds it took.
 vm_wait() {
-	local pid=$1 i
-	for ((i = 0; i < $2 * 10; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	VM_WAITED=$((i / 10))
-	if kill -0 "$pid" 2>/dev/null; then
+	local pid=$1 t0
+	uptime_cs
+	t0=$UPTIME_CS
+	wait_gone "$pid" "$2"
+	uptime_cs
+	VM_WAITED=$(((UPTIME_CS - t0) / 100))
+	if ! pid_gone "$pid"; then
 		kill "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		return 1
