@@ -27,7 +27,7 @@
 	  "(`podman system service`)" },                                      \
 	{ O_TAP, "tap", "IFNAME",                                             \
 	  "a VM's tap device (qemu -netdev tap): the guest's egress is its "  \
-	  "receive path. The guest's offloads are its own: see README, VMs" }, \
+	  "receive path. The guest's offloads are its own: see docs/vms.md" }, \
 	{ O_CONTAINER_IF, "container-if", "IFNAME",                           \
 	  "with --netns/--pid/--docker/--podman: the container's veth when "  \
 	  "it has several" }

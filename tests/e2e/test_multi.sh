@@ -123,7 +123,7 @@ else
 	fail multi_detach_last "detach --netns C2: rc $XE_RC ($XE_ERR); XDP $(xdp_progs "$TOPO_HOST" | tr '\n' ';'), pins $(find "$XDP_EGRESS_BPFFS" 2>/dev/null | tr '\n' ' '), $(ns_state_brief)"
 fi
 
-# detach --all (README) removes every attachment and restores every fix.
+# detach --all (docs/usage.md) removes every attachment and restores every fix.
 c1_before=$(offloads "${TOPO_C[1]}" eth0)
 c2_before=$(offloads "${TOPO_C[2]}" eth0)
 w_before=$(offloads "$TOPO_WORLD" eth0)

@@ -35,7 +35,7 @@
 # Then: native XDP on a tap, and on a kernel without tcx, --tc-hook tcx
 # refused with what is missing and since when.
 #
-# Lines "# feature NAME: VALUE" record what this kernel did (the README's
+# Lines "# feature NAME: VALUE" record what this kernel did (docs/kernels.md's
 # table of features by kernel is filled from them).
 #
 #   XK_ROUNDS="kernel auto native" bash tests/kernels/core.sh

@@ -1569,7 +1569,7 @@ static void test_flow_counts(const struct env *e)
 
 /*
  * XE_MEASURE_FLOWS=ROUNDS: what per-flow counting and flow events cost a
- * carried packet (README, "Watching flows"): one established UDP flow run
+ * carried packet (docs/operations.md, "Watching flows"): one established UDP flow run
  * 200,000 times per round through xdp_egress with bpf_prog_test_run, one
  * frame per call (the program rewrites it, so a repeat count would run it
  * on its own output), loaded with flows on and with flows_off in turn; the mean of the kernel's
