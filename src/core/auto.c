@@ -12,8 +12,13 @@
  *   on native: MTU-sized frames (mean >= AUTO_BULK_BYTES: a bulk sender that
  *              lost its TSO) at >= AUTO_MIN_PPS -> back to tc alone
  *
- * A switch needs AUTO_VOTES windows in a row and AUTO_DWELL_WINDOWS since
- * the last one, so mixed traffic does not flap. Switching is hitless: the tc
+ * Putting native XDP in front needs AUTO_VOTES windows in a row and
+ * AUTO_DWELL_WINDOWS since the last switch, so mixed traffic does not flap.
+ * Taking it away needs one bulk window and no dwell: the tc program carries
+ * everything, while native XDP costs a bulk sender its TSO for every window
+ * it stays (a container going from small packets to an upload would send
+ * it one MTU at a time for the whole dwell). At most one round trip
+ * native -> tc -> native per dwell, then. Switching is hitless: the tc
  * program stays attached and carries whatever XDP does not (auto_switch()).
  */
 #include <errno.h>
@@ -42,7 +47,8 @@
 #define AUTO_SMALL_BYTES 512.0    /* mean frame size that counts as small */
 #define AUTO_BULK_BYTES 1024.0    /* mean frame size that counts as bulk */
 #define AUTO_GSO_SHARE 0.01       /* more GSO than this: TSO is in use */
-#define AUTO_VOTES 3
+#define AUTO_VOTES 3              /* small windows in a row: native in front */
+#define AUTO_VOTES_BULK 1         /* bulk windows in a row: back to tc */
 #define AUTO_DWELL_WINDOWS 5
 #define AUTO_MAX 1024
 
@@ -176,14 +182,14 @@ static int tick_one(const char *dir, cJSON *m, void *arg)
 		e->votes = 0;
 		return 0;
 	}
-	if (++e->votes < AUTO_VOTES ||
-	    now - since < AUTO_DWELL_WINDOWS * t->interval_ms / 1000.0)
+	if (++e->votes < (want ? AUTO_VOTES : AUTO_VOTES_BULK) ||
+	    (want && now - since < AUTO_DWELL_WINDOWS * t->interval_ms / 1000.0))
 		return 0;
-	e->votes = 0;
 	snprintf(why, sizeof(why), "%s: %.0f pps, mean %.0f B, %.1f%% GSO over "
-		 "the last %d windows of %d ms",
+		 "the last %d window%s of %d ms",
 		 want ? "small packets" : "bulk, MTU-sized frames", pps, mean,
-		 gso_share * 100, AUTO_VOTES, t->interval_ms);
+		 gso_share * 100, e->votes, e->votes == 1 ? "" : "s", t->interval_ms);
+	e->votes = 0;
 	rc = auto_switch(dir, want, why);
 	if (!rc)
 		pr_info("%s: %s (%s)", ifname ? ifname : dir,

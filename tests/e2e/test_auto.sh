@@ -122,6 +122,11 @@ out=$(in_c 1 iperf3 -c "$TOPO_WORLD_V4" -t 5 -J 2>&1)
 mbps=$(jq -r '.end.sum_received.bits_per_second // 0 | . / 1e6 | floor' <<<"$out")
 check auto_bulk_to_tc "state $(auto_state) after 5 s of bulk TCP ($mbps Mbit/s); tune log: $(tail -2 "$TOPO_TMP/tune.log" | tr '\n' ' ')" \
 	wait_state tc 2
+# Back to tc on the first bulk window, with no dwell: native XDP costs a
+# bulk sender its TSO for every window it stays.
+why=$(xe status --json | jq -r '.attachments[0].auto.why')
+check auto_bulk_one_window "auto.why is '$why' (want bulk after 1 window)" \
+	grep -q "bulk, MTU-sized frames: .* over the last 1 window of" <<<"$why"
 check auto_tc_no_xdp "vc1 still has XDP ($(xdp_on_vc1)) back on tc" test "$(xdp_on_vc1)" = 0
 check auto_tc_offloads_back "container eth0: tso $(offload "$C" eth0 tcp-segmentation-offload), tx-checksumming $(offload "$C" eth0 tx-checksumming) back on tc" \
 	test "$(offload "$C" eth0 tcp-segmentation-offload) $(offload "$C" eth0 tx-checksumming)" = "on on"
