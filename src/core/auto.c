@@ -10,7 +10,14 @@
  *   on tc:     small packets (mean <= AUTO_SMALL_BYTES, almost no GSO) at
  *              >= AUTO_MIN_PPS          -> native XDP in front
  *   on native: MTU-sized frames (mean >= AUTO_BULK_BYTES: a bulk sender that
- *              lost its TSO) at >= AUTO_MIN_PPS -> back to tc alone
+ *              lost its TSO) at >= AUTO_MIN_PPS -> back to tc alone;
+ *              or the kernel path taking most frames (>= AUTO_KERNEL_SHARE of
+ *              them, at >= AUTO_MIN_PPS: short connections, new flows)
+ *              -> back to tc alone. Native XDP in front of frames it only
+ *              passes is pure cost: each is turned into an XDP buffer and
+ *              back, and the container computes its own checksums.
+ *
+ * A window where the kernel path takes most frames never votes for native.
  *
  * Putting native XDP in front needs AUTO_VOTES windows in a row and
  * AUTO_DWELL_WINDOWS since the last switch, so mixed traffic does not flap.
@@ -47,6 +54,7 @@
 #define AUTO_SMALL_BYTES 512.0    /* mean frame size that counts as small */
 #define AUTO_BULK_BYTES 1024.0    /* mean frame size that counts as bulk */
 #define AUTO_GSO_SHARE 0.01       /* more GSO than this: TSO is in use */
+#define AUTO_KERNEL_SHARE 0.5     /* frames the kernel path takes: native idles */
 #define AUTO_VOTES 3              /* small windows in a row: native in front */
 #define AUTO_VOTES_BULK 1         /* bulk windows in a row: back to tc */
 #define AUTO_DWELL_WINDOWS 5
@@ -54,7 +62,7 @@
 
 struct auto_entry {
 	char dir[PATH_MAX];
-	__u64 pkts, bytes, gso;
+	__u64 pkts, bytes, gso, kern;
 	double t;
 	int votes;
 	int seen;                 /* in the last walk */
@@ -88,8 +96,11 @@ void auto_tuner_free(struct auto_tuner *t)
 	free(t);
 }
 
-/* Sum the per-CPU egress counters of the attachment in dir. */
-static int read_fast_path(const char *dir, __u64 *pkts, __u64 *bytes, __u64 *gso)
+/* Sum the per-CPU egress counters of the attachment in dir: what the fast
+ * path carried (packets, bytes, GSO super-packets) and what it left to the
+ * kernel (every pass reason). */
+static int read_fast_path(const char *dir, __u64 *pkts, __u64 *bytes, __u64 *gso,
+			  __u64 *kern)
 {
 	int ncpu = libbpf_num_possible_cpus(), fd, i;
 	struct counter_val *v;
@@ -107,17 +118,23 @@ static int read_fast_path(const char *dir, __u64 *pkts, __u64 *bytes, __u64 *gso
 			close(fd);
 		return -1;
 	}
-	*pkts = *bytes = *gso = 0;
-	key = CNT_REDIRECTED;
-	if (!bpf_map_lookup_elem(fd, &key, v))
+	*pkts = *bytes = *gso = *kern = 0;
+	for (key = 0; key < CNT_MAX; key++) {
+		if (key != CNT_REDIRECTED && key != CNT_GSO && !counter_is_pass(key))
+			continue;
+		if (bpf_map_lookup_elem(fd, &key, v))
+			continue;
 		for (i = 0; i < ncpu; i++) {
-			*pkts += v[i].packets;
-			*bytes += v[i].bytes;
+			if (key == CNT_REDIRECTED) {
+				*pkts += v[i].packets;
+				*bytes += v[i].bytes;
+			} else if (key == CNT_GSO) {
+				*gso += v[i].packets;
+			} else {
+				*kern += v[i].packets;
+			}
 		}
-	key = CNT_GSO;
-	if (!bpf_map_lookup_elem(fd, &key, v))
-		for (i = 0; i < ncpu; i++)
-			*gso += v[i].packets;
+	}
 	close(fd);
 	free(v);
 	return 0;
@@ -137,6 +154,49 @@ static struct auto_entry *entry_for(struct auto_tuner *t, const char *dir)
 	return &t->e[t->n++];
 }
 
+/* Measure the window since the entry's last reading (-1: none yet). */
+static int window_take(struct auto_entry *e, __u64 p, __u64 b, __u64 g, __u64 k,
+		       double now, struct auto_window *w)
+{
+	double dt = now - e->t;
+	int fresh = !e->t || p < e->pkts || k < e->kern;
+	__u64 dp = p - e->pkts, dk = k - e->kern;
+
+	if (!fresh && dt <= 0)
+		return -1;
+	if (!fresh) {
+		w->pps = dp / dt;
+		w->kpps = dk / dt;
+		w->mean = dp ? (double)(b - e->bytes) / dp : 0;
+		w->gso_share = dp ? (double)(g - e->gso) / dp : 0;
+		w->kshare = dp + dk ? (double)dk / (dp + dk) : 0;
+	}
+	e->pkts = p, e->bytes = b, e->gso = g, e->kern = k, e->t = now;
+	return fresh ? -1 : 0;
+}
+
+int auto_window_wants(const struct auto_window *w, int native, int blocked,
+		      char *why, size_t len)
+{
+	int kernel_heavy = w->kpps >= AUTO_MIN_PPS && w->kshare >= AUTO_KERNEL_SHARE;
+
+	if (native && kernel_heavy) {
+		snprintf(why, len, "the kernel path took %.0f%% of the frames "
+			 "(%.0f pps), native XDP only passed them", w->kshare * 100,
+			 w->kpps);
+		return 0;
+	}
+	if (w->pps < AUTO_MIN_PPS)
+		return -1;
+	snprintf(why, len, "%s: %.0f pps, mean %.0f B, %.1f%% GSO",
+		 native ? "bulk, MTU-sized frames" : "small packets", w->pps,
+		 w->mean, w->gso_share * 100);
+	if (native)
+		return w->mean < AUTO_BULK_BYTES;
+	return w->mean <= AUTO_SMALL_BYTES && w->gso_share < AUTO_GSO_SHARE &&
+	       !blocked && !kernel_heavy;
+}
+
 static int tick_one(const char *dir, cJSON *m, void *arg)
 {
 	struct auto_tuner *t = arg;
@@ -144,51 +204,33 @@ static int tick_one(const char *dir, cJSON *m, void *arg)
 	const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(au, "state"));
 	const char *ifname = cJSON_GetStringValue(cJSON_GetObjectItem(m, "ifname"));
 	double since = cJSON_GetNumberValue(cJSON_GetObjectItem(au, "since"));
-	double now = now_s(), dt, pps, mean, gso_share;
+	double now = now_s();
+	struct auto_window w;
 	struct auto_entry *e;
-	__u64 p, b, g;
+	__u64 p, b, g, k;
 	int native, want, rc;
-	char why[200];
+	char why[200], what[160];
 
 	if (!au || !state)
 		return 0;
 	e = entry_for(t, dir);
-	if (!e || read_fast_path(dir, &p, &b, &g))
+	if (!e || read_fast_path(dir, &p, &b, &g, &k))
 		return 0;
 	e->seen = 1;
-	if (!e->t || p < e->pkts) {
-		e->pkts = p, e->bytes = b, e->gso = g, e->t = now;
+	if (window_take(e, p, b, g, k, now, &w))
 		return 0;
-	}
-	dt = now - e->t;
-	if (dt <= 0)
-		return 0;
-	pps = (p - e->pkts) / dt;
-	mean = p > e->pkts ? (double)(b - e->bytes) / (p - e->pkts) : 0;
-	gso_share = p > e->pkts ? (double)(g - e->gso) / (p - e->pkts) : 0;
-	e->pkts = p, e->bytes = b, e->gso = g, e->t = now;
-
 	native = !strcmp(state, "native");
-	if (pps < AUTO_MIN_PPS) {
-		e->votes = 0;
-		return 0;
-	}
-	if (native)
-		want = mean < AUTO_BULK_BYTES;
-	else
-		want = mean <= AUTO_SMALL_BYTES && gso_share < AUTO_GSO_SHARE &&
-		       !cJSON_GetObjectItem(au, "native_blocked");
-	if (want == native) {
+	want = auto_window_wants(&w, native, !!cJSON_GetObjectItem(au, "native_blocked"),
+			    what, sizeof(what));
+	if (want < 0 || want == native) {
 		e->votes = 0;
 		return 0;
 	}
 	if (++e->votes < (want ? AUTO_VOTES : AUTO_VOTES_BULK) ||
 	    (want && now - since < AUTO_DWELL_WINDOWS * t->interval_ms / 1000.0))
 		return 0;
-	snprintf(why, sizeof(why), "%s: %.0f pps, mean %.0f B, %.1f%% GSO over "
-		 "the last %d window%s of %d ms",
-		 want ? "small packets" : "bulk, MTU-sized frames", pps, mean,
-		 gso_share * 100, e->votes, e->votes == 1 ? "" : "s", t->interval_ms);
+	snprintf(why, sizeof(why), "%s, over the last %d window%s of %d ms", what,
+		 e->votes, e->votes == 1 ? "" : "s", t->interval_ms);
 	e->votes = 0;
 	rc = auto_switch(dir, want, why);
 	if (!rc)

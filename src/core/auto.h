@@ -4,7 +4,21 @@
 #ifndef XE_AUTO_H
 #define XE_AUTO_H
 
+#include <stddef.h>
+
 struct auto_tuner;
+
+/* What one window of an attachment's traffic looked like. */
+struct auto_window {
+	double pps, mean, gso_share; /* carried by the fast path */
+	double kpps, kshare;         /* left to the kernel path, and its share */
+};
+
+/* The state one window asks for: 1 native XDP in front, 0 the tc program
+ * alone, -1 no opinion (too little traffic to matter). why gets the
+ * reason. native: the state now; blocked: native XDP cannot be used. */
+int auto_window_wants(const struct auto_window *w, int native, int blocked,
+		      char *why, size_t len);
 
 /* interval_ms: the length of one measuring window. */
 struct auto_tuner *auto_tuner_new(int interval_ms);

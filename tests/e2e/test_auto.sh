@@ -14,6 +14,7 @@
 #   entry, the world receives it once, translated);
 # - bulk TCP takes it back to tc alone (TSO back on, GSO super-packets on
 #   the fast path, the transfer runs at full speed);
+# - ICMP (kernel-path traffic) with native XDP in front: back to tc;
 # - detach while native XDP is in front removes both programs, every pin,
 #   and restores every offload;
 # - a container whose MTU native XDP cannot take: auto stays on tc and
@@ -136,9 +137,19 @@ gso0=$(counter "$s1" redirected_gso)
 gso1=$(counter "$(stats_json)" redirected_gso)
 check auto_tc_gso "redirected_gso grew by $((gso1 - gso0)) over bulk TCP on tc" test $((gso1 - gso0)) -gt 100
 
-# Back to native, then detach while it is there.
+# Back to native. Then traffic the kernel path takes (ICMP is never
+# fast-pathed; short connections and new flows are alike): native XDP only
+# passes it, turning every frame into an XDP buffer and back, so auto goes
+# back to tc at once. Then native again, and detach while it is there.
 udp_small 4 >/dev/null
 check auto_native_again "state $(auto_state) after another UDP flood" wait_state native 2
+pings=$(in_c 1 ping -f -q -w 2 "$TOPO_WORLD_V4" 2>&1 | sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p')
+check auto_kernel_path_to_tc "state $(auto_state) after 2 s of ping -f (${pings:-?} echo requests); tune log: $(tail -2 "$TOPO_TMP/tune.log" | tr '\n' ' ')" \
+	wait_state tc 2
+why=$(xe status --json | jq -r '.attachments[0].auto.why')
+check auto_kernel_path_why "auto.why is '$why'" grep -q "the kernel path took .* over the last 1 window of" <<<"$why"
+udp_small 4 >/dev/null
+check auto_native_after_kernel_path "state $(auto_state) after a UDP flood" wait_state native 2
 tune_stop
 # A frame native XDP passes must be judged once: the first datagram of a
 # new flow goes to the kernel from XDP (pass_new_flow), marked so that the
