@@ -56,6 +56,21 @@ static void test_prom(void)
 		  "prom/sample_u64_exact");
 	free(buf);
 	/* HELP: backslash and line feed escaped, quotes as they are. */
+	/* Valid UTF-8 passes whole (2, 3, 4 bytes); a stray continuation
+	 * byte, a truncated sequence, an overlong '/', a surrogate and a
+	 * byte above U+10FFFF become U+FFFD, one per byte. */
+	CAPTURE(buf, prom_label_value(out, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xb3"));
+	CHECK_STR(buf, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x90\xb3", "prom/label_utf8_kept");
+	free(buf);
+	CAPTURE(buf, prom_label_value(out, "a\x80" "b\xe2\x82"));
+	CHECK_STR(buf, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd", "prom/label_bad_bytes_replaced");
+	free(buf);
+	CAPTURE(buf, prom_label_value(out, "\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xff"));
+	CHECK_STR(buf, "\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|"
+		  "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd|\xef\xbf\xbd",
+		  "prom/label_overlong_surrogate_too_high");
+	free(buf);
+
 	CAPTURE(buf, prom_help_type(out, "m", "gauge", "a \"q\" \\ b\nc"));
 	CHECK_STR(buf, "# HELP m a \"q\" \\\\ b\\nc\n# TYPE m gauge\n",
 		  "prom/help_escaped");
