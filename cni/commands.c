@@ -209,11 +209,27 @@ static int check_layout(const char *host)
 	return rc;
 }
 
+/* The mode an attachment made from this config records (mode_name()). */
+static const char *config_mode_name(enum xdp_mode_req m)
+{
+	switch (m) {
+	case MODE_NATIVE:
+		return "native";
+	case MODE_GENERIC:
+		return "generic";
+	case MODE_TC:
+		return "tc";
+	default:
+		return "auto";  /* MODE_AUTO, and MODE_DEFAULT: the same */
+	}
+}
+
 /* The attachment on host against the config. */
 static int check_attachment(const struct cni_conf *c,
 			    const struct cni_env *env, const char *host)
 {
 	struct attachment_info ai;
+	const char *want;
 
 	if (attachment_of(host, &ai) || !ai.found)
 		return cni_error(XE_ERR_CHECK, NULL, "xdp-egress is not attached "
@@ -223,11 +239,12 @@ static int check_attachment(const struct cni_conf *c,
 		return cni_error(XE_ERR_CHECK, NULL, "xdp-egress's record for %s "
 				 "exists but its program is no longer attached; "
 				 "DEL and ADD the pod again", host);
-	if ((c->ao.mode == MODE_NATIVE && strcmp(ai.mode, "native")) ||
-	    (c->ao.mode == MODE_GENERIC && strcmp(ai.mode, "generic")))
+	want = config_mode_name(c->ao.mode);
+	if (strcmp(ai.mode, want))
 		return cni_error(XE_ERR_CHECK, NULL, "%s runs xdp-egress in %s mode "
-				 "but the config asks for %s", host, ai.mode,
-				 c->ao.mode == MODE_NATIVE ? "native" : "generic");
+				 "but the config asks for %s%s; DEL and ADD the pod "
+				 "again to apply the config", host, ai.mode, want,
+				 c->ao.mode == MODE_DEFAULT ? " (its default)" : "");
 	return 0;
 }
 

@@ -163,6 +163,19 @@ fi
 
 # ---- DEL -------------------------------------------------------------------
 
+# CHECK notices a mode other than the config's: pod 1 runs native; a config
+# asking for tc, auto, or nothing (auto, the default) does not match it.
+for m in tc auto default; do
+	out=$(plugin_conf "$(cat "$TOPO_TMP/pod1.list")" 1 "$TOPO_TMP/pod1.result" |
+		jq -c --arg m "$m" 'if $m == "default" then del(.mode) else .mode = $m end' |
+		cni_exec CHECK "/run/netns/${PODS[1]}" pod1 xdp-egress-cni 2>/dev/null)
+	rc=$?
+	want=$m
+	[ "$m" = default ] && want="auto (its default)"
+	check "cni_check_mode_$m" "CHECK with mode $m against pod 1's native attachment exited $rc: $out" \
+		eval '[ "$rc" != 0 ] && is_cni_error "$out" 102 && grep -qF "runs xdp-egress in native mode but the config asks for $want" <<<"$out"'
+done
+
 # CHECK notices an attachment that is gone.
 v1=$(host_veth 1)
 xe detach --ifname "$v1" >/dev/null 2>&1
