@@ -34,7 +34,6 @@ PODMAN_SVC_PID=""
 DAEMON_PID=""
 ENG_CLEAN_PATHS=()             # machine paths this run created, to remove
 ENG_CGROUPS=()                 # cgroup names under every hierarchy
-ENG_NETNS_BEFORE=""
 mkdir -p "$ENG_DIR"
 
 # engines_need NAME TOOL...: one FAIL line and exit when a tool is missing.
@@ -173,7 +172,6 @@ podman_up() {
 	remember_created /run/containers/networks
 	ENG_CGROUPS+=("$TOPO_PREFIX-podman")
 	[ -e /sys/fs/cgroup/memory/libpod_parent ] || ENG_CGROUPS+=(libpod_parent)
-	ENG_NETNS_BEFORE=$(ls /run/netns 2>/dev/null | grep '^netns-')
 	PODMAN_SOCK=$PODMAN_D/podman.sock
 	env -u CONTAINER_HOST nsenter --net="/run/netns/$TOPO_HOST" \
 		podman --root "$PODMAN_D/root" --runroot "$PODMAN_D/run" \
@@ -193,16 +191,22 @@ podman_up() {
 
 podman_down() {
 	local n
+	local keys
 	[ -n "$PODMAN_SVC_PID" ] || return 0
+	# The namespaces of this podman's own containers (its root is ours
+	# alone), so that another run's podman keeps its namespaces.
+	keys=$(pm ps -aq 2>/dev/null)
+	[ -n "$keys" ] && keys=$(pm inspect -f '{{.NetworkSettings.SandboxKey}}' $keys 2>/dev/null)
 	pm rm -f -a -t 0 >/dev/null 2>&1
 	pm network rm -f xenet >/dev/null 2>&1
 	stop_pid "$PODMAN_SVC_PID" 10
 	PODMAN_SVC_PID=""
-	# Namespaces podman made during this run and did not remove.
-	for n in $(ls /run/netns 2>/dev/null | grep '^netns-'); do
-		grep -qx "$n" <<<"$ENG_NETNS_BEFORE" && continue
-		umount "/run/netns/$n" 2>/dev/null
-		rm -f "/run/netns/$n"
+	# Those podman made and did not remove.
+	for n in $keys; do
+		case $n in /run/netns/netns-*) ;; *) continue ;; esac
+		[ -e "$n" ] || continue
+		umount "$n" 2>/dev/null
+		rm -f "$n"
 	done
 }
 
