@@ -455,13 +455,37 @@ c1_tx() { # "tx_bytes tx_packets" of container 1's eth0
 TCP_PIN_CLI= TCP_PIN_SRV=
 [ "$(nproc)" -ge 2 ] && TCP_PIN_CLI="-A 0" TCP_PIN_SRV="-A 1"
 
+# cpu_split: per CPU, "cpuN busy/softirq%" from /proc/stat, since the last
+# call (CPU_STAT0). Where the softirq work of a bulk transfer lands (the
+# sender's CPU or the receiver's) moves its throughput more than any
+# contender: logged beside every tcp window to show it.
+CPU_STAT0=
+cpu_split() {
+	local now
+	now=$(grep '^cpu[0-9]' /proc/stat)
+	[ -n "$CPU_STAT0" ] && paste <(echo "$CPU_STAT0") <(echo "$now") | awk '{
+		# cpuN user nice system idle iowait irq softirq ..., then the same now
+		n = NF / 2
+		t0 = 0; t1 = 0
+		for (i = 2; i <= n; i++) t0 += $i
+		for (i = n + 2; i <= NF; i++) t1 += $i
+		d = t1 - t0
+		idle = ($(n + 5) + $(n + 6)) - ($5 + $6)
+		sirq = $(n + 8) - $8
+		if (d > 0) printf "%s%s busy %.0f%% softirq %.0f%%", sep, $1, 100 * (d - idle) / d, 100 * sirq / d
+		sep = ", "
+	}'
+	CPU_STAT0=$now
+}
+
 run_tcp() { # run_tcp CONTENDER ROUND
-	local c=$1 r=$2 s sp gbps tx0 txb
+	local c=$1 r=$2 s sp gbps tx0 txb split
 	bg_start "$TMP/iperf3.srv" ip netns exec "$W" iperf3 -s -B 198.18.0.2 -p 5201 $TCP_PIN_SRV
 	sp=$BG_PID
 	wait_listen tcp 5201
 	for s in $TCP_STREAMS; do
 		tx0=$(c1_tx)
+		cpu_split > /dev/null
 		if timeout "$(secs + 20)" ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 \
 			-t "$TCP_DUR" -O "$TCP_OMIT" -P "$s" $TCP_PIN_CLI -J > "$TMP/iperf3.json" 2>&1; then
 			gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$TMP/iperf3.json" 2>/dev/null)
@@ -470,7 +494,9 @@ run_tcp() { # run_tcp CONTENDER ROUND
 			# TSO/GSO super-packets, ~1.5k when every segment goes alone.
 			txb=$(echo "$tx0 $(c1_tx)" | awk '{ d = $4 - $2; printf "%.0f", (d > 0) ? ($3 - $1) / d : 0 }')
 			record "tcp$s" "$c" "$r" c1_tx_bytes_per_pkt "$txb"
-			log "  tcp$s: $(printf '%.2f' "$gbps") Gbit/s, container sends $txb bytes/packet"
+			split=$(cpu_split)
+			note "$c" "$r" "tcp$s: $(printf '%.1f' "$gbps") Gbit/s; $split"
+			log "  tcp$s: $(printf '%.2f' "$gbps") Gbit/s, container sends $txb bytes/packet; $split"
 		else
 			note "$c" "$r" "tcp$s: iperf3 failed: $(jq -r '.error // empty' "$TMP/iperf3.json" 2>/dev/null | head -c 200)"
 			log "  tcp$s: iperf3 failed"
