@@ -248,10 +248,20 @@ static int pid_exited(int pid)
 
 void agent_stop(const char *ns_dir)
 {
-	int pid = agent_pid(ns_dir), i, unlocked = 0;
+	int pid = agent_pid(ns_dir), i, unlocked = 0, fd;
 
 	if (pid <= 0)
 		return;
+	/* An agent holds the namespace's lock for its whole life. Free, no
+	 * agent runs: the recorded pid is a dead agent's, and may be another
+	 * process's by now. Never signal it. */
+	fd = lock_ns_dir(ns_dir);
+	if (fd != -2) {
+		if (fd >= 0)
+			close(fd);
+		config_update_pid(ns_dir, 0, pid);
+		return;
+	}
 	kill(pid, SIGTERM);
 	/* Gone when its lock is free and the process has exited: an exiting
 	 * agent closes its files (the lock) before it becomes a zombie, and

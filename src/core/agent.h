@@ -16,7 +16,9 @@
  * or -1 when it could not start (printed; TCP then stays on the kernel
  * path). */
 int agent_ensure(const char *ns_dir);
-/* Stop this namespace's agent (the last detach): SIGTERM, wait for it. */
+/* Stop this namespace's agent (the last detach): SIGTERM, wait for it.
+ * A recorded pid whose agent no longer holds the namespace's lock is
+ * forgotten, never signalled (it may be another process's by now). */
 void agent_stop(const char *ns_dir);
 /* The agent's pid, 0 when none runs. */
 int agent_pid(const char *ns_dir);
