@@ -45,6 +45,7 @@
 #include "log.h"
 #include "netns.h"
 #include "pins.h"
+#include "report.h"
 #include "xdp_egress.h"
 
 /* Below this an interface's cycles do not matter. Per interface, but a
@@ -96,47 +97,26 @@ void auto_tuner_free(struct auto_tuner *t)
 	free(t);
 }
 
-/* Sum the per-CPU egress counters of the attachment in dir: what the fast
- * path carried (packets, bytes, GSO super-packets) and what it left to the
- * kernel (every pass reason). */
+/* The attachment's egress counters (percpu_counters_read(), as stats
+ * reads them): what the fast path carried (packets, bytes, GSO
+ * super-packets) and what it left to the kernel (every pass reason). */
 static int read_fast_path(const char *dir, __u64 *pkts, __u64 *bytes, __u64 *gso,
 			  __u64 *kern)
 {
-	int ncpu = libbpf_num_possible_cpus(), fd, i;
-	struct counter_val *v;
+	struct counter_val c[CNT_MAX];
 	char path[PATH_MAX];
-	__u32 key;
+	int id;
 
-	if (ncpu <= 0)
-		return -1;
-	v = calloc(ncpu, sizeof(*v));
 	snprintf(path, sizeof(path), "%s/egress_stats", dir);
-	fd = bpf_obj_get(path);
-	if (!v || fd < 0) {
-		free(v);
-		if (fd >= 0)
-			close(fd);
+	if (percpu_counters_read(path, c, CNT_MAX))
 		return -1;
-	}
-	*pkts = *bytes = *gso = *kern = 0;
-	for (key = 0; key < CNT_MAX; key++) {
-		if (key != CNT_REDIRECTED && key != CNT_GSO && !counter_is_pass(key))
-			continue;
-		if (bpf_map_lookup_elem(fd, &key, v))
-			continue;
-		for (i = 0; i < ncpu; i++) {
-			if (key == CNT_REDIRECTED) {
-				*pkts += v[i].packets;
-				*bytes += v[i].bytes;
-			} else if (key == CNT_GSO) {
-				*gso += v[i].packets;
-			} else {
-				*kern += v[i].packets;
-			}
-		}
-	}
-	close(fd);
-	free(v);
+	*pkts = c[CNT_REDIRECTED].packets;
+	*bytes = c[CNT_REDIRECTED].bytes;
+	*gso = c[CNT_GSO].packets;
+	*kern = 0;
+	for (id = 0; id < CNT_MAX; id++)
+		if (counter_is_pass(id))
+			*kern += c[id].packets;
 	return 0;
 }
 
