@@ -136,7 +136,7 @@ int xdp_egress(struct xdp_md *ctx)
 		 * fallback should it vanish in between. */
 		if (nh.to_container)
 			return bpf_redirect_map(&container_ports, nh.ifindex, XDP_PASS);
-		return bpf_redirect_map(&tx_ports, nh.ifindex, XDP_PASS);
+		return bpf_redirect_map(&tx_ports, nh.slot, XDP_PASS);
 	}
 	count(rc, len);
 	if (is_drop(rc))

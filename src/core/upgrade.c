@@ -200,6 +200,30 @@ static int load_failed(const char *what)
 	return -1;
 }
 
+/* The uplinks the record of an attachment names, in attach's order (the
+ * program's tx_ports slots). */
+static int record_uplinks(const struct item *it, int *ifindex,
+			  const char **names, int *n)
+{
+	const cJSON *u;
+
+	*n = 0;
+	cJSON_ArrayForEach(u, cJSON_GetObjectItem(it->m, "uplinks")) {
+		double v = cJSON_GetNumberValue(cJSON_GetObjectItem(u, "ifindex"));
+
+		if (*n == MAX_UPLINKS || !(v >= 1 && v <= 0x7fffffff)) {
+			pr_err("cannot upgrade %s: its record's uplink #%d is %s; "
+			       "nothing was changed. Detach it and attach again",
+			       it->what, *n + 1, *n == MAX_UPLINKS ?
+			       "one too many" : "without a valid ifindex");
+			return -1;
+		}
+		names[*n] = cJSON_GetStringValue(cJSON_GetObjectItem(u, "ifname")) ?: "?";
+		ifindex[(*n)++] = (int)v;
+	}
+	return 0;
+}
+
 /* The egress program of one attachment, configured as attach did
  * (load_egress() in attach.c) from what its record says. */
 static int prepare_egress(struct mnl_socket *nl, const char *ns_dir,
@@ -208,6 +232,8 @@ static int prepare_egress(struct mnl_socket *nl, const char *ns_dir,
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .kconfig = kernel_kconfig_extra());
 	const char *ifname = rstr(it->m, "ifname"), *l3 = rstr(it->m, "l3_ifname");
 	const char *smac = rstr(it->m, "source_mac");
+	const char *up_names[MAX_UPLINKS];
+	int up_ifindex[MAX_UPLINKS], n_up;
 	struct link_info li, l3li;
 	struct egress_bpf *s;
 	unsigned char mac[6] = {};
@@ -227,19 +253,28 @@ static int prepare_egress(struct mnl_socket *nl, const char *ns_dir,
 		       smac);
 		return -1;
 	}
+	if (record_uplinks(it, up_ifindex, up_names, &n_up))
+		return -1;
 	s = it->eg = egress_bpf__open_opts(&oopts);
 	if (!s)
 		return load_failed(it->what);
 	egress_rodata_set(s, l3li.ifindex != li.ifindex ? l3li.ifindex : 0,
 			  l3li.mac, *smac ? mac : NULL,
 			  !strcmp(rstr(it->m, "mode"), "auto"));
+	egress_uplinks_set(s, up_ifindex, n_up);
+	/* tx_ports is the program's own, filled from the record: an earlier
+	 * build's was a hash keyed by ifindex (swap_egress() repins it). */
 	if (reuse_shared(s->obj, ns_dir, it->what) ||
 	    reuse_checked(s->obj, "egress_stats", it->dir, "egress_stats", it->what) ||
-	    reuse_checked(s->obj, "own_sources", it->dir, "own_sources", it->what) ||
-	    reuse_checked(s->obj, "tx_ports", it->dir, "tx_ports", it->what))
+	    reuse_checked(s->obj, "own_sources", it->dir, "own_sources", it->what))
 		return -1;
 	if (egress_bpf__load(s))
 		return load_failed(it->what);
+	if (egress_tx_ports_fill(s, up_ifindex, up_names, n_up)) {
+		pr_err("cannot upgrade %s: nothing was changed. Detach it and "
+		       "attach again with the uplinks it has now", it->what);
+		return -1;
+	}
 	/* Shared maps this build added (layout 3: flows, flow_events): pinned
 	 * now, so that every program prepared after this one shares them. */
 	return pins_pin_shared(s->obj, ns_dir);
@@ -347,6 +382,9 @@ static int swap_egress(struct item *it)
 		return -1;
 	}
 	it->new_prog = prog_id_of(main_fd);
+	/* The pin shows the devmap the program runs with (bpftool); the
+	 * program holds it either way, so a failure here is only printed. */
+	repin(it->dir, "tx_ports", bpf_map__fd(it->eg->maps.tx_ports));
 	if (!strcmp(mode, "auto")) {
 		/* The native XDP program the tuner puts in front, and the one
 		 * in front now if it is. */

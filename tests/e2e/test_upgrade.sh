@@ -208,6 +208,12 @@ STATUS=""
 UP0=$(xdp_on up0)
 UL0=$(uplink_link "$DIR1")
 AGENT0=$(agent_pid)
+# Builds before the array devmap pinned tx_ports as a hash keyed by
+# ifindex: upgrade must not reuse such a pin but give the new program its
+# own devmap, filled from the record, and pin that (checked below).
+rm -f "$DIR1/tx_ports"
+bpftool map create "$DIR1/tx_ports" type devmap_hash key 4 value 8 entries 64 name tx_ports ||
+	fail upgrade_old_tx_ports "could not pin a devmap_hash as an older build's tx_ports"
 t0=$(date +%s.%N)
 xe_new upgrade >"$TOPO_TMP/up.out" 2>&1
 rc=$?
@@ -243,6 +249,15 @@ for ((i = 1; i <= N; i++)); do
 	[ "$(map_id "$dir/egress_stats")" = "${M0[$m]}" ] && prog_uses_map "$p1" "${M0[$m]}" ||
 		PROBLEMS[$m]+="the counters' map changed or the new program does not use it (${M0[$m]}); "
 	[ "$r1" -ge "${R0[$m]}" ] || PROBLEMS[$m]+="the counters went back: redirected ${R0[$m]} -> $r1; "
+	# The XDP program redirects through it (the tc program by ifindex).
+	case $m in
+	native | generic) xp=$p1 ;;
+	auto) xp=$(bpftool prog show pinned "$dir/xdp_prog" -j | jq .id) ;;
+	*) xp="" ;;
+	esac
+	[ "$(bpftool map show pinned "$dir/tx_ports" -j | jq -r .type)" = devmap ] &&
+		{ [ -z "$xp" ] || prog_uses_map "$xp" "$(map_id "$dir/tx_ports")"; } ||
+		PROBLEMS[$m]+="tx_ports is not the new XDP program's array devmap: $(bpftool map show pinned "$dir/tx_ports" 2>&1 | head -1), program '$xp'; "
 	if [ "$m" = auto ]; then
 		a1=$(xdp_on "vc$i")
 		[ "$(link_id "$dir/xdp_link")" = "${XL0[$m]}" ] && [ -n "$a1" ] && [ "$a1" != "${XP0[$m]}" ] &&

@@ -918,6 +918,13 @@ static int set_devmap(int fd, int ifindex)
 	return bpf_map_update_elem(fd, &key, &v, BPF_ANY);
 }
 
+static int set_devmap_slot(int fd, __u32 slot, int ifindex)
+{
+	struct bpf_devmap_val v = { .ifindex = ifindex };
+
+	return bpf_map_update_elem(fd, &slot, &v, BPF_ANY);
+}
+
 static int add_container(const struct env *e, const char *addr, int ifindex,
 			 const __u8 *mac, const __u8 *router_mac)
 {
@@ -993,6 +1000,8 @@ static int load_programs(struct env *e, char *why, size_t why_len)
 	}
 	e->skel->rodata->check_router_mac = 1;
 	e->skel->rodata->check_source_mac = 1;
+	e->skel->rodata->uplink_ifindex[0] = e->up0; /* slot 0 of tx_ports */
+	e->skel->rodata->n_uplinks = 1;
 	e->up_skel->rodata->check_uplink_mac = 1;
 	if (egress_bpf__load(e->skel)) {
 		snprintf(why, why_len, "the verifier rejected xdp_egress or tc_egress "
@@ -1026,7 +1035,7 @@ static int load_programs(struct env *e, char *why, size_t why_len)
 	cfg.agent_pid = getpid(); /* promotions go to the ring buffer */
 	/* devmap ifindexes resolve in the writer's namespace: ours. */
 	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg, 0) ||
-	    set_devmap(bpf_map__fd(e->skel->maps.tx_ports), e->up0) ||
+	    set_devmap_slot(bpf_map__fd(e->skel->maps.tx_ports), 0, e->up0) ||
 	    set_devmap(bpf_map__fd(e->skel->maps.container_ports), e->h0) ||
 	    set_devmap(bpf_map__fd(e->skel->maps.container_ports), e->h1) ||
 	    add_container(e, V4_SRC, e->h0, mac_c0, mac_h0) ||
@@ -1468,6 +1477,8 @@ static struct egress_bpf *load_flows_off(const struct env *e)
 	}
 	o->rodata->check_router_mac = 1;
 	o->rodata->check_source_mac = 1;
+	o->rodata->uplink_ifindex[0] = e->up0; /* it shares tx_ports */
+	o->rodata->n_uplinks = 1;
 	o->rodata->flows_off = 1;
 	bpf_object__for_each_map(m, o->obj) {
 		struct bpf_map *same = bpf_object__find_map_by_name(e->skel->obj,
@@ -1483,6 +1494,68 @@ static struct egress_bpf *load_flows_off(const struct env *e)
 		return NULL;
 	}
 	return o;
+}
+
+/*
+ * The uplink slots: uplink i of an attachment is slot i of its tx_ports
+ * (egress_uplinks_set() at load). A program told its uplinks are up0 and
+ * other0, with only slot 1 (other0) filled: a flow routed out of other0 is
+ * redirected, so it was found at slot 1, and one out of up0 falls back to
+ * the kernel (bpf_redirect_map's XDP_PASS), so up0 was looked up at slot 0,
+ * which is empty. The main program, whose only uplink is up0, passes the
+ * other0 flow as not its uplink (fixture ipv4_other_dev_pass_not_uplink).
+ */
+static void test_uplink_slots(const struct env *e)
+{
+	const struct fixture via_other = { "slots_other0", V4(.proto = IPPROTO_UDP, .dst = "10.99.0.5"), EST };
+	const struct fixture via_up0 = { "slots_up0", V4(.proto = IPPROTO_UDP), EST };
+	struct egress_bpf *o = egress_bpf__open();
+	struct bpf_devmap_val v = { .ifindex = (int)if_nametoindex("other0") };
+	char why[256] = "";
+	struct bpf_map *m;
+	__u32 slot = 1;
+	int i, fd;
+
+	if (!o)
+		return;
+	for (i = 0; i < 6; i++) {
+		o->rodata->router_mac[i] = mac_h0[i];
+		o->rodata->source_mac[i] = mac_c0[i];
+	}
+	o->rodata->check_router_mac = 1;
+	o->rodata->check_source_mac = 1;
+	o->rodata->uplink_ifindex[0] = e->up0;
+	o->rodata->uplink_ifindex[1] = v.ifindex;
+	o->rodata->n_uplinks = 2;
+	/* The namespace's maps shared, tx_ports its own. */
+	bpf_object__for_each_map(m, o->obj) {
+		struct bpf_map *same = bpf_object__find_map_by_name(e->skel->obj,
+								    bpf_map__name(m));
+
+		if (same && !bpf_map__is_internal(m) && strcmp(bpf_map__name(m), "tx_ports"))
+			bpf_map__reuse_fd(m, bpf_map__fd(same));
+	}
+	if (egress_bpf__load(o) ||
+	    bpf_map_update_elem(bpf_map__fd(o->maps.tx_ports), &slot, &v, 0)) {
+		CHECK(0, "uplink_slots/load", "%s", strerror(errno));
+		egress_bpf__destroy(o);
+		return;
+	}
+	fd = bpf_program__fd(o->progs.xdp_egress);
+	ct_reset(e);
+	if (ct_create(e, &via_other, why, sizeof(why)) ||
+	    ct_create(e, &via_up0, why, sizeof(why))) {
+		CHECK(0, "uplink_slots/conntrack", "%s", why);
+		egress_bpf__destroy(o);
+		return;
+	}
+	ASSERT_EQ(run_once(e, fd, e->h0, &via_other.pkt), XDP_REDIRECT,
+		  "uplink_slots/second_uplink_at_slot_1");
+	ASSERT_EQ(run_once(e, fd, e->h0, &via_up0.pkt), XDP_PASS,
+		  "uplink_slots/first_uplink_at_slot_0_empty");
+	ASSERT_EQ(run_once(e, e->prog_fd, e->h0, &via_up0.pkt), XDP_REDIRECT,
+		  "uplink_slots/main_program_up0_redirected");
+	egress_bpf__destroy(o);
 }
 
 static int flow_events_seen, flow_event_ok;
@@ -1623,6 +1696,123 @@ static void measure_flows(const struct env *e, int rounds)
 			       r, off ? "off" : "on ", sum / 200000.0);
 		}
 	egress_bpf__destroy(o);
+}
+
+/*
+ * XE_MEASURE_HIT=ROUNDS: what a carried packet costs xdp_egress itself, to
+ * the nanosecond, for tuning the per-packet path (docs/benchmark.md). The
+ * live benchmark's host CPU per packet moves by more than a few ns from run
+ * to run on a shared machine; this does not. A driver program, built here
+ * from raw instructions, writes the frame of an established, translated
+ * UDP flow (the bench's small-packet workload) into the packet and tail-
+ * calls xdp_egress, so each of the 2,000,000 repeats of one
+ * bpf_prog_test_run sees the same frame, not the previous run's output;
+ * the same driver tail-calling a program that only returns XDP_REDIRECT is
+ * measured alike and subtracted. Flow cache hits, and one full path each
+ * jiffy. A measurement, not a check: run by hand, never by make test.
+ */
+/* As libbpf loads SEC("xdp"): a program array takes only programs of one
+ * attach type. */
+static const struct bpf_prog_load_opts xdp_load_opts = {
+	.sz = sizeof(struct bpf_prog_load_opts), .expected_attach_type = BPF_XDP,
+};
+
+#define INSN(c, d, sr, o, i) ((struct bpf_insn){ .code = (c), .dst_reg = (d), \
+						.src_reg = (sr), .off = (o), .imm = (i) })
+
+static int driver_load(const __u8 *frame, size_t len, int prog_array_fd)
+{
+	struct bpf_insn insn[128];
+	int n = 0;
+	size_t off;
+
+	insn[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0);             /* r6 = ctx */
+	insn[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 2, 6, 0, 0);                /* r2 = data */
+	insn[n++] = INSN(BPF_LDX | BPF_MEM | BPF_W, 3, 6, 4, 0);                /* r3 = data_end */
+	insn[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 4, 2, 0, 0);
+	insn[n++] = INSN(BPF_ALU64 | BPF_ADD | BPF_K, 4, 0, 0, (int)len);
+	insn[n] = INSN(BPF_JMP | BPF_JGT | BPF_X, 4, 3, 0, 0);                  /* off set below */
+	int jmp = n++;
+	for (off = 0; off + 8 <= len; off += 8) {
+		__u64 v;
+
+		memcpy(&v, frame + off, 8);
+		insn[n++] = INSN(BPF_LD | BPF_DW | BPF_IMM, 5, 0, 0, (__u32)v);
+		insn[n++] = INSN(0, 0, 0, 0, (__u32)(v >> 32));
+		insn[n++] = INSN(BPF_STX | BPF_MEM | BPF_DW, 2, 5, (short)off, 0);
+	}
+	for (; off < len; off++)
+		insn[n++] = INSN(BPF_ST | BPF_MEM | BPF_B, 2, 0, (short)off, frame[off]);
+	insn[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_X, 1, 6, 0, 0);
+	insn[n++] = INSN(BPF_LD | BPF_DW | BPF_IMM, 2, BPF_PSEUDO_MAP_FD, 0, prog_array_fd);
+	insn[n++] = INSN(0, 0, 0, 0, 0);
+	insn[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 0);
+	insn[n++] = INSN(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_tail_call);
+	insn[jmp].off = (short)(n - jmp - 1);
+	insn[n++] = INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_ABORTED);
+	insn[n++] = INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	return bpf_prog_load(BPF_PROG_TYPE_XDP, "xe_drv", "GPL", insn, n, &xdp_load_opts);
+}
+
+/* Mean ns per run of the driver tail-calling prog_fd: 2,000,000 repeats. */
+static double driver_ns(int drv, int slots, int prog_fd, const __u8 *frame,
+			size_t len, int ifindex, int *action)
+{
+	static __u8 in[MAX_FRAME];
+	struct xdp_md ctx = { .data_end = (__u32)len, .ingress_ifindex = ifindex };
+	__u32 zero = 0;
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = (__u32)len,
+		    .ctx_in = &ctx, .ctx_size_in = sizeof(ctx), .repeat = 2000000);
+
+	memcpy(in, frame, len);
+	if (bpf_map_update_elem(slots, &zero, &prog_fd, 0) ||
+	    bpf_prog_test_run_opts(drv, &opts))
+		return -1;
+	*action = (int)opts.retval;
+	return opts.duration;
+}
+
+static void measure_hit(const struct env *e, int rounds)
+{
+	const struct fixture fx = { "hit_cost", V4(.proto = IPPROTO_UDP, .payload = 18),
+				    CT(.kind = CT_EST, .snat = V4_HOST, .snat_port = 30600) };
+	const struct bpf_insn ret[] = {
+		INSN(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, XDP_REDIRECT),
+		INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0),
+	};
+	static __u8 frame[MAX_FRAME];
+	int slots, drv = -1, bare, r, act_bare = 0, act = 0;
+	struct layout lo;
+	char why[256] = "";
+
+	slots = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "xe_drv_slots", 4, 4, 1, NULL);
+	bare = bpf_prog_load(BPF_PROG_TYPE_XDP, "xe_ret", "GPL", ret, 2, &xdp_load_opts);
+	ct_reset(e);
+	if (slots < 0 || bare < 0 || ct_create(e, &fx, why, sizeof(why)) ||
+	    build_frame(&fx.pkt, frame, &lo) ||
+	    (drv = driver_load(frame, lo.len, slots)) < 0) {
+		printf("# hit cost: set-up failed: %s %s\n", why, strerror(errno));
+		goto out;
+	}
+	for (r = 1; r <= rounds; r++) {
+		double b = driver_ns(drv, slots, bare, frame, lo.len, e->h0, &act_bare);
+		double x = driver_ns(drv, slots, e->prog_fd, frame, lo.len, e->h0, &act);
+
+		if (b < 0 || x < 0 || act != XDP_REDIRECT || act_bare != XDP_REDIRECT) {
+			printf("# hit cost: run failed (%s, actions %d %d)\n",
+			       strerror(errno), act, act_bare);
+			break;
+		}
+		printf("# hit cost: round %d: xdp_egress %.1f ns per packet "
+		       "(driver and test_run %.1f ns left out)\n", r, x - b, b);
+	}
+out:
+	if (drv >= 0)
+		close(drv);
+	if (bare >= 0)
+		close(bare);
+	if (slots >= 0)
+		close(slots);
 }
 
 /*
@@ -2109,6 +2299,9 @@ int main(void)
 	test_promotion_restarts(&e);
 	test_keep_alive(&e);
 	test_flow_counts(&e);
+	test_uplink_slots(&e);
+	if (getenv("XE_MEASURE_HIT"))
+		measure_hit(&e, atoi(getenv("XE_MEASURE_HIT")));
 	if (getenv("XE_MEASURE_FLOWS"))
 		measure_flows(&e, atoi(getenv("XE_MEASURE_FLOWS")));
 	test_close_guard(&e);
