@@ -134,8 +134,19 @@ int xdp_egress(struct xdp_md *ctx)
 		count(CNT_REDIRECTED, len);
 		/* route_lookup() checked the devmap entry; XDP_PASS is only a
 		 * fallback should it vanish in between. */
-		if (nh.to_container)
-			return bpf_redirect_map(&container_ports, nh.ifindex, XDP_PASS);
+		if (nh.to_container) {
+			int act = bpf_redirect_map(&container_ports, nh.ifindex,
+						   XDP_PASS);
+
+			/* Keeps the two calls apart: merged into one call
+			 * site, that site would see two maps, and the
+			 * verifier would call the generic helper (an indirect
+			 * call through the map's ops, a retpoline here)
+			 * instead of the devmap's own redirect: about 10 ns a
+			 * packet (XE_MEASURE_HIT). */
+			barrier_var(act);
+			return act;
+		}
 		return bpf_redirect_map(&tx_ports, nh.slot, XDP_PASS);
 	}
 	count(rc, len);

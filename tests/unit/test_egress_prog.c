@@ -1558,6 +1558,82 @@ static void test_uplink_slots(const struct env *e)
 	egress_bpf__destroy(o);
 }
 
+/* The address /proc/kallsyms gives NAME, 0 if none (or hidden). */
+static unsigned long long ksym(const char *name)
+{
+	char line[256], sym[128], type;
+	unsigned long long addr, found = 0;
+	FILE *f = fopen("/proc/kallsyms", "r");
+
+	while (f && !found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%llx %c %127s", &addr, &type, sym) == 3 &&
+		    !strcmp(sym, name))
+			found = addr;
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * Each bpf_redirect_map() call must see one map, so that the verifier calls
+ * that devmap's own redirect directly. A call site that two maps reach
+ * (clang merges the two calls of xdp_egress unless kept apart) gets the
+ * generic helper, bpf_xdp_redirect_map(), which calls the map's redirect
+ * through a pointer: a retpoline on this machine, about 10 ns a packet
+ * (XE_MEASURE_HIT: 46 against 36). Checked in the programs as the kernel
+ * runs them (the translated instructions), by the helpers' addresses.
+ */
+static void test_direct_redirect(const struct env *e)
+{
+	const struct { const char *name; int fd; int want; } progs[] = {
+		{ "xdp_egress", e->prog_fd, 2 },   /* uplinks and containers */
+		{ "xdp_uplink", e->up_fd, 1 },     /* containers */
+	};
+	unsigned long long base = ksym("__bpf_call_base");
+	unsigned long long generic = ksym("bpf_xdp_redirect_map");
+	unsigned long long arr = ksym("dev_map_redirect");
+	unsigned long long hash = ksym("dev_hash_map_redirect");
+	size_t i;
+
+	if (!base || !generic || !arr || !hash) {
+		printf("# direct_redirect: /proc/kallsyms hides the helpers' "
+		       "addresses; not checked\n");
+		return;
+	}
+	for (i = 0; i < sizeof(progs) / sizeof(progs[0]); i++) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info), n, j;
+		struct bpf_insn *insn;
+		int direct = 0, via_generic = 0;
+		char name[64];
+
+		if (bpf_obj_get_info_by_fd(progs[i].fd, &info, &len))
+			continue;
+		n = info.xlated_prog_len / sizeof(*insn);
+		insn = calloc(n, sizeof(*insn));
+		memset(&info, 0, sizeof(info));
+		info.xlated_prog_len = n * sizeof(*insn);
+		info.xlated_prog_insns = (__u64)(unsigned long)insn;
+		len = sizeof(info);
+		if (insn && !bpf_obj_get_info_by_fd(progs[i].fd, &info, &len))
+			for (j = 0; j < n; j++) {
+				unsigned long long to = base + (long long)insn[j].imm;
+
+				if (insn[j].code != (BPF_JMP | BPF_CALL) || insn[j].src_reg)
+					continue;
+				direct += to == arr || to == hash;
+				via_generic += to == generic;
+			}
+		free(insn);
+		snprintf(name, sizeof(name), "direct_redirect/%s_devmap_own_redirect",
+			 progs[i].name);
+		CHECK(direct == progs[i].want && !via_generic, name,
+		      "%d calls of a devmap's own redirect (want %d), %d of the "
+		      "generic bpf_xdp_redirect_map", direct, progs[i].want,
+		      via_generic);
+	}
+}
+
 static int flow_events_seen, flow_event_ok;
 
 static int on_flow_event(void *ctx, void *data, size_t len)
@@ -2300,6 +2376,7 @@ int main(void)
 	test_keep_alive(&e);
 	test_flow_counts(&e);
 	test_uplink_slots(&e);
+	test_direct_redirect(&e);
 	if (getenv("XE_MEASURE_HIT"))
 		measure_hit(&e, atoi(getenv("XE_MEASURE_HIT")));
 	if (getenv("XE_MEASURE_FLOWS"))
