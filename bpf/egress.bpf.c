@@ -70,6 +70,12 @@ static __always_inline int egress_admit(void *ctx, int is_skb, struct packet *p)
 		for (i = 0; i < ETH_ALEN; i++)
 			if (p->eth->h_dest[i] != router_mac[i])
 				return CNT_PASS_NOT_ROUTED;
+	/* parse_l4() checked the TCP header's bounds; checked again because
+	 * 6.1's verifier can lose the tie between a reloaded l4_proto and
+	 * that check (as in parse_l4_len()): "invalid access to packet,
+	 * off=46 r=42" here on the UDP path's state. */
+	if (p->l4_proto == IPPROTO_TCP && p->l4 + sizeof(struct tcphdr) > p->data_end)
+		return CNT_DROP_MALFORMED;
 	if (p->l4_proto == IPPROTO_TCP &&
 	    (((struct tcphdr *)p->l4)->fin || ((struct tcphdr *)p->l4)->rst)) {
 		/* A FIN or RST outside a promoted flow's window never reaches
@@ -147,7 +153,7 @@ int xdp_egress(struct xdp_md *ctx)
 			barrier_var(act);
 			return act;
 		}
-		return bpf_redirect_map(&tx_ports, nh.slot, XDP_PASS);
+		return bpf_redirect_map(&tx_ports, nh.ifindex, XDP_PASS);
 	}
 	count(rc, len);
 	if (is_drop(rc))

@@ -17,10 +17,9 @@
  * TCP control packets never take the cache (kct_decide passes them), and
  * a FIN or RST passed anywhere in the namespace empties every cache
  * (kct.h's close_gen), so the ACK that follows it meets the kernel. What
- * the FIB used from the packet beyond its tuple, and its TTL, are checked
- * per packet (the rest of route_check() follows from the key). A slot is
- * this CPU's alone (XDP and tc run with migration off), so no ordering is
- * needed.
+ * the FIB used from the packet beyond its tuple, and route_check(), are
+ * checked per packet. A slot is this CPU's alone (XDP and tc run with
+ * migration off), so no ordering is needed.
  */
 #ifndef XDP_EGRESS_FLOW_CACHE_H
 #define XDP_EGRESS_FLOW_CACHE_H
@@ -110,6 +109,10 @@ static __always_inline int fc_plain(const struct packet *p)
 	if (p->l4_proto == IPPROTO_TCP) {
 		struct tcphdr *th = p->l4;
 
+		/* Bounds known since parse_l4(); again for 6.1's verifier
+		 * (egress_admit() says why). */
+		if ((void *)(th + 1) > p->data_end)
+			return 0;
 		return th->ack && !(th->syn || th->fin || th->rst);
 	}
 	return 1;
@@ -130,7 +133,7 @@ static __always_inline int fc_get(const struct fc_key *k, const struct packet *p
 	if (s->rc != PARSE_OK)
 		return s->rc;
 	if (s->flowinfo != route_flowinfo_of(p) || route_len_of(p) > s->max_len ||
-	    !route_ttl_ok(p))
+	    route_check(p) != PARSE_OK)
 		return -1;
 	if (s->smp.dir != KCT_NO_SAMPLE && p->l4_proto == IPPROTO_TCP)
 		kct_resample(&s->smp, p);

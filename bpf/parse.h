@@ -131,18 +131,16 @@ static __always_inline int parse_l4_len(const struct packet *p, int rc, __u32 l4
 	return l4_len < 8 ? CNT_DROP_MALFORMED : rc;
 }
 
-/* A 20-byte IPv4 header whose checksum verifies (ip_rcv() drops any other).
- * Five 32-bit words summed in 64 bits, as the kernel's ip_fast_csum() does:
- * half the loads and adds of ten 16-bit ones. The header starts 14 or 18
- * bytes into the frame: 4-byte aligned once NET_IP_ALIGN is counted in, as
- * the verifier does where alignment is strict. */
+/* A 20-byte IPv4 header whose checksum verifies (ip_rcv() drops any other). */
 static __always_inline int ipv4_csum_ok(const struct iphdr *iph)
 {
-	const __u32 *w = (const __u32 *)iph;
-	__u64 sum = (__u64)w[0] + w[1] + w[2] + w[3] + w[4];
+	const __u16 *w = (const __u16 *)iph;
+	__u32 sum = 0;
+	int i;
 
-	sum = (sum & 0xffffffff) + (sum >> 32);
-	sum = (sum & 0xffffffff) + (sum >> 32);
+#pragma unroll
+	for (i = 0; i < 10; i++)
+		sum += w[i];
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return sum == 0xffff;

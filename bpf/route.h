@@ -22,36 +22,13 @@
  */
 const volatile __u32 l3_ifindex = 0;
 
-/*
- * The uplinks this attachment may redirect to, set at load: uplink i is
- * device uplink_ifindex[i] and slot i of tx_ports. An array devmap, not a
- * hash keyed by ifindex: its redirect is an index, not a hash walk, per
- * packet (about 4 ns of a carried packet's 75 measured here). The tc
- * program redirects by ifindex and never looks at tx_ports.
- */
-const volatile __u32 uplink_ifindex[MAX_UPLINKS] = {};
-const volatile __u32 n_uplinks = 0;
-
+/* Uplinks this attachment may redirect to, keyed by ifindex. */
 struct {
-	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, MAX_UPLINKS);
 	__type(key, __u32);
 	__type(value, struct bpf_devmap_val);
 } tx_ports SEC(".maps");
-
-/* ifindex's slot in tx_ports, or -1: not an uplink of this attachment. */
-static __always_inline int uplink_slot(__u32 ifindex)
-{
-	int i;
-
-	for (i = 0; i < MAX_UPLINKS; i++) {
-		if (i >= n_uplinks)
-			break;
-		if (uplink_ifindex[i] == ifindex)
-			return i;
-	}
-	return -1;
-}
 
 /* Attached containers of the host namespace (shared, pinned): by address,
  * and their host veths as redirect targets. */
@@ -75,8 +52,7 @@ struct next_hop {
 	__u8 dmac[ETH_ALEN];
 	__u8 smac[ETH_ALEN];
 	__u8 to_container;       /* ifindex is in container_ports, not tx_ports */
-	__u8 slot;               /* an uplink's: its slot in tx_ports */
-	__u8 pad[2];
+	__u8 pad[3];
 };
 
 /* RFC 1624 incremental update for TTL - 1, as ip_decrease_ttl() does. */
@@ -104,19 +80,8 @@ static __always_inline int fib_pass_reason(int rc)
 	}
 }
 
-/* A hop left to forward it with (the kernel sends Time Exceeded else):
- * every packet's own, so checked for the flow cache's too. */
-static __always_inline int route_ttl_ok(const struct packet *p)
-{
-	if (p->l3_proto == ETH_P_IP)
-		return p->ip4->ttl > 1;
-	return p->ip6->hop_limit > 1;
-}
-
-/* What the kernel never forwards, whatever the FIB says. The flow cache
- * checks only the TTL per packet (route_ttl_ok()): the rest depends on the
- * destination, part of its key, and on the MAC, which every program's
- * admission checks before it (egress_admit(), uplink_admit()). */
+/* What the kernel never forwards, whatever the FIB says: checked for every
+ * packet, the flow cache's included. */
 static __always_inline int route_check(const struct packet *p)
 {
 	/* Frames to a group MAC are never forwarded by the kernel either. */
@@ -130,8 +95,12 @@ static __always_inline int route_check(const struct packet *p)
 		if (daddr == 0xffffffff || (daddr & 0xf0000000) == 0xe0000000 ||
 		    (daddr & 0xff000000) == 0)
 			return CNT_PASS_LOCAL;
+		if (p->ip4->ttl <= 1)
+			return CNT_PASS_TTL;
+	} else if (p->ip6->hop_limit <= 1) {
+		return CNT_PASS_TTL;
 	}
-	return route_ttl_ok(p) ? PARSE_OK : CNT_PASS_TTL;
+	return PARSE_OK;
 }
 
 /*
@@ -189,7 +158,7 @@ static __always_inline int route_lookup(void *ctx, struct packet *p,
 	struct container_key ck = {};
 	struct container_val *c;
 	__be16 sport, dport;
-	int rc, slot;
+	int rc;
 
 	rc = route_check(p);
 	if (rc != PARSE_OK)
@@ -246,11 +215,10 @@ static __always_inline int route_lookup(void *ctx, struct packet *p,
 	if (!uplinks)
 		return CNT_PASS_NOT_CONTAINER;
 	/* A route back out of the same device is the kernel's job. */
-	slot = uplink_slot(fib.ifindex);
-	if (fib.ifindex == p->ifindex || slot < 0)
+	if (fib.ifindex == p->ifindex ||
+	    !bpf_map_lookup_elem(&tx_ports, &fib.ifindex))
 		return CNT_PASS_NOT_UPLINK;
 	nh->ifindex = fib.ifindex;
-	nh->slot = slot;
 	__builtin_memcpy(nh->dmac, fib.dmac, ETH_ALEN);
 	__builtin_memcpy(nh->smac, fib.smac, ETH_ALEN);
 	nh->to_container = 0;

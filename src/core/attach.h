@@ -55,10 +55,9 @@ struct egress_bpf;
 void egress_rodata_set(struct egress_bpf *skel, int l3_ifindex,
 		       const unsigned char *router_mac,
 		       const unsigned char *source_mac, int auto_mode);
-/* The uplinks it may redirect to: uplink i (ifindex[i]) is slot i of its
- * tx_ports devmap. Set before the load; egress_tx_ports_fill() fills the
- * devmap after it (names: for the error message). -1 on error (printed). */
-void egress_uplinks_set(struct egress_bpf *skel, const int *ifindex, int n);
+/* The uplinks it may redirect to, into its tx_ports devmap (keyed by
+ * ifindex) after the load (names: for the error message). -1 on error
+ * (printed). */
 int egress_tx_ports_fill(struct egress_bpf *skel, const int *ifindex,
 			 const char *const *names, int n);
 

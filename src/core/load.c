@@ -99,29 +99,21 @@ void egress_rodata_set(struct egress_bpf *skel, int l3_ifindex,
 	skel->rodata->flows_off = flows_off_by_env();
 }
 
-void egress_uplinks_set(struct egress_bpf *skel, const int *ifindex, int n)
-{
-	int i;
-
-	for (i = 0; i < n && i < MAX_UPLINKS; i++)
-		skel->rodata->uplink_ifindex[i] = ifindex[i];
-	skel->rodata->n_uplinks = i;
-}
-
 int egress_tx_ports_fill(struct egress_bpf *skel, const int *ifindex,
 			 const char *const *names, int n)
 {
 	int map_fd = bpf_map__fd(skel->maps.tx_ports);
-	__u32 slot;
+	int i;
 
-	for (slot = 0; slot < (__u32)n; slot++) {
-		struct bpf_devmap_val v = { .ifindex = ifindex[slot] };
+	for (i = 0; i < n; i++) {
+		struct bpf_devmap_val v = { .ifindex = ifindex[i] };
+		__u32 key = ifindex[i];
 
-		if (bpf_map_update_elem(map_fd, &slot, &v, 0)) {
+		if (bpf_map_update_elem(map_fd, &key, &v, 0)) {
 			pr_err("uplink %s (ifindex %d) cannot be a redirect target "
 			       "(%s): it is gone, or its driver does not support "
 			       "XDP transmit; choose another --uplink",
-			       names[slot], ifindex[slot], strerror(errno));
+			       names[i], ifindex[i], strerror(errno));
 			return -1;
 		}
 	}
@@ -134,9 +126,8 @@ int load_egress(struct attach_state *s)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .kconfig = kernel_kconfig_extra());
 	struct kct_config cfg = {};
-	int uplinks[MAX_UPLINKS];
 	__u32 zero = 0;
-	int fd, created, i;
+	int fd, created;
 
 	s->skel = egress_bpf__open_opts(&oopts);
 	if (!s->skel)
@@ -144,9 +135,6 @@ int load_egress(struct attach_state *s)
 	egress_rodata_set(s->skel, s->l3_ifindex != s->t.host.ifindex ?
 				   s->l3_ifindex : 0,
 			  s->router_mac, s->has_mac ? s->mac : NULL, s->adaptive);
-	for (i = 0; i < s->n_uplinks; i++)
-		uplinks[i] = s->uplinks[i].ifindex;
-	egress_uplinks_set(s->skel, uplinks, s->n_uplinks);
 	if (pins_reuse_shared(s->skel->obj, s->ns_dir))
 		return -1;
 	if (egress_bpf__load(s->skel))
@@ -199,8 +187,7 @@ int ensure_uplinks(struct attach_state *s)
 	return 0;
 }
 
-/* The uplinks into the attachment's devmap (the redirect targets), uplink
- * i at slot i as egress_uplinks_set() told the program. */
+/* The uplinks into the attachment's devmap (the redirect targets). */
 static int fill_tx_ports(struct attach_state *s)
 {
 	const char *names[MAX_UPLINKS];

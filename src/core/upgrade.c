@@ -200,8 +200,7 @@ static int load_failed(const char *what)
 	return -1;
 }
 
-/* The uplinks the record of an attachment names, in attach's order (the
- * program's tx_ports slots). */
+/* The uplinks the record of an attachment names (the program's tx_ports). */
 static int record_uplinks(const struct item *it, int *ifindex,
 			  const char **names, int *n)
 {
@@ -261,9 +260,9 @@ static int prepare_egress(struct mnl_socket *nl, const char *ns_dir,
 	egress_rodata_set(s, l3li.ifindex != li.ifindex ? l3li.ifindex : 0,
 			  l3li.mac, *smac ? mac : NULL,
 			  !strcmp(rstr(it->m, "mode"), "auto"));
-	egress_uplinks_set(s, up_ifindex, n_up);
-	/* tx_ports is the program's own, filled from the record: an earlier
-	 * build's was a hash keyed by ifindex (swap_egress() repins it). */
+	/* tx_ports is the program's own, filled from the record's uplinks
+	 * (swap_egress() repins it): a pinned one is never reused, so its
+	 * type may change from one build to the next. */
 	if (reuse_shared(s->obj, ns_dir, it->what) ||
 	    reuse_checked(s->obj, "egress_stats", it->dir, "egress_stats", it->what) ||
 	    reuse_checked(s->obj, "own_sources", it->dir, "own_sources", it->what))
@@ -585,7 +584,7 @@ static int upgrade_locked(const char *root, const struct target_spec *spec,
 		}
 		if (record_update(it))
 			failed++;
-		pr_info("upgraded %s: program %u -> %u, its maps and link kept",
+		pr_info("upgraded %s: program %u -> %u, its counters, shared maps and link kept",
 			it->what, it->old_prog, it->new_prog);
 	}
 	if (p.current)

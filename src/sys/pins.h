@@ -12,7 +12,7 @@
  *       if<IFINDEX>/        one folder per attachment
  *         link              the bpf_link (keeps the program attached)
  *         egress_stats      per-CPU counters
- *         tx_ports          devmap of uplinks, by slot (uplink i: slot i)
+ *         tx_ports          devmap of uplinks (by ifindex)
  *         own_sources       the container's own addresses
  *         meta              array map holding the attachment's JSON record
  *

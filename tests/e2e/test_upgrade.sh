@@ -208,12 +208,13 @@ STATUS=""
 UP0=$(xdp_on up0)
 UL0=$(uplink_link "$DIR1")
 AGENT0=$(agent_pid)
-# Builds before the array devmap pinned tx_ports as a hash keyed by
-# ifindex: upgrade must not reuse such a pin but give the new program its
-# own devmap, filled from the record, and pin that (checked below).
+# upgrade gives each new program its own tx_ports, filled from the record,
+# and pins that: a stray or stale pin there (here an empty devmap) is
+# never reused (checked below).
 rm -f "$DIR1/tx_ports"
 bpftool map create "$DIR1/tx_ports" type devmap_hash key 4 value 8 entries 64 name tx_ports ||
-	fail upgrade_old_tx_ports "could not pin a devmap_hash as an older build's tx_ports"
+	fail upgrade_old_tx_ports "could not pin an empty devmap_hash as tx_ports"
+FAKE_TX=$(map_id "$DIR1/tx_ports")
 t0=$(date +%s.%N)
 xe_new upgrade >"$TOPO_TMP/up.out" 2>&1
 rc=$?
@@ -255,9 +256,9 @@ for ((i = 1; i <= N; i++)); do
 	auto) xp=$(bpftool prog show pinned "$dir/xdp_prog" -j | jq .id) ;;
 	*) xp="" ;;
 	esac
-	[ "$(bpftool map show pinned "$dir/tx_ports" -j | jq -r .type)" = devmap ] &&
+	[ "$(map_id "$dir/tx_ports")" != "$FAKE_TX" ] &&
 		{ [ -z "$xp" ] || prog_uses_map "$xp" "$(map_id "$dir/tx_ports")"; } ||
-		PROBLEMS[$m]+="tx_ports is not the new XDP program's array devmap: $(bpftool map show pinned "$dir/tx_ports" 2>&1 | head -1), program '$xp'; "
+		PROBLEMS[$m]+="tx_ports is not the new XDP program's devmap: $(bpftool map show pinned "$dir/tx_ports" 2>&1 | head -1) (the stale pin was $FAKE_TX), program '$xp'; "
 	if [ "$m" = auto ]; then
 		a1=$(xdp_on "vc$i")
 		[ "$(link_id "$dir/xdp_link")" = "${XL0[$m]}" ] && [ -n "$a1" ] && [ "$a1" != "${XP0[$m]}" ] &&

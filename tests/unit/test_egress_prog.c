@@ -918,13 +918,6 @@ static int set_devmap(int fd, int ifindex)
 	return bpf_map_update_elem(fd, &key, &v, BPF_ANY);
 }
 
-static int set_devmap_slot(int fd, __u32 slot, int ifindex)
-{
-	struct bpf_devmap_val v = { .ifindex = ifindex };
-
-	return bpf_map_update_elem(fd, &slot, &v, BPF_ANY);
-}
-
 static int add_container(const struct env *e, const char *addr, int ifindex,
 			 const __u8 *mac, const __u8 *router_mac)
 {
@@ -1000,8 +993,6 @@ static int load_programs(struct env *e, char *why, size_t why_len)
 	}
 	e->skel->rodata->check_router_mac = 1;
 	e->skel->rodata->check_source_mac = 1;
-	e->skel->rodata->uplink_ifindex[0] = e->up0; /* slot 0 of tx_ports */
-	e->skel->rodata->n_uplinks = 1;
 	e->up_skel->rodata->check_uplink_mac = 1;
 	if (egress_bpf__load(e->skel)) {
 		snprintf(why, why_len, "the verifier rejected xdp_egress or tc_egress "
@@ -1035,7 +1026,7 @@ static int load_programs(struct env *e, char *why, size_t why_len)
 	cfg.agent_pid = getpid(); /* promotions go to the ring buffer */
 	/* devmap ifindexes resolve in the writer's namespace: ours. */
 	if (bpf_map_update_elem(bpf_map__fd(e->skel->maps.kct_config), &zero, &cfg, 0) ||
-	    set_devmap_slot(bpf_map__fd(e->skel->maps.tx_ports), 0, e->up0) ||
+	    set_devmap(bpf_map__fd(e->skel->maps.tx_ports), e->up0) ||
 	    set_devmap(bpf_map__fd(e->skel->maps.container_ports), e->h0) ||
 	    set_devmap(bpf_map__fd(e->skel->maps.container_ports), e->h1) ||
 	    add_container(e, V4_SRC, e->h0, mac_c0, mac_h0) ||
@@ -1477,8 +1468,6 @@ static struct egress_bpf *load_flows_off(const struct env *e)
 	}
 	o->rodata->check_router_mac = 1;
 	o->rodata->check_source_mac = 1;
-	o->rodata->uplink_ifindex[0] = e->up0; /* it shares tx_ports */
-	o->rodata->n_uplinks = 1;
 	o->rodata->flows_off = 1;
 	bpf_object__for_each_map(m, o->obj) {
 		struct bpf_map *same = bpf_object__find_map_by_name(e->skel->obj,
@@ -1497,13 +1486,10 @@ static struct egress_bpf *load_flows_off(const struct env *e)
 }
 
 /*
- * The uplink slots: uplink i of an attachment is slot i of its tx_ports
- * (egress_uplinks_set() at load). A program told its uplinks are up0 and
- * other0, with only slot 1 (other0) filled: a flow routed out of other0 is
- * redirected, so it was found at slot 1, and one out of up0 falls back to
- * the kernel (bpf_redirect_map's XDP_PASS), so up0 was looked up at slot 0,
- * which is empty. The main program, whose only uplink is up0, passes the
- * other0 flow as not its uplink (fixture ipv4_other_dev_pass_not_uplink).
+ * A program's uplinks are what its own tx_ports holds: a program whose
+ * tx_ports has only other0 redirects a flow routed out of other0 and
+ * passes one routed out of up0 as not its uplink, while the main program
+ * (tx_ports: up0) does the opposite (fixture ipv4_other_dev_pass_not_uplink).
  */
 static void test_uplink_slots(const struct env *e)
 {
@@ -1513,7 +1499,7 @@ static void test_uplink_slots(const struct env *e)
 	struct bpf_devmap_val v = { .ifindex = (int)if_nametoindex("other0") };
 	char why[256] = "";
 	struct bpf_map *m;
-	__u32 slot = 1;
+	__u32 key = v.ifindex;
 	int i, fd;
 
 	if (!o)
@@ -1524,19 +1510,18 @@ static void test_uplink_slots(const struct env *e)
 	}
 	o->rodata->check_router_mac = 1;
 	o->rodata->check_source_mac = 1;
-	o->rodata->uplink_ifindex[0] = e->up0;
-	o->rodata->uplink_ifindex[1] = v.ifindex;
-	o->rodata->n_uplinks = 2;
-	/* The namespace's maps shared, tx_ports its own. */
+	/* The namespace's maps shared; tx_ports and the flow cache its own,
+	 * as each attachment's program has. */
 	bpf_object__for_each_map(m, o->obj) {
 		struct bpf_map *same = bpf_object__find_map_by_name(e->skel->obj,
 								    bpf_map__name(m));
 
-		if (same && !bpf_map__is_internal(m) && strcmp(bpf_map__name(m), "tx_ports"))
+		if (same && !bpf_map__is_internal(m) && strcmp(bpf_map__name(m), "tx_ports") &&
+		    strcmp(bpf_map__name(m), "flow_cache"))
 			bpf_map__reuse_fd(m, bpf_map__fd(same));
 	}
 	if (egress_bpf__load(o) ||
-	    bpf_map_update_elem(bpf_map__fd(o->maps.tx_ports), &slot, &v, 0)) {
+	    bpf_map_update_elem(bpf_map__fd(o->maps.tx_ports), &key, &v, 0)) {
 		CHECK(0, "uplink_slots/load", "%s", strerror(errno));
 		egress_bpf__destroy(o);
 		return;
@@ -1550,9 +1535,9 @@ static void test_uplink_slots(const struct env *e)
 		return;
 	}
 	ASSERT_EQ(run_once(e, fd, e->h0, &via_other.pkt), XDP_REDIRECT,
-		  "uplink_slots/second_uplink_at_slot_1");
+		  "uplink_slots/own_uplink_redirected");
 	ASSERT_EQ(run_once(e, fd, e->h0, &via_up0.pkt), XDP_PASS,
-		  "uplink_slots/first_uplink_at_slot_0_empty");
+		  "uplink_slots/other_uplink_passed");
 	ASSERT_EQ(run_once(e, e->prog_fd, e->h0, &via_up0.pkt), XDP_REDIRECT,
 		  "uplink_slots/main_program_up0_redirected");
 	egress_bpf__destroy(o);
