@@ -70,20 +70,24 @@ static __always_inline int egress_admit(void *ctx, int is_skb, struct packet *p)
 		for (i = 0; i < ETH_ALEN; i++)
 			if (p->eth->h_dest[i] != router_mac[i])
 				return CNT_PASS_NOT_ROUTED;
-	/* parse_l4() checked the TCP header's bounds; checked again because
-	 * 6.1's verifier can lose the tie between a reloaded l4_proto and
-	 * that check (as in parse_l4_len()): "invalid access to packet,
-	 * off=46 r=42" here on the UDP path's state. */
-	if (p->l4_proto == IPPROTO_TCP && p->l4 + sizeof(struct tcphdr) > p->data_end)
-		return CNT_DROP_MALFORMED;
-	if (p->l4_proto == IPPROTO_TCP &&
-	    (((struct tcphdr *)p->l4)->fin || ((struct tcphdr *)p->l4)->rst)) {
-		/* A FIN or RST outside a promoted flow's window never reaches
-		 * the kernel, spoofed or not (kct_guard_close()). */
-		rc = kct_guard_close(ctx, is_skb, p);
-		if (rc == PARSE_OK)
-			rc = source_check(p);
-		return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
+	if (p->l4_proto == IPPROTO_TCP) {
+		struct tcphdr *th = p->l4;
+
+		/* parse_l4() checked these bounds; checked again because
+		 * 6.1's verifier can lose the tie between a reloaded l4_proto
+		 * and that check (as in parse_l4_len()): "invalid access to
+		 * packet, off=46 r=42" here on the UDP path's state. */
+		if ((void *)(th + 1) > p->data_end)
+			return CNT_DROP_MALFORMED;
+		if (th->fin || th->rst) {
+			/* A FIN or RST outside a promoted flow's window never
+			 * reaches the kernel, spoofed or not
+			 * (kct_guard_close()). */
+			rc = kct_guard_close(ctx, is_skb, p);
+			if (rc == PARSE_OK)
+				rc = source_check(p);
+			return rc == PARSE_OK ? CNT_PASS_TCP_CONTROL : rc;
+		}
 	}
 	/* ICMP is the kernel's anyway (neighbour discovery from a link-local
 	 * address among it): counted as such, not as spoofed. */
