@@ -25,8 +25,6 @@
  * with a counted reason: the kernel decides. Only malformed frames, and a
  * FIN or RST the kernel would have judged out of window, are dropped.
  */
-#include <linux/pkt_cls.h>
-
 #include "parse.h"
 #include "source.h"
 #include "kct.h"
@@ -35,6 +33,7 @@
 #include "rewrite.h"
 #include "build_salt.h"
 #include "counters.h"
+#include "tc.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -171,19 +170,6 @@ int xdp_egress(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
-/*
- * What tc_egress returns for a packet it leaves to the kernel: "not mine,
- * go on". TC_ACT_UNSPEC is TCX_NEXT for tcx (bpf_mprog: the next program of
- * the device runs, then the stack) and "continue" for a cls_bpf filter in
- * direct-action mode. TC_ACT_OK would end the chain there: another tc
- * program behind this one (a CNI's policy, Cilium's) would never see the
- * packets the kernel path carries.
- */
-#define TC_PASS TC_ACT_UNSPEC
-
-/* Headers the parser reads: Ethernet + VLAN + IPv6 + TCP with options. */
-#define TC_PULL_LEN (14 + 4 + 40 + 60)
-
 SEC("tc")
 int tc_egress(struct __sk_buff *skb)
 {
@@ -202,31 +188,15 @@ int tc_egress(struct __sk_buff *skb)
 		    *meta == XE_PASSED_MARK)
 			return TC_PASS;
 	}
-	/* The stack's own skbs carry their headers in the linear part; make
-	 * sure of it for anything else (a no-op when they are). */
-	if ((void *)(long)skb->data + TC_PULL_LEN > (void *)(long)skb->data_end)
-		bpf_skb_pull_data(skb, len < TC_PULL_LEN ? len : TC_PULL_LEN);
-	/* A tagged frame reaches tc without its tag (skb_vlan_untag() runs
-	 * before ingress): parse_frame() judges it as XDP does a tagged one. */
-	rc = parse_frame(&p, (void *)(long)skb->data, (void *)(long)skb->data_end,
-			 len, skb->ingress_ifindex, skb->vlan_present);
+	rc = tc_parse(skb, &p);
 	if (rc == PARSE_OK)
 		rc = egress_admit(skb, 1, &p);
 	if (rc == PARSE_OK)
 		rc = egress_decide(skb, 1, &p, skb->gso_size, &out, &nh, &promoted);
 	if (promoted)
 		count(CNT_PROMOTE_REQUESTS, 0);
-	if (rc == PARSE_OK) {
-		route_forward(&p, &nh);
-		if (kct_out_changes(&p, &out) && skb_rewrite(skb, &p, &out)) {
-			count(CNT_DROP_MALFORMED, len);
-			return TC_ACT_SHOT;
-		}
-		count(CNT_REDIRECTED, len);
-		if (skb->gso_size)
-			count(CNT_GSO, len);
-		return bpf_redirect(nh.ifindex, 0);
-	}
+	if (rc == PARSE_OK)
+		return tc_carry(skb, &p, &out, &nh, &egress_stats, len);
 	count(rc, len);
 	return is_drop(rc) ? TC_ACT_SHOT : TC_PASS;
 }

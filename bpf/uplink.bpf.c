@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The return path: XDP on the uplink. A packet of a flow the kernel has
- * accepted (a confirmed, established conntrack entry) whose translated
- * destination is an attached container gets the entry's translation and is
- * redirected straight into the container's host veth, without the host
- * stack: the reply to a container's connection (MASQUERADE undone), or a
- * connection to a container's published port (DNAT). Everything else, the
- * host's own traffic first of all, passes untouched; so does every packet
- * the kernel has not already decided (TCP control packets, ICMP errors,
- * fragments, new flows).
+ * The return path: XDP (xdp_uplink) or tc (tc_uplink) on the uplink,
+ * whichever costs less there (`--uplink-mode`). A packet of a flow the
+ * kernel has accepted (a confirmed, established conntrack entry) whose
+ * translated destination is an attached container gets the entry's
+ * translation and is redirected straight into the container's host veth,
+ * without the host stack: the reply to a container's connection
+ * (MASQUERADE undone), or a connection to a container's published port
+ * (DNAT). Everything else, the host's own traffic first of all, passes
+ * untouched; so does every packet the kernel has not already decided (TCP
+ * control packets, ICMP errors, fragments, new flows).
  *
  *   parse.h -> kct.h (the kernel's verdict) -> route.h (to a container)
  *           -> flow_cache.h -> rewrite.h -> XDP_REDIRECT (container_ports)
+ *                                           or bpf_redirect() (tc.h)
  */
 #include "parse.h"
 #include "kct.h"
@@ -20,6 +22,7 @@
 #include "rewrite.h"
 #include "build_salt.h"
 #include "counters.h"
+#include "tc.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -80,4 +83,38 @@ int xdp_uplink(struct xdp_md *ctx)
 	route_forward(&p, &nh);
 	count_in(CNT_REDIRECTED, len);
 	return bpf_redirect_map(&container_ports, nh.ifindex, XDP_PASS);
+}
+
+/*
+ * The same return path as a tc program on the uplink's ingress, for an
+ * uplink where XDP costs more than it saves: on a veth, native XDP copies
+ * every frame the peer sends into an XDP buffer, and generic XDP copies
+ * every cloned skb (all TCP) and cannot redirect a GSO super-packet. Here
+ * the skb goes on as it came, GSO and checksum state kept, to the
+ * container's host device (bpf_redirect()).
+ */
+SEC("tc")
+int tc_uplink(struct __sk_buff *skb)
+{
+	__u32 len = skb->len;
+	struct next_hop nh;
+	struct kct_out out;
+	struct packet p;
+	int rc, promoted = 0;
+
+	BUILD_SALT();
+	rc = tc_parse(skb, &p);
+	if (rc == CNT_DROP_MALFORMED)
+		rc = CNT_PASS_L4_OTHER;
+	if (rc == PARSE_OK)
+		rc = uplink_admit(&p);
+	if (rc == PARSE_OK)
+		rc = flow_decide(skb, 1, &p, skb->gso_size, 0, &out, &nh, &promoted);
+	if (promoted)
+		count_in(CNT_PROMOTE_REQUESTS, 0);
+	if (rc != PARSE_OK) {
+		count_in(rc, len);
+		return rc == CNT_DROP_OUT_OF_WINDOW ? TC_ACT_SHOT : TC_PASS;
+	}
+	return tc_carry(skb, &p, &out, &nh, &ingress_stats, len);
 }

@@ -197,11 +197,13 @@ static int parse_uplink_mode(cJSON *v, struct cni_conf *c,
 
 	if (!v)
 		return 0;
-	if (!s || (strcmp(s, "auto") && strcmp(s, "native") && strcmp(s, "generic")))
+	if (!s || (strcmp(s, "auto") && strcmp(s, "native") && strcmp(s, "generic") &&
+		   strcmp(s, "tc")))
 		return conf_fail(ce, CNI_ERR_CONFIG, "\"uplinkMode\" must "
-				 "be \"auto\", \"native\" or \"generic\"");
+				 "be \"auto\", \"native\", \"generic\" or \"tc\"");
 	c->ao.uplink_mode = !strcmp(s, "native") ? UPLINK_NATIVE :
-			    !strcmp(s, "generic") ? UPLINK_GENERIC : UPLINK_AUTO;
+			    !strcmp(s, "generic") ? UPLINK_GENERIC :
+			    !strcmp(s, "tc") ? UPLINK_TC : UPLINK_AUTO;
 	return 0;
 }
 

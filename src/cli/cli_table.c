@@ -64,12 +64,13 @@ static const struct opt_doc attach_opts_doc[] = {
 	  "where the tc program of tc and auto mode attaches: a tcx link (kernel "
 	  "6.6), or a cls_bpf filter under a clsact qdisc (any kernel). Default: "
 	  "tcx where the kernel has it, else clsact" },
-	{ O_UPLINK_MODE, "uplink-mode", "auto|native|generic",
-	  "XDP mode of the return-path program on the uplink, which carries "
-	  "replies and connections to the containers straight into their veth. "
-	  "Default auto: generic on a veth uplink (native XDP there copies "
-	  "every frame its peer sends), native elsewhere, falling back to "
-	  "generic where the driver refuses it" },
+	{ O_UPLINK_MODE, "uplink-mode", "auto|native|generic|tc",
+	  "how the return-path program on the uplink runs, which carries "
+	  "replies and connections to the containers straight into their veth: "
+	  "native or generic XDP, or tc (a tcx link, kernel 6.6). Default auto: "
+	  "tc on a veth uplink (XDP there copies the frames its peer sends; "
+	  "generic without tcx), native elsewhere, falling back to generic "
+	  "where the driver refuses it" },
 	COMMON_OPTS, { 0 }
 };
 

@@ -107,7 +107,7 @@ static const struct word tc_hooks[] = {
 };
 static const struct word uplink_modes[] = {
 	{ "auto", UPLINK_AUTO }, { "native", UPLINK_NATIVE },
-	{ "generic", UPLINK_GENERIC }, { 0 }
+	{ "generic", UPLINK_GENERIC }, { "tc", UPLINK_TC }, { 0 }
 };
 
 /* The options that take one of a few words, and what a wrong one gets
@@ -121,8 +121,8 @@ static const struct word_opt {
 	{ O_MODE, modes, "--mode '%s' is not a mode: use native, generic, tc "
 	  "or auto" },
 	{ O_TC_HOOK, tc_hooks, "--tc-hook '%s': use tcx or clsact" },
-	{ O_UPLINK_MODE, uplink_modes, "--uplink-mode '%s': use auto, native "
-	  "or generic" },
+	{ O_UPLINK_MODE, uplink_modes, "--uplink-mode '%s': use auto, native, "
+	  "generic or tc" },
 };
 
 /* --engine, --mode, --tc-hook, --uplink-mode */

@@ -27,6 +27,7 @@
 #include "nl.h"
 #include "probe.h"
 #include "target.h"
+#include "uplink.h"
 
 /*
  * One change attach made to a device's offloads, recorded (in the
@@ -87,7 +88,8 @@ struct attach_state {
 	int l3_ifindex;
 	unsigned char router_mac[6];
 	int uplink_created[MAX_UPLINKS];
-	int uplink_native;             /* the return path redirects natively */
+	int uplink_run[MAX_UPLINKS];   /* how each uplink's return path runs
+					* (enum uplink_mode) */
 	int nft_created;               /* this attach made conntrack run */
 	struct kernel_caps caps;
 	int clsact;                    /* the tc program as a clsact filter */

@@ -198,7 +198,8 @@ int apply_fixes(struct attach_state *s)
 	for (i = 0; i < s->n_uplinks; i++)
 		if (fix_uplink_peer(s, &s->uplinks[i],
 				    s->native || (s->adaptive && !s->native_blocked[0]),
-				    s->uplink_native, !s->uplink_native))
+				    s->uplink_run[i] == UPLINK_NATIVE,
+				    s->uplink_run[i] == UPLINK_GENERIC))
 			return -1;
 	if (!t->has_container)
 		return 0;

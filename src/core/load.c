@@ -175,14 +175,14 @@ fail:
 /* The return path: one uplink program per uplink, shared by containers. */
 int ensure_uplinks(struct attach_state *s)
 {
-	int i, native;
+	enum uplink_mode runs;
+	int i;
 
-	s->uplink_native = 0;
 	for (i = 0; i < s->n_uplinks; i++) {
 		if (uplink_ensure(s->ns_dir, &s->uplinks[i], s->uplink_mode,
-				  &s->uplink_created[i], &native))
+				  s->caps.tcx, &s->uplink_created[i], &runs))
 			return -1;
-		s->uplink_native |= native;
+		s->uplink_run[i] = runs;
 	}
 	return 0;
 }

@@ -114,10 +114,14 @@ static char *meta_json(const struct attach_state *s)
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "ifname", s->uplinks[i].name);
 		cJSON_AddNumberToObject(o, "ifindex", s->uplinks[i].ifindex);
+		cJSON_AddStringToObject(o, "return_path",
+					uplink_mode_name(s->uplink_run[i]));
 		cJSON_AddItemToArray(arr, o);
 	}
+	/* The first uplink's, as records before per-uplink modes had it. */
 	cJSON_AddStringToObject(m, "return_path",
-				s->uplink_native ? "native" : "generic");
+				uplink_mode_name(s->n_uplinks ? s->uplink_run[0]
+							      : UPLINK_GENERIC));
 	if (s->tc) {
 		cJSON_AddStringToObject(m, "tc_hook", s->clsact ? "clsact" : "tcx");
 		if (s->clsact)

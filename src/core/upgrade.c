@@ -90,6 +90,7 @@ struct item {
 	int ifindex;
 	struct egress_bpf *eg;
 	struct uplink_bpf *ul;
+	enum uplink_mode ul_runs; /* XDP or tc: the program to load */
 	__u32 old_prog, new_prog;
 };
 
@@ -293,6 +294,8 @@ static int prepare_uplink(struct mnl_socket *nl, const char *ns_dir,
 	if (!s)
 		return load_failed(it->what);
 	uplink_rodata_set(s, li.mac);
+	it->ul_runs = uplink_recorded_mode(it->dir);
+	uplink_autoload_set(s, it->ul_runs);
 	if (reuse_shared(s->obj, ns_dir, it->what) ||
 	    reuse_checked(s->obj, "ingress_stats", it->dir, "ingress_stats", it->what))
 		return -1;
@@ -396,7 +399,7 @@ static int swap_egress(struct item *it)
 
 static int swap_uplink(struct item *it)
 {
-	int fd = bpf_program__fd(it->ul->progs.xdp_uplink);
+	int fd = bpf_program__fd(uplink_prog(it->ul, it->ul_runs));
 
 	if (link_swap(it->dir, "link", fd, it->what))
 		return -1;

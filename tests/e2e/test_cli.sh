@@ -98,7 +98,7 @@ if xe_capture attach --ifname vc1 --mode native --uplink up0; then
 		fail cli_stats_schema "stats --json does not have every counter of $NAMES: $(tr -d '\n' <<<"$s" | head -c 1500)"
 	fi
 	if jq -e --argjson names "$NAMES" '(.uplinks | length) == 1 and (.uplinks[0] | .ifname == "up0" and
-		(.mode == "native" or .mode == "generic") and ($names - (.counters | keys)) == [])' <<<"$s" >/dev/null 2>&1; then
+		(.mode == "native" or .mode == "generic" or .mode == "tc") and ($names - (.counters | keys)) == [])' <<<"$s" >/dev/null 2>&1; then
 		ok cli_stats_uplinks_schema
 	else
 		fail cli_stats_uplinks_schema "want .uplinks [{ifname: up0, mode, counters}], stats --json: $(jq -c '.uplinks' <<<"$s" | head -c 800)"

@@ -24,10 +24,13 @@ W=$TOPO_WORLD
 # round NAME MODE [ATTACH_ARGS...]: attach, check the fixes and their
 # report, detach, check everything is as before.
 round() {
-	local t=$1 mode=$2 c_before w_before h_before fixes st apid upmode=generic
+	local t=$1 mode=$2 c_before w_before h_before fixes st apid upmode=tc
 	shift 2
-	# up0 is a veth: the return path runs generic XDP unless told otherwise.
+	# up0 is a veth: the return path runs tc (tcx) unless told otherwise,
+	# generic XDP on a kernel without tcx.
+	has_tcx || upmode=generic
 	[[ " $* " == *" --uplink-mode native "* ]] && upmode=native
+	[[ " $* " == *" --uplink-mode generic "* ]] && upmode=generic
 	c_before=$(offloads "$C" eth0)
 	w_before=$(offloads "$W" eth0)
 	h_before=$(offloads "$TOPO_HOST" vc1)
@@ -45,16 +48,23 @@ round() {
 	check "${t}_conntrack_table" "no nft table inet xdp_egress while attached" nft_table_present
 	want_xmode=1
 	[ "$upmode" = generic ] && want_xmode=2
-	check "${t}_return_path_$upmode" "up0's XDP mode is '$(ip -n "$TOPO_HOST" -d -j link show up0 | jq -r '.[0].xdp.mode // "none"')' (want $want_xmode)" \
-		test "$(ip -n "$TOPO_HOST" -d -j link show up0 | jq -r '.[0].xdp.mode // 0')" = "$want_xmode"
+	[ "$upmode" = tc ] && want_xmode=0
+	check "${t}_return_path_$upmode" "up0's XDP mode is '$(ip -n "$TOPO_HOST" -d -j link show up0 | jq -r '.[0].xdp.mode // "none"')' (want $want_xmode), its tcx programs '$(tcx_on up0)', the record's return path '$(jq -r '.attachments[0].return_path' <<<"$st")'" \
+		eval 'test "$(ip -n "$TOPO_HOST" -d -j link show up0 | jq -r ".[0].xdp.mode // 0")" = "$want_xmode" &&
+			test "$(jq -r ".attachments[0].return_path" <<<"$st")" = "$upmode" &&
+			if [ "$upmode" = tc ]; then [ -n "$(tcx_on up0)" ]; else [ -z "$(tcx_on up0)" ]; fi'
 	check "${t}_container_gro_on" "container eth0 GRO is $(offload "$C" eth0 generic-receive-offload): the return path redirects into its veth" \
 		test "$(offload "$C" eth0 generic-receive-offload)" = on
 	if [ "$upmode" = native ]; then
 		check "${t}_uplink_peer_txcsum_off" "the uplink's peer (world eth0) has tx-checksumming $(offload "$W" eth0 tx-checksumming) under native XDP on up0" \
 			test "$(offload "$W" eth0 tx-checksumming)" = off
-	else
+	elif [ "$upmode" = generic ]; then
 		check "${t}_uplink_peer_tso_off" "the uplink's peer (world eth0) has TSO $(offload "$W" eth0 tcp-segmentation-offload) under generic XDP on up0" \
 			test "$(offload "$W" eth0 tcp-segmentation-offload)" = off
+	else
+		check "${t}_uplink_peer_offloads_kept" "the uplink's peer (world eth0) has TSO $(offload "$W" eth0 tcp-segmentation-offload), tx-checksumming $(offload "$W" eth0 tx-checksumming) under the tc return path (want both as before)" \
+			test "$(offload "$W" eth0 tcp-segmentation-offload) $(offload "$W" eth0 tx-checksumming)" = \
+			     "$(awk '$1 == "tcp-segmentation-offload:" { t = $2 } $1 == "tx-checksumming:" { c = $2 } END { print t, c }' <<<"$w_before")"
 	fi
 
 	if [ "$mode" = native ]; then
@@ -140,6 +150,7 @@ round detach_generic generic
 round detach_tc tc
 round detach_native_uplink_native native --uplink-mode native
 round detach_tc_uplink_native tc --uplink-mode native
+round detach_tc_uplink_generic tc --uplink-mode generic
 
 # From non-default states: what was already off stays off, what was already
 # on stays on (restore means "as before", not "to the default").

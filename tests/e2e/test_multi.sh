@@ -51,7 +51,7 @@ else
 fi
 
 APID=$(agent_pid)
-UP_PROG=$(xdp_on up0)
+UP_PROG=$(uplink_prog_on up0)
 check multi_shared_state "one agent ($APID) and one return-path program on up0 ($UP_PROG) for both: $(ns_state_brief)" \
 	eval 'pid_alive "$APID" && [ "$(xe_procs)" = "$APID" ] && [ -n "$UP_PROG" ] && nft_table_present'
 
@@ -105,8 +105,8 @@ if xe_capture detach --ifname vc1; then
 	st=$(xe status --json 2>/dev/null)
 	v2=$(counter "$(stats_json --ifname vc2)" redirected)
 	if jq -e '.attachments | length == 1 and .[0].ifname == "vc2"' <<<"$st" >/dev/null 2>&1 &&
-		[ "$(xdp_progs "$TOPO_HOST" | cut -d' ' -f1 | sort | tr '\n' ' ')" = "up0 vc2 " ] &&
-		[ "$(xdp_on up0)" = "$UP_PROG" ] && [ "$(agent_pid)" = "$APID" ] && pid_alive "$APID" &&
+		[ "$(xdp_progs "$TOPO_HOST" | cut -d' ' -f1 | sort | tr '\n' ' ')" = "$(has_tcx || echo -n 'up0 ')vc2 " ] &&
+		[ "$(uplink_prog_on up0)" = "$UP_PROG" ] && [ "$(agent_pid)" = "$APID" ] && pid_alive "$APID" &&
 		nft_table_present && udp_flow 2 5003 4 &&
 		[ "$(counter "$(stats_json --ifname vc2)" redirected)" -ge $((v2 + 3)) ]; then
 		ok multi_detach_one_keeps_other

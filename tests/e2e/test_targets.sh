@@ -63,11 +63,14 @@ attach_detach() {
 	want_kmode=1
 	[ "$mode" = generic ] && want_kmode=2
 	kmode=$(ip -n "$TOPO_HOST" -d -j link show "$want" | jq '.[0].xdp.mode // 0')
-	# Two XDP programs: the egress one on $want, the return path on up0.
-	if [ "$(xdp_prog_count "$TOPO_HOST")" = 2 ] && [ "$kmode" = "$want_kmode" ] && [ -n "$(xdp_on up0)" ]; then
+	# The egress XDP program on $want, and the return path on up0 (tc
+	# where the kernel has tcx, else a second XDP program).
+	nxdp=1
+	has_tcx || nxdp=2
+	if [ "$(xdp_prog_count "$TOPO_HOST")" = "$nxdp" ] && [ "$kmode" = "$want_kmode" ] && [ -n "$(uplink_prog_on up0)" ]; then
 		ok "${t}_kernel"
 	else
-		fail "${t}_kernel" "want two XDP programs, on $want in kernel mode $want_kmode and on up0; ip -d link shows: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
+		fail "${t}_kernel" "want $nxdp XDP programs, on $want in kernel mode $want_kmode (and on up0 without tcx), the return path on up0 ('$(uplink_prog_on up0)'); ip -d link shows: $(xdp_progs "$TOPO_HOST" | tr '\n' ';')"
 	fi
 
 	if ! xe_capture detach "$@"; then

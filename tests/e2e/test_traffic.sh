@@ -48,7 +48,7 @@ for mode in native generic tc auto; do
 	check "${t}_conntrack_table" "no nft table inet xdp_egress in the host ns while attached: $(in_host nft list tables 2>&1 | tr '\n' ' ')" \
 		nft_table_present
 	check "${t}_return_path_attached" "no XDP program on up0; status: $(jq -c '.namespace.uplinks // .' <<<"$st" | head -c 300)" \
-		test -n "$(xdp_on up0)"
+		test -n "$(uplink_prog_on up0)"
 	ip netns exec "$TOPO_WORLD" nstat -n
 	csum0=$(nstat_csum_errors "$TOPO_WORLD")
 

@@ -205,7 +205,7 @@ for ((i = 1; i <= N; i++)); do
 done
 DIR1=$(rec_of vc1 pins)
 STATUS=""
-UP0=$(xdp_on up0)
+UP0=$(uplink_prog_on up0)
 UL0=$(uplink_link "$DIR1")
 AGENT0=$(agent_pid)
 # upgrade gives each new program its own tx_ports, filled from the record,
@@ -221,7 +221,7 @@ rc=$?
 UPGRADE_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 log "upgrade --all of $N attachments took $UPGRADE_S s: $(tr '\n' ' ' <"$TOPO_TMP/up.out")"
 [ "$rc" = 0 ] || fail upgrade_run "upgrade exited $rc: $(tr '\n' ' ' <"$TOPO_TMP/up.out")"
-UP1=$(xdp_on up0)
+UP1=$(uplink_prog_on up0)
 UL1=$(uplink_link "$DIR1")
 check upgrade_uplink "uplink up0: program $UP0 -> $UP1, link $UL0 -> $UL1" \
 	eval '[ -n "$UP1" ] && [ "$UP1" != "$UP0" ] && [ -n "$UL0" ] && [ "$UL1" = "$UL0" ]'
@@ -369,14 +369,14 @@ fi
 mv_ok=1
 rm -f "$dir/egress_stats" && bpftool map create "$dir/egress_stats" type percpu_array key 4 value 8 entries 4 name egress_stats || mv_ok=0
 p0=$(rec prog_id)
-u0=$(xdp_on up0)
+u0=$(uplink_prog_on up0)
 xe_capture upgrade
-if [ "$mv_ok" = 1 ] && [ "$XE_RC" != 0 ] && [ "$(rec prog_id)" = "$p0" ] && [ "$(xdp_on up0)" = "$u0" ] &&
+if [ "$mv_ok" = 1 ] && [ "$XE_RC" != 0 ] && [ "$(rec prog_id)" = "$p0" ] && [ "$(uplink_prog_on up0)" = "$u0" ] &&
 	[[ $XE_ERR == *"egress_stats is a percpu_array of key 4, value 8 bytes, 4 entries"*"Nothing was changed"* ]]; then
 	ok upgrade_map_mismatch_refused
 	log "map mismatch: $XE_ERR"
 else
-	fail upgrade_map_mismatch_refused "rc $XE_RC, '$XE_ERR'; program $p0 -> $(rec prog_id), uplink $u0 -> $(xdp_on up0)"
+	fail upgrade_map_mismatch_refused "rc $XE_RC, '$XE_ERR'; program $p0 -> $(rec prog_id), uplink $u0 -> $(uplink_prog_on up0)"
 fi
 xe_capture detach --all || fail upgrade_layout_detach "$XE_ERR"
 

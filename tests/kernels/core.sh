@@ -32,8 +32,8 @@
 #     inet xdp_egress, the agent gone, every offload as before.
 # The auto round also runs `xdp-egress tune` under small UDP packets
 # (native XDP goes in front of the tc program) and detaches from there.
-# Then: native XDP on a tap, and on a kernel without tcx, --tc-hook tcx
-# refused with what is missing and since when.
+# Then: native XDP on a tap, and on a kernel without tcx, --tc-hook tcx and
+# --uplink-mode tc refused with what is missing and since when.
 #
 # Lines "# feature NAME: VALUE" record what this kernel did (docs/kernels.md's
 # table of features by kernel is filled from them).
@@ -256,7 +256,7 @@ round() {
 			feature "XDP $ROUND on veth (bpf_link)" "$(xdp_mode_of vc1)"
 			;;
 		esac
-		feature "return path on a veth uplink" "$(jq -r '.namespace.uplinks[0].mode // "?"' <<<"$ST") XDP"
+		feature "return path on a veth uplink" "$(jq -r '.namespace.uplinks[0].mode // "?"' <<<"$ST")"
 		feature "redirect error tracepoints" "$(att redirect_errors)"
 	fi
 
@@ -383,6 +383,17 @@ if [ "$HAS_TCX" = 0 ]; then
 		log "attach --tc-hook tcx: $XE_ERR"
 	else
 		fail tcx_refused_clearly "attach --tc-hook tcx exited $XE_RC (want an error naming tcx and 6.6, nothing left): $(tr '\n' ' ' <<<"$XE_ERR")"
+	fi
+	# The return path as a tc program needs tcx too (auto runs generic
+	# XDP on a veth uplink there instead).
+	xe_capture attach --ifname vc1 --uplink up0 --mode tc --uplink-mode tc
+	if [ "$XE_RC" != 0 ] && grep -q "uplink-mode tc needs tc links (tcx, kernel 6.6)" <<<"$XE_ERR" &&
+		! grep -qi "invalid argument" <<<"$XE_ERR" && pins_gone && [ "$(tc_filter_ours)" = 0 ] &&
+		no_xdp_anywhere; then
+		ok uplink_tc_refused_clearly
+		log "attach --uplink-mode tc: $XE_ERR"
+	else
+		fail uplink_tc_refused_clearly "attach --uplink-mode tc exited $XE_RC (want an error naming tcx and 6.6, nothing left): $(tr '\n' ' ' <<<"$XE_ERR")"
 	fi
 	feature "tcx" "absent"
 else

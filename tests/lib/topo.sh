@@ -308,6 +308,28 @@ xdp_on() {
 	ip -n "${2:-$TOPO_HOST}" -d -j link show "$1" 2>/dev/null |
 		jq -r '.[0].xdp | if . == null then empty else (.prog.id // .attached[0].prog.id // empty) end'
 }
+# tcx_on IFNAME: the ids of the tcx ingress programs on IFNAME in the host,
+# space-separated, first in line first; empty when there is none.
+tcx_on() {
+	tcx_prog_ids "$TOPO_HOST" "$1" 2>/dev/null | paste -sd' ' -
+}
+# has_tcx: the kernel has tc links (tcx, 6.6): the return path's default on a
+# veth uplink is then tc.
+has_tcx() {
+	tcx_prog_ids "$TOPO_HOST" lo >/dev/null 2>&1
+}
+# uplink_prog_on [IFNAME]: the id of the return-path program on the uplink
+# (default up0) in the host: XDP (native, generic) or tcx (tc_uplink),
+# empty when there is none.
+uplink_prog_on() {
+	local x id
+	x=$(xdp_on "${1:-up0}")
+	[ -n "$x" ] && { echo "$x"; return; }
+	for id in $(tcx_on "${1:-up0}"); do
+		[ "$(bpftool -j prog show id "$id" 2>/dev/null | jq -r .name)" = tc_uplink ] &&
+			{ echo "$id"; return; }
+	done
+}
 # xe_procs: pids of the xdp-egress processes running in our host ns that
 # the test did not start itself (TOPO_PIDS, DAEMON_PID: a tuner, a daemon):
 # the agents attach (or the CNI plugin, or the daemon) started. Ours, since
@@ -335,13 +357,13 @@ nft_table_present() {
 	in_host nft list table inet xdp_egress >/dev/null 2>&1
 }
 # ns_state_gone: what attach leaves in the host ns besides pins is gone:
-# no nft table, no xdp-egress process, no XDP program on up0.
+# no nft table, no xdp-egress process, no return-path program on up0.
 ns_state_gone() {
-	! nft_table_present && [ -z "$(xe_procs)" ] && [ -z "$(xdp_on up0)" ]
+	! nft_table_present && [ -z "$(xe_procs)" ] && [ -z "$(uplink_prog_on up0)" ]
 }
 # ns_state_brief: the same, for FAIL messages.
 ns_state_brief() {
-	echo "nft table: $(nft_table_present && echo present || echo gone), xdp-egress processes: [$(xe_procs | tr '\n' ' ')], up0 XDP: '$(xdp_on up0)'"
+	echo "nft table: $(nft_table_present && echo present || echo gone), xdp-egress processes: [$(xe_procs | tr '\n' ' ')], up0 return path: '$(uplink_prog_on up0)'"
 }
 
 # offloads NS IFNAME: `ethtool -k`, without the "[fixed]" decorations that

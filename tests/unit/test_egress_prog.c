@@ -2,7 +2,8 @@
 /*
  * Table-driven unit test of the fast path's BPF programs: the egress programs
  * (bpf/egress.bpf.c: xdp_egress, and tc_egress over the same table) and the
- * return path on the uplink (bpf/uplink.bpf.c: xdp_uplink).
+ * return path on the uplink (bpf/uplink.bpf.c: xdp_uplink, and tc_uplink over
+ * the same rows).
  *
  * Each row of `fixtures` is one frame, the kernel conntrack entry its flow
  * has (none, established, half-open, strictly tracked, flushed; with source
@@ -765,6 +766,17 @@ static const struct fixture fixtures[] = {
 	{ "up/ipv4_fragment_pass_fragment",
 	  UP4(.proto = IPPROTO_UDP, .src = V4_WORLD, .dst = V4_HOST, .frag_off = 0x2000, .payload = 32), EST,
 	  PASS(CNT_PASS_FRAGMENT) },
+	/* tc_uplink: a GRO super-packet of a reply goes on whole, its
+	 * segments' length checked against the container's MTU. */
+	{ "up/ipv4_tcp_gro_reply_redirect",
+	  UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .sport = 80, .dport = 30000, .payload = 2896),
+	  CT(.kind = CT_EST, .src = V4_SRC, .dst = V4_WORLD, .sport = 40000, .dport = 80,
+	     .snat = V4_HOST, .snat_port = 30000), REDIRECT, WANT(.dst = V4_SRC, .dport = 40000),
+	  .tc_only = true, .gso_size = 1448 },
+	{ "up/ipv4_tcp_gro_reply_segments_too_big_pass",
+	  UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .sport = 80, .dport = 30000, .payload = 2896),
+	  CT(.kind = CT_EST, .src = V4_SRC, .dst = V4_WORLD, .sport = 40000, .dport = 80,
+	     .snat = V4_HOST, .snat_port = 30000), PASS(CNT_PASS_TOO_BIG), .tc_only = true, .gso_size = 1600 },
 	/* The host's traffic is not ours to judge: even a malformed frame
 	 * goes on to the kernel. */
 	{ "up/ipv4_truncated_tcp_passed", UP4(.proto = IPPROTO_TCP, .src = V4_WORLD, .dst = V4_HOST, .l4_cut = 10),
@@ -779,6 +791,7 @@ struct env {
 	int prog_fd;            /* xdp_egress */
 	int tc_fd;              /* tc_egress */
 	int up_fd;              /* xdp_uplink */
+	int up_tc_fd;           /* tc_uplink */
 	int stats_fd, up_stats_fd;
 	int ncpus;
 	int h0, h1, up0;
@@ -1010,13 +1023,14 @@ static int load_programs(struct env *e, char *why, size_t why_len)
 	bpf_map__reuse_fd(e->up_skel->maps.flows, bpf_map__fd(e->skel->maps.flows));
 	bpf_map__reuse_fd(e->up_skel->maps.flow_events, bpf_map__fd(e->skel->maps.flow_events));
 	if (uplink_bpf__load(e->up_skel)) {
-		snprintf(why, why_len, "the verifier rejected xdp_uplink (%s)",
+		snprintf(why, why_len, "the verifier rejected xdp_uplink or tc_uplink (%s)",
 			 strerror(errno));
 		return -1;
 	}
 	e->prog_fd = bpf_program__fd(e->skel->progs.xdp_egress);
 	e->tc_fd = bpf_program__fd(e->skel->progs.tc_egress);
 	e->up_fd = bpf_program__fd(e->up_skel->progs.xdp_uplink);
+	e->up_tc_fd = bpf_program__fd(e->up_skel->progs.tc_uplink);
 	e->stats_fd = bpf_map__fd(e->skel->maps.egress_stats);
 	e->up_stats_fd = bpf_map__fd(e->up_skel->maps.ingress_stats);
 	if (kct_config_read(&cfg)) {
@@ -1147,7 +1161,7 @@ static int tc_verdict(int xdp_action)
 }
 
 /* Runs one fixture through xdp_egress (tc false), tc_egress (tc true), or
- * for an uplink row xdp_uplink. */
+ * for an uplink row xdp_uplink (tc false) or tc_uplink (tc true). */
 static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 {
 	static __u8 in[MAX_FRAME], out[MAX_FRAME], want[MAX_FRAME];
@@ -1164,7 +1178,8 @@ static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 
 #define NAME(what) (snprintf(name, sizeof(name), "%s/%s/%s", \
-			     tc ? "egress_tc" : fx->uplink ? "uplink" : "egress", \
+			     fx->uplink ? (tc ? "uplink_tc" : "uplink") \
+					: (tc ? "egress_tc" : "egress"), \
 			     fx->uplink ? fx->name + 3 : fx->name, what), name)
 
 	if (build_frame(&fx->pkt, in, &lo)) {
@@ -1187,10 +1202,10 @@ static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 	opts.data_size_out = sizeof(out);
 	opts.repeat = 1;
 	if (tc) {
-		/* As on the host veth's tcx ingress: the skb's device and the
-		 * device it arrived on are both h0. */
-		skb.ifindex = e->h0;
-		skb.ingress_ifindex = e->h0;
+		/* As on a tcx ingress (the host veth's, or the uplink's): the
+		 * skb's device and the device it arrived on are the same. */
+		skb.ifindex = fx->uplink ? e->up0 : e->h0;
+		skb.ingress_ifindex = skb.ifindex;
 		skb.gso_size = fx->gso_size;
 		if (fx->gso_size)
 			skb.gso_segs = (lo.len + fx->gso_size - 1) / fx->gso_size;
@@ -1204,8 +1219,8 @@ static int run_fixture(const struct env *e, const struct fixture *fx, bool tc)
 		opts.ctx_size_in = sizeof(ctx);
 	}
 	memset(out, 0xee, sizeof(out));
-	err = bpf_prog_test_run_opts(tc ? e->tc_fd : fx->uplink ? e->up_fd : e->prog_fd,
-				     &opts);
+	err = bpf_prog_test_run_opts(fx->uplink ? (tc ? e->up_tc_fd : e->up_fd)
+						: (tc ? e->tc_fd : e->prog_fd), &opts);
 
 	if (read_counters(e, stats_fd, after)) {
 		CHECK(0, NAME("counter"), "reading the counters: %s", strerror(errno));
@@ -2263,12 +2278,14 @@ static __u64 fz_counted(const struct counter_val a[CNT_MAX], const struct counte
 
 static void test_fuzz(const struct env *e)
 {
-	struct fz_prog progs[3] = {
+	struct fz_prog progs[4] = {
 		{ .name = "egress", .fd = e->prog_fd, .stats_fd = e->stats_fd, .ifindex = e->h0 },
 		{ .name = "egress_tc", .fd = e->tc_fd, .stats_fd = e->stats_fd, .ifindex = e->h0,
 		  .tc = true },
 		{ .name = "uplink", .fd = e->up_fd, .stats_fd = e->up_stats_fd, .ifindex = e->up0,
 		  .uplink = true },
+		{ .name = "uplink_tc", .fd = e->up_tc_fd, .stats_fd = e->up_stats_fd,
+		  .ifindex = e->up0, .tc = true, .uplink = true },
 	};
 	static __u8 seeds[sizeof(fixtures) / sizeof(fixtures[0])][MAX_FRAME], f[MAX_FRAME];
 	struct layout seed_lo[sizeof(fixtures) / sizeof(fixtures[0])];
@@ -2289,7 +2306,7 @@ static void test_fuzz(const struct env *e)
 		if (fixtures[i].ct.kind == CT_EST && !fixtures[i].ct.flushed)
 			ct_create(e, &fixtures[i], why, sizeof(why)); /* a clash: the first wins */
 	}
-	for (p = 0; p < 3; p++) {
+	for (p = 0; p < 4; p++) {
 		struct fz_prog *pg = &progs[p];
 		__u64 n = total / 3 + (p < (int)(total % 3));
 
@@ -2354,7 +2371,7 @@ int main(void)
 		if (!fixtures[i].tc_only && run_fixture(&e, &fixtures[i], false))
 			goto cleanup;
 	for (i = 0; i < sizeof(fixtures) / sizeof(fixtures[0]); i++)
-		if (!fixtures[i].uplink && run_fixture(&e, &fixtures[i], true))
+		if (run_fixture(&e, &fixtures[i], true))
 			goto cleanup;
 	test_promotion(&e);
 	test_promotion_restarts(&e);
