@@ -8,7 +8,7 @@
 #                [--contenders NAME[,NAME...]] [--duration SEC] [--out DIR]
 #
 # Workloads: small (64-byte UDP, socket and live-frame generators), tcp
-# (iperf3, 1 and 4 streams), latency (sockperf UDP/TCP ping-pong), cpu (host
+# (iperf3, 1 and 4 streams up, 1 down), latency (sockperf UDP/TCP ping-pong), cpu (host
 # CPU ns per packet at a fixed offered rate), scale (1/16/128 containers),
 # ct (xdp only, full mode: live frames with 1k and 100k flows in the
 # conntrack table), connrate (short HTTP connections: wrk with "Connection:
@@ -502,6 +502,20 @@ run_tcp() { # run_tcp CONTENDER ROUND
 			log "  tcp$s: iperf3 failed"
 		fi
 	done
+	# The download, 1 stream (iperf3 -R: the world sends): the return path
+	# carries the data, the egress path the ACKs.
+	cpu_split > /dev/null
+	if timeout "$(secs + 20)" ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 -R \
+		-t "$TCP_DUR" -O "$TCP_OMIT" -P 1 $TCP_PIN_CLI -J > "$TMP/iperf3.json" 2>&1; then
+		gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$TMP/iperf3.json" 2>/dev/null)
+		record tcpdown "$c" "$r" gbps "${gbps:-null}"
+		split=$(cpu_split)
+		note "$c" "$r" "tcpdown: $(printf '%.1f' "$gbps") Gbit/s; $split"
+		log "  tcpdown: $(printf '%.2f' "$gbps") Gbit/s; $split"
+	else
+		note "$c" "$r" "tcpdown: iperf3 failed: $(jq -r '.error // empty' "$TMP/iperf3.json" 2>/dev/null | head -c 200)"
+		log "  tcpdown: iperf3 failed"
+	fi
 	bg_stop "$sp"
 }
 

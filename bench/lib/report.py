@@ -35,7 +35,7 @@ EXPECTED_SRC = {"iptables": "198.18.0.1", "nftables": "198.18.0.1", "tc-bpf": "1
 
 # short names for the chart's x axis
 SHORT = {"small_sock": "small-sock", "small_live": "small-live", "tcp1": "tcp-1",
-         "tcp4": "tcp-4", "lat_udp": "lat-udp-p99", "lat_tcp": "lat-tcp-p99",
+         "tcp4": "tcp-4", "tcpdown": "tcp-down", "lat_udp": "lat-udp-p99", "lat_tcp": "lat-tcp-p99",
          "cpu_sock": "cpu-sock", "cpu_live": "cpu-live", "connrate": "connrate",
          "udprr": "udp-rr"}
 
@@ -45,6 +45,7 @@ PRIMARY = {
     "small_live": ("pps", True, "small, live frames", "Mpps", 1e-6),
     "tcp1": ("gbps", True, "tcp, 1 stream", "Gbit/s", 1),
     "tcp4": ("gbps", True, "tcp, 4 streams", "Gbit/s", 1),
+    "tcpdown": ("gbps", True, "tcp download, 1 stream", "Gbit/s", 1),
     "lat_udp": ("p99_us", False, "latency UDP p99", "us", 1),
     "lat_tcp": ("p99_us", False, "latency TCP p99", "us", 1),
     "cpu_sock": ("host_ns_per_pkt", False, "cpu/pkt, socket sender", "ns", 1),
@@ -227,7 +228,8 @@ def main():
             "wrong_src": "share of the flood that reached the sink with a source other "
                          "than expected (NAT contenders: 198.18.0.1, tc-bpf: 10.201/16); "
                          "such packets are not counted as received",
-            "gbps": "iperf3 sum_received, container -> world",
+            "gbps": "iperf3 sum_received, container -> world (tcpdown: world -> "
+                    "container, iperf3 -R)",
             "p50_us/p99_us": "sockperf ping-pong round trip, 64-byte messages",
             "ceiling": "generator -> veth -> sink with nothing between",
             "rps": "connrate: wrk's completed requests / its run time; every request a new "
