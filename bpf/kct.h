@@ -23,8 +23,11 @@
  * Kernel facts relied on (6.1 and later): bpf_xdp_ct_lookup() and
  * bpf_skb_ct_lookup() (net/netfilter/nf_conntrack_bpf.c) take TCP and UDP
  * tuples only, and return confirmed and unconfirmed entries alike; fields
- * of the returned nf_conn are read with CO-RE (layouts differ between
- * kernels); bpf_ct_change_timeout() and bpf_ct_change_status() (6.0).
+ * of the returned nf_conn are read as plain loads, which the verifier
+ * allows on the referenced entry and on pointers walked from it, with CO-RE
+ * relocating their offsets (layouts differ between kernels): no
+ * bpf_probe_read_kernel() call per field; bpf_ct_change_timeout() and
+ * bpf_ct_change_status() (6.0).
  *
  * The kernel's types and kfuncs are nf_conn.h's; the check of a FIN or RST
  * on a liberal entry is kct_close.h's; kct_decide() at the end reads as
@@ -143,12 +146,12 @@ static __always_inline void kct_addr(__be32 *dst, const union nf_inet_addr___xe 
 				     int v6)
 {
 	if (v6) {
-		dst[0] = BPF_CORE_READ(a, ip6[0]);
-		dst[1] = BPF_CORE_READ(a, ip6[1]);
-		dst[2] = BPF_CORE_READ(a, ip6[2]);
-		dst[3] = BPF_CORE_READ(a, ip6[3]);
+		dst[0] = a->ip6[0];
+		dst[1] = a->ip6[1];
+		dst[2] = a->ip6[2];
+		dst[3] = a->ip6[3];
 	} else {
-		dst[0] = BPF_CORE_READ(a, ip);
+		dst[0] = a->ip;
 		dst[1] = dst[2] = dst[3] = 0;
 	}
 }
@@ -230,7 +233,7 @@ static __always_inline void kct_keep_alive(struct nf_conn *c,
 		 * nf_conntrack_udp_packet() judges it. */
 		if ((status & IPS_SEEN_REPLY_) &&
 		    bpf_core_field_exists(ct->proto.udp.stream_ts) &&
-		    (long)(j - BPF_CORE_READ(ct, proto.udp.stream_ts)) > 0) {
+		    (long)(j - ct->proto.udp.stream_ts) > 0) {
 			ms = cfg->udp_stream_ms;
 			if (!(status & IPS_ASSURED_))
 				bpf_ct_change_status(c, (__u32)status | IPS_ASSURED_);
@@ -263,8 +266,7 @@ static __always_inline struct nf_conn *kct_lookup(void *ctx, int is_skb,
 
 static __always_inline int kct_liberal(struct nf_conn___xe *ct)
 {
-	return BPF_CORE_READ(ct, proto.tcp.seen[0].flags) &
-	       BPF_CORE_READ(ct, proto.tcp.seen[1].flags) &
+	return ct->proto.tcp.seen[0].flags & ct->proto.tcp.seen[1].flags &
 	       IP_CT_TCP_FLAG_BE_LIBERAL_;
 }
 
@@ -303,9 +305,9 @@ static __always_inline int kct_entry_verdict(struct nf_conn___xe *ct,
 		return CNT_PASS_NOT_ESTABLISHED;
 	if (status & IPS_KERNEL_ONLY_)
 		return CNT_PASS_KERNEL_ONLY;
-	ext = BPF_CORE_READ(ct, ext);
+	ext = ct->ext;
 	/* A helper (FTP, SIP, ...) must see every packet. */
-	if (ext && BPF_CORE_READ(ext, offset[NF_CT_EXT_HELPER_]))
+	if (ext && ext->offset[NF_CT_EXT_HELPER_])
 		return CNT_PASS_KERNEL_ONLY;
 	return PARSE_OK;
 }
@@ -323,7 +325,7 @@ static __always_inline int kct_tcp_verdict(struct nf_conn___xe *ct,
 	 * namespace is liberal anyway): its FIN/RST are checked here. */
 	int promoted_flow = !cfg->tcp_be_liberal && kct_liberal(ct);
 
-	if (BPF_CORE_READ(ct, proto.tcp.state) != TCP_CONNTRACK_ESTABLISHED_) {
+	if (ct->proto.tcp.state != TCP_CONNTRACK_ESTABLISHED_) {
 		/* Closing: the kernel carries it, but the FIN/RST check still
 		 * needs each side's last ACK. */
 		if (promoted_flow)
@@ -439,7 +441,7 @@ static __always_inline int kct_decide(void *ctx, int is_skb, struct packet *p,
 	if (!c)
 		return CNT_PASS_NEW_FLOW;
 	ct = (void *)c;
-	status = BPF_CORE_READ(ct, status);
+	status = ct->status;
 	rc = kct_entry_verdict(ct, status);
 	if (rc == PARSE_OK)
 		rc = kct_flow_verdict(ct, p, cfg, status, opts.dir, smp, promoted);

@@ -53,6 +53,29 @@ static __always_inline int uplink_admit(const struct packet *p)
 	return PARSE_OK;
 }
 
+/* What xdp_uplink and tc_uplink decide alike, once the frame is parsed
+ * (rc: the parser's verdict): PARSE_OK with *out and *nh set when the
+ * packet is to be carried, else the counter of why not. ctx is an xdp_md,
+ * or an __sk_buff when is_skb. */
+static __always_inline int uplink_decide(void *ctx, int is_skb, int rc,
+					 struct packet *p, __u32 gso_size,
+					 struct kct_out *out, struct next_hop *nh)
+{
+	int promoted = 0;
+
+	/* Not for us to judge the host's traffic: even malformed frames go
+	 * on to the kernel. */
+	if (rc == CNT_DROP_MALFORMED)
+		rc = CNT_PASS_L4_OTHER;
+	if (rc == PARSE_OK)
+		rc = uplink_admit(p);
+	if (rc == PARSE_OK)
+		rc = flow_decide(ctx, is_skb, p, gso_size, 0, out, nh, &promoted);
+	if (promoted)
+		count_in(CNT_PROMOTE_REQUESTS, 0);
+	return rc;
+}
+
 SEC("xdp")
 int xdp_uplink(struct xdp_md *ctx)
 {
@@ -60,20 +83,10 @@ int xdp_uplink(struct xdp_md *ctx)
 	struct next_hop nh;
 	struct kct_out out;
 	struct packet p;
-	int rc, promoted = 0;
+	int rc;
 
 	BUILD_SALT();
-	rc = parse_packet(ctx, &p);
-	/* Not for us to judge the host's traffic: even malformed frames go
-	 * on to the kernel. */
-	if (rc == CNT_DROP_MALFORMED)
-		rc = CNT_PASS_L4_OTHER;
-	if (rc == PARSE_OK)
-		rc = uplink_admit(&p);
-	if (rc == PARSE_OK)
-		rc = flow_decide(ctx, 0, &p, 0, 0, &out, &nh, &promoted);
-	if (promoted)
-		count_in(CNT_PROMOTE_REQUESTS, 0);
+	rc = uplink_decide(ctx, 0, parse_packet(ctx, &p), &p, 0, &out, &nh);
 	if (rc != PARSE_OK) {
 		count_in(rc, len);
 		/* A FIN or RST out of a promoted flow's window (kct.h). */
@@ -100,18 +113,10 @@ int tc_uplink(struct __sk_buff *skb)
 	struct next_hop nh;
 	struct kct_out out;
 	struct packet p;
-	int rc, promoted = 0;
+	int rc;
 
 	BUILD_SALT();
-	rc = tc_parse(skb, &p);
-	if (rc == CNT_DROP_MALFORMED)
-		rc = CNT_PASS_L4_OTHER;
-	if (rc == PARSE_OK)
-		rc = uplink_admit(&p);
-	if (rc == PARSE_OK)
-		rc = flow_decide(skb, 1, &p, skb->gso_size, 0, &out, &nh, &promoted);
-	if (promoted)
-		count_in(CNT_PROMOTE_REQUESTS, 0);
+	rc = uplink_decide(skb, 1, tc_parse(skb, &p), &p, skb->gso_size, &out, &nh);
 	if (rc != PARSE_OK) {
 		count_in(rc, len);
 		return rc == CNT_DROP_OUT_OF_WINDOW ? TC_ACT_SHOT : TC_PASS;
