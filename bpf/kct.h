@@ -233,7 +233,7 @@ static __always_inline void kct_keep_alive(struct nf_conn *c,
 		 * nf_conntrack_udp_packet() judges it. */
 		if ((status & IPS_SEEN_REPLY_) &&
 		    bpf_core_field_exists(ct->proto.udp.stream_ts) &&
-		    (long)(j - ct->proto.udp.stream_ts) > 0) {
+		    (long)(j - BPF_CORE_READ(ct, proto.udp.stream_ts)) > 0) {
 			ms = cfg->udp_stream_ms;
 			if (!(status & IPS_ASSURED_))
 				bpf_ct_change_status(c, (__u32)status | IPS_ASSURED_);
@@ -264,10 +264,48 @@ static __always_inline struct nf_conn *kct_lookup(void *ctx, int is_skb,
 	return bpf_xdp_ct_lookup(ctx, &tup, sz, opts, BPF_CT_OPTS_SZ);
 }
 
+/*
+ * What the programs read of ct->proto.tcp, copied with one
+ * bpf_probe_read_kernel(). Every other field of the entry is a plain load,
+ * but 6.1's verifier rejects one inside the proto union: it walks the
+ * union's first member (struct nf_ct_dccp) and finds no field there
+ * ("access beyond the end of member role ... in struct nf_ct_dccp").
+ */
+struct kct_tcp {
+	__u8 state;
+	__u8 flags[2];          /* seen[dir].flags */
+	__u8 scale[2];          /* seen[dir].td_scale */
+};
+
+#define KCT_TCP_COPY 64         /* struct ip_ct_tcp up to state: 41 bytes in 6.1-6.18 */
+#define KCT_TCP_AT(f) (bpf_core_field_offset(struct ip_ct_tcp___xe, f) & (KCT_TCP_COPY - 1))
+
+static __always_inline void kct_tcp_read(struct nf_conn___xe *ct, struct kct_tcp *t)
+{
+	__u8 b[KCT_TCP_COPY] = {};
+	__u32 n = bpf_core_field_offset(struct ip_ct_tcp___xe, state) + 1;
+
+	if (n > KCT_TCP_COPY)
+		n = KCT_TCP_COPY;
+	bpf_core_read(b, n, &ct->proto.tcp);
+	t->state = b[KCT_TCP_AT(state)];
+	t->flags[0] = b[KCT_TCP_AT(seen[0].flags)];
+	t->flags[1] = b[KCT_TCP_AT(seen[1].flags)];
+	t->scale[0] = b[KCT_TCP_AT(seen[0].td_scale)];
+	t->scale[1] = b[KCT_TCP_AT(seen[1].td_scale)];
+}
+
+static __always_inline int kct_tcp_liberal(const struct kct_tcp *t)
+{
+	return t->flags[0] & t->flags[1] & IP_CT_TCP_FLAG_BE_LIBERAL_;
+}
+
 static __always_inline int kct_liberal(struct nf_conn___xe *ct)
 {
-	return ct->proto.tcp.seen[0].flags & ct->proto.tcp.seen[1].flags &
-	       IP_CT_TCP_FLAG_BE_LIBERAL_;
+	struct kct_tcp t;
+
+	kct_tcp_read(ct, &t);
+	return kct_tcp_liberal(&t);
 }
 
 #include "kct_close.h"
@@ -323,9 +361,12 @@ static __always_inline int kct_tcp_verdict(struct nf_conn___xe *ct,
 {
 	/* Liberal because the fast path promoted it (not because the
 	 * namespace is liberal anyway): its FIN/RST are checked here. */
-	int promoted_flow = !cfg->tcp_be_liberal && kct_liberal(ct);
+	struct kct_tcp t;
+	int promoted_flow;
 
-	if (ct->proto.tcp.state != TCP_CONNTRACK_ESTABLISHED_) {
+	kct_tcp_read(ct, &t);
+	promoted_flow = !cfg->tcp_be_liberal && kct_tcp_liberal(&t);
+	if (t.state != TCP_CONNTRACK_ESTABLISHED_) {
 		/* Closing: the kernel carries it, but the FIN/RST check still
 		 * needs each side's last ACK. */
 		if (promoted_flow)

@@ -64,9 +64,10 @@ static __always_inline void kct_sample_window(struct nf_conn___xe *ct,
 {
 	struct tcphdr *th = p->l4;
 	__u32 d = dir & 1, ack = bpf_ntohl(th->ack_seq), win;
+	struct kct_tcp t;
 
-	/* A constant index: the verifier takes no variable offset into ct. */
-	smp->wscale = d ? ct->proto.tcp.seen[1].td_scale : ct->proto.tcp.seen[0].td_scale;
+	kct_tcp_read(ct, &t);
+	smp->wscale = d ? t.scale[1] : t.scale[0];
 	win = tcp_win_scaled(th, smp->wscale);
 	kct_orig_key(ct, p, &smp->okey);
 	smp->dir = d;
