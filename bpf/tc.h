@@ -27,34 +27,70 @@
 /* Headers the parser reads: Ethernet + VLAN + IPv6 + TCP with options. */
 #define TC_PULL_LEN (14 + 4 + 40 + 60)
 
-/* parse_frame() on an skb at tc ingress. */
-static __always_inline int tc_parse_linear(struct __sk_buff *skb, struct packet *p)
+/*
+ * Whether the headers parse_frame() reads are all in the linear part:
+ * Ethernet, IPv4 (options included) or IPv6, and TCP (options included) or
+ * UDP. For anything else the old rule: want bytes (TC_PULL_LEN, or the
+ * whole frame when shorter).
+ */
+static __always_inline int tc_headers_linear(struct __sk_buff *skb, __u32 want)
 {
-	/* A tagged frame reaches tc without its tag (skb_vlan_untag() runs
-	 * before ingress): parse_frame() judges it as XDP does a tagged one. */
-	return parse_frame(p, (void *)(long)skb->data, (void *)(long)skb->data_end,
-			   skb->len, skb->ingress_ifindex, skb->vlan_present);
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	struct tcphdr *th;
+	void *l4;
+	__u8 proto;
+
+	if (data + want <= end)
+		return 1;
+	if ((void *)(eth + 1) > end)
+		return 0;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *iph = (void *)(eth + 1);
+
+		if ((void *)(iph + 1) > end)
+			return 0;
+		proto = iph->protocol;
+		l4 = (void *)iph + iph->ihl * 4;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6h = (void *)(eth + 1);
+
+		if ((void *)(ip6h + 1) > end)
+			return 0;
+		proto = ip6h->nexthdr;
+		l4 = ip6h + 1;
+	} else {
+		return 0;
+	}
+	if (proto == IPPROTO_UDP)
+		return l4 + sizeof(struct udphdr) <= end;
+	if (proto != IPPROTO_TCP)
+		return 0;
+	th = l4;
+	if ((void *)(th + 1) > end)
+		return 0;
+	return l4 + th->doff * 4 <= end;
 }
 
 /*
- * The stack's own skbs carry their headers in the linear part, and often
- * nothing more (TCP puts its payload in page fragments), so the parser
- * first reads what is linear. Only a frame whose headers run past it is
- * pulled (bpf_skb_pull_data()) and parsed again: pulling every short one
- * moved payload into a reallocated head (pskb_expand_head(), a copy) on
- * every TCP segment, about a tenth of the program's time on the kernel path.
+ * parse_frame() on an skb at tc ingress. The stack's own skbs carry their
+ * headers in the linear part, and often nothing more (TCP puts its payload
+ * in page fragments): only a frame whose headers run past it is pulled.
+ * Pulling every short one (as before) moved payload into a reallocated
+ * head (pskb_expand_head(), a copy) on every TCP segment: about a tenth of
+ * the programs' time on the kernel path.
  */
 static __always_inline int tc_parse(struct __sk_buff *skb, struct packet *p)
 {
 	__u32 len = skb->len, want = len < TC_PULL_LEN ? len : TC_PULL_LEN;
-	int rc = tc_parse_linear(skb, p);
 
-	if (rc != CNT_DROP_MALFORMED ||
-	    (void *)(long)skb->data + want <= (void *)(long)skb->data_end)
-		return rc;
-	if (bpf_skb_pull_data(skb, want))
-		return rc;
-	return tc_parse_linear(skb, p);
+	if (!tc_headers_linear(skb, want))
+		bpf_skb_pull_data(skb, want);
+	/* A tagged frame reaches tc without its tag (skb_vlan_untag() runs
+	 * before ingress): parse_frame() judges it as XDP does a tagged one. */
+	return parse_frame(p, (void *)(long)skb->data, (void *)(long)skb->data_end,
+			   len, skb->ingress_ifindex, skb->vlan_present);
 }
 
 /* Carry p, decided (*out, *nh): forward, translate, count into stats and
