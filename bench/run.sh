@@ -490,14 +490,15 @@ case "$TCP_MULTI_WINDOWS" in ''|0|*[!0-9]*)
 	echo "run.sh: XEB_TCP_MULTI_WINDOWS wants a whole number >= 1" >&2; exit 2 ;;
 esac
 
-# tcp_window STREAMS: one iperf3 upload; prints "Gbit/s bytes/packet cpu-split",
-# fails (with iperf3's error on stdout) when iperf3 did.
+# tcp_window STREAMS [IPERF3_ARG...]: one iperf3 window from the container
+# (an upload; -R: a download); prints "Gbit/s bytes/packet cpu-split", fails
+# (with iperf3's error on stdout) when iperf3 did.
 tcp_window() {
 	local s=$1 tx0 gbps txb
 	tx0=$(c1_tx)
 	cpu_split > /dev/null
 	if ! timeout "$(secs + 20)" ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 \
-		-t "$TCP_DUR" -O "$TCP_OMIT" -P "$s" $TCP_PIN_CLI -J > "$TMP/iperf3.json" 2>&1; then
+		-t "$TCP_DUR" -O "$TCP_OMIT" -P "$s" $TCP_PIN_CLI -J "${@:2}" > "$TMP/iperf3.json" 2>&1; then
 		jq -r '.error // empty' "$TMP/iperf3.json" 2>/dev/null | head -c 200
 		return 1
 	fi
@@ -539,17 +540,14 @@ run_tcp() { # run_tcp CONTENDER ROUND
 	done
 	# The download, 1 stream (iperf3 -R: the world sends): the return path
 	# carries the data, the egress path the ACKs.
-	cpu_split > /dev/null
-	if timeout "$(secs + 20)" ip netns exec "$P-c1" iperf3 -c 198.18.0.2 -p 5201 -R \
-		-t "$TCP_DUR" -O "$TCP_OMIT" -P 1 $TCP_PIN_CLI -J > "$TMP/iperf3.json" 2>&1; then
-		gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9' "$TMP/iperf3.json" 2>/dev/null)
-		record tcpdown "$c" "$r" gbps "${gbps:-null}"
-		split=$(cpu_split)
+	if out=$(tcp_window 1 -R); then
+		read -r gbps txb split <<< "$out"
+		record tcpdown "$c" "$r" gbps "$gbps"
 		note "$c" "$r" "tcpdown: $(printf '%.1f' "$gbps") Gbit/s; $split"
 		log "  tcpdown: $(printf '%.2f' "$gbps") Gbit/s; $split"
 	else
-		note "$c" "$r" "tcpdown: iperf3 failed: $(jq -r '.error // empty' "$TMP/iperf3.json" 2>/dev/null | head -c 200)"
-		log "  tcpdown: iperf3 failed"
+		note "$c" "$r" "tcpdown: iperf3 failed: $out"
+		log "  tcpdown: iperf3 failed: $out"
 	fi
 	bg_stop "$sp"
 }

@@ -365,6 +365,9 @@ static __always_inline int kct_tcp_verdict(struct nf_conn___xe *ct,
 	int promoted_flow;
 
 	kct_tcp_read(ct, &t);
+	/* p's side's window scale, for kct_sample_window() here or once
+	 * carried (kct_note_carried()): one read of ct->proto.tcp a packet. */
+	smp->wscale = (dir & 1) ? t.scale[1] : t.scale[0];
 	promoted_flow = !cfg->tcp_be_liberal && kct_tcp_liberal(&t);
 	if (t.state != TCP_CONNTRACK_ESTABLISHED_) {
 		/* Closing: the kernel carries it, but the FIN/RST check still

@@ -57,17 +57,15 @@ static __always_inline __u32 tcp_win_scaled(const struct tcphdr *th, __u8 wscale
 }
 
 /* The full path: a packet of a flow the fast path made liberal. Stores its
- * ACK and window and fills smp for the flow cache. */
+ * ACK and window and fills smp for the flow cache; smp->wscale is p's side's
+ * window scale, set by kct_tcp_verdict(). */
 static __always_inline void kct_sample_window(struct nf_conn___xe *ct,
 					      const struct packet *p, int dir,
 					      struct kct_sample *smp)
 {
 	struct tcphdr *th = p->l4;
 	__u32 d = dir & 1, ack = bpf_ntohl(th->ack_seq), win;
-	struct kct_tcp t;
 
-	kct_tcp_read(ct, &t);
-	smp->wscale = d ? t.scale[1] : t.scale[0];
 	win = tcp_win_scaled(th, smp->wscale);
 	kct_orig_key(ct, p, &smp->okey);
 	smp->dir = d;

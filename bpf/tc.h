@@ -31,7 +31,9 @@
  * Whether the headers parse_frame() reads are all in the linear part:
  * Ethernet, IPv4 (options included) or IPv6, and TCP (options included) or
  * UDP. For anything else the old rule: want bytes (TC_PULL_LEN, or the
- * whole frame when shorter).
+ * whole frame when shorter). Only lengths, no verdicts: parse_frame() runs
+ * once after it, because 6.1's verifier lost the TCP header's bounds when
+ * it ran twice (once on the linear part, once after a pull).
  */
 static __always_inline int tc_headers_linear(struct __sk_buff *skb, __u32 want)
 {
