@@ -19,10 +19,20 @@
 #   the return path (more than 100 redirected on the uplink).
 # - ping always takes the kernel path: every echo request is a pass_icmp,
 #   none is redirected.
-# - Nothing is dropped as malformed and no redirect fails.
+# - Nothing is dropped as malformed. No redirect fails during ping or UDP;
+#   during bulk TCP at most RERR_TCP_MAX_PERMILLE of the redirected frames
+#   (below).
 UDP_MAX_LOSS=5         # percent
 FAST_PATH_MAX_KERNEL=5 # percent
 TCP_MIN_MBPS=100
+# An XDP redirect has no queue to wait in: a bulk TCP sender that outruns
+# the target's receiver overflows the veth peer's 256-frame ring (a NIC's
+# TX ring on a real host) and the frames are lost, counted as redirect
+# errors (seen: 49-55 of ~700,000 frames, about 1 run in 30, native mode).
+# TCP retransmits them; the kernel path loses more on the same flow (its
+# backlog: thousands of retransmits a 2-second iperf3 here). A redirect
+# that fails for any other reason fails every frame, far above this.
+RERR_TCP_MAX_PERMILLE=1
 
 # flow NAME COMMAND...: runs one flow (COMMAND: ping or iperf3 -J in the
 # container, e.g. `in_c 1 iperf3 ...` or `dk exec c1 iperf3 ...`) and
@@ -38,8 +48,10 @@ TCP_MIN_MBPS=100
 # Sets FLOW_OUT, FLOW_RC and, as deltas over the flow: TX (frames the
 # container sent), ARRIVED (UDP datagrams that reached the receiver's UDP
 # layer), RED (redirected), PASS (every pass reason), ICMP (pass_icmp), RET
-# (redirected by the return path); S1 (the counters after) and FLOW_ALL
-# (the whole stats after). Checks NAME_no_drops.
+# (redirected by the return path), RERR (redirect errors); S1 (the
+# counters after) and FLOW_ALL (the whole stats after). Checks
+# NAME_no_drops (drop_malformed, a total); check_ping, check_udp and
+# check_tcp judge RERR.
 FLOW_STATS=()
 flow() {
 	local name=$1 s0 r0 tx0 a0
@@ -56,20 +68,25 @@ flow() {
 	TX=$(($(flow_tx) - tx0))
 	if [ -z "$s0" ] || [ -z "$S1" ]; then
 		fail "${name}_stats" "stats ${FLOW_STATS[*]} --json failed or printed nothing (${FLOW_IFNAME:-})"
-		TX=0 RED=0 PASS=0 ICMP=0 RET=0
+		TX=0 RED=0 PASS=0 ICMP=0 RET=0 RERR=0
 		return
 	fi
-	local drop rerr brief
-	# One jq for every figure (each a delta but the drops, which are totals).
-	read -r RED PASS ICMP RET drop rerr brief < <(jq -rn --argjson a "$s0" --argjson b "$S1" \
+	local drop brief
+	# One jq for every figure (each a delta but drop_malformed, a total).
+	read -r RED PASS ICMP RET drop RERR brief < <(jq -rn --argjson a "$s0" --argjson b "$S1" \
 		--argjson ra "$r0" --argjson rb "$FLOW_ALL" '
 		def c(d; n): d.total[n].packets // 0;
 		def p(d): [d.total | to_entries[] | select(.key | startswith("pass_")) | .value.packets] | add // 0;
 		def r(d): [d.uplinks[]? | select(.ifname == "up0") | .counters.redirected.packets][0] // 0;
-		"\(c($b; "redirected") - c($a; "redirected")) \(p($b) - p($a)) \(c($b; "pass_icmp") - c($a; "pass_icmp")) \(r($rb) - r($ra)) \(c($b; "drop_malformed")) \(c($b; "redirect_err")) \([$b.total | to_entries[] | select(.value.packets > 0) | "\(.key)=\(.value.packets)"] | tojson)"')
+		"\(c($b; "redirected") - c($a; "redirected")) \(p($b) - p($a)) \(c($b; "pass_icmp") - c($a; "pass_icmp")) \(r($rb) - r($ra)) \(c($b; "drop_malformed")) \(c($b; "redirect_err") - c($a; "redirect_err")) \([$b.total | to_entries[] | select(.value.packets > 0) | "\(.key)=\(.value.packets)"] | tojson)"')
 	log "$name: container sent $TX frames; redirected $RED, passed $PASS (pass_icmp $ICMP); return path redirected $RET; now $brief"
-	check "${name}_no_drops" "drop_malformed=$drop redirect_err=$rerr" \
-		test "$drop" -eq 0 -a "$rerr" -eq 0
+	check "${name}_no_drops" "drop_malformed=$drop" test "$drop" -eq 0
+}
+
+# no_redirect_errors NAME: no redirect failed during the flow just run.
+no_redirect_errors() {
+	check "${1}_no_redirect_errors" "$RERR redirect errors during the flow (want 0); now $(counters_brief "$S1")" \
+		test "$RERR" -eq 0
 }
 
 # flow_stats: FLOW_ALL, the whole `stats --json`, and FLOW_DOC, the
@@ -117,6 +134,7 @@ check_ping() {
 	fi
 	check "${name}_kernel_path" "$count echo requests: pass_icmp grew by $ICMP (want >= $count), redirected by $RED (want 0)" \
 		test "$ICMP" -ge "$count" -a "$RED" = 0
+	no_redirect_errors "$name"
 }
 
 # udp_delivered SENT ARRIVED: the policy's share of SENT arrived.
@@ -138,6 +156,7 @@ check_udp() {
 		fail "$name" "iperf3 -u rc $FLOW_RC, datagrams ${sent:-?}, $ARRIVED reached the receiver's UDP layer (want > 1000 and >= $((100 - UDP_MAX_LOSS))%), iperf3 counted ${lost:-?} lost (${pct:-?}%): $(jq -r '.error // empty' <<<"$FLOW_OUT" 2>/dev/null)"
 	fi
 	carried "$name"
+	no_redirect_errors "$name"
 }
 
 # check_tcp NAME: the `iperf3 -J` (TCP) just run was fast enough, the fast
@@ -154,6 +173,15 @@ check_tcp() {
 	carried "$name"
 	check "${name}_return_path" "the return path redirected $RET packets during the transfer (want > 100): $(jq -c '.uplinks' <<<"$FLOW_ALL" | head -c 600)" \
 		test "$RET" -gt 100
+	[ "$RERR" -gt 0 ] && log "$name: $RERR redirect errors (a full target ring) of $RED redirected frames"
+	check "${name}_redirect_errors" "$RERR redirect errors of $RED redirected frames (want <= $RERR_TCP_MAX_PERMILLE per mille: a full ring in a burst; more is a redirect that fails)" \
+		rerr_within "$RERR" "$RED"
+}
+
+# rerr_within RERR RED: RERR redirect errors are at most
+# RERR_TCP_MAX_PERMILLE of RED redirected frames.
+rerr_within() {
+	[ $(($1 * 1000)) -le $(($2 * RERR_TCP_MAX_PERMILLE)) ]
 }
 
 # redirected_reached TARGET... COUNT: `stats TARGET` counts COUNT redirected
