@@ -94,27 +94,41 @@ int fix_apply(struct attach_state *s, int netns_fd, const char *ifname,
 	return 0;
 }
 
+/* The fixed device, named so that the container's eth0 and the uplink's
+ * peer eth0 (each in a namespace of its own) read apart. */
+static const char *fix_where(const struct fix *f, char *buf, size_t len)
+{
+	if (f->role == FIX_UPLINK_PEER && f->uplink[0])
+		snprintf(buf, len, "%s (the peer of uplink %s)", f->ifname, f->uplink);
+	else if (f->role == FIX_UPLINK_PEER)
+		snprintf(buf, len, "%s (an uplink's peer)", f->ifname);
+	else
+		snprintf(buf, len, "%s (the container's side)", f->ifname);
+	return buf;
+}
+
 /* Undo one recorded change. Returns 0, or 1 when the device is gone. */
 int fix_undo(const struct fix *f, int verbose)
 {
 	int fd = netns_fd_for(f->netns_ino, f->netns_cookie);
 	int ret = 0;
+	char where[IF_NAMESIZE * 2 + 40];
 
 	if (fd < 0 || offload_get(fd, f->ifname, f->offload) < 0) {
 		if (verbose)
 			pr_info("  %s of %s: not restored, the interface or its "
 				"namespace is gone%s", offload_names[f->offload],
-				f->ifname, fd < 0 && errno == ESTALE ?
+				fix_where(f, where, sizeof(where)), fd < 0 && errno == ESTALE ?
 				" (its inode number now names another namespace)" : "");
 		ret = 1;
 	} else if (offload_set(fd, f->ifname, f->offload, f->was)) {
 		pr_warn("could not restore %s of %s to %s: %s",
-			offload_names[f->offload], f->ifname,
+			offload_names[f->offload], fix_where(f, where, sizeof(where)),
 			f->was ? "on" : "off", strerror(errno));
 		ret = -1;
 	} else if (verbose) {
 		pr_info("  restored %s of %s to %s", offload_names[f->offload],
-			f->ifname, f->was ? "on" : "off");
+			fix_where(f, where, sizeof(where)), f->was ? "on" : "off");
 	}
 	if (fd >= 0)
 		close(fd);
