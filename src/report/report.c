@@ -7,6 +7,7 @@
  * stats: stats.c.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +21,20 @@
 
 static void print_auto(cJSON *o)
 {
-	time_t since = (time_t)json_int(cJSON_GetObjectItem(o, "since"),
-					0, 1LL << 53, 0);
+	/* Seconds since the epoch: whole at attach, with a fraction after a
+	 * switch (the tuner's dwell is shorter than a second). */
+	double since = cJSON_GetNumberValue(cJSON_GetObjectItem(o, "since"));
+	double age = (double)time(NULL) - floor(since);
+	char dur[48] = "";
 
-	printf("  auto: now %s (%s), for %lds\n",
+	/* NaN (no "since") fails both. */
+	if (since > 0 && age >= 0)
+		snprintf(dur, sizeof(dur), ", for %.0fs", age);
+	printf("  auto: now %s (%s)%s\n",
 	       !strcmp(report_str(o, "state"), "native")
 		       ? "native XDP in front of the tc program"
 		       : "the tc program alone",
-	       report_str(o, "why"), (long)(time(NULL) - since));
+	       report_str(o, "why"), dur);
 	if (cJSON_GetObjectItem(o, "native_blocked"))
 		printf("  auto: stays on tc: %s\n",
 		       report_str(o, "native_blocked"));

@@ -105,6 +105,12 @@ log "UDP across the switch: $sent sent, $arrived arrived at the world, iperf3: $
 why=$(xe status --json | jq -r '.attachments[0].auto.why')
 check auto_status_why "auto.why is '$why'" grep -q "small packets" <<<"$why"
 log "auto.why: $why"
+# The text says since when, in seconds of this test (the switch writes a
+# fractional time; once that printed the whole epoch).
+line=$(xe status | grep -E '^  auto: now')
+age=$(sed -nE 's/.*, for ([0-9]+)s$/\1/p' <<<"$line")
+check auto_status_since "status says '$line' (want 'for N s' with N below 600)" \
+	test -n "$age" -a "${age:-600}" -lt 600
 # Traffic while native XDP is in front: translated, checksums right.
 out=$(udp_small 2)
 s1=$(stats_json)
