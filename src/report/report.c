@@ -63,7 +63,7 @@ void report_print_record(cJSON *m, const char *dir, const char *state)
 	if (cJSON_GetObjectItem(m, "source_mac"))
 		printf("  source MAC: %s\n", report_str(m, "source_mac"));
 	cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "fixes"))
-		printf("  fix: %s %s on %s (%s)\n", report_str(o, "offload"),
+		printf("  fix: %s turned %s on %s (%s)\n", report_str(o, "offload"),
 		       cJSON_IsTrue(cJSON_GetObjectItem(o, "now")) ? "on" : "off",
 		       report_str(o, "ifname"), report_str(o, "why"));
 	printf("  return path: %s XDP on the uplinks\n",
