@@ -56,8 +56,15 @@ void report_print_record(cJSON *m, const char *dir, const char *state)
 	o = cJSON_GetObjectItem(m, "auto");
 	if (o)
 		print_auto(o);
-	cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "uplinks"))
-		printf("  uplink: %s\n", report_str(o, "ifname"));
+	cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "uplinks")) {
+		/* Records before per-uplink modes name one for all. */
+		const char *rp = cJSON_GetStringValue(cJSON_GetObjectItem(o, "return_path"))
+					 ?: report_str(m, "return_path");
+
+		printf("  uplink: %s (return path: %s%s)\n", report_str(o, "ifname"),
+		       strcmp(rp, "tc") ? rp : "a tc program",
+		       strcmp(rp, "tc") ? " XDP" : "");
+	}
 	cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "sources"))
 		printf("  source: %s\n", cJSON_GetStringValue(o) ?: "?");
 	if (cJSON_GetObjectItem(m, "source_mac"))
@@ -66,8 +73,6 @@ void report_print_record(cJSON *m, const char *dir, const char *state)
 		printf("  fix: %s turned %s on %s (%s)\n", report_str(o, "offload"),
 		       cJSON_IsTrue(cJSON_GetObjectItem(o, "now")) ? "on" : "off",
 		       report_str(o, "ifname"), report_str(o, "why"));
-	printf("  return path: %s XDP on the uplinks\n",
-	       report_str(m, "return_path"));
 	printf("  redirect errors: %s\n", report_str(m, "redirect_errors"));
 	kernel_caps_print(cJSON_GetObjectItem(m, "kernel"), "  ");
 	printf("  program id %.0f, pins %s\n",
