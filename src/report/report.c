@@ -60,10 +60,10 @@ void report_print_record(cJSON *m, const char *dir, const char *state)
 		/* Records before per-uplink modes name one for all. */
 		const char *rp = cJSON_GetStringValue(cJSON_GetObjectItem(o, "return_path"))
 					 ?: report_str(m, "return_path");
+		int tc = !strcmp(rp, "tc");
 
 		printf("  uplink: %s (return path: %s%s)\n", report_str(o, "ifname"),
-		       strcmp(rp, "tc") ? rp : "a tc program",
-		       strcmp(rp, "tc") ? " XDP" : "");
+		       tc ? "a tc program" : rp, tc ? "" : " XDP");
 	}
 	cJSON_ArrayForEach(o, cJSON_GetObjectItem(m, "sources"))
 		printf("  source: %s\n", cJSON_GetStringValue(o) ?: "?");
